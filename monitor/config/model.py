@@ -1,0 +1,115 @@
+"""The validated configuration, as frozen dataclasses.
+
+Only :mod:`monitor.config.load` builds these; everything else reads them. Secrets are already
+resolved into :class:`monitor.secrets.Secret` objects, so a loaded configuration can be used
+without touching the filesystem again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from monitor.secrets import Secret
+
+CloudName = Literal["public", "usgov", "china", "custom"]
+IdentityKind = Literal["application", "user"]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How the monitor talks to Entra ID, Graph and Dataverse."""
+
+    ca_bundle: Path | None = None  # None: the system trust store (certifi is never consulted)
+    proxy: str | None = None  # one proxy URL for all HTTPS traffic, or None for a direct connection
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 20.0
+    probe_deadline_seconds: float = 30.0  # a whole probe (all its requests) ends by then
+
+
+@dataclass(frozen=True)
+class ProbingConfig:
+    concurrency: int = 8  # probes in flight at once
+    per_tenant_concurrency: int = 4  # probes in flight at once against one tenant
+    lockout_cooldown_seconds: float = 3600.0  # first pause after an "account locked" answer
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: Path
+    fingerprint_key: Secret | None = None  # None: a key file beside the database
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    name: str
+    tenant_id: str
+    cloud: CloudName
+    authority_host: str  # e.g. "https://login.microsoftonline.com" (no trailing slash)
+    graph_url: str  # e.g. "https://graph.microsoft.com"
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    tenant: str
+    url: str  # e.g. "https://contoso.crm.dynamics.com" (no trailing slash)
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    """A certificate with its private key: PEM (key + certificate) or PKCS#12 (PFX) bytes."""
+
+    data: Secret
+    passphrase: Secret | None = None
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """What an integration signs in as.
+
+    ``kind == "application"``: exactly one of ``secret`` / ``certificate`` is set.
+    ``kind == "user"``: ``username`` and ``password`` are set; ``client_id`` is the public client
+    app registration the integration signs in through.
+    """
+
+    name: str
+    kind: IdentityKind
+    tenant: str
+    client_id: str
+    environments: tuple[str, ...]
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    secret: Secret | None = None
+    certificate: CertificateCredential | None = None
+    username: str | None = None
+    password: Secret | None = None
+
+    @property
+    def credential_type(self) -> Literal["client_secret", "certificate", "password"]:
+        if self.kind == "user":
+            return "password"
+        return "certificate" if self.certificate is not None else "client_secret"
+
+    def credential(self) -> Secret:
+        """Return the secret whose fingerprint identifies the credential in use."""
+        if self.password is not None:
+            return self.password
+        if self.certificate is not None:
+            return self.certificate.data
+        assert self.secret is not None
+        return self.secret
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path  # the file this was loaded from
+    network: NetworkConfig
+    probing: ProbingConfig
+    database: DatabaseConfig
+    tenants: dict[str, TenantConfig]
+    environments: dict[str, EnvironmentConfig]
+    identities: dict[str, IdentityConfig]
+    log_level: str = "info"
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,68 @@
+"""The ``monitor`` command line: a thin argparse front over :mod:`monitor.commands`.
+
+Each command module exposes ``add_parser(subparsers)`` and ``run(args) -> int`` and keeps its
+heavy imports (msal, SQLAlchemy, apprise) inside ``run`` so that ``monitor --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from monitor import __version__
+
+# Subcommand name -> module under monitor.commands. The order is the order in --help.
+COMMANDS: dict[str, str] = {
+    "check": "check",
+    "demo": "demo",
+    "config": "config",
+    "db": "db",
+    "simulator": "simulator",
+}
+
+EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
+
+
+def default_config_path() -> str:
+    return os.environ.get("MONITOR_CONFIG", "/etc/monitor/monitor.toml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Credential health monitoring for Dynamics 365 / Dataverse integration "
+        "identities.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=None,
+        help="configuration file (default: $MONITOR_CONFIG or /etc/monitor/monitor.toml)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in COMMANDS.values():
+        module = importlib.import_module(f"monitor.commands.{module_name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config is None:
+        args.config = default_config_path()
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""One pass of the pipeline: probe every selected identity, guard passwords, record the results.
+
+``monitor check`` runs exactly one pass; the daemon runs the same pass on a schedule. The engine
+is the only place where probes, the lockout guard and the store meet: probes do not import the
+store, and the store knows nothing about msal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from monitor import __version__
+from monitor.config.model import Config, IdentityConfig
+from monitor.outcomes import Outcome
+from monitor.probes import PROBE_KINDS, ProbeContext
+from monitor.probes.base import ProbeResult
+from monitor.lockout import LockoutDecision, decide_guard
+from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
+
+log = structlog.get_logger("monitor.engine")
+
+Clock = Callable[[], datetime]
+
+# How long past its own deadline a probe thread may run before the pass stops waiting for it.
+_ABANDON_GRACE_SECONDS = 2.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one pass did: every result (including held-back ones) and the state changes."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    results: tuple[ProbeResult, ...]
+    state_changes: tuple[StateChangeRecord, ...]
+
+
+@dataclass
+class _Job:
+    identity: IdentityConfig
+    future: Future[list[ProbeResult]]
+    started: list[float] = field(default_factory=list)  # monotonic start, set by the worker
+
+
+def select_identities(config: Config, names: Sequence[str] | None) -> list[IdentityConfig]:
+    """Return the identities to probe, in configuration order. Raise KeyError for an unknown name."""
+    if not names:
+        return list(config.identities.values())
+    missing = [name for name in names if name not in config.identities]
+    if missing:
+        raise KeyError(", ".join(missing))
+    return [config.identities[name] for name in names]
+
+
+def _held_results(
+    identity: IdentityConfig, guard: LockoutGuard, fingerprint: str, now: datetime
+) -> list[ProbeResult]:
+    since = guard.since.strftime("%Y-%m-%d %H:%M UTC")
+    if guard.hold_until is None:
+        why = "until the password is changed in the monitor's secret store"
+    else:
+        why = f"until {guard.hold_until.strftime('%Y-%m-%d %H:%M UTC')}"
+    message = (
+        f"not signed in: the last attempt ({since}) answered {guard.outcome}"
+        + (f" (AADSTS{guard.aadsts_code})" if guard.aadsts_code else "")
+        + f"; the monitor holds further attempts {why} so it cannot lock the account out"
+    )
+    return [
+        ProbeResult(
+            identity=identity.name,
+            environment=environment,
+            tenant=identity.tenant,
+            credential_type=identity.credential_type,
+            started_at=now,
+            duration_ms=0,
+            outcome=Outcome(guard.outcome),
+            stage="guard",
+            attempted=False,
+            message=message,
+            aadsts_code=guard.aadsts_code,
+            credential_fingerprint=fingerprint,
+        )
+        for environment in identity.environments
+    ]
+
+
+def _deadline_results(
+    identity: IdentityConfig, started_at: datetime, deadline_seconds: float, fingerprint: str
+) -> list[ProbeResult]:
+    return [
+        ProbeResult(
+            identity=identity.name,
+            environment=environment,
+            tenant=identity.tenant,
+            credential_type=identity.credential_type,
+            started_at=started_at,
+            duration_ms=int(deadline_seconds * 1000),
+            outcome=Outcome.UNREACHABLE,
+            stage="deadline",
+            message=f"no answer within the probe deadline of {deadline_seconds:g} s; "
+            "the credential was not judged",
+            credential_fingerprint=fingerprint,
+        )
+        for environment in identity.environments
+    ]
+
+
+class CheckPass:
+    """Run probes for a set of identities with bounded concurrency and record the results."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        fingerprint_key: bytes,
+        clock: Clock = utcnow,
+        context: ProbeContext | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.fingerprint_key = fingerprint_key
+        self.context = context or ProbeContext.from_config(
+            config, fingerprint_key=fingerprint_key, clock=clock
+        )
+        self._tenant_slots = {
+            name: threading.BoundedSemaphore(config.probing.per_tenant_concurrency)
+            for name in config.tenants
+        }
+
+    def run(
+        self,
+        identities: Sequence[IdentityConfig],
+        *,
+        force: bool = False,
+        kind: str = "check",
+    ) -> PassReport:
+        """Probe *identities* once; with *force*, a held password identity is tried once more."""
+        run_id = uuid.uuid4().hex
+        started_at = self.clock()
+        deadline = self.config.network.probe_deadline_seconds
+        results: list[ProbeResult] = []
+        guards: dict[str, tuple[LockoutGuard | None, str]] = {}
+        executor = ThreadPoolExecutor(
+            max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
+        )
+        jobs: list[_Job] = []
+        try:
+            for identity in identities:
+                fingerprint = identity.credential().fingerprint(self.fingerprint_key)
+                guard = self.store.get_guard(identity.name)
+                guards[identity.name] = (guard, fingerprint)
+                now = self.clock()
+                if guard is not None and not force and _holds(guard, fingerprint, now):
+                    self.store.note_blocked_attempt(identity.name, now)
+                    results.extend(_held_results(identity, guard, fingerprint, now))
+                    continue
+                job = _Job(identity=identity, future=Future())
+                job.future = executor.submit(self._probe, identity, job.started)
+                jobs.append(job)
+            results.extend(self._collect(jobs, deadline))
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        finished_at = self.clock()
+        self._update_guards(identities, results, guards, finished_at)
+        record = RunRecord(
+            run_id=run_id,
+            kind=kind,
+            started_at=started_at,
+            finished_at=finished_at,
+            probes=len(results),
+            ok=sum(1 for r in results if r.outcome is Outcome.OK),
+            failed=sum(1 for r in results if r.outcome is not Outcome.OK),
+            monitor_version=__version__,
+        )
+        changes = self.store.record_results(record, results)
+        for result in results:
+            log.info(
+                "probe",
+                run_id=run_id,
+                identity=result.identity,
+                environment=result.environment,
+                kind=result.credential_type,
+                outcome=str(result.outcome),
+                attempted=result.attempted,
+                stage=result.stage,
+                duration_ms=result.duration_ms,
+                aadsts=result.aadsts_code,
+                http_status=result.http_status,
+                correlation_id=result.correlation_id,
+            )
+        return PassReport(
+            run_id=run_id,
+            started_at=started_at,
+            finished_at=finished_at,
+            results=tuple(results),
+            state_changes=tuple(changes),
+        )
+
+    def _probe(self, identity: IdentityConfig, started: list[float]) -> list[ProbeResult]:
+        slot = self._tenant_slots[identity.tenant]
+        with slot:
+            started.append(time.monotonic())
+            probe = PROBE_KINDS[identity.credential_type](identity, self.config, self.context)
+            return probe.run(list(identity.environments))
+
+    def _collect(self, jobs: list[_Job], deadline: float) -> list[ProbeResult]:
+        results: list[ProbeResult] = []
+        pending = {job.future: job for job in jobs}
+        limit = deadline + _ABANDON_GRACE_SECONDS
+        while pending:
+            done, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    results.extend(future.result())
+                except Exception as exc:  # a probe must never take the pass down
+                    log.error(
+                        "probe crashed",
+                        identity=job.identity.name,
+                        error=type(exc).__name__,
+                    )
+                    results.extend(
+                        _crash_results(job.identity, self.clock(), type(exc).__name__)
+                    )
+            now = time.monotonic()
+            for future, job in list(pending.items()):
+                if job.started and now - job.started[0] > limit:
+                    pending.pop(future)
+                    log.warning("probe abandoned at its deadline", identity=job.identity.name)
+                    fingerprint = job.identity.credential().fingerprint(self.fingerprint_key)
+                    results.extend(
+                        _deadline_results(
+                            job.identity,
+                            self.clock() - timedelta(seconds=limit),
+                            deadline,
+                            fingerprint,
+                        )
+                    )
+        return results
+
+    def _update_guards(
+        self,
+        identities: Sequence[IdentityConfig],
+        results: list[ProbeResult],
+        guards: dict[str, tuple[LockoutGuard | None, str]],
+        now: datetime,
+    ) -> None:
+        by_identity: dict[str, list[ProbeResult]] = {}
+        for result in results:
+            by_identity.setdefault(result.identity, []).append(result)
+        for identity in identities:
+            if identity.kind != "user":
+                continue
+            attempted = [r for r in by_identity.get(identity.name, []) if r.attempted]
+            if not attempted:
+                continue
+            previous, fingerprint = guards[identity.name]
+            decision: LockoutDecision = decide_guard(
+                attempted,
+                previous_cooldown_seconds=previous.cooldown_seconds if previous else None,
+                base_cooldown_seconds=self.config.probing.lockout_cooldown_seconds,
+                now=now,
+            )
+            if decision.hold:
+                self.store.set_guard(
+                    identity.name,
+                    fingerprint=fingerprint,
+                    outcome=str(decision.outcome),
+                    aadsts_code=decision.aadsts_code,
+                    since=now,
+                    hold_until=decision.hold_until,
+                    cooldown_seconds=decision.cooldown_seconds,
+                )
+            elif previous is not None:
+                self.store.clear_guard(identity.name)
+
+
+def _holds(guard: LockoutGuard, fingerprint: str, now: datetime) -> bool:
+    """Return True while *guard* forbids a sign-in with the credential *fingerprint*."""
+    if guard.credential_fingerprint != fingerprint:
+        return False  # the password was changed: one new attempt is allowed
+    return guard.hold_until is None or now < guard.hold_until
+
+
+def _crash_results(identity: IdentityConfig, now: datetime, error: str) -> list[ProbeResult]:
+    return [
+        ProbeResult(
+            identity=identity.name,
+            environment=environment,
+            tenant=identity.tenant,
+            credential_type=identity.credential_type,
+            started_at=now,
+            duration_ms=0,
+            outcome=Outcome.UNCLASSIFIED,
+            stage="token",
+            message=f"the probe failed inside the monitor ({error}); see the log",
+        )
+        for environment in identity.environments
+    ]

@@ -1,0 +1,158 @@
+"""Render the results of a pass for people (a table) and for programs (JSON).
+
+The first line of the text form is a Nagios/Icinga plugin status line, so ``monitor check`` can be
+used as a check command as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.outcomes import Nature, Severity, info, worst
+from monitor.probes.base import ProbeResult
+
+_COLUMNS = ("IDENTITY", "ENVIRONMENT", "CREDENTIAL", "OUTCOME", "MS", "DETAIL")
+_DETAIL_WIDTH = 44
+
+
+def overall(results: Sequence[ProbeResult]) -> Severity:
+    """Return the Nagios state of a set of results (OK for an empty set)."""
+    return worst([info(r.outcome).severity for r in results])
+
+
+def status_line(results: Sequence[ProbeResult]) -> str:
+    """Return ``MONITOR <STATE> - <counts> | <perfdata>`` (Nagios plugin output, first line)."""
+    state = overall(results)
+    counts = Counter(info(r.outcome).severity for r in results)
+    failing = [r for r in results if info(r.outcome).severity is not Severity.OK]
+    if not results:
+        text = "no identities probed"
+    elif not failing:
+        text = f"all {len(results)} probes OK"
+    else:
+        parts = [
+            f"{counts[sev]} {sev.name.lower()}"
+            for sev in (Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN)
+            if counts[sev]
+        ]
+        text = f"{', '.join(parts)} of {len(results)} probes"
+    perf = " ".join(
+        f"{sev.name.lower()}={counts[sev]}"
+        for sev in (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
+    )
+    return f"MONITOR {state.name} - {text} | {perf}"
+
+
+def _detail(result: ProbeResult) -> str:
+    if result.outcome.value == "ok":
+        headroom = result.rate_limit.burst_remaining
+        return f"burst headroom {headroom}" if headroom is not None else ""
+    code = f"AADSTS{result.aadsts_code} " if result.aadsts_code else ""
+    if result.dataverse_error_code:
+        code += f"{result.dataverse_error_code} "
+    if not result.attempted:
+        code = "held: " + code
+    return code + info(result.outcome).summary
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(results: Sequence[ProbeResult]) -> str:
+    """Return the status line, a table of results (problems first) and one fix per problem."""
+    ordered = sorted(
+        results,
+        key=lambda r: (-_rank(info(r.outcome).severity), r.identity, r.environment),
+    )
+    rows = [
+        (
+            r.identity,
+            r.environment,
+            r.credential_type,
+            str(r.outcome),
+            str(r.duration_ms),
+            _clip(_detail(r), _DETAIL_WIDTH),
+        )
+        for r in ordered
+    ]
+    widths = [
+        max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(_COLUMNS)
+    ]
+    lines = [status_line(results), ""]
+    lines.append("  ".join(col.ljust(widths[i]) for i, col in enumerate(_COLUMNS)).rstrip())
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    problems = [r for r in ordered if info(r.outcome).nature is not Nature.HEALTHY]
+    if problems:
+        lines.append("")
+        seen: set[tuple[str, str]] = set()
+        for r in problems:
+            key = (r.identity, str(r.outcome))
+            if key in seen:
+                continue
+            seen.add(key)
+            meta = info(r.outcome)
+            lines.append(f"{r.identity} ({r.environment}): {meta.summary}.")
+            if r.message:
+                lines.append(f"  {r.message}")
+            if r.correlation_id:
+                lines.append(f"  correlation id {r.correlation_id}")
+            lines.append(f"  fix: {meta.remedy}")
+    return "\n".join(lines)
+
+
+def _rank(severity: Severity) -> int:
+    return {Severity.OK: 0, Severity.UNKNOWN: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}[
+        severity
+    ]
+
+
+def result_to_dict(result: ProbeResult) -> dict[str, Any]:
+    meta = info(result.outcome)
+    return {
+        "identity": result.identity,
+        "environment": result.environment,
+        "tenant": result.tenant,
+        "credential_type": result.credential_type,
+        "started_at": result.started_at.isoformat(),
+        "duration_ms": result.duration_ms,
+        "outcome": str(result.outcome),
+        "severity": meta.severity.name,
+        "nature": str(meta.nature),
+        "attempted": result.attempted,
+        "stage": result.stage,
+        "message": result.message,
+        "summary": meta.summary,
+        "remedy": meta.remedy,
+        "aadsts_code": result.aadsts_code,
+        "oauth_error": result.oauth_error,
+        "http_status": result.http_status,
+        "dataverse_error_code": result.dataverse_error_code,
+        "correlation_id": result.correlation_id,
+        "trace_id": result.trace_id,
+        "token_source": result.token_source,
+        "rate_limit": {
+            "burst_remaining": result.rate_limit.burst_remaining,
+            "time_remaining": result.rate_limit.time_remaining,
+            "retry_after_seconds": result.rate_limit.retry_after_seconds,
+        },
+        "credential_fingerprint": result.credential_fingerprint,
+        "user_id": result.user_id,
+        "organization_id": result.organization_id,
+    }
+
+
+def render_json(run_id: str, results: Sequence[ProbeResult]) -> str:
+    state = overall(results)
+    document = {
+        "status": state.name,
+        "exit_code": int(state),
+        "summary": status_line(results),
+        "run_id": run_id,
+        "results": [result_to_dict(r) for r in results],
+    }
+    return json.dumps(document, indent=2)

@@ -43,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="configuration file (default: $MONITOR_CONFIG or /etc/monitor/monitor.toml)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress to stderr (-vv for debug); secrets are always redacted",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module_name in COMMANDS.values():

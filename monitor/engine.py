@@ -24,6 +24,7 @@ from monitor.probes import PROBE_KINDS, ProbeContext
 from monitor.probes.base import ProbeResult
 from monitor.lockout import LockoutDecision, decide_guard
 from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
+from monitor.store.records import RunKind
 
 log = structlog.get_logger("monitor.engine")
 
@@ -147,7 +148,7 @@ class CheckPass:
         identities: Sequence[IdentityConfig],
         *,
         force: bool = False,
-        kind: str = "check",
+        kind: RunKind = "check",
     ) -> PassReport:
         """Probe *identities* once; with *force*, a held password identity is tried once more."""
         run_id = uuid.uuid4().hex
@@ -165,10 +166,12 @@ class CheckPass:
                 guard = self.store.get_guard(identity.name)
                 guards[identity.name] = (guard, fingerprint)
                 now = self.clock()
-                if guard is not None and not force and _holds(guard, fingerprint, now):
-                    self.store.note_blocked_attempt(identity.name, now)
-                    results.extend(_held_results(identity, guard, fingerprint, now))
-                    continue
+                if guard is not None and guard.holds(now, fingerprint):
+                    if not force:
+                        self.store.note_blocked_attempt(identity.name, now)
+                        results.extend(_held_results(identity, guard, fingerprint, now))
+                        continue
+                    self.store.note_forced_probe(identity.name, now)
                 job = _Job(identity=identity, future=Future())
                 job.future = executor.submit(self._probe, identity, job.started)
                 jobs.append(job)
@@ -182,9 +185,6 @@ class CheckPass:
             kind=kind,
             started_at=started_at,
             finished_at=finished_at,
-            probes=len(results),
-            ok=sum(1 for r in results if r.outcome is Outcome.OK),
-            failed=sum(1 for r in results if r.outcome is not Outcome.OK),
             monitor_version=__version__,
         )
         changes = self.store.record_results(record, results)
@@ -280,21 +280,16 @@ class CheckPass:
                 self.store.set_guard(
                     identity.name,
                     fingerprint=fingerprint,
-                    outcome=str(decision.outcome),
+                    outcome=decision.outcome or Outcome.UNCLASSIFIED,
                     aadsts_code=decision.aadsts_code,
                     since=now,
                     hold_until=decision.hold_until,
-                    cooldown_seconds=decision.cooldown_seconds,
+                    cooldown_seconds=(
+                        int(decision.cooldown_seconds) if decision.cooldown_seconds else None
+                    ),
                 )
             elif previous is not None:
                 self.store.clear_guard(identity.name)
-
-
-def _holds(guard: LockoutGuard, fingerprint: str, now: datetime) -> bool:
-    """Return True while *guard* forbids a sign-in with the credential *fingerprint*."""
-    if guard.credential_fingerprint != fingerprint:
-        return False  # the password was changed: one new attempt is allowed
-    return guard.hold_until is None or now < guard.hold_until
 
 
 def _crash_results(identity: IdentityConfig, now: datetime, error: str) -> list[ProbeResult]:

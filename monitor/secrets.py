@@ -20,6 +20,7 @@ MASK = "********"
 
 _registry_lock = threading.Lock()
 _registered: set[str] = set()
+_ordered: tuple[str, ...] = ()  # _registered, longest first: rebuilt on registration, not on use
 # Shorter values would make scrubbing mangle ordinary text; nobody uses a 5-character secret.
 _MIN_SCRUB_LENGTH = 6
 
@@ -35,19 +36,22 @@ def _variants(value: str) -> Iterable[str]:
 
 def register_secret_value(value: str) -> None:
     """Remember *value* (and its encoded forms) so :func:`scrub` removes it from text."""
+    global _ordered
     for line in value.splitlines() or [value]:
         line = line.strip()
         if len(line) < _MIN_SCRUB_LENGTH:
             continue
+        new = {v for v in _variants(line) if len(v) >= _MIN_SCRUB_LENGTH}
         with _registry_lock:
-            _registered.update(v for v in _variants(line) if len(v) >= _MIN_SCRUB_LENGTH)
+            if new <= _registered:
+                continue
+            _registered.update(new)
+            _ordered = tuple(sorted(_registered, key=len, reverse=True))
 
 
 def scrub(text: str) -> str:
     """Given any text, return it with every registered secret value replaced by the mask."""
-    with _registry_lock:
-        values = sorted(_registered, key=len, reverse=True)
-    for value in values:
+    for value in _ordered:
         if value in text:
             text = text.replace(value, MASK)
     return text

@@ -1,0 +1,59 @@
+"""Set-up shared by the commands that probe: configuration, logging, the store and its key."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from monitor.cli import EXIT_CONFIG
+from monitor.config.model import Config
+from monitor.store import Store
+
+EXIT_SOFTWARE = 70  # EX_SOFTWARE: the database or key could not be opened
+
+
+def load_or_report(args: argparse.Namespace) -> Config | int:
+    """Load the configuration named by ``args.config``; on error print it and return 78."""
+    from monitor.config import ConfigError, load_config
+
+    try:
+        return load_config(Path(args.config))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def configure_logging_for(args: argparse.Namespace, config: Config | None) -> None:
+    """Log to stderr: the configured level for daemons, warnings only for interactive commands
+    unless ``--verbose`` was given."""
+    from monitor.logsetup import configure_logging
+
+    if getattr(args, "verbose", False):
+        level = "debug" if args.verbose > 1 else "info"
+    elif getattr(args, "daemon", False) and config is not None:
+        level = config.log_level
+    else:
+        level = "warning"
+    configure_logging(level, stream=sys.stderr)
+
+
+def open_for_writing(args: argparse.Namespace) -> tuple[Config, Store, bytes] | int:
+    """Return the configuration, the open writer store and the fingerprint key, or an exit code
+    after printing a one-line reason."""
+    from monitor.store import StoreError, fingerprint_key
+
+    config = load_or_report(args)
+    if isinstance(config, int):
+        return config
+    configure_logging_for(args, config)
+    try:
+        store = Store.open(config.database.path)
+        if config.database.fingerprint_key is not None:
+            key = config.database.fingerprint_key.reveal_bytes()
+        else:
+            key = fingerprint_key(config.database.path)
+    except (StoreError, OSError) as exc:
+        print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
+        return EXIT_SOFTWARE
+    return config, store, key

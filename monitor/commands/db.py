@@ -1,0 +1,91 @@
+"""``monitor db upgrade`` and ``monitor db status``: the database schema.
+
+Exit codes: 0 done / up to date; 1 ``status`` found a database that needs ``monitor db upgrade``
+(or none at all); 2 the database was written by a newer monitor or cannot be used; 78 the
+configuration is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG = 78
+
+HELP = "create or upgrade the database schema, or show its revision"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "db",
+        help=HELP,
+        description="Create or upgrade the SQLite database schema (Alembic migrations), or show "
+        "its revision. Commands that write upgrade the database automatically.",
+    )
+    database_help = "the database file (default: database.path from the configuration)"
+    parser.add_argument("--database", type=Path, metavar="PATH", help=database_help)
+    actions = parser.add_subparsers(dest="db_action", metavar="ACTION")
+    actions.required = True
+    for name, action_help in (
+        ("upgrade", "create the database or upgrade it to the newest schema"),
+        ("status", "show the schema revision against the newest this monitor knows"),
+    ):
+        action = actions.add_parser(name, help=action_help, description=action_help)
+        # SUPPRESS: a value given before the action is not overwritten by this default.
+        action.add_argument(
+            "--database", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=database_help
+        )
+        action.set_defaults(run=run)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.store import StoreError, migrate, schema_status
+
+    path = _database_path(args)
+    if path is None:
+        return EXIT_CONFIG
+    try:
+        if args.db_action == "upgrade":
+            upgrade = migrate(path)
+            if upgrade.changed:
+                print(f"{path}: upgraded schema {upgrade.before or '(none)'} -> {upgrade.after}")
+            else:
+                print(f"{path}: schema {upgrade.after} is already the newest")
+            return 0
+        status = schema_status(path)
+    except (StoreError, OSError) as error:
+        print(f"monitor db: {error}", file=sys.stderr)
+        missing = args.db_action == "status" and not path.exists()
+        return 1 if missing else 2
+    if status.up_to_date:
+        print(f"{path}: schema {status.current} (newest)")
+        return 0
+    if status.newer:
+        print(
+            f"{path}: schema {status.current} is newer than this monitor knows "
+            f"(newest {status.head}); upgrade monitor",
+        )
+        return 2
+    print(
+        f"{path}: schema {status.current or '(none)'}, newest {status.head}: "
+        "run `monitor db upgrade`"
+    )
+    return 1
+
+
+def _database_path(args: argparse.Namespace) -> Path | None:
+    """Return the database path from ``--database`` or the configuration; None after printing
+    a configuration error."""
+    if args.database is not None:
+        return Path(args.database)
+    from monitor.config import ConfigError, load_config
+
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return None
+    return config.database.path

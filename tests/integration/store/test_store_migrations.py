@@ -1,0 +1,193 @@
+"""The Alembic migrations against the models, and schema revision checks."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from monitor.store import Reader, Store, StoreError, migrate, open_engine, schema_status
+from monitor.store.db import SCHEMA_REVISIONS, alembic_config, script_location
+from monitor.store.models import Base
+
+EMPTY_REVISION = '''"""An empty revision on top of the real ones."""
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def _schema(path: Path) -> list[tuple[str, str, str]]:
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    finally:
+        connection.close()
+    return [(kind, name, sql or "") for kind, name, sql in rows]
+
+
+def _set_revision(path: Path, revision: str | None) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        with connection:
+            connection.execute("DELETE FROM alembic_version")
+            if revision is not None:
+                connection.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+    finally:
+        connection.close()
+
+
+def _scripts_with_extra_revision(tmp_path: Path) -> Path:
+    location = tmp_path / "migrations"
+    shutil.copytree(script_location(), location, ignore=shutil.ignore_patterns("__pycache__"))
+    text = EMPTY_REVISION.format(head=SCHEMA_REVISIONS[-1])
+    (location / "versions" / "9999_empty.py").write_text(text)
+    return location
+
+
+def test_migrated_schema_equals_models(db_path: Path) -> None:
+    """A database built only by the migrations has exactly the models' tables, columns, types,
+    indexes and constraints."""
+    migrate(db_path)
+    engine = open_engine(db_path)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_upgrade_is_idempotent(db_path: Path) -> None:
+    """Upgrading a database that is already at the newest revision changes nothing."""
+    first = migrate(db_path)
+    schema = _schema(db_path)
+    second = migrate(db_path)
+    assert (first.before, first.after, first.changed) == (None, SCHEMA_REVISIONS[-1], True)
+    assert (second.before, second.after, second.changed) == (
+        SCHEMA_REVISIONS[-1],
+        SCHEMA_REVISIONS[-1],
+        False,
+    )
+    assert _schema(db_path) == schema
+
+
+def test_downgrade_to_base_and_back(db_path: Path) -> None:
+    """Every migration can be undone and redone (a developer's safety net)."""
+    migrate(db_path)
+    schema = _schema(db_path)
+    engine = open_engine(db_path, foreign_keys=False)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(None)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+    finally:
+        engine.dispose()
+    assert [name for _, name, _ in _schema(db_path)] == ["alembic_version"]
+    migrate(db_path)
+    assert _schema(db_path) == schema
+
+
+def test_schema_revisions_constant_matches_the_scripts() -> None:
+    """The revision list readers check against without Alembic is the scripts' history."""
+    scripts = ScriptDirectory.from_config(alembic_config(None))
+    history = [script.revision for script in scripts.walk_revisions()]
+    assert list(SCHEMA_REVISIONS) == list(reversed(history))
+
+
+def test_auto_vacuum_is_incremental_from_the_first_table(db_path: Path) -> None:
+    """auto_vacuum only takes effect before the first table: a new database has it."""
+    migrate(db_path)
+    connection = sqlite3.connect(db_path)
+    try:
+        assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+    finally:
+        connection.close()
+
+
+def test_schema_status_current(db_path: Path) -> None:
+    """A freshly migrated database reports the newest revision."""
+    migrate(db_path)
+    status = schema_status(db_path)
+    assert (status.current, status.up_to_date, status.needs_upgrade, status.newer) == (
+        SCHEMA_REVISIONS[-1],
+        True,
+        False,
+        False,
+    )
+
+
+def test_schema_status_detects_older_schema(db_path: Path, tmp_path: Path) -> None:
+    """A database one revision behind the scripts needs an upgrade, and migrate brings it up."""
+    migrate(db_path)
+    location = _scripts_with_extra_revision(tmp_path)
+    status = schema_status(db_path, location=location)
+    assert (status.current, status.head, status.needs_upgrade) == (
+        SCHEMA_REVISIONS[-1],
+        "9999",
+        True,
+    )
+    upgrade = migrate(db_path, location=location)
+    assert (upgrade.before, upgrade.after) == (SCHEMA_REVISIONS[-1], "9999")
+    assert schema_status(db_path, location=location).up_to_date
+
+
+def test_reader_refuses_an_older_schema(db_path: Path) -> None:
+    """A reader on a database without a schema revision says to run `monitor db upgrade`."""
+    migrate(db_path)
+    _set_revision(db_path, None)
+    status = schema_status(db_path)
+    assert (status.current, status.needs_upgrade) == (None, True)
+    with pytest.raises(StoreError, match=r"run `monitor db upgrade`"):
+        Reader.open(db_path)
+
+
+def test_unknown_revision_is_newer(db_path: Path) -> None:
+    """A revision this monitor does not know was written by a newer one: readers and writers
+    refuse it instead of guessing."""
+    migrate(db_path)
+    _set_revision(db_path, "ffff")
+    assert schema_status(db_path).newer
+    with pytest.raises(StoreError, match="newer monitor"):
+        Reader.open(db_path)
+    with pytest.raises(StoreError, match="newer monitor"):
+        Store.open(db_path)
+
+
+def test_empty_file_is_migrated_by_the_writer(db_path: Path) -> None:
+    """Store.open on an empty file (as left by a crash before the first table) migrates it."""
+    db_path.parent.mkdir()
+    db_path.touch(mode=0o600)
+    with Store.open(db_path) as store:
+        assert store.latest_states() == []
+    assert schema_status(db_path).up_to_date
+
+
+def test_not_a_database_is_a_store_error(db_path: Path) -> None:
+    """A file that is not SQLite gives a one-line StoreError, not a traceback."""
+    db_path.parent.mkdir()
+    db_path.write_bytes(b"this is not a database, just some text that is long enough" * 20)
+    with pytest.raises(StoreError, match="not a database"):
+        Reader.open(db_path)
+    with pytest.raises(StoreError, match="not a database"):
+        Store.open(db_path)

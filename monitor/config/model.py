@@ -8,12 +8,27 @@ without touching the filesystem again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from monitor.cloud import CloudName
 from monitor.secrets import Secret
 
-CloudName = Literal["public", "usgov", "china", "custom"]
+__all__ = [
+    "CertificateCredential",
+    "CloudName",
+    "Config",
+    "DatabaseConfig",
+    "EnvironmentConfig",
+    "IdentityConfig",
+    "IdentityKind",
+    "NetworkConfig",
+    "ObserverConfig",
+    "ProbingConfig",
+    "TenantConfig",
+]
+
 IdentityKind = Literal["application", "user"]
 
 
@@ -42,12 +57,25 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class ObserverConfig:
+    """The monitor's own app registration in a tenant, for read-only Graph / Dataverse lookups.
+
+    Exactly one of ``secret`` / ``certificate`` is set.
+    """
+
+    client_id: str
+    secret: Secret | None = None
+    certificate: CertificateCredential | None = None
+
+
+@dataclass(frozen=True)
 class TenantConfig:
     name: str
-    tenant_id: str
+    tenant_id: str  # a GUID, lower case
     cloud: CloudName
     authority_host: str  # e.g. "https://login.microsoftonline.com" (no trailing slash)
     graph_url: str  # e.g. "https://graph.microsoft.com"
+    observer: ObserverConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -59,10 +87,23 @@ class EnvironmentConfig:
 
 @dataclass(frozen=True)
 class CertificateCredential:
-    """A certificate with its private key: PEM (key + certificate) or PKCS#12 (PFX) bytes."""
+    """A certificate with its private key: PEM (key + certificate) or PKCS#12 (PFX) bytes.
+
+    ``data`` is the file as configured (its fingerprint identifies the credential). The loader
+    checks it and fills in the rest, so probes need not parse the key again: ``private_key_pem``
+    is the key as unencrypted PKCS#8 PEM (msal's ``private_key``), ``certificate_pem`` the
+    certificate that belongs to the key, and the thumbprints are upper-case hex (msal's
+    ``thumbprint`` is the SHA-1 one). ``not_after`` is aware UTC; a past date is not a config
+    error (monitoring reports it).
+    """
 
     data: Secret
     passphrase: Secret | None = None
+    private_key_pem: Secret | None = None
+    certificate_pem: str | None = None
+    thumbprint_sha1: str | None = None
+    thumbprint_sha256: str | None = None
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True)

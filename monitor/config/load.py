@@ -1,0 +1,280 @@
+"""Loading ``monitor.toml``: read, check everything, resolve secrets, build :class:`Config`.
+
+Nothing is half-loaded: either every check passes and a :class:`Config` is returned, or a
+:class:`ConfigError` lists every problem found (borgmatic-style), so the operator fixes them in
+one go.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar, cast
+
+from monitor.cloud import CloudName, endpoints
+from monitor.config.model import (
+    CertificateCredential,
+    Config,
+    DatabaseConfig,
+    EnvironmentConfig,
+    IdentityConfig,
+    IdentityKind,
+    NetworkConfig,
+    ObserverConfig,
+    ProbingConfig,
+    TenantConfig,
+)
+from monitor.config.problems import ConfigError, Problem, in_document_order
+from monitor.config.schema import Context
+from monitor.config.secrets_source import ConfigFileAccess, SecretSources
+from monitor.config.sections import ROOT
+from monitor.config.validate import check_document, resolve_secrets, tables, text
+from monitor.secrets import Secret
+
+_T = TypeVar("_T")
+
+DATABASE_FILE_NAME = "monitor.db"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+_TOML_END = re.compile(r"^(?P<message>.*) \(at end of document\)$")
+
+
+def load_config(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    credentials_directory: Path | None = None,
+) -> Config:
+    """Given the path of a TOML configuration file, return the validated :class:`Config`.
+
+    *environ* (default: ``os.environ``) provides ``{ env = ... }`` secrets, ``STATE_DIRECTORY``
+    and ``CREDENTIALS_DIRECTORY``; *credentials_directory* overrides the latter. Every secret is
+    read now, so the returned configuration never touches the filesystem again. Environment
+    variables are read, never removed (a reload reads them again; see ``secrets_source``).
+
+    Raise :class:`ConfigError` listing every problem if the file cannot be read, is not valid
+    TOML, or does not describe a usable configuration.
+    """
+    if environ is None:
+        environ = os.environ
+    if credentials_directory is None and environ.get("CREDENTIALS_DIRECTORY"):
+        credentials_directory = Path(environ["CREDENTIALS_DIRECTORY"])
+    given = Path(path)
+    source = given.absolute()
+    content, access = _read_config_file(given)
+    try:
+        document = tomllib.loads(content)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(given, [_syntax_problem(error)]) from None
+
+    ctx = Context(source.parent)
+    converted = ROOT.convert(document, (), ctx, "")
+    sources = SecretSources(
+        environ=environ,
+        credentials_directory=credentials_directory,
+        config_access=access,
+        euid=os.geteuid(),
+    )
+    resolved = resolve_secrets(converted, (), sources, ctx)
+    tree = cast(dict[str, object], resolved)
+    check_document(tree, ctx)
+    if ctx.problems:
+        raise ConfigError(given, in_document_order(ctx.problems, document))
+    return _build(tree, source, environ)
+
+
+def _read_config_file(path: Path) -> tuple[str, ConfigFileAccess]:
+    """Return the file's text and who may read it (from the same open descriptor)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(
+            path,
+            [
+                Problem(
+                    "",
+                    "a configuration file",
+                    "no such file",
+                    "pass --config PATH or set MONITOR_CONFIG; config.example.toml is a start",
+                )
+            ],
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            path, [Problem("", "a readable configuration file", str(error.strerror))]
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(path, [Problem("", "a configuration file", "not a regular file")])
+        access = ConfigFileAccess(mode=stat.S_IMODE(info.st_mode), uid=info.st_uid)
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            path, [Problem("", f"at most {MAX_CONFIG_BYTES} bytes of TOML", "a larger file")]
+        )
+    try:
+        return data.decode("utf-8"), access
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigError(
+            path,
+            [
+                Problem(
+                    "",
+                    "UTF-8 text",
+                    "bytes that are not UTF-8",
+                    "save the file as UTF-8",
+                    line=line,
+                    column=column,
+                )
+            ],
+        ) from None
+
+
+def _syntax_problem(error: tomllib.TOMLDecodeError) -> Problem:
+    message = str(error)
+    hint = 'check quoting and brackets: strings are "quoted", tables are [name.subname]'
+    match = _TOML_POSITION.match(message)
+    if match:
+        return Problem(
+            "",
+            "valid TOML",
+            _lower_first(match["message"]),
+            hint,
+            line=int(match["line"]),
+            column=int(match["column"]),
+        )
+    match = _TOML_END.match(message)
+    if match:
+        return Problem("(end of document)", "valid TOML", _lower_first(match["message"]), hint)
+    return Problem("", "valid TOML", _lower_first(message), hint)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) -> Config:
+    """Turn a checked document (no problems) into the frozen configuration."""
+    network = tables({"n": tree.get("network", {})})["n"]
+    probing = tables({"p": tree.get("probing", {})})["p"]
+    database = tables({"d": tree.get("database", {})})["d"]
+    logging = tables({"l": tree.get("logging", {})})["l"]
+    defaults_network = NetworkConfig()
+    defaults_probing = ProbingConfig()
+    return Config(
+        source=source,
+        network=NetworkConfig(
+            ca_bundle=_optional(network, "ca_bundle", Path),
+            proxy=text(network, "proxy"),
+            connect_timeout_seconds=_number(
+                network, "connect_timeout_seconds", defaults_network.connect_timeout_seconds
+            ),
+            read_timeout_seconds=_number(
+                network, "read_timeout_seconds", defaults_network.read_timeout_seconds
+            ),
+            probe_deadline_seconds=_number(
+                network, "probe_deadline_seconds", defaults_network.probe_deadline_seconds
+            ),
+        ),
+        probing=ProbingConfig(
+            concurrency=int(_number(probing, "concurrency", defaults_probing.concurrency)),
+            per_tenant_concurrency=int(
+                _number(probing, "per_tenant_concurrency", defaults_probing.per_tenant_concurrency)
+            ),
+            lockout_cooldown_seconds=_number(
+                probing, "lockout_cooldown_seconds", defaults_probing.lockout_cooldown_seconds
+            ),
+        ),
+        database=DatabaseConfig(
+            path=_optional(database, "path", Path) or default_database_path(source, environ),
+            fingerprint_key=_optional(database, "fingerprint_key", Secret),
+        ),
+        tenants={
+            name: _build_tenant(name, table) for name, table in tables(tree["tenants"]).items()
+        },
+        environments={
+            name: EnvironmentConfig(name=name, tenant=str(table["tenant"]), url=str(table["url"]))
+            for name, table in tables(tree["environments"]).items()
+        },
+        identities={
+            name: _build_identity(name, table) for name, table in tables(tree["identities"]).items()
+        },
+        log_level=text(logging, "level") or "info",
+    )
+
+
+def default_database_path(source: Path, environ: Mapping[str, str]) -> Path:
+    """Return where the database lives when the configuration does not say.
+
+    ``$STATE_DIRECTORY`` (systemd ``StateDirectory=``; the first entry if it lists several), else
+    beside the configuration file.
+    """
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state) / DATABASE_FILE_NAME
+    return source.parent / DATABASE_FILE_NAME
+
+
+def _optional(table: dict[str, object], key: str, kind: type[_T]) -> _T | None:
+    value = table.get(key)
+    return value if isinstance(value, kind) else None
+
+
+def _number(table: dict[str, object], key: str, default: float) -> float:
+    value = table.get(key, default)
+    assert isinstance(value, int | float)
+    return value
+
+
+def _build_tenant(name: str, table: dict[str, object]) -> TenantConfig:
+    cloud = cast(CloudName, table.get("cloud", "public"))
+    cloud_endpoints = endpoints(
+        cloud, authority_host=text(table, "authority_host"), graph_url=text(table, "graph_url")
+    )
+    observer_table = table.get("observer")
+    observer = None
+    if isinstance(observer_table, dict):
+        observer = ObserverConfig(
+            client_id=str(observer_table["client_id"]),
+            secret=_optional(observer_table, "secret", Secret),
+            certificate=_optional(observer_table, "certificate", CertificateCredential),
+        )
+    return TenantConfig(
+        name=name,
+        tenant_id=str(table["tenant_id"]),
+        cloud=cloud,
+        authority_host=cloud_endpoints.authority_host,
+        graph_url=cloud_endpoints.graph_url,
+        observer=observer,
+    )
+
+
+def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
+    environments = table["environments"]
+    tags = table.get("tags", [])
+    assert isinstance(environments, list)
+    assert isinstance(tags, list)
+    return IdentityConfig(
+        name=name,
+        kind=cast(IdentityKind, table["kind"]),
+        tenant=str(table["tenant"]),
+        client_id=str(table["client_id"]),
+        environments=tuple(str(item) for item in environments),
+        owner=text(table, "owner"),
+        tags=tuple(str(item) for item in tags),
+        secret=_optional(table, "secret", Secret),
+        certificate=_optional(table, "certificate", CertificateCredential),
+        username=text(table, "username"),
+        password=_optional(table, "password", Secret),
+    )

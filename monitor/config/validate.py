@@ -1,0 +1,283 @@
+"""Checks that span keys or sections, run after the schema check and secret resolution.
+
+Each check reads the converted document (plain dicts from :mod:`monitor.config.schema`, with
+:data:`~monitor.config.schema.INVALID` where a value already had a problem, so that one mistake is
+reported once and not again as a dangling reference) and reports to the same context.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.config.certificates import load_certificate
+from monitor.config.problems import KeyPath, describe, dotted
+from monitor.config.schema import INVALID, Context, suggest
+from monitor.config.secrets_source import SecretRef, SecretSourceError, SecretSources
+from monitor.secrets import Secret
+
+MIN_FINGERPRINT_KEY_BYTES = 16
+Tables = dict[str, dict[str, object]]
+
+
+def resolve_secrets(node: object, path: KeyPath, sources: SecretSources, ctx: Context) -> object:
+    """Return *node* with every :class:`SecretRef` in it read into a :class:`Secret`.
+
+    A reference that cannot be read is reported and replaced by ``INVALID``.
+    """
+    if isinstance(node, SecretRef):
+        try:
+            return sources.resolve(node)
+        except SecretSourceError as error:
+            return ctx.report(path, error.expected, error.found, error.hint)
+    if isinstance(node, dict):
+        return {
+            key: resolve_secrets(value, (*path, key), sources, ctx) for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [resolve_secrets(value, (*path, i), sources, ctx) for i, value in enumerate(node)]
+    return node
+
+
+def tables(value: object) -> Tables:
+    """Return the named tables of a section, ignoring entries that were not tables."""
+    if not isinstance(value, dict):
+        return {}
+    return {name: table for name, table in value.items() if isinstance(table, dict)}
+
+
+def text(table: dict[str, object], key: str) -> str | None:
+    value = table.get(key)
+    return value if isinstance(value, str) else None
+
+
+def check_document(document: dict[str, object], ctx: Context) -> None:
+    """Report every cross-key and cross-section problem of a converted *document*."""
+    tenants = tables(document.get("tenants"))
+    environments = tables(document.get("environments"))
+    identities = tables(document.get("identities"))
+    tenants_known = isinstance(document.get("tenants"), dict)
+    environments_known = isinstance(document.get("environments"), dict)
+
+    _check_network(tables({"n": document.get("network")}).get("n", {}), ctx)
+    _check_database(tables({"d": document.get("database")}).get("d", {}), ctx)
+    for name, tenant_table in tenants.items():
+        _check_tenant(("tenants", name), tenant_table, ctx)
+    seen_urls: dict[str, str] = {}
+    for name, environment in environments.items():
+        path = ("environments", name)
+        if tenants_known:
+            _check_reference(
+                (*path, "tenant"), text(environment, "tenant"), tenants, "tenants", ctx
+            )
+        url = text(environment, "url")
+        if url is not None:
+            if url.lower() in seen_urls:
+                ctx.report(
+                    (*path, "url"),
+                    "a URL not used by another environment",
+                    f"the URL of environments.{seen_urls[url.lower()]}",
+                    "describe each environment once and list it in every identity that uses it",
+                )
+            seen_urls.setdefault(url.lower(), name)
+    seen_users: dict[tuple[str, str], str] = {}
+    for name, identity in identities.items():
+        path = ("identities", name)
+        tenant_name = text(identity, "tenant")
+        if tenants_known:
+            _check_reference((*path, "tenant"), tenant_name, tenants, "tenants", ctx)
+        tenant = tenants.get(tenant_name) if tenant_name is not None else None
+        listed = identity.get("environments")
+        if environments_known and isinstance(listed, list):
+            for i, environment_name in enumerate(listed):
+                if not isinstance(environment_name, str):
+                    continue
+                if not _check_reference(
+                    (*path, "environments", i), environment_name, environments, "environments", ctx
+                ):
+                    continue
+                owner = text(environments[environment_name], "tenant")
+                # An environment whose own tenant is unknown was reported above, once.
+                if tenant is not None and owner in tenants and owner != tenant_name:
+                    ctx.report(
+                        (*path, "environments", i),
+                        f"an environment of tenant {tenant_name!r}",
+                        f"{environment_name!r}, an environment of tenant {owner!r}",
+                        "an identity signs in to one tenant; describe the identity in the other "
+                        "tenant separately",
+                    )
+        client_id = identity.get("client_id")
+        if (
+            tenant is not None
+            and isinstance(client_id, str)
+            and client_id == tenant.get("tenant_id")
+        ):
+            ctx.report(
+                (*path, "client_id"),
+                "the Application (client) ID of an app registration",
+                "the tenant's own tenant_id",
+                "copy the Application (client) ID from the app registration's overview page",
+            )
+        _check_identity_kind(path, identity, ctx)
+        username = text(identity, "username")
+        if identity.get("kind") == "user" and username is not None and tenant_name is not None:
+            key = (tenant_name, username.lower())
+            if key in seen_users:
+                ctx.report(
+                    (*path, "username"),
+                    "an account not described by another identity",
+                    f"the account of identities.{seen_users[key]}",
+                    "two identities with one account would double its failed sign-ins (lockout); "
+                    "list all its environments in one identity",
+                )
+            seen_users.setdefault(key, name)
+
+
+def _check_reference(
+    path: KeyPath, name: str | None, known: Tables, section: str, ctx: Context
+) -> bool:
+    """Report *name* if it is not a table of *section*; return whether it is one."""
+    if name is None:
+        return False
+    if name in known:
+        return True
+    names = ", ".join(known) or "none are defined"
+    ctx.report(
+        path,
+        f"the name of one of the [{section}.NAME] tables ({names})",
+        describe(name, show=True),
+        _reference_hint(name, known, section),
+    )
+    return False
+
+
+def _reference_hint(name: str, known: Tables, section: str) -> str:
+    hint = suggest(name, list(known)) if known else ""
+    if not hint.startswith("did you mean"):
+        hint = f"add a [{dotted((section, name))}] table, or use one of the names above"
+    return hint
+
+
+def _check_network(network: dict[str, object], ctx: Context) -> None:
+    ca_bundle = network.get("ca_bundle")
+    if isinstance(ca_bundle, Path):
+        problem = _ca_bundle_problem(ca_bundle)
+        if problem:
+            ctx.report(
+                ("network", "ca_bundle"),
+                "a readable PEM file with at least one CA certificate",
+                problem,
+                "point to the CA bundle file (PEM), or leave ca_bundle out for the system store",
+            )
+
+
+def _ca_bundle_problem(path: Path) -> str:
+    from cryptography import x509
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return f"'{path}': {error.strerror}"
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        return f"no PEM certificate in '{path}'"
+    return ""
+
+
+def _check_database(database: dict[str, object], ctx: Context) -> None:
+    key = database.get("fingerprint_key")
+    if isinstance(key, Secret) and len(key.reveal_bytes()) < MIN_FINGERPRINT_KEY_BYTES:
+        ctx.report(
+            ("database", "fingerprint_key"),
+            f"at least {MIN_FINGERPRINT_KEY_BYTES} bytes of key material",
+            f"{len(key.reveal_bytes())} bytes",
+            "generate one: head -c 32 /dev/urandom > fingerprint.key (then chmod 600)",
+        )
+
+
+def _check_tenant(path: KeyPath, tenant: dict[str, object], ctx: Context) -> None:
+    cloud = tenant.get("cloud", "public")
+    if cloud == "custom":
+        for key in ("authority_host", "graph_url"):
+            if key not in tenant:
+                ctx.report(
+                    (*path, key),
+                    'an https URL (required with cloud = "custom")',
+                    "nothing",
+                    "give both authority_host and graph_url, or use a well-known cloud",
+                )
+    elif cloud is not INVALID:
+        for key in ("authority_host", "graph_url"):
+            if key in tenant:
+                ctx.report(
+                    (*path, key),
+                    f'no {key} with cloud = "{cloud}" (its endpoints are built in)',
+                    f"a {key}",
+                    f'remove {key}, or set cloud = "custom"',
+                )
+    observer = tenant.get("observer")
+    if isinstance(observer, dict):
+        _check_application_credential((*path, "observer"), observer, ctx)
+
+
+def _check_identity_kind(path: KeyPath, identity: dict[str, object], ctx: Context) -> None:
+    kind = identity.get("kind")
+    if kind == "application":
+        for key in ("username", "password"):
+            if key in identity:
+                ctx.report(
+                    (*path, key),
+                    f'no {key} for kind = "application"',
+                    f"a {key}",
+                    'an account that signs in with a password is kind = "user"',
+                )
+        _check_application_credential(path, identity, ctx)
+    elif kind == "user":
+        for key in ("secret", "certificate", "certificate_passphrase"):
+            if key in identity:
+                ctx.report(
+                    (*path, key),
+                    f'no {key} for kind = "user"',
+                    f"a {key}",
+                    "an app registration that signs in with a secret or certificate is "
+                    'kind = "application"',
+                )
+        for key, what in (("username", "user principal name"), ("password", "password")):
+            if key not in identity:
+                ctx.report(
+                    (*path, key),
+                    f'the account\'s {what} (required for kind = "user")',
+                    "nothing",
+                    'a password is referenced like { credential = "NAME" }'
+                    if key == "password"
+                    else 'e.g. username = "svc-sync@contoso.com"',
+                )
+
+
+def _check_application_credential(path: KeyPath, table: dict[str, object], ctx: Context) -> None:
+    """Exactly one of secret / certificate; a passphrase only with a certificate; a usable cert."""
+    has_secret = "secret" in table
+    has_certificate = "certificate" in table
+    if has_secret == has_certificate:
+        ctx.report(
+            path,
+            "exactly one of the keys secret, certificate",
+            "both" if has_secret else "neither",
+            "an application signs in with a client secret or with a certificate",
+        )
+    if "certificate_passphrase" in table and not has_certificate:
+        ctx.report(
+            (*path, "certificate_passphrase"),
+            "certificate_passphrase only together with certificate",
+            "a certificate_passphrase without a certificate",
+            "remove certificate_passphrase",
+        )
+    data = table.get("certificate")
+    passphrase = table.get("certificate_passphrase")
+    if isinstance(data, Secret) and (passphrase is None or isinstance(passphrase, Secret)):
+        try:
+            table["certificate"] = load_certificate(data, passphrase)
+        except SecretSourceError as error:
+            table["certificate"] = ctx.report(
+                (*path, "certificate"), error.expected, error.found, error.hint
+            )

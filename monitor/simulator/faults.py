@@ -1,0 +1,110 @@
+"""Fault injection: make one endpoint family misbehave the way real networks and services do.
+
+A :class:`Fault` applies to an endpoint family (``discovery``, ``token``, ``userrealm``,
+``whoami`` or ``*`` for all), optionally only to requests of one client id, username or
+environment, and optionally only to the next ``count`` matching requests. The first matching
+fault in the scenario's list wins. Modes:
+
+==================  =============================================================================
+``http_500``        500 with an HTML error page (also ``http_502``, ``http_503``; 503 carries
+                    ``Retry-After`` when ``retry_after`` > 0)
+``throttle_429``    429 with ``Retry-After: retry_after``; the token endpoint answers an Entra
+                    ``temporarily_unavailable`` JSON body (or plain ``Too Many Requests`` with
+                    ``text_body``), WhoAmI the Dataverse service-protection body
+``loop_detected``   token endpoint only: 400 ``invalid_grant`` AADSTS50196 (request loop)
+``slow``            wait ``seconds`` before handling the request
+``drip``            send the response one byte every ``seconds`` (defeats per-read timeouts)
+``drop``            close the connection without answering
+``hang``            read the request and never answer (until the server stops)
+``malformed_json``  200 with a truncated JSON body
+``html``            200 with an HTML captive-portal page
+==================  =============================================================================
+
+Every wait is cut short when the simulator stops, so no fault outlives the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Family = Literal["discovery", "token", "userrealm", "whoami"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+FaultMode = Literal[
+    "http_500",
+    "http_502",
+    "http_503",
+    "throttle_429",
+    "loop_detected",
+    "slow",
+    "drip",
+    "drop",
+    "hang",
+    "malformed_json",
+    "html",
+]
+FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What a received request is about: the keys faults and request counters match on."""
+
+    family: str  # a Family, or "dataverse" / "graph" / "other" for unmatched paths
+    client_id: str | None = None  # lower case
+    username: str | None = None  # lower case
+    environment: str | None = None  # environment name
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour; see the module docstring for the modes."""
+
+    family: str  # a Family or "*"
+    mode: FaultMode
+    seconds: float = 1.0
+    retry_after: int = 60
+    count: int | None = None  # None: every matching request until cleared
+    client_id: str | None = None
+    username: str | None = None
+    environment: str | None = None
+    text_body: bool = False
+
+    def __post_init__(self) -> None:
+        if self.family != "*" and self.family not in FAMILIES:
+            raise ValueError(f"unknown endpoint family {self.family!r}")
+        if self.mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {self.mode!r}")
+        if self.mode == "loop_detected" and self.family != "token":
+            raise ValueError("loop_detected applies to the token family only")
+        if self.seconds < 0 or self.retry_after < 0:
+            raise ValueError("seconds and retry_after must not be negative")
+        if self.count is not None and self.count < 1:
+            raise ValueError("count must be at least 1")
+        self.client_id = self.client_id.lower() if self.client_id else None
+        self.username = self.username.lower() if self.username else None
+
+    def matches(self, info: RequestInfo) -> bool:
+        if self.family != "*" and self.family != info.family:
+            return False
+        if self.client_id is not None and self.client_id != info.client_id:
+            return False
+        if self.username is not None and self.username != info.username:
+            return False
+        return self.environment is None or self.environment == info.environment
+
+
+def take_fault(faults: list[Fault], info: RequestInfo) -> Fault | None:
+    """Return the first fault matching ``info`` and use up one of its ``count``.
+
+    A fault whose count reaches zero is removed from ``faults``. The caller holds the lock
+    that guards the list.
+    """
+    for index, fault in enumerate(faults):
+        if fault.matches(info):
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    del faults[index]
+            return fault
+    return None

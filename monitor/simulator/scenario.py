@@ -1,0 +1,887 @@
+"""Scenarios: the tenants, identities and environments a simulator serves, as a mutable model.
+
+A scenario is a TOML file (parsed with :mod:`tomllib`) or a :class:`Scenario` built in code. The
+loaded model is live: the simulator reads it on every request, so a test can revoke a secret,
+disable a user or add a fault while the server runs. Change it through the :class:`Scenario` /
+:class:`~monitor.simulator.Simulator` methods, or hold ``scenario.lock`` while editing the
+dataclasses directly.
+
+File format (every key except those marked *required* is optional)::
+
+    name = "demo"                          # shown by `monitor simulator`
+
+    [settings]
+    lockout_threshold = 10                 # failed password sign-ins before smart lockout
+    lockout_seconds = 60                   # how long a smart lockout lasts
+    access_token_lifetime_seconds = 3599   # "expires_in" and the token's exp
+
+    [[tenants]]
+    name = "contoso"                       # required; how the other tables refer to it
+    id = "3f2c9a1e-5b7d-4c1a-9e2f-1a2b3c4d5e6f"  # tenant id (GUID); default: derived from name
+    domain = "contoso.com"                 # default domain; default "<name>.onmicrosoft.com"
+    domains = ["contoso.onmicrosoft.com"]  # further verified domains
+    display_name = "Contoso"               # default: name
+
+    [[apps]]                               # app registrations (with their service principals)
+    client_id = "5c1e8b3a-..."             # required (GUID)
+    tenant = "contoso"                     # required: home tenant (name, id or domain)
+    tenants = ["fabrikam"]                 # other tenants with a service principal
+    name = "Sales sync"                    # display name
+    enabled = true                         # false: the service principal is disabled
+    allow_public_client = false            # "Allow public client flows" (needed for ROPC)
+    blocked_by_conditional_access = false  # a workload-identity CA policy blocks it
+    secrets = [
+      { value = "s3cr3t", end = 2030-01-01T00:00:00Z },  # end: datetime or date (UTC) ...
+      { value = "old", end = "expired" },                 # ... or "expired", "never",
+      { value = "soon", end = "+10d", name = "2025" },    # ... or an offset: +10d, -2h, +30m
+    ]
+    certificates = [
+      { path = "certs/erp.pem" },          # PEM certificate, relative to the scenario file
+      { pem = "-----BEGIN CERTIFICATE-----\n...", end = "+30d" },  # end: default notAfter
+    ]
+
+    [[users]]
+    upn = "svc-sync@contoso.com"           # required
+    password = "..."                       # required
+    tenant = "contoso"                     # default: the tenant owning the UPN's domain
+    name = "Sync service"                  # display name
+    object_id = "..."                      # default: derived from the UPN
+    enabled = true                         # false: AADSTS50057
+    locked = false                         # true: AADSTS50053 until unlocked
+    password_expired = false               # true: AADSTS50055
+    mfa_required = false                   # true: AADSTS50076
+    blocked_by_conditional_access = false  # true: AADSTS53003
+
+    [[environments]]
+    name = "contoso-prod"                  # required
+    tenant = "contoso"                     # required
+    url_name = "contoso.crm4"              # URL path segment: https://localhost:PORT/env/<url_name>
+    organization_id = "..."                # WhoAmI OrganizationId; default derived
+    business_unit_id = "..."               # WhoAmI BusinessUnitId; default derived
+    request_limit = 6000                   # service protection: requests per window per member
+    window_seconds = 300
+    execution_time_limit_ms = 1200000
+
+    [[environments.members]]               # application users and users of the environment
+    app = "5c1e8b3a-..."                   # exactly one of app (client id) / user (UPN)
+    user_id = "..."                        # the systemuserid; default derived
+    disabled = false                       # true: 403 "... is disabled ..."
+    burst_remaining = 6000                 # start of the request counter (default: the limit)
+    time_remaining_ms = 1200000            # start of the execution-time counter
+
+    [[faults]]                             # see monitor.simulator.faults
+    family = "token"                       # discovery | token | userrealm | whoami | *
+    mode = "throttle_429"                  # http_500 | http_502 | http_503 | throttle_429 |
+                                           # slow | drip | drop | hang | malformed_json | html |
+                                           # loop_detected
+    seconds = 1.0                          # slow: delay; drip: delay between bytes
+    retry_after = 60                       # throttle_429 / http_503: Retry-After seconds
+    count = 3                              # only the next N matching requests (default: all)
+    client_id = "..."                      # only requests from this client id
+    username = "..."                       # only requests for this user
+    environment = "contoso-prod"           # only requests for this environment
+    text_body = false                      # throttle_429: plain-text body instead of JSON
+
+Every problem in a file is reported at once (:class:`ScenarioError`), one line per problem with
+its dotted path, never echoing secret values. Identifiers that are not given are derived from
+names (UUID v5), so restarting a simulator on the same file yields the same ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from hashlib import sha1, sha256
+from importlib import resources
+from pathlib import Path
+from typing import cast
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from monitor.simulator.faults import FAMILIES, FAULT_MODES, Fault, FaultMode
+
+_ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
+_OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
+_OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+DEFAULT_REQUEST_LIMIT = 6000
+DEFAULT_WINDOW_SECONDS = 300.0
+DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000
+
+
+def stable_id(*parts: str) -> str:
+    """Return a GUID derived from ``parts``: the same names always give the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ScenarioError(ValueError):
+    """A scenario file or table is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: Path | None, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        where = f"scenario {source}" if source is not None else "scenario"
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{where} is invalid:\n{lines}")
+
+
+@dataclass
+class Tenant:
+    """An Entra ID tenant, addressed by id or any of its domains."""
+
+    name: str
+    tenant_id: str
+    domain: str = ""
+    extra_domains: tuple[str, ...] = ()
+    display_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.tenant_id = self.tenant_id.lower()
+        self.domain = (self.domain or f"{self.name}.onmicrosoft.com").lower()
+        self.extra_domains = tuple(d.lower() for d in self.extra_domains)
+        self.display_name = self.display_name or self.name
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return (self.domain, *self.extra_domains)
+
+
+@dataclass
+class ClientSecret:
+    """A client secret (password credential) of an app registration."""
+
+    value: str = field(repr=False)
+    end: dt.datetime | None = None  # None: never expires
+    display_name: str = ""
+    key_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def is_expired(self, now: dt.datetime) -> bool:
+        return self.end is not None and self.end <= now
+
+    @property
+    def hint(self) -> str:
+        """The first three characters, as Entra shows them."""
+        return self.value[:3]
+
+
+@dataclass
+class ClientCertificate:
+    """A certificate (key credential) registered on an app registration."""
+
+    certificate: x509.Certificate
+    end: dt.datetime | None = None  # None: the certificate's notAfter
+    display_name: str = ""
+    key_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    sha1_thumbprint: bytes = field(init=False, repr=False)
+    sha256_thumbprint: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        self.sha1_thumbprint = sha1(der, usedforsecurity=False).digest()
+        self.sha256_thumbprint = sha256(der).digest()
+        if not self.display_name:
+            self.display_name = self.certificate.subject.rfc4514_string()
+
+    @classmethod
+    def from_pem(
+        cls, pem: str | bytes, *, end: dt.datetime | None = None, display_name: str = ""
+    ) -> ClientCertificate:
+        """Given a PEM certificate (the first one is used), return its registration."""
+        data = pem.encode("ascii") if isinstance(pem, str) else pem
+        return cls(x509.load_pem_x509_certificate(data), end=end, display_name=display_name)
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.certificate.not_valid_before_utc
+
+    @property
+    def effective_end(self) -> dt.datetime:
+        return self.end if self.end is not None else self.certificate.not_valid_after_utc
+
+    def is_expired(self, now: dt.datetime) -> bool:
+        return self.effective_end <= now
+
+    @property
+    def thumbprint(self) -> str:
+        """The SHA-1 thumbprint in upper-case hex, as the portal shows it."""
+        return self.sha1_thumbprint.hex().upper()
+
+
+@dataclass
+class Application:
+    """An app registration in its home tenant, with service principals in ``tenants``."""
+
+    client_id: str
+    tenant: str  # home tenant name
+    display_name: str = ""
+    secrets: list[ClientSecret] = field(default_factory=list)
+    certificates: list[ClientCertificate] = field(default_factory=list)
+    other_tenants: list[str] = field(default_factory=list)
+    enabled: bool = True
+    allow_public_client: bool = False
+    blocked_by_conditional_access: bool = False
+    object_id: str = ""  # the service principal's object id
+
+    def __post_init__(self) -> None:
+        self.client_id = self.client_id.lower()
+        self.display_name = self.display_name or self.client_id
+        self.object_id = self.object_id or stable_id("service-principal", self.client_id)
+
+    def has_service_principal_in(self, tenant_name: str) -> bool:
+        return tenant_name == self.tenant or tenant_name in self.other_tenants
+
+
+@dataclass
+class User:
+    """A user account that signs in with a password (ROPC)."""
+
+    upn: str
+    password: str = field(repr=False)
+    tenant: str  # tenant name
+    display_name: str = ""
+    object_id: str = ""
+    enabled: bool = True
+    locked: bool = False  # locked by an administrator or for risk: only unlocking helps
+    password_expired: bool = False
+    mfa_required: bool = False
+    blocked_by_conditional_access: bool = False
+    # Run-time state, kept by the token endpoint.
+    failed_attempts: int = 0  # consecutive wrong passwords since the last lockout or success
+    locked_until: float | None = None  # time.monotonic() value; smart lockout in force before
+    password_changed_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.upn = self.upn.lower()
+        self.display_name = self.display_name or self.upn.split("@", 1)[0]
+        self.object_id = self.object_id or stable_id("user", self.upn)
+
+
+@dataclass
+class Member:
+    """An application user or user of a Dataverse environment, with its rate-limit counters."""
+
+    app: str | None = None  # client id of an application user
+    user: str | None = None  # UPN of a user
+    disabled: bool = False
+    burst_remaining: int | None = None  # start of the request counter; None: the limit
+    time_remaining_ms: int | None = None  # start of the execution-time counter; None: the limit
+    user_id: str = ""  # systemuserid
+    # Run-time state, kept by WhoAmI.
+    window_started: float | None = None  # time.monotonic() at the start of the current window
+    remaining: int = field(default=-1, repr=False)
+    remaining_ms: int = field(default=-1, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.app is None) == (self.user is None):
+            raise ValueError("a member is exactly one of app (client id) or user (UPN)")
+        self.app = self.app.lower() if self.app is not None else None
+        self.user = self.user.lower() if self.user is not None else None
+        self.user_id = self.user_id or stable_id("systemuser", self.key)
+
+    @property
+    def key(self) -> str:
+        return f"app:{self.app}" if self.app is not None else f"user:{self.user}"
+
+
+@dataclass
+class Environment:
+    """A Dataverse environment served at ``{authority_host}/env/{url_name}``."""
+
+    name: str
+    tenant: str  # tenant name
+    url_name: str = ""
+    organization_id: str = ""
+    business_unit_id: str = ""
+    request_limit: int = DEFAULT_REQUEST_LIMIT
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
+    execution_time_limit_ms: int = DEFAULT_EXECUTION_TIME_LIMIT_MS
+    members: dict[str, Member] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.url_name = self.url_name or self.name
+        self.organization_id = self.organization_id or stable_id("organization", self.name)
+        self.business_unit_id = self.business_unit_id or stable_id("business-unit", self.name)
+
+    def add_member(self, member: Member) -> Member:
+        self.members[member.key] = member
+        return member
+
+    def member_for_app(self, client_id: str) -> Member | None:
+        return self.members.get(f"app:{client_id.lower()}")
+
+    def member_for_user(self, upn: str) -> Member | None:
+        return self.members.get(f"user:{upn.lower()}")
+
+
+@dataclass
+class Scenario:
+    """The live model a simulator serves. Guard edits with ``lock`` (an RLock)."""
+
+    name: str = "scenario"
+    tenants: dict[str, Tenant] = field(default_factory=dict)  # by name
+    applications: dict[str, Application] = field(default_factory=dict)  # by client id
+    users: dict[str, User] = field(default_factory=dict)  # by lower-case UPN
+    environments: dict[str, Environment] = field(default_factory=dict)  # by name
+    faults: list[Fault] = field(default_factory=list)
+    lockout_threshold: int = 10
+    lockout_seconds: float = 60.0
+    access_token_lifetime_seconds: int = 3599
+    source: Path | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def add_tenant(self, tenant: Tenant) -> Tenant:
+        """Add ``tenant``; raise ValueError if its name, id or a domain is already used."""
+        with self.lock:
+            for other in self.tenants.values():
+                if other.name == tenant.name or other.tenant_id == tenant.tenant_id:
+                    raise ValueError(f"tenant {tenant.name!r} / {tenant.tenant_id} already exists")
+                if set(other.domains) & set(tenant.domains):
+                    raise ValueError(f"a domain of tenant {tenant.name!r} is already used")
+            self.tenants[tenant.name] = tenant
+        return tenant
+
+    def add_application(self, application: Application) -> Application:
+        """Add ``application``; raise ValueError if a tenant it names is unknown."""
+        with self.lock:
+            for name in (application.tenant, *application.other_tenants):
+                if name not in self.tenants:
+                    raise ValueError(f"unknown tenant {name!r}")
+            if application.client_id in self.applications:
+                raise ValueError(f"application {application.client_id} already exists")
+            self.applications[application.client_id] = application
+        return application
+
+    def add_user(self, user: User) -> User:
+        """Add ``user``; raise ValueError if its tenant is unknown or the UPN is taken."""
+        with self.lock:
+            if user.tenant not in self.tenants:
+                raise ValueError(f"unknown tenant {user.tenant!r}")
+            if user.upn in self.users:
+                raise ValueError(f"user {user.upn} already exists")
+            self.users[user.upn] = user
+        return user
+
+    def add_environment(self, environment: Environment) -> Environment:
+        """Add ``environment``; raise ValueError if its tenant is unknown or a name is taken."""
+        with self.lock:
+            if environment.tenant not in self.tenants:
+                raise ValueError(f"unknown tenant {environment.tenant!r}")
+            for other in self.environments.values():
+                if environment.name == other.name or environment.url_name == other.url_name:
+                    raise ValueError(f"environment {environment.name!r} already exists")
+            self.environments[environment.name] = environment
+        return environment
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    # -- lookups (callers hold the lock when they need a consistent view) --------------------
+
+    def find_tenant(self, reference: str) -> Tenant | None:
+        """Return the tenant whose name, id or domain is ``reference`` (case-insensitive)."""
+        wanted = reference.lower()
+        found = self.tenants.get(reference)
+        if found is not None:
+            return found
+        for tenant in self.tenants.values():
+            if wanted == tenant.tenant_id or wanted in tenant.domains:
+                return tenant
+        return None
+
+    def tenant_for_upn(self, upn: str) -> Tenant | None:
+        domain = upn.rpartition("@")[2].lower()
+        for tenant in self.tenants.values():
+            if domain in tenant.domains:
+                return tenant
+        return None
+
+    def environment_by_url_name(self, url_name: str) -> Environment | None:
+        """Return the environment served under ``/env/{url_name}`` (case-insensitive)."""
+        wanted = url_name.lower()
+        for environment in self.environments.values():
+            if environment.url_name.lower() == wanted:
+                return environment
+        return None
+
+    def application(self, client_id: str) -> Application:
+        """Return the application; raise KeyError if there is none."""
+        found = self.applications.get(client_id.lower())
+        if found is None:
+            raise KeyError(f"no application {client_id}")
+        return found
+
+    def user(self, upn: str) -> User:
+        """Return the user; raise KeyError if there is none."""
+        found = self.users.get(upn.lower())
+        if found is None:
+            raise KeyError(f"no user {upn}")
+        return found
+
+    def environment(self, name: str) -> Environment:
+        """Return the environment; raise KeyError if there is none."""
+        found = self.environments.get(name)
+        if found is None:
+            raise KeyError(f"no environment {name}")
+        return found
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def demo_scenario_path() -> Path:
+    """Return the path of the shipped demo scenario (``scenarios/demo.toml`` in the package)."""
+    resource = resources.files("monitor.simulator").joinpath("scenarios", "demo.toml")
+    return Path(str(resource))
+
+
+def load_scenario(path: Path, *, now: dt.datetime | None = None) -> Scenario:
+    """Given a scenario TOML file, return the model it describes.
+
+    Relative end dates (``"+10d"``, ``"expired"``) are resolved against ``now`` (default: the
+    current time) and certificate paths against the file's directory. Raise ScenarioError
+    listing every problem if the file cannot be read or is invalid.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioError(path, [f"cannot read the file: {error.strerror}"]) from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(path, [f"TOML syntax error: {error}"]) from error
+    return scenario_from_dict(data, base_dir=path.parent, source=path, now=now)
+
+
+def scenario_from_dict(
+    data: Mapping[str, object],
+    *,
+    base_dir: Path | None = None,
+    source: Path | None = None,
+    now: dt.datetime | None = None,
+) -> Scenario:
+    """Given the parsed TOML of a scenario, return its model; raise ScenarioError if invalid."""
+    problems: list[str] = []
+    when = now if now is not None else _utcnow()
+    root = _Fields(data, "", problems)
+    scenario = Scenario(name=root.text("name", default="scenario") or "scenario", source=source)
+    settings = root.table("settings")
+    if settings is not None:
+        scenario.lockout_threshold = settings.integer("lockout_threshold", 10, minimum=1)
+        scenario.lockout_seconds = settings.number("lockout_seconds", 60.0)
+        scenario.access_token_lifetime_seconds = settings.integer(
+            "access_token_lifetime_seconds", 3599, minimum=1
+        )
+        settings.finish()
+    for fields in root.tables("tenants"):
+        _read_tenant(fields, scenario)
+    for fields in root.tables("apps"):
+        _read_application(fields, scenario, base_dir, when)
+    for fields in root.tables("users"):
+        _read_user(fields, scenario)
+    for fields in root.tables("environments"):
+        _read_environment(fields, scenario)
+    for fields in root.tables("faults"):
+        fault = read_fault(fields)
+        if fault is not None:
+            scenario.faults.append(fault)
+    root.finish()
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
+
+
+def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
+    name = fields.text("name", required=True)
+    tenant_id = fields.guid("id")
+    domain = fields.text("domain")
+    extra = fields.texts("domains")
+    display_name = fields.text("display_name")
+    fields.finish()
+    if name is None:
+        return
+    tenant = Tenant(
+        name=name,
+        tenant_id=tenant_id or stable_id("tenant", name),
+        domain=domain or "",
+        extra_domains=tuple(extra),
+        display_name=display_name or "",
+    )
+    try:
+        scenario.add_tenant(tenant)
+    except ValueError as error:
+        fields.problem("name", str(error))
+
+
+def _resolve_tenant(fields: _Fields, key: str, value: str | None, scenario: Scenario) -> str | None:
+    if value is None:
+        return None
+    tenant = scenario.find_tenant(value)
+    if tenant is None:
+        fields.problem(key, f"unknown tenant {value!r}; declare it in [[tenants]] first")
+        return None
+    return tenant.name
+
+
+def _read_application(
+    fields: _Fields, scenario: Scenario, base_dir: Path | None, now: dt.datetime
+) -> None:
+    client_id = fields.guid("client_id", required=True)
+    home = _resolve_tenant(fields, "tenant", fields.text("tenant", required=True), scenario)
+    others = [
+        resolved
+        for index, reference in enumerate(fields.texts("tenants"))
+        if (resolved := _resolve_tenant(fields, f"tenants[{index}]", reference, scenario))
+    ]
+    secrets: list[ClientSecret] = []
+    for secret_fields in fields.tables("secrets"):
+        value = secret_fields.text("value", required=True, secret=True)
+        end = secret_fields.end_date("end", now)
+        secret_name = secret_fields.text("name", default="") or ""
+        secret_fields.finish()
+        if value is not None:
+            secrets.append(ClientSecret(value=value, end=end, display_name=secret_name))
+    certificates: list[ClientCertificate] = []
+    for certificate_fields in fields.tables("certificates"):
+        certificate = _read_certificate(certificate_fields, base_dir, now)
+        if certificate is not None:
+            certificates.append(certificate)
+    application = Application(
+        client_id=client_id or "00000000-0000-0000-0000-000000000000",
+        tenant=home or "",
+        display_name=fields.text("name", default="") or "",
+        secrets=secrets,
+        certificates=certificates,
+        other_tenants=others,
+        enabled=fields.flag("enabled", True),
+        allow_public_client=fields.flag("allow_public_client", False),
+        blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
+        object_id=fields.guid("object_id") or "",
+    )
+    fields.finish()
+    if client_id is None or home is None:
+        return
+    if application.client_id in scenario.applications:
+        fields.problem("client_id", f"application {client_id} is declared twice")
+        return
+    scenario.applications[application.client_id] = application
+
+
+def _read_certificate(
+    fields: _Fields, base_dir: Path | None, now: dt.datetime
+) -> ClientCertificate | None:
+    path_text = fields.text("path")
+    pem_text = fields.text("pem")
+    end = fields.end_date("end", now)
+    display_name = fields.text("name", default="") or ""
+    fields.finish()
+    if (path_text is None) == (pem_text is None):
+        fields.problem("path", "give exactly one of path (a PEM file) or pem (inline PEM)")
+        return None
+    if path_text is not None:
+        path = Path(path_text)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            fields.problem("path", f"cannot read {path}: {error.strerror}")
+            return None
+        key = "path"
+    else:
+        data = (pem_text or "").encode("utf-8")
+        key = "pem"
+    try:
+        return ClientCertificate.from_pem(data, end=end, display_name=display_name)
+    except ValueError:
+        fields.problem(key, "expected a PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return None
+
+
+def _read_user(fields: _Fields, scenario: Scenario) -> None:
+    upn = fields.text("upn", required=True)
+    password = fields.text("password", required=True, secret=True)
+    tenant_reference = fields.text("tenant")
+    tenant_name = _resolve_tenant(fields, "tenant", tenant_reference, scenario)
+    if tenant_reference is None and upn is not None:
+        tenant = scenario.tenant_for_upn(upn)
+        if tenant is None:
+            fields.problem("tenant", f"no tenant owns the domain of {upn!r}; set tenant")
+        else:
+            tenant_name = tenant.name
+    if upn is not None and "@" not in upn:
+        fields.problem("upn", f"expected a user principal name like name@domain, found {upn!r}")
+        upn = None
+    user = User(
+        upn=upn or "invalid@invalid",
+        password=password or "",
+        tenant=tenant_name or "",
+        display_name=fields.text("name", default="") or "",
+        object_id=fields.guid("object_id") or "",
+        enabled=fields.flag("enabled", True),
+        locked=fields.flag("locked", False),
+        password_expired=fields.flag("password_expired", False),
+        mfa_required=fields.flag("mfa_required", False),
+        blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
+    )
+    fields.finish()
+    if upn is None or password is None or tenant_name is None:
+        return
+    if user.upn in scenario.users:
+        fields.problem("upn", f"user {upn} is declared twice")
+        return
+    scenario.users[user.upn] = user
+
+
+def _read_environment(fields: _Fields, scenario: Scenario) -> None:
+    name = fields.text("name", required=True)
+    tenant_name = _resolve_tenant(fields, "tenant", fields.text("tenant", required=True), scenario)
+    url_name = fields.text("url_name", default="") or ""
+    if url_name and not re.fullmatch(r"[A-Za-z0-9._-]+", url_name):
+        fields.problem("url_name", "use letters, digits, '.', '_' and '-' only")
+    environment = Environment(
+        name=name or "invalid",
+        tenant=tenant_name or "",
+        url_name=url_name,
+        organization_id=fields.guid("organization_id") or "",
+        business_unit_id=fields.guid("business_unit_id") or "",
+        request_limit=fields.integer("request_limit", DEFAULT_REQUEST_LIMIT, minimum=1),
+        window_seconds=fields.number("window_seconds", DEFAULT_WINDOW_SECONDS),
+        execution_time_limit_ms=fields.integer(
+            "execution_time_limit_ms", DEFAULT_EXECUTION_TIME_LIMIT_MS, minimum=1
+        ),
+    )
+    for member_fields in fields.tables("members"):
+        app = member_fields.text("app")
+        user = member_fields.text("user")
+        disabled = member_fields.flag("disabled", False)
+        user_id = member_fields.guid("user_id") or ""
+        burst = member_fields.optional_integer("burst_remaining")
+        time_remaining = member_fields.optional_integer("time_remaining_ms")
+        member_fields.finish()
+        if (app is None) == (user is None):
+            member_fields.problem("app", "give exactly one of app (client id) or user (UPN)")
+            continue
+        if app is not None and app.lower() not in scenario.applications:
+            member_fields.problem("app", f"unknown application {app!r}; declare it in [[apps]]")
+            continue
+        if user is not None and user.lower() not in scenario.users:
+            member_fields.problem("user", f"unknown user {user!r}; declare it in [[users]]")
+            continue
+        environment.add_member(
+            Member(
+                app=app,
+                user=user,
+                disabled=disabled,
+                user_id=user_id,
+                burst_remaining=burst,
+                time_remaining_ms=time_remaining,
+            )
+        )
+    fields.finish()
+    if name is None or tenant_name is None:
+        return
+    try:
+        scenario.add_environment(environment)
+    except ValueError as error:
+        fields.problem("name", str(error))
+
+
+def read_fault(fields: _Fields) -> Fault | None:
+    """Read one ``[[faults]]`` table; record problems on ``fields`` and return None if invalid."""
+    family = fields.text("family", required=True)
+    mode = fields.text("mode", required=True)
+    seconds = fields.number("seconds", 1.0)
+    retry_after = fields.integer("retry_after", 60)
+    count = fields.optional_integer("count", minimum=1)
+    client_id = fields.text("client_id")
+    username = fields.text("username")
+    environment = fields.text("environment")
+    text_body = fields.flag("text_body", False)
+    fields.finish()
+    if family is not None and family not in (*FAMILIES, "*"):
+        fields.problem("family", f"expected one of {', '.join((*FAMILIES, '*'))}, found {family!r}")
+        return None
+    if mode is not None and mode not in FAULT_MODES:
+        fields.problem("mode", f"expected one of {', '.join(FAULT_MODES)}, found {mode!r}")
+        return None
+    if family is None or mode is None:
+        return None
+    try:
+        return Fault(
+            family=family,
+            mode=cast(FaultMode, mode),
+            seconds=seconds,
+            retry_after=retry_after,
+            count=count,
+            client_id=client_id,
+            username=username,
+            environment=environment,
+            text_body=text_body,
+        )
+    except ValueError as error:
+        fields.problem("mode", str(error))
+        return None
+
+
+class _Fields:
+    """Typed access to one TOML table that records every problem instead of stopping."""
+
+    def __init__(self, table: Mapping[str, object], path: str, problems: list[str]) -> None:
+        self._table = table
+        self._path = path
+        self._problems = problems
+        self._used: set[str] = set()
+
+    def _at(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def problem(self, key: str, message: str) -> None:
+        self._problems.append(f"{self._at(key)}: {message}")
+
+    def _get(self, key: str) -> object | None:
+        self._used.add(key)
+        return self._table.get(key)
+
+    def _wrong(self, key: str, expected: str, value: object, *, secret: bool = False) -> None:
+        self.problem(key, f"expected {expected}, found {_describe(value, secret=secret)}")
+
+    def text(
+        self,
+        key: str,
+        *,
+        default: str | None = None,
+        required: bool = False,
+        secret: bool = False,
+    ) -> str | None:
+        value = self._get(key)
+        if value is None:
+            if required:
+                self.problem(key, "is required")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self._wrong(key, "a non-empty string", value, secret=secret)
+            return default
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        value = self._get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self._wrong(key, "an array of strings", value)
+            return []
+        return [str(item) for item in value]
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self._wrong(key, "true or false", value)
+            return default
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
+        found = self.optional_integer(key, minimum=minimum)
+        return default if found is None else found
+
+    def optional_integer(self, key: str, *, minimum: int = 0) -> int | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self._wrong(key, f"an integer >= {minimum}", value)
+            return None
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            self._wrong(key, "a number >= 0", value)
+            return default
+        return float(value)
+
+    def guid(self, key: str, *, required: bool = False) -> str | None:
+        value = self.text(key, required=required)
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            self._wrong(key, "a GUID like 3f2c9a1e-5b7d-4c1a-9e2f-1a2b3c4d5e6f", value)
+            return None
+
+    def end_date(self, key: str, now: dt.datetime) -> dt.datetime | None:
+        value = self._get(key)
+        if value is None or value == "never":
+            return None
+        if isinstance(value, dt.datetime):
+            return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        if value == "expired":
+            return now - dt.timedelta(days=1)
+        if isinstance(value, str) and (match := _OFFSET.match(value)):
+            sign, amount, unit = match.groups()
+            delta = dt.timedelta(**{_OFFSET_UNITS[unit]: int(amount)})
+            return now + delta if sign == "+" else now - delta
+        self._wrong(
+            key,
+            'a date, a datetime, "expired", "never" or an offset like "+30d" / "-2h"',
+            value,
+        )
+        return None
+
+    def table(self, key: str) -> _Fields | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self._wrong(key, "a table", value)
+            return None
+        return _Fields(value, self._at(key), self._problems)
+
+    def tables(self, key: str) -> Iterator[_Fields]:
+        value = self._get(key)
+        if value is None:
+            return
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            self._wrong(key, "an array of tables ([[" + key + "]])", value)
+            return
+        for index, item in enumerate(value):
+            yield _Fields(item, f"{self._at(key)}[{index}]", self._problems)
+
+    def finish(self) -> None:
+        """Report keys that no reader asked for (typos, unsupported settings)."""
+        for key in sorted(set(self._table) - self._used):
+            self.problem(key, "unknown key")
+
+
+def _describe(value: object, *, secret: bool = False) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return "a string (value hidden)" if secret else f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,155 @@
+"""Serve a scenario until interrupted, printing what a configuration needs to point at it.
+
+Used by ``monitor simulator`` and ``python -m monitor.simulator``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from monitor.simulator.scenario import ScenarioError, demo_scenario_path, load_scenario
+from monitor.simulator.server import Simulator
+
+EXIT_CONFIG = 78  # EX_CONFIG, as the monitor CLI uses for configuration errors
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the port could not be bound
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def default_state_dir() -> Path:
+    """Return where a standalone simulator keeps its CA: systemd's ``$STATE_DIRECTORY``, else
+    ``$XDG_STATE_HOME/monitor-simulator``, else ``~/.local/state/monitor-simulator``."""
+    systemd_state = os.environ.get("STATE_DIRECTORY")
+    if systemd_state:
+        return Path(systemd_state.split(":")[0]) / "simulator"
+    xdg_state = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg_state) if xdg_state else Path.home() / ".local" / "state"
+    return base / "monitor-simulator"
+
+
+def _key(name: str) -> str:
+    return name if _BARE_KEY.match(name) else '"' + name.replace('"', '\\"') + '"'
+
+
+def _string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def describe(simulator: Simulator) -> str:
+    """Return the text a user needs to point a monitor configuration at ``simulator``."""
+    scenario = simulator.scenario
+    lines = [
+        f'monitor simulator: scenario "{scenario.name}" on {simulator.authority_host}',
+        f"CA certificate to trust: {simulator.ca_path}",
+    ]
+    if scenario.source is not None:
+        lines.append(f"Scenario file (secrets and passwords are there): {scenario.source}")
+    with scenario.lock:
+        lines += ["", "Tenants:"]
+        lines += [
+            f"  {tenant.name:<20} {tenant.tenant_id}  ({', '.join(tenant.domains)})"
+            for tenant in scenario.tenants.values()
+        ]
+        lines += ["", "Environments:"]
+        lines += [
+            f"  {env.name:<20} {simulator.environment_url(env.name)}  (tenant {env.tenant})"
+            for env in scenario.environments.values()
+        ]
+        lines += ["", "Identities:"]
+        for application in scenario.applications.values():
+            kind = "public client" if application.allow_public_client else "application"
+            lines.append(
+                f"  {kind:<14} {application.client_id}  {application.display_name} "
+                f"(tenant {application.tenant}, {len(application.secrets)} secret(s), "
+                f"{len(application.certificates)} certificate(s))"
+            )
+        for user in scenario.users.values():
+            lines.append(f"  {'user':<14} {user.upn}  (tenant {user.tenant})")
+        lines += [
+            "",
+            "Configuration snippet:",
+            "",
+            "[network]",
+            f"ca_bundle = {_string(str(simulator.ca_path))}",
+        ]
+        for tenant in scenario.tenants.values():
+            lines += [
+                "",
+                f"[tenants.{_key(tenant.name)}]",
+                f'tenant_id = "{tenant.tenant_id}"',
+                'cloud = "custom"',
+                f'authority_host = "{simulator.authority_host}"',
+                f'graph_url = "{simulator.graph_url}"',
+            ]
+        for env in scenario.environments.values():
+            lines += [
+                "",
+                f"[environments.{_key(env.name)}]",
+                f"tenant = {_string(env.tenant)}",
+                f'url = "{simulator.environment_url(env.name)}"',
+            ]
+    lines += [
+        "",
+        "Note: for username/password sign-ins msal first calls "
+        "https://localhost/common/userrealm/... without the port; the monitor's probes route it "
+        "to the authority host.",
+    ]
+    return "\n".join(lines)
+
+
+def serve(
+    scenario_path: Path | None,
+    *,
+    port: int = 8443,
+    state_dir: Path | None = None,
+    verbose: bool = False,
+    out: TextIO | None = None,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Serve ``scenario_path`` (default: the demo scenario) until SIGINT/SIGTERM or ``stop``.
+
+    Return 0 after a clean stop, 78 if the scenario is invalid, 69 if the port is unavailable.
+    """
+    output = out if out is not None else sys.stdout
+    try:
+        scenario = load_scenario(scenario_path if scenario_path else demo_scenario_path())
+    except ScenarioError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    simulator = Simulator(
+        scenario, state_dir=state_dir or default_state_dir(), port=port, verbose=verbose
+    )
+    try:
+        simulator.start()
+    except OSError as error:
+        print(f"monitor simulator: cannot listen on 127.0.0.1:{port}: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    stopped = stop if stop is not None else threading.Event()
+    previous: list[tuple[signal.Signals, Any]] = []
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous.append((signum, signal.signal(signum, request_stop)))
+    try:
+        print(describe(simulator), file=output, flush=True)
+        print("\nServing; press Ctrl-C to stop.", file=output, flush=True)
+        if ready is not None:
+            ready.set()
+        while not stopped.wait(0.5):  # a timeout keeps signal handling responsive
+            pass
+    finally:
+        simulator.stop()
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+    print("monitor simulator: stopped", file=output, flush=True)
+    return 0

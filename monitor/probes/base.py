@@ -16,7 +16,7 @@ class RateLimit:
     """Dataverse service-protection headroom read from ``x-ms-ratelimit-*`` response headers."""
 
     burst_remaining: int | None = None  # x-ms-ratelimit-burst-remaining-xrm-requests
-    time_remaining: int | None = None  # x-ms-ratelimit-time-remaining-xrm-requests (ms)
+    time_remaining: int | None = None  # x-ms-ratelimit-time-remaining-xrm-requests, in ms
     retry_after_seconds: int | None = None  # Retry-After on a 429
 
 

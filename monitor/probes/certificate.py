@@ -1,0 +1,63 @@
+"""Probe kind ``certificate``: an application signing in with a certificate (client assertion).
+
+The assertion is signed by msal's own ``JwtAssertionCreator`` built once per certificate (see
+:mod:`monitor.probes.assertion`), so a certificate probe costs about what a secret probe costs;
+each probe still sends the assertion to the token endpoint and reads Entra's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msal
+
+from monitor.config.model import EnvironmentConfig, TenantConfig
+from monitor.http import HttpClient
+from monitor.outcomes import Outcome
+from monitor.probes.assertion import AssertionSigner, BoundAssertion, CertificateError
+from monitor.probes.classify import Failure
+from monitor.probes.runner import MsalProbe
+
+
+class ApplicationCertificateProbe(MsalProbe):
+    """Client credentials grant with a PS256 client assertion, then WhoAmI."""
+
+    credential_type: ClassVar[str] = "certificate"
+
+    _signer: AssertionSigner | None = None
+
+    def prepare(self) -> Failure | None:
+        certificate = self.identity.certificate
+        if certificate is None:
+            return Failure(Outcome.MISCONFIGURED, "the identity has no certificate")
+        try:
+            self._signer = self.context.assertions.signer(
+                self.identity.name, self.identity.client_id, certificate
+            )
+        except CertificateError as exc:
+            return Failure(Outcome.MISCONFIGURED, f"the certificate cannot be used: {exc}")
+        return None
+
+    def acquire_token(
+        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
+    ) -> Mapping[str, Any]:
+        if self._signer is None:
+            raise RuntimeError("prepare() did not load the certificate")
+        assertion = BoundAssertion(self._signer)
+        app = msal.ConfidentialClientApplication(
+            self.identity.client_id,
+            client_credential={"client_assertion": assertion},
+            authority=self.authority(tenant),
+            token_cache=msal.TokenCache(),
+            http_client=client,
+            http_cache=self.context.discovery_cache,
+            instance_discovery=False,
+            azure_region=False,
+        )
+        # The audience is the token endpoint msal just discovered (or found in the cache).
+        assertion.audience = app.authority.token_endpoint
+        result: Mapping[str, Any] = app.acquire_token_for_client(
+            scopes=[f"{environment.url.rstrip('/')}/.default"]
+        )
+        return result

@@ -1,0 +1,174 @@
+"""Probe kind ``password``: a user signing in with username and password (ROPC).
+
+Lockout safety. Entra smart lockout counts the monitor's failed sign-ins together with the real
+integration's, and pass-through / federated tenants may lock after 2-3 failures (reliability.md
+3.3). The rule: **over any 24 hours a wrong password costs at most one failed sign-in.** Two parts
+keep it:
+
+* this probe sends the password at most once per run unless that sign-in succeeds: after a
+  failed sign-in (any outcome, transient ones included: a timed-out request may have reached
+  Entra) the remaining environments are reported with ``attempted=False``;
+* the engine keeps a guard in the store (the probe has no memory across runs): after a result
+  whose outcome is in :data:`LOCKOUT_TRIGGERS` it sends no further attempt with the same password
+  value (compared by keyed fingerprint) until the configured password changes, or until a
+  cool-down ends, or an operator forces one probe. :func:`lockout_trigger` finds that result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar, cast
+
+import msal
+
+from monitor.config.model import EnvironmentConfig, TenantConfig
+from monitor.http import HttpClient
+from monitor.outcomes import Outcome
+from monitor.probes.base import ProbeResult
+from monitor.probes.runner import Attempt, MsalProbe
+
+
+class LockoutHold(enum.StrEnum):
+    UNTIL_CHANGED = "until_changed"  # never send this password value again
+    COOLDOWN = "cooldown"  # pause, doubling on every repeat (the engine's cool-down ladder)
+
+
+LOCKOUT_TRIGGERS: Mapping[Outcome, LockoutHold] = MappingProxyType(
+    {
+        # The password is wrong, or right but no longer accepted: repeating it can only add
+        # failed sign-ins. Held until the configured password (its fingerprint) changes.
+        Outcome.CREDENTIAL_INVALID: LockoutHold.UNTIL_CHANGED,
+        Outcome.PASSWORD_EXPIRED: LockoutHold.UNTIL_CHANGED,
+        # Answers that do not judge the password. A locked account re-locks on every attempt,
+        # even with the right password; disabled, unknown and policy-blocked accounts may be
+        # fixed by an admin without a password change: pause, then try again.
+        Outcome.ACCOUNT_LOCKED: LockoutHold.COOLDOWN,
+        Outcome.ACCOUNT_DISABLED: LockoutHold.COOLDOWN,
+        Outcome.IDENTITY_NOT_FOUND: LockoutHold.COOLDOWN,
+        Outcome.POLICY_BLOCKED: LockoutHold.COOLDOWN,
+        # An Entra error the monitor cannot read may have been a failed sign-in.
+        Outcome.UNCLASSIFIED: LockoutHold.COOLDOWN,
+    }
+)
+"""Outcomes after which the engine must not send the same password again (and for how long).
+
+Not triggers: ``ok``; the transient classes (throttled, unreachable, service error: the
+password was not judged); ``misconfigured`` (tenant, client or scope errors are rejected before
+the password is checked, and need a configuration change anyway); ``tls_error``.
+"""
+
+
+@dataclass(frozen=True)
+class LockoutTrigger:
+    """The result that forbids retrying a password, and how long the hold lasts."""
+
+    outcome: Outcome
+    hold: LockoutHold
+    aadsts_code: int | None
+    result: ProbeResult
+
+
+def lockout_trigger(results: Iterable[ProbeResult]) -> LockoutTrigger | None:
+    """Given one run's results for a password identity, return the first lockout trigger.
+
+    Only real sign-in answers count: ``attempted`` results of stage ``token``. An
+    ``unclassified`` result counts only when Entra answered it (an AADSTS code or OAuth error),
+    not when the monitor itself failed.
+    """
+    for result in results:
+        if not result.attempted or result.stage != "token":
+            continue
+        hold = LOCKOUT_TRIGGERS.get(result.outcome)
+        if hold is None:
+            continue
+        if (
+            result.outcome is Outcome.UNCLASSIFIED
+            and result.aadsts_code is None
+            and result.oauth_error is None
+        ):
+            continue
+        return LockoutTrigger(result.outcome, hold, result.aadsts_code, result)
+    return None
+
+
+class _DeprecationSilencer:
+    """Ignore msal's ROPC ``DeprecationWarning`` while any password sign-in is in progress.
+
+    ``warnings.catch_warnings`` is not usable here: it swaps the process-wide filter list on
+    entry and restores the saved list on exit, so two probes in different threads restore each
+    other's lists (one loses the filter mid-call, the other leaks it). Instead one narrowly
+    targeted filter (that message, that category, msal's module) is inserted by the first
+    concurrent user and removed by the last.
+    """
+
+    MESSAGE = r"This API has been deprecated for public client flows"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._entry: Any = None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0 or self._entry not in warnings.filters:
+                warnings.filterwarnings(
+                    "ignore", message=self.MESSAGE, category=DeprecationWarning, module=r"msal\."
+                )
+                self._entry = warnings.filters[0]
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    filters = cast(list[Any], warnings.filters)
+                    # ValueError: the list was replaced meanwhile (a test's own warnings scope).
+                    with contextlib.suppress(ValueError):
+                        filters.remove(self._entry)
+                    self._entry = None
+
+
+_ROPC_WARNING = _DeprecationSilencer()
+
+
+class UserPasswordProbe(MsalProbe):
+    """Username/password (ROPC) sign-in through a public client app, then WhoAmI."""
+
+    credential_type: ClassVar[str] = "password"
+
+    def acquire_token(
+        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
+    ) -> Mapping[str, Any]:
+        username = self.identity.username
+        password = self.identity.password
+        if not username or password is None:
+            raise ValueError("the identity has no username or password")
+        app = msal.PublicClientApplication(
+            self.identity.client_id,
+            authority=self.authority(tenant),
+            token_cache=msal.TokenCache(),
+            http_client=client,
+            http_cache=self.context.discovery_cache,
+            instance_discovery=False,
+            azure_region=False,
+        )
+        with _ROPC_WARNING.active():
+            result: Mapping[str, Any] = app.acquire_token_by_username_password(
+                username,
+                password.reveal(),
+                scopes=[f"{environment.url.rstrip('/')}/user_impersonation"],
+            )
+        return result
+
+    def halts_remaining(self, attempt: Attempt) -> bool:
+        # Any sign-in that did not yield a token stops the run: at most one failed attempt.
+        return not attempt.signed_in

@@ -1,0 +1,437 @@
+"""The probe flow every kind shares: sign in with msal, call WhoAmI, classify, never raise.
+
+Per environment of the identity: a fresh msal application with a fresh ``TokenCache`` (so no
+token is ever reused), a tenant-specific authority, no instance discovery and no regional
+endpoint (no call outside the configured cloud), our HTTP client (explicit trust, deadline),
+and the shared discovery-only ``http_cache``. Success requires ``token_source ==
+"identity_provider"`` and a WhoAmI answer naming the user.
+
+One deadline (``ProbeContext.deadline_seconds``) bounds the whole run over all environments.
+When it passes, the result is ``unreachable`` with stage ``deadline``: the credential was not
+judged.
+
+When a sign-in fails for a reason that holds for every environment (credential, account,
+policy, clock), the remaining environments are not signed in to again: their results repeat the
+answer with ``attempted=False``. For a password identity any failed sign-in stops the run, so a
+wrong password costs at most one failed sign-in per run, however many environments it has.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from monitor.config.model import Config, EnvironmentConfig, IdentityConfig, TenantConfig
+from monitor.http import DeadlineExceeded, HttpClient, HttpResponse
+from monitor.outcomes import Outcome
+from monitor.probes.base import ProbeResult, RateLimit, Stage
+from monitor.probes.classify import (
+    Failure,
+    classify_dataverse,
+    classify_token_error,
+    explain_exception,
+    parse_retry_after,
+    sanitise,
+)
+from monitor.probes.context import ProbeContext
+from monitor.probes.dataverse import call_whoami
+from monitor.secrets import MASK
+
+# msal's ``token_source`` for a token that came from a real round trip (not "cache"/"broker").
+TOKEN_FROM_IDENTITY_PROVIDER = "identity_provider"  # noqa: S105 - a label, not a secret
+
+# Answers that hold for every environment of the identity: signing in again for the next
+# environment would only repeat them (and, for a password, add a failed sign-in).
+SIGN_IN_FAILURES: frozenset[Outcome] = frozenset(
+    {
+        Outcome.CREDENTIAL_INVALID,
+        Outcome.CREDENTIAL_EXPIRED,
+        Outcome.PASSWORD_EXPIRED,
+        Outcome.ACCOUNT_DISABLED,
+        Outcome.ACCOUNT_LOCKED,
+        Outcome.IDENTITY_NOT_FOUND,
+        Outcome.POLICY_BLOCKED,
+        Outcome.CLOCK_SKEW,
+    }
+)
+
+
+class _RecordingClient:
+    """The HTTP client msal gets: checks the deadline first and remembers the last answer.
+
+    msal raises without saying which answer it could not read; the last answer tells a
+    throttled or failing service apart from a malformed body.
+    """
+
+    def __init__(self, inner: HttpClient, deadline: float, context: ProbeContext) -> None:
+        self.inner = inner
+        self.deadline = deadline
+        self.context = context
+        self.last: HttpResponse | None = None
+        self.sent = 0
+
+    def get(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._send("GET", url, kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._send("POST", url, kwargs)
+
+    def close(self) -> None:
+        """msal may call this; the underlying client belongs to the caller."""
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        if self.context.monotonic() >= self.deadline:
+            raise DeadlineExceeded("the probe deadline passed before the request was sent")
+        self.last = None
+        self.sent += 1
+        send = self.inner.get if method == "GET" else self.inner.post
+        response = send(url, **kwargs)
+        self.last = response
+        return response
+
+
+@dataclass(frozen=True)
+class Attempt:
+    result: ProbeResult
+    signed_in: bool  # a token came from the identity provider
+
+
+class MsalProbe(abc.ABC):
+    """A probe kind: how to obtain a token with msal. Everything else is shared here."""
+
+    credential_type: ClassVar[str]
+
+    def __init__(self, identity: IdentityConfig, config: Config, context: ProbeContext) -> None:
+        self.identity = identity
+        self.config = config
+        self.context = context
+
+    # --- what a kind provides ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def acquire_token(
+        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
+    ) -> Mapping[str, Any]:
+        """Sign in with msal through *client* for *environment*; return msal's result dict.
+
+        Raise whatever msal raises.
+        """
+
+    def prepare(self) -> Failure | None:
+        """Do the run's local set-up (parse a certificate); return a failure that stops it."""
+        return None
+
+    def halts_remaining(self, attempt: Attempt) -> bool:
+        """Return True when no other environment may be signed in to after *attempt*."""
+        result = attempt.result
+        return result.stage == "token" and result.outcome in SIGN_IN_FAILURES
+
+    @staticmethod
+    def authority(tenant: TenantConfig) -> str:
+        return f"{tenant.authority_host.rstrip('/')}/{tenant.tenant_id}"
+
+    # --- the shared flow ---------------------------------------------------------------------
+
+    def run(self, environments: Sequence[str]) -> list[ProbeResult]:
+        """Probe the identity in each of *environments*; return one result each. Never raise."""
+        results: list[ProbeResult] = []
+        try:
+            deadline = self.context.monotonic() + self.context.deadline_seconds
+            fingerprint = self._fingerprint()
+            setup_failure = self._prepare_safely()
+            halt: ProbeResult | None = None
+            for name in environments:
+                if halt is not None:
+                    results.append(self._repeat(halt, name))
+                    continue
+                if setup_failure is not None:
+                    results.append(self._setup_failed(setup_failure, name, fingerprint))
+                    continue
+                attempt = self._attempt_safely(name, deadline, fingerprint)
+                results.append(attempt.result)
+                if attempt.result.attempted and self.halts_remaining(attempt):
+                    halt = attempt.result
+        except Exception as exc:  # the last line of defence: a probe never raises
+            done = {result.environment for result in results}
+            results.extend(
+                self._internal_error(name, exc) for name in environments if name not in done
+            )
+        return results
+
+    def _fingerprint(self) -> str | None:
+        try:
+            return self.identity.credential().fingerprint(self.context.fingerprint_key)
+        except Exception:
+            return None
+
+    def _prepare_safely(self) -> Failure | None:
+        try:
+            return self.prepare()
+        except Exception as exc:
+            return Failure(Outcome.UNCLASSIFIED, sanitise(f"set-up failed: {type(exc).__name__}"))
+
+    def _attempt_safely(self, name: str, deadline: float, fingerprint: str | None) -> Attempt:
+        started_at = self.context.clock()
+        start = self.context.monotonic()
+        try:
+            return self._attempt(name, deadline, fingerprint, started_at, start)
+        except Exception as exc:
+            return Attempt(
+                self._result(
+                    name,
+                    started_at,
+                    start,
+                    fingerprint,
+                    Outcome.UNCLASSIFIED,
+                    "token",
+                    sanitise(f"internal error in the probe: {type(exc).__name__}"),
+                ),
+                signed_in=False,
+            )
+
+    def _attempt(
+        self,
+        name: str,
+        deadline: float,
+        fingerprint: str | None,
+        started_at: datetime,
+        start: float,
+    ) -> Attempt:
+        def result(outcome: Outcome, stage: Stage, message: str, **fields: Any) -> ProbeResult:
+            return self._result(
+                name, started_at, start, fingerprint, outcome, stage, message, **fields
+            )
+
+        environment = self.config.environments.get(name)
+        tenant = self.config.tenants.get(self.identity.tenant)
+        if environment is None or tenant is None:
+            missing = f"environment {name!r}" if environment is None else "the identity's tenant"
+            return Attempt(
+                result(
+                    Outcome.MISCONFIGURED,
+                    "token",
+                    f"{missing} is not configured",
+                    attempted=False,
+                ),
+                signed_in=False,
+            )
+        if start >= deadline:
+            return Attempt(
+                result(
+                    Outcome.UNREACHABLE,
+                    "deadline",
+                    f"the probe deadline ({self.context.deadline_seconds:g} s) passed before "
+                    "this environment was tried; the credential was not judged",
+                    attempted=False,
+                ),
+                signed_in=False,
+            )
+
+        # 1. the token
+        client: _RecordingClient | None = None
+        try:
+            client = _RecordingClient(
+                self.context.http_clients(tenant, deadline), deadline, self.context
+            )
+            answer = self.acquire_token(client, tenant, environment)
+        except Exception as exc:
+            last = client.last if client is not None else None
+            return Attempt(self._failed(result, exc, last, deadline, "signing in"), signed_in=False)
+        if not isinstance(answer, Mapping) or "access_token" not in answer:
+            last = client.last
+            status = _status(last)
+            error = classify_token_error(answer, http_status=status)
+            return Attempt(
+                result(
+                    error.outcome,
+                    "token",
+                    error.message,
+                    aadsts_code=error.aadsts_code,
+                    oauth_error=error.oauth_error,
+                    correlation_id=error.correlation_id,
+                    trace_id=error.trace_id,
+                    http_status=status,
+                    rate_limit=RateLimit(
+                        retry_after_seconds=parse_retry_after(last.headers)
+                        if last is not None
+                        else None
+                    ),
+                ),
+                signed_in=False,
+            )
+        token_source = answer.get("token_source")
+        access_token = answer.get("access_token")
+        if token_source != TOKEN_FROM_IDENTITY_PROVIDER or not isinstance(access_token, str):
+            return Attempt(
+                result(
+                    Outcome.UNCLASSIFIED,
+                    "token",
+                    f"the token did not come from the identity provider (token_source="
+                    f"{sanitise(str(token_source), 40)}); the credential was not verified",
+                    token_source=_short(token_source),
+                ),
+                signed_in=False,
+            )
+
+        # 2. WhoAmI with that token
+        try:
+            response = call_whoami(client, environment.url, access_token)
+            status = int(response.status_code)
+            # An answer echoing the request must not carry the token into the message.
+            body = response.text.replace(access_token, MASK) if access_token else response.text
+            verdict = classify_dataverse(status, body, response.headers)
+        except Exception as exc:
+            return Attempt(
+                self._failed(
+                    result, exc, None, deadline, "calling Dataverse", token_source=token_source
+                ),
+                signed_in=True,
+            )
+        return Attempt(
+            result(
+                verdict.outcome,
+                "dataverse",
+                verdict.message,
+                http_status=status,
+                dataverse_error_code=verdict.error_code,
+                rate_limit=verdict.rate_limit,
+                user_id=verdict.user_id,
+                organization_id=verdict.organization_id,
+                token_source=token_source,
+            ),
+            signed_in=True,
+        )
+
+    def _failed(
+        self,
+        result: Callable[..., ProbeResult],
+        exc: BaseException,
+        last: HttpResponse | None,
+        deadline: float,
+        doing: str,
+        **fields: Any,
+    ) -> ProbeResult:
+        failure = explain_exception(exc, response=last)
+        stage: Stage = "token" if doing == "signing in" else "dataverse"
+        past_deadline = self.context.monotonic() >= deadline
+        if isinstance(exc, DeadlineExceeded) or (
+            failure.outcome is Outcome.UNREACHABLE and past_deadline
+        ):
+            return result(
+                Outcome.UNREACHABLE,
+                "deadline",
+                f"no complete answer within the probe deadline "
+                f"({self.context.deadline_seconds:g} s) while {doing}; the credential was not "
+                "judged",
+                **fields,
+            )
+        return result(
+            failure.outcome,
+            stage,
+            sanitise(f"{failure.message} while {doing}"),
+            http_status=failure.http_status,
+            aadsts_code=failure.aadsts_code,
+            oauth_error=failure.oauth_error,
+            correlation_id=failure.correlation_id,
+            trace_id=failure.trace_id,
+            rate_limit=RateLimit(retry_after_seconds=failure.retry_after_seconds),
+            **fields,
+        )
+
+    def _result(
+        self,
+        environment: str,
+        started_at: datetime,
+        start: float,
+        fingerprint: str | None,
+        outcome: Outcome,
+        stage: Stage,
+        message: str,
+        **fields: Any,
+    ) -> ProbeResult:
+        duration_ms = max(0, int((self.context.monotonic() - start) * 1000))
+        return ProbeResult(
+            identity=self.identity.name,
+            environment=environment,
+            tenant=self.identity.tenant,
+            credential_type=self.identity.credential_type,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            stage=stage,
+            message=sanitise(message),
+            credential_fingerprint=fingerprint,
+            **fields,
+        )
+
+    def _repeat(self, halt: ProbeResult, environment: str) -> ProbeResult:
+        why = (
+            "a password identity makes at most one failed sign-in per run"
+            if self.identity.credential_type == "password"
+            else "the answer holds for every environment of this identity"
+        )
+        return halt.evolve(
+            environment=environment,
+            started_at=self.context.clock(),
+            duration_ms=0,
+            attempted=False,
+            message=sanitise(
+                f"not signed in again after {halt.outcome} in {halt.environment} ({why}): "
+                f"{halt.message}"
+            ),
+        )
+
+    def _setup_failed(
+        self, failure: Failure, environment: str, fingerprint: str | None
+    ) -> ProbeResult:
+        return ProbeResult(
+            identity=self.identity.name,
+            environment=environment,
+            tenant=self.identity.tenant,
+            credential_type=self.identity.credential_type,
+            started_at=self.context.clock(),
+            duration_ms=0,
+            outcome=failure.outcome,
+            stage="token",
+            attempted=False,
+            message=sanitise(failure.message),
+            credential_fingerprint=fingerprint,
+        )
+
+    def _internal_error(self, environment: str, exc: BaseException) -> ProbeResult:
+        try:
+            started_at = self.context.clock()
+        except Exception:
+            started_at = utc_epoch()
+        return ProbeResult(
+            identity=self.identity.name,
+            environment=environment,
+            tenant=self.identity.tenant,
+            credential_type=self.identity.credential_type,
+            started_at=started_at,
+            duration_ms=0,
+            outcome=Outcome.UNCLASSIFIED,
+            stage="token",
+            attempted=False,
+            message=sanitise(f"internal error in the probe: {type(exc).__name__}"),
+        )
+
+
+def utc_epoch() -> datetime:
+    return datetime.fromtimestamp(0, UTC)
+
+
+def _status(response: HttpResponse | None) -> int | None:
+    if response is None:
+        return None
+    try:
+        return int(response.status_code)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(value: object) -> str | None:
+    return sanitise(value, 40) if isinstance(value, str) else None

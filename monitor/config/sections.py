@@ -94,7 +94,9 @@ TENANT = Table(
             Url(example="https://login.microsoftonline.com"), hint='only with cloud = "custom"'
         ),
         "graph_url": Field(
-            Url(example="https://graph.microsoft.com"), hint='only with cloud = "custom"'
+            # A path is allowed: a custom cloud (or the simulator) may serve Graph under one.
+            Url(origin_only=False, example="https://graph.microsoft.com"),
+            hint='only with cloud = "custom"',
         ),
         "observer": Field(OBSERVER),
     }
@@ -104,7 +106,8 @@ ENVIRONMENT = Table(
     {
         "tenant": Field(Text("a tenant name"), required=True),
         "url": Field(
-            Url(example="https://contoso.crm.dynamics.com"),
+            # Dataverse URLs have no path; one is allowed for reverse proxies and the simulator.
+            Url(origin_only=False, example="https://contoso.crm.dynamics.com"),
             required=True,
             hint="the environment URL shown in the Power Platform admin center",
         ),

@@ -1,0 +1,369 @@
+"""``monitor demo``: the whole pipeline against the built-in simulator, in a throwaway folder.
+
+The demo starts the simulator with the shipped demo scenario, writes a configuration (secrets in a
+private credentials folder, exactly as under systemd) and a database into a temporary folder, runs
+a check pass, shows what it found and what it would alert, runs a second pass to show the lockout
+guard at work, and says how to go on. It exits 0 only when every identity showed the outcome the
+scenario sets up for it, so it doubles as a self-test of an installation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The demo tenant: which identity uses which simulator identity, and what the check must find.
+CONTOSO_ID = "efb02f8b-3371-4071-a355-58597cfd899d"
+FABRIKAM_ID = "10cb29f8-09ab-41e9-a1f1-9f70778d929c"
+ERP_CLIENT_ID = "035699a2-f73a-4597-9d2c-b5817904b915"
+PUBLIC_CLIENT_ID = "af13dc0e-5050-42a8-a6ba-9ad3c7506950"
+
+
+@dataclass(frozen=True)
+class DemoIdentity:
+    name: str
+    tenant: str
+    kind: str  # application | user
+    client_id: str
+    environments: tuple[str, ...]
+    expected: str  # the outcome class the scenario sets up
+    story: str
+    secret: str | None = None
+    username: str | None = None
+    password: str | None = None
+    certificate: bool = False
+    owner: str = "crm-team@contoso.com"
+
+
+IDENTITIES: tuple[DemoIdentity, ...] = (
+    DemoIdentity(
+        "sales-sync", "contoso", "application", "ff7191fb-4358-43e1-b0ef-1c88798389f8",
+        ("contoso-prod", "contoso-test"), "ok",
+        "application user, client secret, two environments",
+        secret="sAl8Q~0EgOvga7mgMNFJ9RVkAr0zP3CcGJA_1e3U",
+    ),
+    DemoIdentity(
+        "erp-connector", "contoso", "application", ERP_CLIENT_ID, ("contoso-prod",), "ok",
+        "application user, certificate (created for this demo)",
+        certificate=True,
+    ),
+    DemoIdentity(
+        "invoice-export", "contoso", "application", "f62658e9-aba3-4e1e-b088-235f770dff0a",
+        ("contoso-prod",), "ok",
+        "application user whose secret expires in 9 days (signs in fine today)",
+        secret="iNv8Q~MJ8Cyplkt6_XmWyKjwJdE-FszxPgu5pSlD",
+    ),
+    DemoIdentity(
+        "legacy-connector", "contoso", "application", "d097d339-5aa8-4382-be66-a443a7c0bd46",
+        ("contoso-prod",), "credential_expired",
+        "application user whose only secret has expired",
+        secret="lEg8Q~6n_aK.JF3lhsMb4cDjt-VDvq50OsnG4Fee",
+    ),
+    DemoIdentity(
+        "reporting", "contoso", "application", "97790aa3-2deb-4ad5-8adc-51207dfc547a",
+        ("contoso-prod",), "account_disabled",
+        "application user disabled in the Dataverse environment",
+        secret="rEp8Q~PHra8Hh.LzjL6PK._q_5tXmz0H8LXCsYav",
+    ),
+    DemoIdentity(
+        "archive-job", "contoso", "application", "7edc8f0b-d31f-4219-b66a-93d5ebfc2969",
+        ("contoso-prod",), "not_in_environment",
+        "application user that was never added to contoso-prod",
+        secret="aRc8Q~A41Kur_Isw328JsCvjT34PRabbPJZygTW2",
+    ),
+    DemoIdentity(
+        "fabrikam-integration", "fabrikam", "application", "32ba20f5-45df-432e-8afe-5038ca1a2400",
+        ("fabrikam-prod",), "ok",
+        "application user in a second tenant, close to its service protection limit",
+        secret="fAb8Q~zIxQpKkXOQCefAD_ymICFRVg.oBSzRqU7i", owner="fabrikam-ops@contoso.com",
+    ),
+    DemoIdentity(
+        "dataverse-sync", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",), "ok",
+        "non-interactive user, password",
+        username="svc-dataverse-sync@contoso.com", password="Demo-Sync-Password-7141",
+    ),
+    DemoIdentity(
+        "reporting-service", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
+        "password_expired", "service account whose password expired",
+        username="svc-reporting@contoso.com", password="Demo-Reporting-Password-2231",
+    ),
+    DemoIdentity(
+        "legacy-import", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
+        "policy_blocked", "service account caught by an MFA policy",
+        username="svc-legacy-import@contoso.com", password="Demo-Legacy-Password-9902",
+    ),
+    DemoIdentity(
+        "finance-export", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
+        "account_disabled", "service account disabled in Entra ID (its owner left)",
+        username="svc-finance-export@contoso.com", password="Demo-Finance-Password-5517",
+    ),
+    DemoIdentity(
+        "crm-import", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
+        "credential_invalid",
+        "named user's account; the person changed their password last week",
+        username="j.doe@contoso.com", password="Demo-Old-Password-Before-Change",
+        owner="j.doe@contoso.com",
+    ),
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a check against the built-in simulator with a demo tenant",
+        description="Start the built-in Entra ID / Dataverse simulator with a demo tenant in which "
+        "some integration identities are healthy and some are broken, run a check against it in "
+        "a throwaway folder, and show what the monitor found and would alert. Needs no network. "
+        "Exits 0 when every demo identity showed the outcome its scenario sets up.",
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="write the demo configuration, secrets and database to DIR and keep them",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.keep is not None:
+        args.keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return _run_in(args.keep.resolve(), args)
+    with tempfile.TemporaryDirectory(prefix="monitor-demo-") as folder:
+        return _run_in(Path(folder), args)
+
+
+def _run_in(folder: Path, args: argparse.Namespace) -> int:
+    from monitor.commands._common import configure_logging_for
+    from monitor.config import load_config
+    from monitor.engine import CheckPass
+    from monitor.simulator import Simulator, demo_scenario_path, load_scenario
+    from monitor.store import Store, fingerprint_key
+
+    configure_logging_for(args, None)
+    begun = time.monotonic()
+    os.chmod(folder, 0o700)
+    credentials = folder / "credentials"
+    credentials.mkdir(mode=0o700, exist_ok=True)
+    certificate_pem, certificate = _demo_certificate()
+
+    with Simulator(load_scenario(demo_scenario_path()), state_dir=folder / "simulator") as sim:
+        sim.add_certificate(ERP_CLIENT_ID, certificate)
+        secrets = _write_credentials(credentials, certificate_pem)
+        config_path = _write_config(folder, sim.authority_host, sim.ca_path, sim, secrets)
+        config = load_config(config_path, credentials_directory=credentials)
+        print(_intro(folder, sim.authority_host))
+        with Store.open(config.database.path) as store:
+            key = fingerprint_key(config.database.path)
+            checker = CheckPass(config, store, fingerprint_key=key)
+            first = checker.run(list(config.identities.values()), kind="demo")
+            from monitor.summary import render_table
+
+            print(render_table(first.results))
+            print()
+            print(_alerts(first.results))
+            wrong_before = sim.failed_password_attempts("j.doe@contoso.com")
+            second = checker.run([config.identities["crm-import"]], kind="demo")
+            wrong_after = sim.failed_password_attempts("j.doe@contoso.com")
+        print(_lockout_story(second.results, wrong_before, wrong_after))
+    mismatches = _mismatches(first.results)
+    if wrong_after != 1:
+        mismatches.append(
+            f"crm-import: the simulator saw {wrong_after} failed sign-ins, expected exactly 1"
+        )
+    elapsed = time.monotonic() - begun
+    print(_next_steps(folder if args.keep else None, elapsed))
+    if mismatches:
+        print("\nThe demo did not go as its scenario sets up:", file=sys.stderr)
+        for line in mismatches:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo_certificate() -> tuple[bytes, Any]:
+    """Return (PEM with private key and certificate, the certificate) for the ERP connector."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "erp-connector (monitor demo)")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
+    return pem, certificate
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def _write_credentials(credentials: Path, certificate_pem: bytes) -> Mapping[str, str]:
+    """Write every identity's secret into the credentials folder; return identity -> file name."""
+    names: dict[str, str] = {}
+    for identity in IDENTITIES:
+        name = f"{identity.name}.secret"
+        if identity.certificate:
+            data = certificate_pem
+            name = f"{identity.name}.pem"
+        else:
+            value = identity.secret if identity.secret is not None else identity.password
+            assert value is not None
+            data = value.encode()
+        _write_private(credentials / name, data)
+        names[identity.name] = name
+    return names
+
+
+def _write_config(
+    folder: Path, authority_host: str, ca_path: Path, sim: Any, secrets: Mapping[str, str]
+) -> Path:
+    tenant_ids = {"contoso": CONTOSO_ID, "fabrikam": FABRIKAM_ID}
+    lines = [
+        "# Written by `monitor demo`: the simulator's endpoints and CA, secrets in ./credentials.",
+        "[network]",
+        f'ca_bundle = "{ca_path}"',
+        "probe_deadline_seconds = 10",
+        "",
+        "[database]",
+        f'path = "{folder / "monitor.db"}"',
+        "",
+    ]
+    for tenant, tenant_id in tenant_ids.items():
+        lines += [
+            f"[tenants.{tenant}]",
+            f'tenant_id = "{tenant_id}"',
+            'cloud = "custom"',
+            f'authority_host = "{authority_host}"',
+            f'graph_url = "{sim.graph_url}"',
+            "",
+        ]
+    environments = {"contoso-prod": "contoso", "contoso-test": "contoso",
+                    "fabrikam-prod": "fabrikam"}
+    for environment, tenant in environments.items():
+        lines += [
+            f"[environments.{environment}]",
+            f'tenant = "{tenant}"',
+            f'url = "{sim.environment_url(environment)}"',
+            "",
+        ]
+    for identity in IDENTITIES:
+        lines += [
+            f"[identities.{identity.name}]",
+            f'kind = "{identity.kind}"',
+            f'tenant = "{identity.tenant}"',
+            f'client_id = "{identity.client_id}"',
+            "environments = [" + ", ".join(f'"{e}"' for e in identity.environments) + "]",
+            f'owner = "{identity.owner}"',
+        ]
+        reference = f'{{ credential = "{secrets[identity.name]}" }}'
+        if identity.certificate:
+            lines.append(f"certificate = {reference}")
+        elif identity.kind == "user":
+            lines += [f'username = "{identity.username}"', f"password = {reference}"]
+        else:
+            lines.append(f"secret = {reference}")
+        lines.append("")
+    path = folder / "monitor.toml"
+    _write_private(path, "\n".join(lines).encode())
+    return path
+
+
+def _intro(folder: Path, authority_host: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        monitor demo
+        ============
+        A simulated Entra ID and Dataverse is running at {authority_host} (loopback only, its own
+        CA). Its demo tenant has {len(IDENTITIES)} integration identities: some healthy, some
+        broken the way integrations break in real life. The monitor signs in as each of them for
+        real and calls Dataverse WhoAmI with the token it gets.
+        """
+    )
+
+
+def _alerts(results: Any) -> str:
+    from monitor.outcomes import Nature, info
+
+    lines = ["What the monitor would alert (once channels are configured, to Teams and email):"]
+    seen: set[str] = set()
+    for result in results:
+        meta = info(result.outcome)
+        if meta.nature is Nature.HEALTHY or result.identity in seen:
+            continue
+        seen.add(result.identity)
+        story = next(i.story for i in IDENTITIES if i.name == result.identity)
+        lines.append(
+            f"  [{meta.severity.name}] {result.identity} in {result.environment}: {meta.summary}"
+        )
+        lines.append(f"      ({story})")
+    return "\n".join(lines)
+
+
+def _lockout_story(results: Any, before: int, after: int) -> str:
+    held = all(not result.attempted for result in results)
+    verdict = "held back, no sign-in attempted" if held else "tried again (unexpected)"
+    return textwrap.dedent(
+        f"""
+        Lockout safety: a second pass over crm-import (wrong password) was {verdict}.
+        The simulated directory counted {after} failed sign-in(s) for that account in total
+        ({after - before} from the second pass): the monitor never adds to an account's
+        lockout counter with a password it already knows is wrong."""
+    )
+
+
+def _next_steps(kept: Path | None, elapsed: float) -> str:
+    where = (
+        f"The demo configuration, secrets and database are in {kept}."
+        if kept
+        else "Everything was written to a temporary folder and has been removed "
+        "(run `monitor demo --keep DIR` to keep it)."
+    )
+    return textwrap.dedent(
+        f"""
+        Finished in {elapsed:.1f} s. {where}
+
+        Next steps:
+          - copy config.example.toml to /etc/monitor/monitor.toml and describe your identities;
+          - `monitor config validate` checks it without signing in anywhere;
+          - `monitor check` runs one pass (exit codes follow the Nagios plugin convention);
+          - `monitor simulator` serves this simulator on its own, to try a configuration safely."""
+    )
+
+
+def _mismatches(results: Any) -> list[str]:
+    expected = {identity.name: identity.expected for identity in IDENTITIES}
+    problems = []
+    for result in results:
+        if str(result.outcome) != expected[result.identity]:
+            problems.append(
+                f"{result.identity} ({result.environment}): expected {expected[result.identity]}, "
+                f"got {result.outcome}: {result.message}"
+            )
+    return problems

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from e2e_support import CERT_APP, e2e_scenario, make_certificate
+from support.deployment import CERT_APP, e2e_scenario, make_certificate
 
 from monitor.simulator import Simulator
 

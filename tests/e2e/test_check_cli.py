@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trustme
 from cryptography import x509
-from e2e_support import (
+from support.deployment import (
     APP_SECRET,
     SECRET_APP,
     USER_PASSWORD,

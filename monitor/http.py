@@ -41,7 +41,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -178,8 +178,7 @@ def _shutdown(sock: socket.socket) -> None:
 class _Watchdog:
     """One daemon thread that shuts down the sockets of requests whose deadline has passed."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
+    def __init__(self) -> None:
         self._condition = threading.Condition()
         self._heap: list[tuple[float, int, _DeadlineSlot]] = []
         self._sequence = itertools.count()
@@ -207,7 +206,7 @@ class _Watchdog:
                     if not slot.active:  # released early: drop it without waiting
                         heapq.heappop(self._heap)
                         continue
-                    wait = deadline - self._monotonic()
+                    wait = deadline - time.monotonic()
                     if wait <= 0:
                         heapq.heappop(self._heap)
                         break
@@ -296,19 +295,19 @@ class MonitorSession(requests.Session):
         authority_hosts: Iterable[str] = (),
         pool_maxsize: int = 10,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.network = network
         self.max_body_bytes = max_body_bytes
-        self._monotonic = monotonic
         self.trust_env = False
         self.verify = resolve_trust_store(network)
         self.proxies = {"https": network.proxy, "http": network.proxy} if network.proxy else {}
         self.headers["User-Agent"] = user_agent
         self.cookies.set_policy(_RejectAllCookies())
+        # pool_connections: hosts kept (the tenant's login host and its environments);
+        # pool_maxsize: connections kept per host (the tenant's concurrent probes).
         adapter = _DeadlineAdapter(
-            max_retries=0, pool_connections=4, pool_maxsize=max(1, pool_maxsize)
+            max_retries=0, pool_connections=32, pool_maxsize=max(1, pool_maxsize)
         )
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -332,8 +331,8 @@ class MonitorSession(requests.Session):
         """
         deadline = kwargs.pop("deadline", None)
         if deadline is None:
-            deadline = self._monotonic() + self.network.probe_deadline_seconds
-        remaining = deadline - self._monotonic()
+            deadline = time.monotonic() + self.network.probe_deadline_seconds
+        remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("the deadline passed before the request was sent")
         kwargs["timeout"] = self._timeouts(kwargs.get("timeout"), remaining)
@@ -354,7 +353,7 @@ class MonitorSession(requests.Session):
             except (requests.exceptions.RequestException, OSError) as exc:
                 if isinstance(exc, DeadlineExceeded):
                     raise
-                if slot.expired or self._monotonic() >= deadline:
+                if slot.expired or time.monotonic() >= deadline:
                     raise DeadlineExceeded(
                         "the deadline passed before the response was complete"
                     ) from exc
@@ -378,7 +377,7 @@ class MonitorSession(requests.Session):
         return (max(0.001, min(connect, remaining)), max(0.001, min(read, remaining)))
 
     def _with_authority_port(self, method: str | bytes, url: str | bytes) -> str | bytes:
-        if not self._authority_netlocs or not isinstance(url, str):
+        if not self._authority_netlocs or method not in ("GET", b"GET") or not isinstance(url, str):
             return url
         parts = urllib.parse.urlsplit(url)
         if (
@@ -400,7 +399,7 @@ class MonitorSession(requests.Session):
                 if size > self.max_body_bytes:
                     raise ResponseTooLarge(f"response body larger than {self.max_body_bytes} bytes")
                 chunks.append(chunk)
-                if self._monotonic() >= deadline:
+                if time.monotonic() >= deadline:
                     raise DeadlineExceeded("the deadline passed while the body was arriving")
         except BaseException:
             response.close()

@@ -42,7 +42,9 @@ class DiscoveryCache(MutableMapping[str, Any]):
 
     Each msal application guards the mapping with its own lock, so probes in several threads
     use it concurrently: the index entry is handed out as a copy and stored back filtered, so an
-    interleaving can at worst forget an entry (one more discovery GET), never corrupt one.
+    interleaving can at worst forget an entry (one more discovery GET), never corrupt one. (A
+    ``MutableMapping`` rather than a ``dict`` subclass: ``dict.get``, which msal uses for the
+    index, would bypass an overridden ``__getitem__``.)
     """
 
     def __init__(self) -> None:

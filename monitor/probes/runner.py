@@ -156,8 +156,11 @@ class MsalProbe(abc.ABC):
                     halt = attempt.result
         except Exception as exc:  # the last line of defence: a probe never raises
             done = {result.environment for result in results}
+            fingerprint = self._fingerprint()
             results.extend(
-                self._internal_error(name, exc) for name in environments if name not in done
+                self._internal_error(name, exc, fingerprint)
+                for name in environments
+                if name not in done
             )
         return results
 
@@ -401,7 +404,9 @@ class MsalProbe(abc.ABC):
             credential_fingerprint=fingerprint,
         )
 
-    def _internal_error(self, environment: str, exc: BaseException) -> ProbeResult:
+    def _internal_error(
+        self, environment: str, exc: BaseException, fingerprint: str | None
+    ) -> ProbeResult:
         try:
             started_at = self.context.clock()
         except Exception:
@@ -417,6 +422,7 @@ class MsalProbe(abc.ABC):
             stage="token",
             attempted=False,
             message=sanitise(f"internal error in the probe: {type(exc).__name__}"),
+            credential_fingerprint=fingerprint,
         )
 
 

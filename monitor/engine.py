@@ -19,10 +19,10 @@ import structlog
 
 from monitor import __version__
 from monitor.config.model import Config, IdentityConfig
+from monitor.lockout import LockoutDecision, decide_guard
 from monitor.outcomes import Outcome
 from monitor.probes import PROBE_KINDS, ProbeContext
 from monitor.probes.base import ProbeResult
-from monitor.lockout import LockoutDecision, decide_guard
 from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
 from monitor.store.records import RunKind
 
@@ -57,7 +57,10 @@ class _Job:
 
 
 def select_identities(config: Config, names: Sequence[str] | None) -> list[IdentityConfig]:
-    """Return the identities to probe, in configuration order. Raise KeyError for an unknown name."""
+    """Return the identities to probe, in configuration order.
+
+    Raise KeyError naming every unknown name.
+    """
     if not names:
         return list(config.identities.values())
     missing = [name for name in names if name not in config.identities]
@@ -234,9 +237,7 @@ class CheckPass:
                         identity=job.identity.name,
                         error=type(exc).__name__,
                     )
-                    results.extend(
-                        _crash_results(job.identity, self.clock(), type(exc).__name__)
-                    )
+                    results.extend(_crash_results(job.identity, self.clock(), type(exc).__name__))
             now = time.monotonic()
             for future, job in list(pending.items()):
                 if job.started and now - job.started[0] > limit:

@@ -37,7 +37,7 @@ class Outcome(enum.StrEnum):
     OK = "ok"
     CREDENTIAL_INVALID = "credential_invalid"
     CREDENTIAL_EXPIRED = "credential_expired"
-    PASSWORD_EXPIRED = "password_expired"
+    PASSWORD_EXPIRED = "password_expired"  # noqa: S105 (a class name, not a password)
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_LOCKED = "account_locked"
     IDENTITY_NOT_FOUND = "identity_not_found"

@@ -9,6 +9,7 @@ process only) so that log and error rendering can scrub exact occurrences of it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -70,10 +71,8 @@ class Secret:
         self.__value = value.encode() if isinstance(value, str) else bytes(value)
         self.source = source
         if not self.__value.startswith(b"-----BEGIN") and b"\0" not in self.__value:
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 register_secret_value(self.__value.decode())
-            except UnicodeDecodeError:
-                pass
         else:
             # PEM: register each base64 body line so a key block never leaks line by line.
             try:

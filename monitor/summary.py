@@ -79,9 +79,7 @@ def render_table(results: Sequence[ProbeResult]) -> str:
         )
         for r in ordered
     ]
-    widths = [
-        max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(_COLUMNS)
-    ]
+    widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(_COLUMNS)]
     lines = [status_line(results), ""]
     lines.append("  ".join(col.ljust(widths[i]) for i, col in enumerate(_COLUMNS)).rstrip())
     for row in rows:

@@ -37,80 +37,128 @@ class DemoIdentity:
     environments: tuple[str, ...]
     expected: str  # the outcome class the scenario sets up
     story: str
-    secret: str | None = None
     username: str | None = None
-    password: str | None = None
     certificate: bool = False
+    stale_password: bool = False  # configure a password the directory no longer accepts
     owner: str = "crm-team@contoso.com"
 
 
 IDENTITIES: tuple[DemoIdentity, ...] = (
     DemoIdentity(
-        "sales-sync", "contoso", "application", "ff7191fb-4358-43e1-b0ef-1c88798389f8",
-        ("contoso-prod", "contoso-test"), "ok",
+        "sales-sync",
+        "contoso",
+        "application",
+        "ff7191fb-4358-43e1-b0ef-1c88798389f8",
+        ("contoso-prod", "contoso-test"),
+        "ok",
         "application user, client secret, two environments",
-        secret="sAl8Q~0EgOvga7mgMNFJ9RVkAr0zP3CcGJA_1e3U",
     ),
     DemoIdentity(
-        "erp-connector", "contoso", "application", ERP_CLIENT_ID, ("contoso-prod",), "ok",
+        "erp-connector",
+        "contoso",
+        "application",
+        ERP_CLIENT_ID,
+        ("contoso-prod",),
+        "ok",
         "application user, certificate (created for this demo)",
         certificate=True,
     ),
     DemoIdentity(
-        "invoice-export", "contoso", "application", "f62658e9-aba3-4e1e-b088-235f770dff0a",
-        ("contoso-prod",), "ok",
+        "invoice-export",
+        "contoso",
+        "application",
+        "f62658e9-aba3-4e1e-b088-235f770dff0a",
+        ("contoso-prod",),
+        "ok",
         "application user whose secret expires in 9 days (signs in fine today)",
-        secret="iNv8Q~MJ8Cyplkt6_XmWyKjwJdE-FszxPgu5pSlD",
     ),
     DemoIdentity(
-        "legacy-connector", "contoso", "application", "d097d339-5aa8-4382-be66-a443a7c0bd46",
-        ("contoso-prod",), "credential_expired",
+        "legacy-connector",
+        "contoso",
+        "application",
+        "d097d339-5aa8-4382-be66-a443a7c0bd46",
+        ("contoso-prod",),
+        "credential_expired",
         "application user whose only secret has expired",
-        secret="lEg8Q~6n_aK.JF3lhsMb4cDjt-VDvq50OsnG4Fee",
     ),
     DemoIdentity(
-        "reporting", "contoso", "application", "97790aa3-2deb-4ad5-8adc-51207dfc547a",
-        ("contoso-prod",), "account_disabled",
+        "reporting",
+        "contoso",
+        "application",
+        "97790aa3-2deb-4ad5-8adc-51207dfc547a",
+        ("contoso-prod",),
+        "account_disabled",
         "application user disabled in the Dataverse environment",
-        secret="rEp8Q~PHra8Hh.LzjL6PK._q_5tXmz0H8LXCsYav",
     ),
     DemoIdentity(
-        "archive-job", "contoso", "application", "7edc8f0b-d31f-4219-b66a-93d5ebfc2969",
-        ("contoso-prod",), "not_in_environment",
+        "archive-job",
+        "contoso",
+        "application",
+        "7edc8f0b-d31f-4219-b66a-93d5ebfc2969",
+        ("contoso-prod",),
+        "not_in_environment",
         "application user that was never added to contoso-prod",
-        secret="aRc8Q~A41Kur_Isw328JsCvjT34PRabbPJZygTW2",
     ),
     DemoIdentity(
-        "fabrikam-integration", "fabrikam", "application", "32ba20f5-45df-432e-8afe-5038ca1a2400",
-        ("fabrikam-prod",), "ok",
+        "fabrikam-integration",
+        "fabrikam",
+        "application",
+        "32ba20f5-45df-432e-8afe-5038ca1a2400",
+        ("fabrikam-prod",),
+        "ok",
         "application user in a second tenant, close to its service protection limit",
-        secret="fAb8Q~zIxQpKkXOQCefAD_ymICFRVg.oBSzRqU7i", owner="fabrikam-ops@contoso.com",
+        owner="fabrikam-ops@contoso.com",
     ),
     DemoIdentity(
-        "dataverse-sync", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",), "ok",
+        "dataverse-sync",
+        "contoso",
+        "user",
+        PUBLIC_CLIENT_ID,
+        ("contoso-prod",),
+        "ok",
         "non-interactive user, password",
-        username="svc-dataverse-sync@contoso.com", password="Demo-Sync-Password-7141",
+        username="svc-dataverse-sync@contoso.com",
     ),
     DemoIdentity(
-        "reporting-service", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
-        "password_expired", "service account whose password expired",
-        username="svc-reporting@contoso.com", password="Demo-Reporting-Password-2231",
+        "reporting-service",
+        "contoso",
+        "user",
+        PUBLIC_CLIENT_ID,
+        ("contoso-prod",),
+        "password_expired",
+        "service account whose password expired",
+        username="svc-reporting@contoso.com",
     ),
     DemoIdentity(
-        "legacy-import", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
-        "policy_blocked", "service account caught by an MFA policy",
-        username="svc-legacy-import@contoso.com", password="Demo-Legacy-Password-9902",
+        "legacy-import",
+        "contoso",
+        "user",
+        PUBLIC_CLIENT_ID,
+        ("contoso-prod",),
+        "policy_blocked",
+        "service account caught by an MFA policy",
+        username="svc-legacy-import@contoso.com",
     ),
     DemoIdentity(
-        "finance-export", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
-        "account_disabled", "service account disabled in Entra ID (its owner left)",
-        username="svc-finance-export@contoso.com", password="Demo-Finance-Password-5517",
+        "finance-export",
+        "contoso",
+        "user",
+        PUBLIC_CLIENT_ID,
+        ("contoso-prod",),
+        "account_disabled",
+        "service account disabled in Entra ID (its owner left)",
+        username="svc-finance-export@contoso.com",
     ),
     DemoIdentity(
-        "crm-import", "contoso", "user", PUBLIC_CLIENT_ID, ("contoso-prod",),
+        "crm-import",
+        "contoso",
+        "user",
+        PUBLIC_CLIENT_ID,
+        ("contoso-prod",),
         "credential_invalid",
         "named user's account; the person changed their password last week",
-        username="j.doe@contoso.com", password="Demo-Old-Password-Before-Change",
+        username="j.doe@contoso.com",
+        stale_password=True,
         owner="j.doe@contoso.com",
     ),
 )
@@ -158,7 +206,7 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
 
     with Simulator(load_scenario(demo_scenario_path()), state_dir=folder / "simulator") as sim:
         sim.add_certificate(ERP_CLIENT_ID, certificate)
-        secrets = _write_credentials(credentials, certificate_pem)
+        secrets = _write_credentials(credentials, certificate_pem, sim.scenario)
         config_path = _write_config(folder, sim.authority_host, sim.ca_path, sim, secrets)
         config = load_config(config_path, credentials_directory=credentials)
         print(_intro(folder, sim.authority_host))
@@ -224,7 +272,21 @@ def _write_private(path: Path, data: bytes) -> None:
         file.write(data)
 
 
-def _write_credentials(credentials: Path, certificate_pem: bytes) -> Mapping[str, str]:
+def _credential_value(identity: DemoIdentity, scenario: Any) -> str:
+    """Return the secret or password the demo configures for *identity*, from the scenario."""
+    if identity.kind == "user":
+        password: str = scenario.user(identity.username).password
+        return f"{password}-before-it-was-changed" if identity.stale_password else password
+    # The secret that lasts longest: the current one (or the expired one, if that is all).
+    secrets = scenario.application(identity.client_id).secrets
+    newest = max(secrets, key=lambda s: s.end or dt.datetime.max.replace(tzinfo=dt.UTC))
+    value: str = newest.value
+    return value
+
+
+def _write_credentials(
+    credentials: Path, certificate_pem: bytes, scenario: Any
+) -> Mapping[str, str]:
     """Write every identity's secret into the credentials folder; return identity -> file name."""
     names: dict[str, str] = {}
     for identity in IDENTITIES:
@@ -233,9 +295,7 @@ def _write_credentials(credentials: Path, certificate_pem: bytes) -> Mapping[str
             data = certificate_pem
             name = f"{identity.name}.pem"
         else:
-            value = identity.secret if identity.secret is not None else identity.password
-            assert value is not None
-            data = value.encode()
+            data = _credential_value(identity, scenario).encode()
         _write_private(credentials / name, data)
         names[identity.name] = name
     return names
@@ -264,8 +324,11 @@ def _write_config(
             f'graph_url = "{sim.graph_url}"',
             "",
         ]
-    environments = {"contoso-prod": "contoso", "contoso-test": "contoso",
-                    "fabrikam-prod": "fabrikam"}
+    environments = {
+        "contoso-prod": "contoso",
+        "contoso-test": "contoso",
+        "fabrikam-prod": "fabrikam",
+    }
     for environment, tenant in environments.items():
         lines += [
             f"[environments.{environment}]",

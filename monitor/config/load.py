@@ -29,6 +29,7 @@ from monitor.config.model import (
     TenantConfig,
 )
 from monitor.config.problems import ConfigError, Problem, in_document_order
+from monitor.config.schedule import build_retention, build_schedule
 from monitor.config.schema import Context
 from monitor.config.secrets_source import ConfigFileAccess, SecretSources
 from monitor.config.sections import ROOT
@@ -211,6 +212,8 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
             name: _build_identity(name, table) for name, table in tables(tree["identities"]).items()
         },
         log_level=text(logging, "level") or "info",
+        schedule=build_schedule(tables({"s": tree.get("schedule", {})})["s"]),
+        retention=build_retention(tables({"r": tree.get("retention", {})})["r"]),
     )
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "NetworkConfig",
     "ObserverConfig",
     "ProbingConfig",
+    "RetentionConfig",
+    "ScheduleConfig",
     "TenantConfig",
 ]
 
@@ -48,6 +50,30 @@ class ProbingConfig:
     concurrency: int = 8  # probes in flight at once
     per_tenant_concurrency: int = 4  # probes in flight at once against one tenant
     lockout_cooldown_seconds: float = 3600.0  # first pause after an "account locked" answer
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How often the daemon runs each job of :data:`monitor.jobs.JOBS` (``[schedule]``).
+
+    ``intervals`` / ``jitters`` hold only what the file sets (job name -> seconds; the registry
+    has the defaults); ``identity_intervals`` maps identity -> job -> seconds.
+    """
+
+    intervals: dict[str, float] = field(default_factory=dict)
+    jitters: dict[str, float] = field(default_factory=dict)
+    identity_intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    password_probe_interval_seconds: float = 3600.0  # lockout risk: never probe a password faster
+    stop_timeout_seconds: float = 20.0  # wait for running probes on SIGTERM, then abandon them
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long the database keeps raw history (``[retention]``)."""
+
+    probe_results_days: int = 90
+    daily_stats_days: int = 730
+    batch_rows: int = 500
 
 
 @dataclass(frozen=True)
@@ -154,3 +180,5 @@ class Config:
     identities: dict[str, IdentityConfig]
     log_level: str = "info"
     extra: dict[str, object] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)

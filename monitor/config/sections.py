@@ -8,6 +8,7 @@ it to :data:`ROOT`, build its dataclass in :mod:`monitor.config.load`, and docum
 from __future__ import annotations
 
 from monitor.cloud import CLOUD_NAMES
+from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     Choice,
     Field,
@@ -151,6 +152,8 @@ ROOT = Table(
         "probing": Field(PROBING),
         "database": Field(DATABASE),
         "logging": Field(LOGGING),
+        "schedule": Field(SCHEDULE),
+        "retention": Field(RETENTION),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(
             NamedTables(ENVIRONMENT, section="environments", noun="environment"), required=True

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from monitor.config.certificates import load_certificate
 from monitor.config.problems import KeyPath, describe, dotted
+from monitor.config.schedule import check_schedule
 from monitor.config.schema import INVALID, Context, suggest
 from monitor.config.secrets_source import SecretRef, SecretSourceError, SecretSources
 from monitor.secrets import Secret
@@ -60,6 +61,7 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
 
     _check_network(tables({"n": document.get("network")}).get("n", {}), ctx)
     _check_database(tables({"d": document.get("database")}).get("d", {}), ctx)
+    check_schedule(document, ctx)
     for name, tenant_table in tenants.items():
         _check_tenant(("tenants", name), tenant_table, ctx)
     seen_urls: dict[str, str] = {}

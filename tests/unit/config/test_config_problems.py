@@ -136,8 +136,9 @@ RULES = [
     ),
     pytest.param(
         {"after": '[[channels]]\nname = "ops"'},
-        "channels: expected one of the keys network, probing, database, logging, tenants, "
-        "environments, identities, found unknown key 'channels'; hint: remove it, or check the "
+        "channels: expected one of the keys network, probing, database, logging, schedule, "
+        "retention, tenants, environments, identities, found unknown key 'channels'; hint: "
+        "remove it, or check the "
         "spelling against config.example.toml",
         id="unknown-section",
     ),

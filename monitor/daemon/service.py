@@ -1,0 +1,493 @@
+"""``monitor run``: the jobs of :data:`monitor.jobs.JOBS` on a schedule, under systemd.
+
+Threads and who does what:
+
+* The **main thread** runs the supervision loop (:meth:`Daemon.serve`). It handles signals
+  (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR2 the stall test hook), sends systemd ``STATUS=``
+  lines, and sends ``WATCHDOG=1`` only while the scheduler is healthy: the heartbeat job ran
+  recently. A stalled scheduler (or a stalled loop) therefore stops the pings, and systemd
+  restarts the unit after ``WatchdogSec=``.
+* **APScheduler** (``BackgroundScheduler``) decides when each job runs and hands it to one of
+  three bounded worker pools: ``probes`` (``[probing] concurrency`` workers), ``control`` (local
+  steps) and ``watchdog`` (the heartbeat alone). Every job runs with ``max_instances=1`` (never
+  two probes of one identity at once), missed runs coalesce into one, and a run later than its
+  misfire grace (one interval) is skipped.
+* All per-identity probe jobs share **one** :class:`~monitor.engine.CheckPass`, so the engine's
+  per-tenant semaphores bound the load on each tenant across jobs, and the engine abandons a
+  probe at its deadline.
+
+Stopping (SIGTERM): ``STOPPING=1``; no new job starts (queued runs return at once); running jobs
+get ``[schedule] stop_timeout_seconds`` to finish; whatever is still running then is abandoned.
+Every database write is one transaction, so an abandoned job leaves nothing half-written.
+
+Reloading (SIGHUP): the configuration is read and checked again; if it is invalid, the problems
+are logged and the running configuration stays. Otherwise identities and intervals are
+rescheduled; running jobs finish with the configuration they started with. The database path
+and the fingerprint key take effect only after a restart.
+
+Test hook: SIGUSR2 pauses the scheduler as a deadlock would (documented for operators and used
+by the tests): the heartbeats stop, the loop withholds ``WATCHDOG=1``, and systemd restarts the
+unit. Without the handler SIGUSR2 would terminate the process, so the hook is no new risk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from monitor.config.model import Config
+from monitor.daemon.notify import Notifier
+from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
+from monitor.daemon.status import DaemonStatus
+from monitor.engine import CheckPass
+from monitor.jobs import EXECUTORS, JOBS, JobContext, JobSpec
+from monitor.logsetup import configure_logging, get_logger
+from monitor.store import Store
+
+log = get_logger("monitor.daemon")
+
+Clock = Callable[[], datetime]
+
+EXIT_OK = 0
+
+# Without a systemd watchdog the heartbeat still runs, and the loop wakes this often.
+DEFAULT_TICK_SECONDS = 1.0
+# The scheduler counts as stalled after this many heartbeat intervals without a beat.
+STALE_AFTER_BEATS = 3
+# STATUS= is refreshed at most this often (and only when it changed).
+STATUS_EVERY_SECONDS = 5.0
+# Worker threads of the control pool (retention, evaluation, dispatch, usage).
+CONTROL_WORKERS = 4
+# APScheduler's own INFO lines ("Added job", one per identity) are noise below DEBUG.
+_QUIET_LOGGERS = ("apscheduler.scheduler",)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The configuration in force and the engine built for it (replaced as a whole on reload)."""
+
+    config: Config
+    engine: CheckPass
+
+
+@dataclass(frozen=True)
+class _Running:
+    job_id: str
+    started: float
+    engine: CheckPass
+
+
+class Daemon:
+    """The scheduler, its supervision loop and its systemd conversation.
+
+    Build it with an opened store and a loaded configuration (see :func:`start_daemon`), then
+    call :meth:`serve` from the main thread; it returns the exit status.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        fingerprint_key: bytes,
+        config_path: Path,
+        notifier: Notifier | None = None,
+        clock: Clock = utcnow,
+        jobs: Mapping[str, JobSpec] = JOBS,
+        load: Callable[[Path], Config] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._key = fingerprint_key
+        self._config_path = config_path
+        self._notifier = notifier or Notifier()
+        self._clock = clock
+        self._jobs = dict(jobs)
+        self._load = load
+        self._rng = rng or random.Random()  # noqa: S311 - spreading schedules, not security
+        self._runtime = Runtime(config, self._engine_for(config))
+        self.status = DaemonStatus(len(config.identities))
+        self.status.set_identities(len(config.identities), config.identities)
+
+        watchdog = self._notifier.watchdog_interval
+        spec_beat = config.schedule.intervals.get("heartbeat", JOBS["heartbeat"].interval_seconds)
+        # Beat at least twice per watchdog ping interval, so one late beat is not a restart.
+        self._beat_seconds = min(spec_beat, watchdog / 2) if watchdog else spec_beat
+        self._stale_after = self._beat_seconds * STALE_AFTER_BEATS
+        self._tick = min(DEFAULT_TICK_SECONDS, self._beat_seconds, watchdog or DEFAULT_TICK_SECONDS)
+        self._last_beat = time.monotonic()
+
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._stop_reason: str | None = None
+        self._reload_requested = False
+        self._stall_requested = False
+        self._stalled_reported = False
+        self._running: dict[int, _Running] = {}
+        self._running_lock = threading.Condition()
+        self._tokens = itertools.count()
+        self._retired: list[CheckPass] = []
+        self._planned: dict[str, PlannedJob] = {}
+        self._scheduler: Any = None
+        self._last_status = ""
+        self._last_status_at = 0.0
+
+    # -- building ------------------------------------------------------------------------
+
+    def _engine_for(self, config: Config) -> CheckPass:
+        return CheckPass(config, self._store, fingerprint_key=self._key, clock=self._clock)
+
+    def _build_scheduler(self, config: Config) -> Any:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        sizes = {
+            "probes": max(1, config.probing.concurrency),
+            "control": CONTROL_WORKERS,
+            "watchdog": 1,
+        }
+        executors = {
+            name: ThreadPoolExecutor(sizes[name], pool_kwargs={"thread_name_prefix": f"job-{name}"})
+            for name in EXECUTORS
+        }
+        return BackgroundScheduler(
+            executors=executors,
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=UTC,
+            daemon=True,
+        )
+
+    def _last_runs(self) -> dict[str, datetime]:
+        """Return the newest stored probe time per identity (for first-run planning)."""
+        newest: dict[str, datetime] = {}
+        for state in self._store.latest_states():
+            seen = newest.get(state.identity)
+            if seen is None or state.last_probe_at > seen:
+                newest[state.identity] = state.last_probe_at
+        return newest
+
+    def _add(self, job: PlannedJob, last_runs: Mapping[str, datetime]) -> None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        last = last_runs.get(job.identity) if job.identity is not None else None
+        start = first_run(job, now=self._clock(), last_run=last, rng=self._rng)
+        trigger = IntervalTrigger(
+            seconds=job.interval_seconds,
+            start_date=start,
+            jitter=job.jitter_seconds or None,
+            timezone=UTC,
+        )
+        self._scheduler.add_job(
+            self._run_job,
+            trigger=trigger,
+            args=(job.name, job.identity),
+            id=job.job_id,
+            name=job.job_id,
+            executor=job.executor,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, round(job.interval_seconds)),
+            replace_existing=True,
+        )
+        self._planned[job.job_id] = job
+
+    def _sync_jobs(self, config: Config) -> tuple[int, int, int]:
+        """Make the scheduled jobs match *config*; return (added, removed, rescheduled)."""
+        wanted = {
+            job.job_id: job
+            for job in plan_jobs(config, self._jobs, heartbeat_seconds=self._beat_seconds)
+        }
+        last_runs = self._last_runs()
+        removed = rescheduled = added = 0
+        for existing_id in list(self._planned):
+            if existing_id not in wanted:
+                self._scheduler.remove_job(existing_id)
+                del self._planned[existing_id]
+                removed += 1
+        for new_id, job in wanted.items():
+            current = self._planned.get(new_id)
+            if current is None:
+                added += 1
+            elif current.trigger_key != job.trigger_key:
+                rescheduled += 1
+            else:
+                continue
+            self._add(job, last_runs)
+        return added, removed, rescheduled
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self, *, install_signals: bool = True) -> None:
+        """Schedule every job, start the scheduler, and tell systemd we are ready.
+
+        Call from the main thread when *install_signals* is true.
+        """
+        config = self._runtime.config
+        _quiet_third_party(config.log_level)
+        if install_signals:
+            self._install_signals()
+        self._scheduler = self._build_scheduler(config)
+        self._sync_jobs(config)
+        self._last_beat = time.monotonic()
+        self._scheduler.start()
+        log.info(
+            "daemon started",
+            identities=len(config.identities),
+            jobs=len(self._planned),
+            probe_workers=max(1, config.probing.concurrency),
+            per_tenant=config.probing.per_tenant_concurrency,
+            watchdog_seconds=self._notifier.watchdog_interval,
+            database=str(self._store.path),
+        )
+        self._notifier.ready(self.status.summary())
+        self._last_status = self.status.summary()
+        self._last_status_at = time.monotonic()
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
+        signal.signal(signal.SIGUSR2, self._on_stall_signal)
+
+    def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.request_stop(signal.Signals(signum).name)
+
+    def _on_reload_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.request_reload()
+
+    def _on_stall_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self._stall_requested = True
+        self._wake.set()
+
+    # -- requests (signal handlers, tests) ------------------------------------------------
+
+    def request_stop(self, reason: str = "request") -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._wake.set()
+
+    def _stop_pending(self) -> bool:
+        return self._stop_reason is not None
+
+    def request_reload(self) -> None:
+        self._reload_requested = True
+        self._wake.set()
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+
+    def _run_job(self, name: str, identity_name: str | None) -> None:
+        """Run one job of the registry (called by APScheduler in a pool thread)."""
+        if self._stopping.is_set():
+            return  # a run queued before the stop: skip it
+        runtime = self._runtime
+        spec = self._jobs.get(name)
+        if spec is None:
+            return
+        identity = None
+        if identity_name is not None:
+            identity = runtime.config.identities.get(identity_name)
+            if identity is None:
+                return  # removed by a reload after this run was queued
+        context = JobContext(
+            config=runtime.config,
+            store=self._store,
+            clock=self._clock,
+            engine=runtime.engine,
+            status=self.status,
+            identity=identity,
+            should_stop=self._stopping.is_set,
+            beat=self._beat,
+        )
+        token = next(self._tokens)
+        with self._running_lock:
+            self._running[token] = _Running(
+                f"{name}:{identity_name}" if identity_name else name,
+                time.monotonic(),
+                runtime.engine,
+            )
+        try:
+            spec.run(context)
+        except Exception as exc:  # a failing job must never take the scheduler down
+            log.error(
+                "job failed",
+                job=name,
+                identity=identity_name,
+                error=type(exc).__name__,
+                exc_info=True,
+            )
+        finally:
+            with self._running_lock:
+                del self._running[token]
+                self._running_lock.notify_all()
+
+    def running_jobs(self) -> list[str]:
+        with self._running_lock:
+            return sorted(entry.job_id for entry in self._running.values())
+
+    # -- supervision loop ----------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """Return whether the scheduler is running and its heartbeat is fresh."""
+        from apscheduler.schedulers.base import STATE_RUNNING
+
+        if self._scheduler is None or self._scheduler.state != STATE_RUNNING:
+            return False
+        return time.monotonic() - self._last_beat <= self._stale_after
+
+    def serve(self) -> int:
+        """Run the supervision loop until a stop is requested; return the exit status."""
+        from apscheduler.schedulers.base import STATE_PAUSED
+
+        while not self._stop_pending():
+            self._wake.wait(self._tick)
+            self._wake.clear()
+            if self._stop_pending():
+                break
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload()
+            if self._stall_requested and self._scheduler.state != STATE_PAUSED:
+                log.warning("test hook (SIGUSR2): scheduler paused as if stalled")
+                self._scheduler.pause()
+            self._supervise_once()
+        return self.stop()
+
+    def _supervise_once(self) -> None:
+        if self.healthy():
+            if self._stalled_reported:
+                log.info("scheduler healthy again")
+                self._stalled_reported = False
+            self._notifier.watchdog()
+        elif not self._stalled_reported:
+            self._stalled_reported = True
+            log.error(
+                "scheduler stalled: no heartbeat; withholding the systemd watchdog ping",
+                seconds_since_beat=round(time.monotonic() - self._last_beat, 1),
+                running=self.running_jobs(),
+            )
+            self._notifier.status("scheduler stalled; waiting for the watchdog")
+            self._last_status = ""
+        if not self._stalled_reported:
+            self._refresh_status()
+        self._close_retired()
+
+    def _refresh_status(self) -> None:
+        summary = self.status.summary()
+        now = time.monotonic()
+        if summary != self._last_status and now - self._last_status_at >= STATUS_EVERY_SECONDS:
+            self._notifier.status(summary)
+            self._last_status = summary
+            self._last_status_at = now
+
+    def _close_retired(self) -> None:
+        """Close the HTTP sessions of engines replaced by a reload once no job uses them."""
+        if not self._retired:
+            return
+        with self._running_lock:
+            in_use = {id(entry.engine) for entry in self._running.values()}
+        for engine in list(self._retired):
+            if id(engine) not in in_use:
+                self._retired.remove(engine)
+                close = getattr(engine.context.http_clients, "close", None)
+                if callable(close):
+                    close()
+
+    # -- reload --------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read the configuration again and reschedule; keep the running one if it is invalid.
+
+        Return whether the new configuration is now in force.
+        """
+        from monitor.config import ConfigError, load_config
+
+        self._notifier.reloading()
+        old = self._runtime.config
+        loader = self._load or load_config
+        try:
+            new = loader(self._config_path)
+        except ConfigError as error:
+            log.error(
+                "reload refused: the configuration is invalid; the running configuration stays",
+                config=str(self._config_path),
+                problems=[problem.render() for problem in error.problems],
+            )
+            self._notifier.ready(self.status.summary() + "; last reload refused (invalid config)")
+            return False
+        if new.database.path != old.database.path:
+            log.warning(
+                "database.path changed; the new path takes effect after a restart",
+                running=str(old.database.path),
+                configured=str(new.database.path),
+            )
+        if new.database.fingerprint_key != old.database.fingerprint_key:
+            log.warning("database.fingerprint_key changed; it takes effect after a restart")
+        configure_logging(new.log_level)
+        _quiet_third_party(new.log_level)
+        self._retired.append(self._runtime.engine)
+        self._runtime = Runtime(new, self._engine_for(new))
+        self.status.set_identities(len(new.identities), new.identities)
+        added, removed, rescheduled = self._sync_jobs(new)
+        log.info(
+            "configuration reloaded",
+            identities=len(new.identities),
+            jobs_added=added,
+            jobs_removed=removed,
+            jobs_rescheduled=rescheduled,
+        )
+        self._notifier.ready(self.status.summary())
+        return True
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def stop(self) -> int:
+        """Stop scheduling, give running jobs the stop timeout, close; return the exit status.
+
+        Jobs still running after the timeout are abandoned (their threads are left to the
+        process exit); the store is then left open for them rather than closed under them.
+        """
+        reason = self._stop_reason or "request"
+        self._stopping.set()
+        self._notifier.stopping("stopping: waiting for running jobs")
+        log.info("stopping", reason=reason, running=self.running_jobs())
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        timeout = self._runtime.config.schedule.stop_timeout_seconds
+        deadline = time.monotonic() + timeout
+        with self._running_lock:
+            while self._running and time.monotonic() < deadline:
+                self._running_lock.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+            abandoned = sorted(entry.job_id for entry in self._running.values())
+        if abandoned:
+            log.warning(
+                "abandoning running jobs at the stop timeout; their results are not recorded",
+                stop_timeout_seconds=timeout,
+                jobs=abandoned,
+            )
+        else:
+            self._store.close()
+        log.info("stopped", reason=reason, abandoned=len(abandoned))
+        return EXIT_OK
+
+
+def _quiet_third_party(level: str) -> None:
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

@@ -1,0 +1,148 @@
+"""The registry of scheduled jobs: every step ``monitor run`` repeats, by name.
+
+:data:`JOBS` is a literal dict from job name to :class:`JobSpec`. The daemon
+(:mod:`monitor.daemon`) schedules exactly these, and ``[schedule]`` in the configuration has a
+``NAME_interval_seconds`` and ``NAME_jitter_seconds`` key for each of them (and a per-identity
+interval for the per-identity ones), generated from this dict. ``monitor check`` runs one pass of
+the same steps.
+
+Adding a job is adding an entry: a description, whether it runs per identity or once, its default
+interval and jitter, which worker pool it runs in, and a callable that takes a
+:class:`JobContext`. The callable imports what it needs inside its body, so that importing this
+registry (the configuration schema does) stays cheap. A job must return within a bounded time
+(the probe deadline, a network timeout, or small batches) and must not hold a database write
+transaction across network I/O.
+
+Worker pools (see :mod:`monitor.daemon.service`):
+
+``probes``
+    network-bound work, ``[probing] concurrency`` workers, shared by every per-identity job; the
+    engine's per-tenant semaphores bound the load on one tenant.
+``control``
+    short local steps (retention, evaluation, dispatch of the outbox).
+``watchdog``
+    the heartbeat alone, so that a busy pool can never starve it.
+
+Slots the other parts of the pipeline fill in by adding an entry here:
+
+``directory`` (directory and posture reads)
+    ``JobSpec("read Graph / Dataverse posture", scope="identity" or "global",
+    interval_seconds=6 * 3600, jitter_seconds=600, executor="probes", run=...)``; the callable
+    runs the directory pass for ``ctx.identity`` (or all identities) and records observations.
+``evaluate`` (findings -> incidents)
+    ``JobSpec(..., scope="global", interval_seconds=60, jitter_seconds=0, executor="control")``;
+    turns stored observations into incident transitions and outbox rows in one transaction.
+``dispatch`` (alert delivery)
+    ``JobSpec(..., scope="global", interval_seconds=30, jitter_seconds=0, executor="control")``;
+    claims due outbox rows, sends them outside any transaction, records each attempt.
+``usage`` (API usage and allocations)
+    ``JobSpec(..., scope="global", interval_seconds=3600, jitter_seconds=120,
+    executor="control")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from monitor.config.model import Config, IdentityConfig
+    from monitor.daemon.status import DaemonStatus
+    from monitor.engine import CheckPass
+    from monitor.store import Store
+
+Scope = Literal["identity", "global"]
+Executor = Literal["probes", "control", "watchdog"]
+EXECUTORS: tuple[Executor, ...] = ("probes", "control", "watchdog")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What one run of a job gets: the configuration in force, the store, the clock, the shared
+    check-pass engine and, for a per-identity job, the identity.
+
+    ``should_stop`` turns true when the daemon is stopping: a long job (retention) checks it
+    between batches and returns early. ``beat`` records that the scheduler is alive (only the
+    heartbeat job calls it).
+    """
+
+    config: Config
+    store: Store
+    clock: Callable[[], datetime]
+    engine: CheckPass
+    status: DaemonStatus
+    identity: IdentityConfig | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    beat: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: what it does, how often, where it runs, and the step itself."""
+
+    description: str
+    scope: Scope
+    interval_seconds: float
+    jitter_seconds: float
+    run: Callable[[JobContext], None]
+    executor: Executor = "control"
+
+
+def run_probe(ctx: JobContext) -> None:
+    """Probe ``ctx.identity`` once, as one scheduled pass of the engine, and count the results.
+
+    The engine applies the lockout guard, abandons a probe at its deadline, records the results
+    and writes the canonical per-probe log line.
+    """
+    assert ctx.identity is not None, "probe is a per-identity job"
+    report = ctx.engine.run([ctx.identity], kind="scheduled")
+    ctx.status.record_pass(report.results, report.finished_at)
+
+
+def run_retention(ctx: JobContext) -> None:
+    """Delete raw history past the retention policy in small batches, then give the space back
+    (incremental vacuum) and truncate the write-ahead log."""
+    from monitor.store.retention import RetentionPolicy, apply_retention
+
+    retention = ctx.config.retention
+    policy = RetentionPolicy(
+        probe_results_days=retention.probe_results_days,
+        daily_stats_days=retention.daily_stats_days,
+        batch_rows=retention.batch_rows,
+    )
+    apply_retention(ctx.store, policy, now=ctx.clock(), should_stop=ctx.should_stop)
+
+
+def run_heartbeat(ctx: JobContext) -> None:
+    """Record that the scheduler dispatched a job just now; the supervision loop sends systemd
+    ``WATCHDOG=1`` only while these beats keep coming."""
+    ctx.beat()
+
+
+JOBS: dict[str, JobSpec] = {
+    "probe": JobSpec(
+        description="sign in as the identity and call Dataverse WhoAmI",
+        scope="identity",
+        interval_seconds=15 * 60,
+        jitter_seconds=60,
+        run=run_probe,
+        executor="probes",
+    ),
+    "retention": JobSpec(
+        description="delete raw history past [retention], vacuum incrementally",
+        scope="global",
+        interval_seconds=24 * 3600,
+        jitter_seconds=15 * 60,
+        run=run_retention,
+    ),
+    "heartbeat": JobSpec(
+        description="prove the scheduler is dispatching jobs (systemd watchdog)",
+        scope="global",
+        interval_seconds=5,
+        jitter_seconds=0,
+        run=run_heartbeat,
+        executor="watchdog",
+    ),
+}

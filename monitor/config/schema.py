@@ -248,8 +248,9 @@ def _without_userinfo(url: str) -> str:
 class Url(ValueType):
     """A URL with one of the given schemes and a host; returned without a trailing slash.
 
-    With ``origin_only`` the URL may not have a path, query or fragment (Dataverse environment
-    URLs, authority hosts, Graph). User information (``user:password@``) is refused unless
+    With ``origin_only`` the URL may not have a path (authority hosts); without it a path is
+    allowed (Dataverse environments and Graph behind a reverse proxy, or the simulator). A query
+    or fragment is never allowed. User information (``user:password@``) is refused unless
     ``allow_userinfo`` (proxies), and is never quoted in a problem.
     """
 
@@ -266,8 +267,7 @@ class Url(ValueType):
         self.allow_userinfo = allow_userinfo
         only = " or ".join(f"{scheme}://" for scheme in self.schemes)
         self.expected = f"an {only} URL such as {example}"
-        if origin_only:
-            self.expected += " (no path)"
+        self.expected += " (no path)" if origin_only else " (no query or fragment)"
 
     def convert(self, value: object, path: KeyPath, ctx: Context, hint: str) -> object:
         if not isinstance(value, str):
@@ -285,9 +285,11 @@ class Url(ValueType):
             return ctx.report(path, self.expected, shown, hint)
         if (parts.username or parts.password) and not self.allow_userinfo:
             return ctx.report(path, self.expected + " without user:password@", shown, hint)
-        if self.origin_only and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        if parts.query or parts.fragment:
             return ctx.report(path, self.expected, shown, hint)
-        return value.rstrip("/") if self.origin_only else value
+        if self.origin_only and parts.path not in ("", "/"):
+            return ctx.report(path, self.expected, shown, hint)
+        return value.rstrip("/")
 
 
 class Number(ValueType):

@@ -124,7 +124,8 @@ RULES = [
         {"identity": "secrt = 1"},
         "identities.sales-sync.secrt: expected one of the keys kind, tenant, client_id, "
         "environments, owner, tags, secret, certificate, certificate_passphrase, username, "
-        "password, found unknown key 'secrt'; hint: did you mean 'secret'?",
+        "password, credential_expires, credential_expires_source, credential_key_id, found "
+        "unknown key 'secrt'; hint: did you mean 'secret'?",
         id="unknown-key-did-you-mean",
     ),
     pytest.param(
@@ -152,7 +153,8 @@ RULES = [
     pytest.param(
         {"replace": {"https://contoso.crm.dynamics.com": "http://contoso.crm.dynamics.com"}},
         "environments.contoso-prod.url: expected an https:// URL such as "
-        'https://contoso.crm.dynamics.com (no path), found "http://contoso.crm.dynamics.com"; '
+        'https://contoso.crm.dynamics.com (no query or fragment), found '
+        '"http://contoso.crm.dynamics.com"; '
         "hint: the environment URL shown in the Power Platform admin center; plain http is never "
         "used: use https://",
         id="environment-url-http",
@@ -160,13 +162,14 @@ RULES = [
     pytest.param(
         {
             "replace": {
-                "https://contoso.crm.dynamics.com": "https://contoso.crm.dynamics.com/main.aspx"
+                "https://contoso.crm.dynamics.com": "https://contoso.crm.dynamics.com/main.aspx?a=1"
             }
         },
         "environments.contoso-prod.url: expected an https:// URL such as "
-        'https://contoso.crm.dynamics.com (no path), found "https://contoso.crm.dynamics.com/main.'
-        'aspx"; hint: the environment URL shown in the Power Platform admin center',
-        id="environment-url-with-path",
+        'https://contoso.crm.dynamics.com (no query or fragment), found "https://contoso.crm.'
+        'dynamics.com/main.aspx?a=1"; hint: the environment URL shown in the Power Platform admin '
+        "center",
+        id="environment-url-with-query",
     ),
     pytest.param(
         {

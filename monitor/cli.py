@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "demo": "demo",
     "config": "config",
+    "report": "report",
     "db": "db",
     "simulator": "simulator",
 }

@@ -1,0 +1,264 @@
+"""``monitor report [VIEW]``: what happened, what is broken and what breaks next, read from the
+database without ever blocking the daemon.
+
+Views: ``board`` (default), ``history``, ``expiring``, ``incidents``, ``usage``, ``posture``.
+Formats: a terminal table (default), ``--json``, ``--csv``, ``--html FILE``.
+
+Exit codes: 0 the report was written; 1 the database is missing, empty, unreadable or has
+another schema; 2 a bad option (time expression, unknown identity, tag, tenant or
+environment); 78 the configuration is invalid.
+
+Everything but argparse is imported inside :func:`run`; the report never imports msal,
+apprise or SQLAlchemy (a test checks), so it starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CONFIG = 78
+
+HELP = "show the status board, an identity's history, what expires, incidents, usage, posture"
+
+VIEW_HELP = {
+    "board": "one row per identity, problems first (the default view)",
+    "history": "the timeline of one identity's outcomes and state changes (needs --identity)",
+    "expiring": "the expiry calendar: secrets, certificates, passwords, licences",
+    "incidents": "incidents open in the period (--open: only those open now)",
+    "usage": "API usage against the 24-hour allocation",
+    "posture": "identity-kind advice: who should move to an application or non-interactive user",
+}
+
+
+def _add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Add the options every view takes. On a view's own parser the defaults are SUPPRESS, so
+    a value given before the view name is not overwritten."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--database",
+        type=Path,
+        metavar="PATH",
+        default=default(None),
+        help="read this database file (default: database.path from the configuration; "
+        "with --database the configuration is read only if the file exists)",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="WHEN",
+        default=default(None),
+        help="start of the period: 7d, 12h, 30m, 2w, or an ISO date/time (default per view: "
+        "board, history, incidents, usage 30d; expiring 365d)",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="WHEN",
+        default=default(None),
+        help="end of the period (exclusive; an ISO date includes that whole day; default now)",
+    )
+    for name, what in (
+        ("identity", "NAME"),
+        ("tenant", "NAME"),
+        ("environment", "NAME"),
+        ("tag", "TAG"),
+    ):
+        parser.add_argument(
+            f"--{name}",
+            action="append",
+            metavar=what,
+            default=default(None),
+            help=f"only this {name} (repeatable)",
+        )
+    parser.add_argument(
+        "--utc",
+        action="store_true",
+        default=default(False),
+        help="show and read times in UTC instead of local time",
+    )
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", default=default(False), help="print JSON")
+    formats.add_argument(
+        "--csv", action="store_true", default=default(False), help="print the main table as CSV"
+    )
+    formats.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        default=default(None),
+        help="write one self-contained HTML page with charts to FILE",
+    )
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help=HELP,
+        description="Read the database (read-only; safe while the daemon runs) and report. "
+        "Times are local unless --utc. Availability counts only probe results: "
+        "an upcoming expiry is not downtime.",
+    )
+    _add_options(parser, suppress=False)
+    views = parser.add_subparsers(dest="report_view", metavar="VIEW")
+    for name, view_help in VIEW_HELP.items():
+        view = views.add_parser(name, help=view_help, description=view_help)
+        _add_options(view, suppress=True)
+        if name == "expiring":
+            view.add_argument(
+                "--within",
+                metavar="DURATION",
+                default="90d",
+                help="how far ahead to look (default 90d)",
+            )
+        if name == "incidents":
+            view.add_argument(
+                "--open", action="store_true", help="only incidents that are open now"
+            )
+        view.set_defaults(run=run)
+    parser.set_defaults(run=run, report_view=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.report.errors import ReportError
+
+    try:
+        return _run(args)
+    except ReportError as error:
+        print(f"monitor report: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:
+        # `monitor report | head`: the reader left; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import importlib
+    from datetime import UTC, datetime
+
+    from monitor.report import context as report_context
+    from monitor.report.database import open_database
+    from monitor.report.errors import EXIT_DATABASE, ReportError
+    from monitor.report.sources import probes
+    from monitor.report.timeexpr import parse_duration, parse_window
+    from monitor.report.views import VIEWS
+    from monitor.report.views.common import Options
+
+    view_name = args.report_view or "board"
+    view = importlib.import_module(VIEWS[view_name])
+    now = datetime.now(UTC)
+    zone = UTC if args.utc else None
+
+    loaded = _configuration(args)
+    if isinstance(loaded, int):
+        return loaded
+    database_path, configured, has_config = loaded
+
+    since, until = parse_window(
+        args.since, args.until, now=now, zone=zone, default_since=view.DEFAULT_SINCE
+    )
+    options = Options(
+        within=parse_duration(getattr(args, "within", "90d") or "90d"),
+        open_only=bool(getattr(args, "open", False)),
+    )
+    selection = report_context.build_selection(
+        identities=args.identity,
+        tenants=args.tenant,
+        environments=args.environment,
+        tags=args.tag,
+        configured=configured,
+        has_config=has_config,
+    )
+    context = report_context.ReportContext(
+        now=now,
+        since=since,
+        until=until,
+        zone=zone,
+        selection=selection,
+        configured=configured,
+        has_config=has_config,
+    )
+    with open_database(database_path) as database:
+        if not probes.any_results(database):
+            raise ReportError(
+                f"the database at {database_path} has no probe results yet; "
+                "run `monitor check` first",
+                EXIT_DATABASE,
+            )
+        identities, tenants, environments = probes.names(probes.states(database))
+        for meta in configured.values():
+            identities.add(meta.name)
+            tenants.add(meta.tenant)
+            environments.update(meta.environments)
+        report_context.check_known(
+            selection, identities=identities, tenants=tenants, environments=environments
+        )
+        result = view.build(database, context, options)
+    return _write(args, result, zone)
+
+
+def _configuration(
+    args: argparse.Namespace,
+) -> tuple[Path, dict[str, Any], bool] | int:
+    """Return (database path, configured identities, whether a configuration was read), or
+    exit code 78 after printing a configuration error.
+
+    With ``--database`` the configuration is optional: read if the file exists (for tags,
+    tenants and certificate dates), skipped otherwise.
+    """
+    from monitor.config import ConfigError, load_config
+    from monitor.report.context import identities_from_config
+
+    config_path = Path(args.config)
+    if args.database is not None and not config_path.is_file():
+        return Path(args.database), {}, False
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    path = Path(args.database) if args.database is not None else config.database.path
+    return path, identities_from_config(config), True
+
+
+def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
+    from monitor.report.render import html, machine, text
+
+    if args.json:
+        sys.stdout.write(machine.to_json(result, zone=zone))
+        return 0
+    if args.csv:
+        sys.stdout.write(machine.to_csv(result, zone=zone))
+        return 0
+    if args.html is not None:
+        _write_file(Path(args.html), html.render(result, zone=zone))
+        print(f"report written to {args.html}")
+        return 0
+    tty = sys.stdout.isatty()
+    colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    width = text.MAX_WIDTH
+    if tty:
+        width = min(width, os.get_terminal_size(sys.stdout.fileno()).columns)
+    encoding = (sys.stdout.encoding or "").lower().replace("-", "")
+    ellipsis = "…" if encoding.startswith("utf") else "~"
+    sys.stdout.write(text.render(result, zone=zone, width=width, colour=colour, ellipsis=ellipsis))
+    return 0
+
+
+def _write_file(path: Path, content: str) -> None:
+    """Write *content* to *path* atomically (a reader never sees half a page)."""
+    from monitor.report.errors import EXIT_USAGE, ReportError
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(content, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ReportError(f"cannot write {path}: {error.strerror}", EXIT_USAGE) from None

@@ -1,0 +1,188 @@
+"""The report's read-only view of the database, with the standard library's ``sqlite3``.
+
+Why not the store's SQLAlchemy engine: importing SQLAlchemy (and, through the store's records,
+the probe package and msal) costs most of a second on a small host, several times what a whole
+status board may take. The settings are the store's reader settings
+(:func:`monitor.store.db.open_engine` with ``readonly=True``): ``file:...?mode=ro``,
+``PRAGMA query_only=ON``, ``busy_timeout``, and one explicit ``BEGIN`` ... ``COMMIT`` per report
+(a consistent snapshot; in WAL mode a reader neither blocks the daemon's writes nor waits for
+them).
+
+The schema check follows :func:`monitor.store.db.require_current_schema`: the revisions this
+monitor knows are read from the migration scripts themselves (``revision`` /
+``down_revision`` lines, as Alembic does), so a new migration needs no change here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from monitor.report.errors import EXIT_DATABASE, ReportError
+
+BUSY_TIMEOUT_MS = 5000
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_PACKAGED_VERSIONS = _PACKAGE / "_migrations" / "versions"
+_REPO_VERSIONS = _PACKAGE.parent / "migrations" / "versions"
+
+_REVISION = re.compile(r"^revision(?:\s*:\s*[\w\[\], |]+)?\s*=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN = re.compile(
+    r"^down_revision(?:\s*:\s*[\w\[\], |]+)?\s*=\s*(?:None|[\"']([^\"']+)[\"'])", re.M
+)
+
+
+def versions_folder() -> Path:
+    """Return the migration scripts' folder: the one in the wheel, else the repository's."""
+    if _PACKAGED_VERSIONS.is_dir():
+        return _PACKAGED_VERSIONS
+    return _REPO_VERSIONS
+
+
+@cache
+def known_revisions(folder: Path | None = None) -> tuple[str, ...]:
+    """Return the revisions of the migration scripts, oldest first (equal to the store's
+    ``SCHEMA_REVISIONS``; a test keeps them so). Raise ReportError if they do not form one
+    chain."""
+    parents: dict[str, str | None] = {}
+    for script in sorted((folder or versions_folder()).glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        revision_match = _REVISION.search(text)
+        down_match = _DOWN.search(text)
+        if revision_match is None or down_match is None:
+            continue
+        parents[revision_match.group(1)] = down_match.group(1)
+    children: dict[str | None, list[str]] = {}
+    for revision, parent in parents.items():
+        children.setdefault(parent, []).append(revision)
+    chain: list[str] = []
+    current: str | None = None
+    while current in children:
+        following = children[current]
+        if len(following) != 1:
+            raise ReportError(
+                f"the migration scripts branch after {current or 'the base'}: {following}",
+                EXIT_DATABASE,
+            )
+        current = following[0]
+        chain.append(current)
+    if len(chain) != len(parents):
+        raise ReportError("the migration scripts do not form one chain", EXIT_DATABASE)
+    return tuple(chain)
+
+
+@dataclass
+class ReportDatabase:
+    """An open read-only connection and what the schema offers."""
+
+    path: Path
+    connection: sqlite3.Connection
+    tables: frozenset[str]
+    revision: str
+
+    def has(self, *tables: str) -> bool:
+        """Return whether every named table exists (a feature's migration has landed)."""
+        return all(table in self.tables for table in tables)
+
+    def columns(self, table: str) -> frozenset[str]:
+        """Return the column names of *table* (empty if it does not exist)."""
+        if table not in self.tables:
+            return frozenset()
+        rows = self.connection.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        return frozenset(str(row[1]) for row in rows)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def open_database(
+    path: Path, *, revisions: tuple[str, ...] | None = None
+) -> Iterator[ReportDatabase]:
+    """Open the database at *path* read-only and yield it inside one read transaction.
+
+    Raise ReportError (exit code 1, one line) if there is no database, it is empty or not a
+    database, it cannot be read (e.g. locked beyond the busy timeout), or its schema is not
+    the newest this monitor knows (older: run ``monitor db upgrade``; newer: upgrade monitor).
+    """
+    expected = revisions if revisions is not None else known_revisions()
+    if not path.is_file():
+        raise ReportError(
+            f"no database at {path}; run `monitor check` or `monitor db upgrade` first "
+            "(or pass --database PATH)",
+            EXIT_DATABASE,
+        )
+    uri = "file:" + urllib.parse.quote(os.fspath(path.resolve())) + "?mode=ro"
+    try:
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+    except sqlite3.Error as error:
+        raise ReportError(f"cannot open the database {path}: {error}", EXIT_DATABASE) from None
+    try:
+        try:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA query_only=ON")
+            connection.execute("BEGIN")
+            tables = frozenset(
+                str(row[0])
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
+            revision = _revision(connection, tables)
+        except sqlite3.Error as error:
+            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+        _require_current(path, revision, expected)
+        assert revision is not None
+        database = ReportDatabase(path, connection, tables, revision)
+        try:
+            yield database
+        except sqlite3.Error as error:
+            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+    finally:
+        try:
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+        except sqlite3.Error:
+            pass  # a read transaction has nothing to lose; closing ends it anyway
+        connection.close()
+
+
+def _revision(connection: sqlite3.Connection, tables: frozenset[str]) -> str | None:
+    if "alembic_version" not in tables:
+        return None
+    row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _require_current(path: Path, revision: str | None, expected: tuple[str, ...]) -> None:
+    head = expected[-1] if expected else None
+    if revision is None:
+        raise ReportError(
+            f"the database at {path} is empty (no schema yet); run `monitor db upgrade`, "
+            "then `monitor check`",
+            EXIT_DATABASE,
+        )
+    if revision == head:
+        return
+    if revision in expected:
+        raise ReportError(
+            f"the database at {path} has an older schema ({revision}, newest {head}); "
+            "run `monitor db upgrade`",
+            EXIT_DATABASE,
+        )
+    raise ReportError(
+        f"the database at {path} has schema {revision}, which this monitor does not know "
+        f"(newest known {head}); it was written by a newer monitor: upgrade monitor",
+        EXIT_DATABASE,
+    )

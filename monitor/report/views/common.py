@@ -1,0 +1,139 @@
+"""Small pieces several views share: window days, deadline wording, level arithmetic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from monitor.report.context import ReportContext
+from monitor.report.model import LEVEL_RANK, DayCell, Level, short_duration
+from monitor.report.sources.base import Unavailable
+from monitor.report.sources.posture import Deadline
+from monitor.report.sources.probes import DailyRow
+
+# Deadline ladder for the report's colours: what is past is critical, then warning, notice.
+DEADLINE_WARNING = timedelta(days=14)
+DEADLINE_NOTICE = timedelta(days=30)
+
+AVAILABILITY_NOTE = (
+    "availability = ok / (ok + down) probe results; results that could not verify (network, "
+    "throttling, the monitor's own trust or clock) and expiry warnings are not downtime"
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """View options beyond the shared filters (``--within``, ``--open``)."""
+
+    within: timedelta = timedelta(days=90)
+    open_only: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def window_days(context: ReportContext) -> tuple[date, date]:
+    """Return the first and last UTC day the window ``[since, until)`` touches."""
+    last_instant = context.until - timedelta(microseconds=1)
+    return context.since.date(), last_instant.date()
+
+
+def worst(levels: Iterable[Level]) -> Level:
+    """Return the worst level (critical first), "none" for no levels."""
+    result: Level = "none"
+    for level in levels:
+        if LEVEL_RANK[level] < LEVEL_RANK[result]:
+            result = level
+    return result
+
+
+def deadline_level(ends_at: datetime, now: datetime) -> Level:
+    left = ends_at - now
+    if left <= timedelta(0):
+        return "critical"
+    if left <= DEADLINE_WARNING:
+        return "warning"
+    if left <= DEADLINE_NOTICE:
+        return "notice"
+    return "ok"
+
+
+def days_left(ends_at: datetime, now: datetime) -> int:
+    """Return whole days until *ends_at*, rounded down: negative exactly when it is past."""
+    return math.floor((ends_at - now).total_seconds() / 86400)
+
+
+def in_words(ends_at: datetime, now: datetime) -> str:
+    """Return "in 12d", "in 5h", "expired 3d ago" for a deadline."""
+    left = ends_at - now
+    if left >= timedelta(0):
+        return "in " + short_duration(left)
+    return "expired " + short_duration(-left) + " ago"
+
+
+KIND_SHORT = {"certificate": "cert", "secret": "secret", "password": "pwd", "licence": "licence"}
+
+
+def deadline_words(deadline: Deadline, now: datetime) -> str:
+    """Return the board's short deadline text: "cert 12d", "secret 5h", "pwd expired"."""
+    kind = KIND_SHORT.get(deadline.kind, deadline.kind)
+    left = deadline.ends_at - now
+    if left <= timedelta(0):
+        return f"{kind} expired"
+    if left < timedelta(days=1):
+        return f"{kind} {int(left.total_seconds() // 3600)}h"
+    return f"{kind} {left.days}d"
+
+
+def day_cells(rows: Iterable[DailyRow], first: date, last: date) -> tuple[DayCell, ...]:
+    """Sum rollups (of one identity, any environments) into one cell per day first..last."""
+    by_day: dict[date, list[int]] = {}
+    for row in rows:
+        counts = by_day.setdefault(row.day, [0, 0, 0])
+        counts[0] += row.ok
+        counts[1] += row.definitive
+        counts[2] += row.transient + row.local
+    cells: list[DayCell] = []
+    day = first
+    while day <= last:
+        ok, down, unverified = by_day.get(day, [0, 0, 0])
+        cells.append(DayCell(day, ok, down, unverified))
+        day += timedelta(days=1)
+    return tuple(cells)
+
+
+def availability(cells: Iterable[DayCell]) -> tuple[float | None, int, int, int]:
+    """Return (availability, ok, down, unverified) over *cells*."""
+    ok = down = unverified = 0
+    for cell in cells:
+        ok += cell.ok
+        down += cell.down
+        unverified += cell.unverified
+    judged = ok + down
+    return (None if judged == 0 else ok / judged), ok, down, unverified
+
+
+def notes_of(*sources: object) -> list[str]:
+    """Return the notes of the sources that are Unavailable, each once, in order."""
+    notes: list[str] = []
+    for source in sources:
+        if isinstance(source, Unavailable) and source.note not in notes:
+            notes.append(source.note)
+    return notes
+
+
+def as_level(text: str | None) -> Level:
+    """Return a stored severity word as a Level ("warning" for words this report does not
+    know: never silently "ok")."""
+    return _LEVELS.get(text or "", "warning")
+
+
+_LEVELS: dict[str, Level] = {
+    "critical": "critical",
+    "warning": "warning",
+    "unknown": "unknown",
+    "notice": "notice",
+    "info": "notice",
+    "ok": "ok",
+    "none": "none",
+}

@@ -1,0 +1,108 @@
+"""The expiry calendar: every dated thing an identity depends on (client secrets,
+certificates, passwords, licences) that ends within ``--within`` of now, or has already ended
+since ``--since``, soonest first, each with the source of its date."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from monitor.report.context import ReportContext
+from monitor.report.database import ReportDatabase
+from monitor.report.model import Cell, Column, ExpiryChart, ExpiryItem, Level, Table, ViewResult
+from monitor.report.sources import posture
+from monitor.report.sources.base import Unavailable
+from monitor.report.views.common import Options, days_left, deadline_level, in_words, notes_of
+
+DEFAULT_SINCE = timedelta(days=365)
+
+COLUMNS = (
+    Column("ends_at", "ENDS", "time"),
+    Column("when", "WHEN", min_width=8),
+    Column("identity", "IDENTITY", shrink=1, min_width=8),
+    Column("what", "WHAT", shrink=2, min_width=8),
+    Column("source", "SOURCE", shrink=3, min_width=6),
+    Column("successor", "SUCCESSOR"),
+    Column("days_left", "DAYS LEFT", "int", terminal=False),
+    Column("kind", "KIND", terminal=False),
+    Column("environment", "ENVIRONMENT", terminal=False),
+    Column("tenant", "TENANT", terminal=False),
+    Column("level", "LEVEL", terminal=False),
+)
+
+
+def build(database: ReportDatabase, context: ReportContext, options: Options) -> ViewResult:
+    """Return the expiry calendar up to ``now + options.within``."""
+    now = context.now
+    horizon = now + options.within
+    selection = context.selection
+    stored_deadlines = posture.stored_deadlines(database, until=horizon)
+    deadlines = posture.configured_deadlines(context.configured)
+    if not isinstance(stored_deadlines, Unavailable):
+        deadlines += stored_deadlines
+    chosen = [
+        deadline
+        for deadline in deadlines
+        if context.since <= deadline.ends_at < horizon
+        and selection.wants(
+            deadline.identity, context.tenant_of(deadline.identity), deadline.environment
+        )
+    ]
+    chosen.sort(key=lambda deadline: (deadline.ends_at, deadline.identity, deadline.label))
+    rows: list[dict[str, Cell]] = []
+    marks: list[dict[str, Level]] = []
+    for deadline in chosen:
+        level = deadline_level(deadline.ends_at, now)
+        rows.append(
+            {
+                "ends_at": deadline.ends_at,
+                "when": in_words(deadline.ends_at, now),
+                "identity": deadline.identity,
+                "what": deadline.label,
+                "source": deadline.source,
+                "successor": _successor(deadline.has_successor),
+                "days_left": days_left(deadline.ends_at, now),
+                "kind": deadline.kind,
+                "environment": deadline.environment,
+                "tenant": context.tenant_of(deadline.identity),
+                "level": level,
+            }
+        )
+        marks.append({"when": level, "ends_at": level})
+    notes = notes_of(stored_deadlines)
+    if not context.has_config:
+        notes.append("certificate files' own end dates need the configuration (--config)")
+    days = int(options.within.total_seconds() // 86400)
+    return ViewResult(
+        view="expiring",
+        title=f"Expiry calendar, the next {days} days",
+        generated_at=now,
+        since=context.since,
+        until=horizon,
+        tables=(
+            Table(
+                "expiring",
+                "What expires, soonest first",
+                COLUMNS,
+                tuple(rows),
+                tuple(marks),
+                empty=f"nothing known to expire within {days} days",
+            ),
+        ),
+        primary="expiring",
+        notes=tuple(notes),
+        charts=(
+            ExpiryChart(
+                f"Expiry calendar, the next {days} days",
+                now,
+                min([now, *(deadline.ends_at for deadline in chosen)]),
+                horizon,
+                tuple(ExpiryItem(d.identity, d.label, d.kind, d.ends_at, d.source) for d in chosen),
+            ),
+        ),
+    )
+
+
+def _successor(value: bool | None) -> str | None:
+    if value is None:
+        return None
+    return "registered" if value else "none"

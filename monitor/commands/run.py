@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -39,18 +40,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _exit_now_if_threads_remain(code: int) -> None:
-    """Exit at once if an abandoned job thread is still running.
+    """Exit at once if a job or probe thread is still running (an abandoned one).
 
-    The interpreter would otherwise wait for it at exit (thread pools join their workers), past
-    systemd's stop timeout. Every database write is one transaction, so leaving now loses only
-    the abandoned job's uncommitted work.
+    The interpreter would otherwise wait for it at exit (thread pools join their workers, daemon
+    threads or not), past systemd's stop timeout. Every database write is one transaction, so
+    leaving now loses only the abandoned job's uncommitted work.
     """
     others = [
         thread
         for thread in threading.enumerate()
-        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+        if thread is not threading.main_thread() and thread.is_alive()
     ]
     if others:
+        logging.shutdown()  # flush the log handlers; os._exit skips atexit
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

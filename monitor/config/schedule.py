@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from monitor.config.model import RetentionConfig, ScheduleConfig
 from monitor.config.problems import KeyPath, describe
-from monitor.config.schema import Context, Field, NamedTables, Number, Table, ValueType
+from monitor.config.schema import (
+    Context,
+    Field,
+    NamedTables,
+    Number,
+    Table,
+    ValueType,
+    suggest,
+)
 from monitor.jobs import JOBS
-
 
 
 class _Jitter(ValueType):
@@ -111,7 +118,7 @@ def check_schedule(document: dict[str, object], ctx: Context) -> None:
                 path,
                 f"the name of one of the [identities.NAME] tables ({known})",
                 describe(name, show=True),
-                "remove the table, or correct the identity name",
+                _identity_hint(name, list(identities)),
             )
             continue
         identity = _table(identities.get(name))
@@ -129,6 +136,11 @@ def check_schedule(document: dict[str, object], ctx: Context) -> None:
                 "every sign-in with a wrong password counts towards the account's lockout; "
                 f"lower schedule.{PASSWORD_FLOOR_KEY} only if you accept that",
             )
+
+
+def _identity_hint(name: str, known: list[str]) -> str:
+    hint = suggest(name, known) if known else ""
+    return hint if hint.startswith("did you mean") else "remove the table, or correct the name"
 
 
 def build_schedule(table: dict[str, object]) -> ScheduleConfig:

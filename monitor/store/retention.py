@@ -170,8 +170,10 @@ def _incremental_vacuum(
                     free = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
                     if free == 0:
                         break
-                    # Each step of this pragma frees one page; fetchall runs every step.
-                    cursor.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES_PER_STEP})").fetchall()
+                    # Each step of this pragma frees one page, and the sqlite3 module's execute()
+                    # steps a statement without result columns only once: executescript runs
+                    # it to completion (sqlite3_exec).
+                    cursor.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES_PER_STEP});")
                     after = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
                     freed += free - after
                     if after >= free:  # auto_vacuum is off for this file: nothing to give back

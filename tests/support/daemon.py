@@ -17,6 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.config.model import (
+    Config,
+    DatabaseConfig,
+    EnvironmentConfig,
+    IdentityConfig,
+    NetworkConfig,
+    ProbingConfig,
+    ScheduleConfig,
+    TenantConfig,
+)
+from monitor.secrets import Secret
 from support.deployment import Deployment
 
 # A schedule for tests: every identity every second, no jitter, passwords too.
@@ -60,9 +71,7 @@ class NotifySocket:
                 continue
             except OSError:
                 return
-            fields = dict(
-                line.split("=", 1) for line in data.decode().splitlines() if "=" in line
-            )
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
             with self._lock:
                 self.messages.append(Message(time.monotonic(), fields))
 
@@ -200,3 +209,33 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20, step: float =
 
 def config_path(deployment: Deployment) -> Path:
     return deployment.config
+
+
+def make_config(schedule: ScheduleConfig | None = None) -> Config:
+    """Return a configuration with one application and one password identity."""
+    tenant = TenantConfig(
+        "t", "00000000-0000-4000-8000-000000000001", "public", "https://a", "https://g"
+    )
+    return Config(
+        source=Path("/etc/monitor/monitor.toml"),
+        network=NetworkConfig(),
+        probing=ProbingConfig(),
+        database=DatabaseConfig(Path("/tmp/x.db")),
+        tenants={"t": tenant},
+        environments={"e": EnvironmentConfig("e", "t", "https://e")},
+        identities={
+            "app": IdentityConfig(
+                "app", "application", "t", "c1", ("e",), secret=Secret("s", "inline")
+            ),
+            "user": IdentityConfig(
+                "user",
+                "user",
+                "t",
+                "c2",
+                ("e",),
+                username="u@x.example",
+                password=Secret("p", "inline"),
+            ),
+        },
+        schedule=schedule or ScheduleConfig(),
+    )

@@ -1,0 +1,78 @@
+"""Fixtures for the daemon tests: the simulator over TLS and a deployment with a fast schedule."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from support.daemon import FAST_SCHEDULE, append_config
+from support.deployment import (
+    CERT_APP,
+    Deployment,
+    e2e_scenario,
+    make_certificate,
+    write_deployment,
+)
+
+from monitor.simulator import Simulator
+
+
+@pytest.fixture(scope="session")
+def certificate() -> tuple[bytes, x509.Certificate]:
+    return make_certificate()
+
+
+@pytest.fixture(scope="session")
+def simulator_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("simulator")
+
+
+@pytest.fixture
+def sim(simulator_state: Path, certificate: tuple[bytes, x509.Certificate]) -> Iterator[Simulator]:
+    with Simulator(e2e_scenario(), state_dir=simulator_state) as simulator:
+        simulator.add_certificate(CERT_APP, certificate[1])
+        yield simulator
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, sim: Simulator, certificate: tuple[bytes, x509.Certificate]
+) -> Deployment:
+    """Three identities (secret, certificate, password) in two environments, probed every
+    second, with a 3-second probe deadline."""
+    deployed = write_deployment(
+        tmp_path / "deployment",
+        sim,
+        certificate[0],
+        environments=("e2e-prod", "e2e-test"),
+        deadline_seconds=3,
+    )
+    append_config(deployed, FAST_SCHEDULE)
+    return deployed
+
+
+def count_rows(database: Path, table: str) -> int:
+    """Return the row count of *table* (0 if the database or table does not exist yet)."""
+    if not database.exists():
+        return 0
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        try:
+            return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+        except sqlite3.OperationalError:
+            return 0
+
+
+def check_consistency(database: Path) -> None:
+    """Assert integrity_check is ok and every run's counters match its stored results."""
+    with sqlite3.connect(database, timeout=5) as connection:
+        assert "ok" == connection.execute("PRAGMA integrity_check").fetchone()[0]
+        assert [] == connection.execute("PRAGMA foreign_key_check").fetchall()
+        mismatched = connection.execute(
+            "SELECT run.run_id, run.probes, count(probe_result.id) FROM run "
+            "LEFT JOIN probe_result ON probe_result.run_id = run.id "
+            "GROUP BY run.id HAVING run.probes != count(probe_result.id)"
+        ).fetchall()
+        assert [] == mismatched

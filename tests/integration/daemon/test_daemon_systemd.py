@@ -1,0 +1,104 @@
+"""``monitor run`` speaking sd_notify to a real datagram socket, against the simulator."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import count_rows
+from support.daemon import DaemonProcess, NotifySocket, append_config, probe_events, wait_until
+from support.deployment import Deployment
+
+from monitor.simulator import Simulator
+
+
+@pytest.fixture
+def notify() -> Iterator[NotifySocket]:
+    sock = NotifySocket()
+    yield sock
+    sock.close()
+
+
+def test_ready_comes_before_the_first_result(
+    deployment: Deployment, sim: Simulator, notify: NotifySocket
+) -> None:
+    """READY=1 follows configuration, database and credentials, not the (slow) first probe."""
+    sim.set_fault("token", "slow", seconds=2)
+    with DaemonProcess(deployment, notify=notify) as daemon:
+        ready = notify.wait_for("READY", "1")
+        results_at_ready = count_rows(deployment.database, "probe_result")
+        wait_until(lambda: count_rows(deployment.database, "probe_result") > 0, timeout=30)
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+
+    assert 0 == results_at_ready
+    assert ready.fields["STATUS"].startswith("3 identities scheduled")
+
+
+def test_watchdog_pings_stop_when_the_scheduler_stalls(
+    deployment: Deployment, notify: NotifySocket
+) -> None:
+    """WATCHDOG=1 flows while healthy; the SIGUSR2 test hook stalls the scheduler and the
+    pings stop; SIGTERM still stops the daemon cleanly with STOPPING=1."""
+    with DaemonProcess(deployment, notify=notify, watchdog_seconds=1) as daemon:
+        notify.wait_for("READY", "1")
+        wait_until(lambda: len(notify.with_key("WATCHDOG", "1")) >= 4)
+        daemon.signal(signal.SIGUSR2)
+        stalled = daemon.wait_for_event(
+            "scheduler stalled: no heartbeat; withholding the systemd watchdog ping"
+        )
+        stalled_at = time.monotonic()
+        time.sleep(1.5)
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+
+    late_pings = [m for m in notify.with_key("WATCHDOG", "1") if m.at > stalled_at]
+    assert [] == late_pings
+    assert stalled["level"] == "error"
+    stopping = notify.wait_for("STOPPING", "1")
+    assert stopping.at > stalled_at
+
+
+def test_stopping_is_sent_on_sigterm(deployment: Deployment, notify: NotifySocket) -> None:
+    """SIGTERM: STOPPING=1 first, then the process exits 0 after its jobs ended."""
+    with DaemonProcess(deployment, notify=notify) as daemon:
+        notify.wait_for("READY", "1")
+        daemon.wait_for_event("probe")
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+        events = [e["event"] for e in daemon.events()]
+
+    notify.wait_for("STOPPING", "1")
+    assert events.index("stopping") < events.index("stopped")
+    assert "stopped" == events[-1]
+
+
+def test_invalid_configuration_at_start_exits_78_without_ready(
+    deployment: Deployment, notify: NotifySocket
+) -> None:
+    """A configuration error is EX_CONFIG (78), so RestartPreventExitStatus=78 stops a loop."""
+    append_config(deployment, "\n[schedule.identities.nobody]\nprobe_interval_seconds = 60\n")
+    with DaemonProcess(deployment, notify=notify) as daemon:
+        assert 78 == daemon.wait()
+        output = daemon.text()
+
+    assert "schedule.identities.nobody" in output
+    assert [] == notify.with_key("READY")
+
+
+def test_status_line_counts_probes(deployment: Deployment, notify: NotifySocket) -> None:
+    """STATUS= is refreshed with the number of probes and failures."""
+    with DaemonProcess(deployment, notify=notify) as daemon:
+        wait_until(
+            lambda: any(
+                "probes since start" in m.fields.get("STATUS", "")
+                and not m.fields["STATUS"].endswith("0 probes since start")
+                for m in notify.snapshot()
+            ),
+            timeout=30,
+        )
+        assert probe_events(daemon.events())
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()

@@ -212,12 +212,12 @@ def _configuration(
     With ``--database`` the configuration is optional: read if the file exists (for tags,
     tenants and certificate dates), skipped otherwise.
     """
-    from monitor.config import ConfigError, load_config
-    from monitor.report.context import identities_from_config
-
     config_path = Path(args.config)
     if args.database is not None and not config_path.is_file():
         return Path(args.database), {}, False
+    from monitor.config import ConfigError, load_config
+    from monitor.report.context import identities_from_config
+
     try:
         config = load_config(config_path)
     except ConfigError as error:
@@ -228,18 +228,20 @@ def _configuration(
 
 
 def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
-    from monitor.report.render import html, machine, text
+    if args.json or args.csv:
+        from monitor.report.render import machine
 
-    if args.json:
-        sys.stdout.write(machine.to_json(result, zone=zone))
-        return 0
-    if args.csv:
-        sys.stdout.write(machine.to_csv(result, zone=zone))
+        render = machine.to_json if args.json else machine.to_csv
+        sys.stdout.write(render(result, zone=zone))
         return 0
     if args.html is not None:
+        from monitor.report.render import html
+
         _write_file(Path(args.html), html.render(result, zone=zone))
         print(f"report written to {args.html}")
         return 0
+    from monitor.report.render import text
+
     tty = sys.stdout.isatty()
     colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
     width = text.MAX_WIDTH

@@ -166,11 +166,15 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                     licences TEXT, observed_at INTEGER);
                 CREATE TABLE posture_finding (identity TEXT, environment TEXT, kind TEXT,
                     severity TEXT, message TEXT, remedy TEXT, observed_at INTEGER);
-                CREATE TABLE usage_daily (identity TEXT, environment TEXT, day TEXT,
-                    requests INTEGER, allocation INTEGER, source TEXT);
                 """
             )
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+            if "usage_daily" not in tables:  # the usage migration is not there: its shape
+                connection.execute(
+                    "CREATE TABLE usage_daily (id INTEGER PRIMARY KEY, identity TEXT,"
+                    " environment TEXT, day TEXT, requests INTEGER, allocation INTEGER,"
+                    " source TEXT)"
+                )
             if "incident" not in tables:  # the alerting migration is not there: its shape
                 connection.execute(
                     "CREATE TABLE incident (id INTEGER PRIMARY KEY, key TEXT, kind TEXT,"
@@ -288,7 +292,11 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                     ("sales-sync", "contoso-prod", day, 4000 + back, 5000, "admin center csv")
                 )
             rows[-1] = (rows[-1][0], rows[-1][1], rows[-1][2], 4500, 5000, rows[-1][5])
-            connection.executemany("INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?)", rows)
+            connection.executemany(
+                "INSERT INTO usage_daily (identity, environment, day, requests, allocation,"
+                " source) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     finally:
         connection.close()
 

@@ -113,15 +113,16 @@ def _chart(chart: Chart, *, zone: tzinfo | None) -> str:
         )
         body = svg.availability(chart)
         caption = (
-            f'{escape(chart.title)}. <span class="legend">{legend}</span> '
-            "Expiry warnings never count as downtime."
+            f'<span class="legend">{legend}</span><br>One cell per UTC day: ok / (ok + down) '
+            "probe results. Results that could not verify and expiry warnings never count as "
+            "downtime."
         )
     elif isinstance(chart, ExpiryChart):
         body = svg.expiry(chart, zone=zone)
-        caption = escape(chart.title) + ". Red: ended; amber: within 14 days; teal: within 30."
+        caption = "Red: ended; amber: within 14 days; teal: within 30 days; dashed line: now."
     elif isinstance(chart, UsageChart):
         body = svg.usage(chart)
-        caption = escape(chart.title) + ". Blue: requests; dashed red: allocation."
+        caption = "Blue: requests per UTC day; dashed red: the 24-hour allocation."
     else:  # pragma: no cover - the Chart union is exhaustive
         raise TypeError(type(chart))
     return (

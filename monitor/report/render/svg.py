@@ -248,6 +248,8 @@ def _panel(
         'fill="#f9fafb" stroke="#e5e7eb"/>'
         f'<text x="{left}" y="{top + 11}" style="{FONT}">{escape(_short(series.label, 28))} '
         f"({escape(share)} on {newest.day.isoformat()})</text>"
+        f'<text x="{left + width - 4}" y="{top + 28}" text-anchor="end" style="{FONT}" '
+        f'fill="#6b7280">max {peak:,}</text>'
     ]
     if allocation:
         parts.append(

@@ -61,7 +61,13 @@ class Deadline:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.name}" if self.name else self.kind
+        """Return e.g. "secret 'prod-2025'", or the name alone when it already says what it
+        is ("client secret 'nightly'")."""
+        if not self.name:
+            return self.kind
+        if self.kind in self.name.lower():
+            return self.name
+        return f"{self.kind} {self.name}"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from monitor.report.sources import incidents as incident_source
 from monitor.report.sources import posture, probes
 from monitor.report.sources import usage as usage_source
 from monitor.report.sources.base import Unavailable, outcome_level
+from monitor.report.sources.deadlines import all_deadlines
 from monitor.report.views.common import (
     AVAILABILITY_NOTE,
     Options,
@@ -131,10 +132,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         if daily_row.identity in identities and selection.wants_environment(daily_row.environment):
             rollups[daily_row.identity].append(daily_row)
 
-    stored_deadlines = posture.stored_deadlines(database)
-    deadlines = posture.configured_deadlines(context.configured)
-    if not isinstance(stored_deadlines, Unavailable):
-        deadlines += stored_deadlines
+    deadlines, missing_deadlines = all_deadlines(database, context.configured)
     nearest: dict[str, posture.Deadline] = {}
     for deadline in deadlines:
         if deadline.environment is not None and not selection.wants_environment(
@@ -232,7 +230,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             else "no usage data in this period",
         ),
     )
-    notes = notes_of(stored_deadlines, profiles, usage_rows, open_incidents)
+    notes = notes_of(*missing_deadlines, profiles, usage_rows, open_incidents)
     notes.append(AVAILABILITY_NOTE)
     return ViewResult(
         view="board",

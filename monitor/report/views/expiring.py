@@ -9,8 +9,7 @@ from datetime import timedelta
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
 from monitor.report.model import Cell, Column, ExpiryChart, ExpiryItem, Level, Table, ViewResult
-from monitor.report.sources import posture
-from monitor.report.sources.base import Unavailable
+from monitor.report.sources.deadlines import all_deadlines
 from monitor.report.views.common import Options, days_left, deadline_level, in_words, notes_of
 
 DEFAULT_SINCE = timedelta(days=365)
@@ -35,10 +34,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     now = context.now
     horizon = now + options.within
     selection = context.selection
-    stored_deadlines = posture.stored_deadlines(database, until=horizon)
-    deadlines = posture.configured_deadlines(context.configured)
-    if not isinstance(stored_deadlines, Unavailable):
-        deadlines += stored_deadlines
+    deadlines, missing = all_deadlines(database, context.configured, until=horizon)
     chosen = [
         deadline
         for deadline in deadlines
@@ -68,7 +64,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             }
         )
         marks.append({"when": level, "ends_at": level})
-    notes = notes_of(stored_deadlines)
+    notes = notes_of(*missing)
     if not context.has_config:
         notes.append("certificate files' own end dates need the configuration (--config)")
     days = int(options.within.total_seconds() // 86400)

@@ -203,3 +203,78 @@ def test_unexpected_table_shape_is_a_note(bare_db: Path, tmp_path: Path) -> None
     connection.close()
     result = build(usage, path, context())
     assert ["lacks"] == [word for word in result.notes[0].split() if word == "lacks"]
+
+
+def _us(value: object) -> int:
+    from datetime import datetime
+
+    assert isinstance(value, datetime)
+    return int((value - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000)
+
+
+def test_expiring_takes_deadlines_from_open_incidents(feature_db: Path, tmp_path: Path) -> None:
+    """An open expiring-credential incident adds its deadline (source: the incident); one for
+    the configured certificate file's date is not listed twice; a resolved one is not listed."""
+    path = tmp_path / "monitor.db"
+    shutil.copy(feature_db, path)
+    connection = sqlite3.connect(path)
+    insert = (
+        "INSERT INTO incident (id, key, kind, level, tenant, identity, environment, subject,"
+        " summary, remedy, source, details, deadline, opened_at, observed_at, resolved_at)"
+        " VALUES (?, ?, ?, 'warning', ?, ?, NULL, ?, '', '', ?, '{}', ?, ?, ?, ?)"
+    )
+    opened = _us(NOW - timedelta(days=1))
+    with connection:
+        connection.executemany(
+            insert,
+            [
+                (
+                    9,
+                    "k9",
+                    "credential_expiring",
+                    "fabrikam",
+                    "flaky-app",
+                    "client secret 'nightly'",
+                    "graph",
+                    _us(NOW + timedelta(days=20)),
+                    opened,
+                    opened,
+                    None,
+                ),
+                (
+                    10,
+                    "k10",
+                    "credential_expiring",
+                    "fabrikam",
+                    "cert-app",
+                    "certificate AB12CD34",
+                    "certificate file",
+                    _us(NOW + timedelta(days=10)),
+                    opened,
+                    opened,
+                    None,
+                ),
+                (
+                    11,
+                    "k11",
+                    "credential_expiring",
+                    "fabrikam",
+                    "flaky-app",
+                    "client secret 'gone'",
+                    "graph",
+                    _us(NOW + timedelta(days=3)),
+                    opened,
+                    opened,
+                    opened,
+                ),
+            ],
+        )
+    connection.close()
+    result = build(expiring, path, context())
+    rows = [(row["identity"], row["what"], row["source"]) for row in result.table("expiring").rows]
+    assert [
+        ("sales-sync", "secret 'prod-2025'", "graph"),
+        ("cert-app", "certificate file AB12CD34", "certificate file"),
+        ("flaky-app", "client secret 'nightly'", "incident CM-9"),
+        ("dataverse-sync", "password", "predicted"),
+    ] == rows

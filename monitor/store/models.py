@@ -227,3 +227,7 @@ class ProbeStatsDailyRow(Base):
     total: Mapped[int] = mapped_column(default=0)
     duration_ms_sum: Mapped[int] = mapped_column(default=0)
     duration_ms_max: Mapped[int] = mapped_column(default=0)
+
+
+# Tables of the other areas register on Base.metadata when they are imported here.
+from monitor.store import models_alerting as models_alerting  # noqa: E402

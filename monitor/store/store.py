@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.outcomes import Nature, Outcome, info
 from monitor.probes.base import ProbeResult, RateLimit, Stage
+from monitor.store.alerting import AlertingQueries, AlertingWriter
 from monitor.store.db import (
     READ_ONLY_OPTION,
     create_database_file,
@@ -52,7 +53,7 @@ from monitor.store.transitions import is_change, next_state
 _UPSERT_CHUNK = 500
 
 
-class _Queries:
+class _Queries(AlertingQueries):
     """Reads shared by the writer and the read-only view."""
 
     def __init__(self, path: Path, engine: Engine) -> None:
@@ -208,7 +209,7 @@ class Reader(_Queries):
         return cls(path, engine)
 
 
-class Store(_Queries):
+class Store(_Queries, AlertingWriter):
     """The writer: records runs, results, state and lockout guards.
 
     Every write is one ``BEGIN IMMEDIATE`` transaction, so a concurrent writer (a manual

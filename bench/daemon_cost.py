@@ -1,0 +1,312 @@
+"""What `monitor run` costs with 1,000 identities against the simulator, and whether it leaks.
+
+Prints, for the daemon in its own process (the simulator runs in this one, so its CPU is not
+counted):
+
+1. cycle: every identity due at once (probe interval 10 s): wall time until each of them was
+   probed once, and CPU per probe, next to a bare-msal baseline (the same sign-ins and WhoAmI
+   calls with msal and requests in 8 threads, no store, no scheduler);
+2. the average CPU share of one core at the default 15-minute interval: the CPU of one full cycle
+   plus the idle rate (heartbeat, supervision loop) over the rest of the 15 minutes;
+3. peak RSS (VmHWM);
+4. a soak at a compressed interval (every identity every 60 s): RSS, threads and open file
+   descriptors sampled every 10 s; growth after the first minute's warm-up.
+
+Usage: python bench/daemon_cost.py [--identities 1000] [--soak-seconds 180]
+Targets: CPU share <= 1 %, peak RSS <= 120 MB, no growth in the soak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from monitor.simulator import Simulator, scenario_from_dict
+
+TENANTS = 10
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def guid(n: int, kind: int) -> str:
+    return str(uuid.UUID(int=(kind << 96) | n, version=4))
+
+
+def scenario(identities: int) -> dict[str, Any]:
+    tenants = [
+        {"name": f"t{t}", "id": guid(t, 1), "domain": f"t{t}.example"} for t in range(TENANTS)
+    ]
+    apps = [
+        {
+            "client_id": guid(i, 2),
+            "tenant": f"t{i % TENANTS}",
+            "secrets": [{"value": f"bench-secret-{i}", "end": "+365d"}],
+        }
+        for i in range(identities)
+    ]
+    environments = [
+        {
+            "name": f"env{t}",
+            "tenant": f"t{t}",
+            "members": [{"app": guid(i, 2)} for i in range(identities) if i % TENANTS == t],
+        }
+        for t in range(TENANTS)
+    ]
+    return {"name": "bench", "tenants": tenants, "apps": apps, "environments": environments}
+
+
+def write_config(root: Path, sim: Simulator, identities: int, schedule: str) -> Path:
+    lines = [
+        "[network]",
+        f'ca_bundle = "{sim.ca_path}"',
+        "probe_deadline_seconds = 20",
+        "[database]",
+        f'path = "{root / "monitor.db"}"',
+        '[logging]\nlevel = "info"',
+        schedule,
+    ]
+    for t in range(TENANTS):
+        lines += [
+            f"[tenants.t{t}]",
+            f'tenant_id = "{guid(t, 1)}"',
+            'cloud = "custom"',
+            f'authority_host = "{sim.authority_host}"',
+            f'graph_url = "{sim.graph_url}"',
+            f"[environments.env{t}]",
+            f'tenant = "t{t}"',
+            f'url = "{sim.environment_url(f"env{t}")}"',
+        ]
+    for i in range(identities):
+        lines += [
+            f"[identities.app{i:04d}]",
+            'kind = "application"',
+            f'tenant = "t{i % TENANTS}"',
+            f'client_id = "{guid(i, 2)}"',
+            f'secret = "bench-secret-{i}"',
+            f'environments = ["env{i % TENANTS}"]',
+        ]
+    config = root / "monitor.toml"
+    config.write_text("\n".join(lines) + "\n")
+    config.chmod(0o600)
+    return config
+
+
+class Daemon:
+    """`monitor run` in a subprocess, its log in a file, its /proc figures on demand."""
+
+    def __init__(self, config: Path, root: Path) -> None:
+        self.log_path = root / f"daemon-{uuid.uuid4().hex[:6]}.log"
+        self._log = self.log_path.open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        self.offset = 0
+        self.probed: dict[str, int] = {}
+        self.started = False
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+    def status(self, key: str) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def poll_log(self) -> None:
+        with self.log_path.open("rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        cut = data.rfind(b"\n") + 1
+        self.offset += cut
+        for line in data[:cut].splitlines():
+            if not line.startswith(b"{"):
+                continue
+            event = json.loads(line)
+            if event.get("event") == "probe":
+                self.probed[event["identity"]] = self.probed.get(event["identity"], 0) + 1
+            elif event.get("event") == "daemon started":
+                self.started = True
+            elif event.get("level") in ("error", "critical"):
+                print("  daemon error:", event.get("event"), file=sys.stderr)
+
+    def wait_started(self) -> None:
+        while not self.started:
+            if self.process.poll() is not None:
+                raise SystemExit(f"daemon exited: {self.log_path.read_text()[-2000:]}")
+            self.poll_log()
+            time.sleep(0.05)
+
+    def wait_all_probed(self, identities: int, times: int = 1, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll_log()
+            if len(self.probed) >= identities and min(self.probed.values()) >= times:
+                return
+            time.sleep(0.1)
+        raise SystemExit(f"only {len(self.probed)} identities probed in {timeout} s")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self._log.close()
+
+
+def baseline(sim: Simulator, identities: int) -> float:
+    """Wall seconds for the same sign-ins + WhoAmI with bare msal in 8 threads."""
+    import msal
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(sim.ca_path)
+
+    def one(i: int) -> None:
+        tenant = f"t{i % TENANTS}"
+        environment = sim.environment_url(f"env{i % TENANTS}")
+        app = msal.ConfidentialClientApplication(
+            guid(i, 2),
+            authority=sim.authority(tenant),
+            client_credential=f"bench-secret-{i}",
+            http_client=session,
+            token_cache=msal.TokenCache(),
+            instance_discovery=False,
+        )
+        token = app.acquire_token_for_client(scopes=[f"{environment}/.default"])
+        answer = session.get(
+            f"{environment}/api/data/v9.2/WhoAmI",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=20,
+        )
+        answer.raise_for_status()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(identities)))
+    return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--identities", type=int, default=1000)
+    parser.add_argument("--soak-seconds", type=float, default=180)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    args = parser.parse_args()
+    n = args.identities
+    root = Path(tempfile.mkdtemp(prefix="daemon-bench-"))
+    print(f"daemon bench: {n} identities in {TENANTS} tenants, simulator on loopback; {root}")
+    with Simulator(scenario_from_dict(scenario(n)), state_dir=root / "sim") as sim:
+        base = baseline(sim, n)
+        print(f"bare msal baseline:  {n} sign-ins + WhoAmI in {base:.1f} s (8 threads)")
+
+        # 1. cycle: everything due within the first 10 s.
+        (root / "cycle").mkdir()
+        fast = write_config(
+            root / "cycle",
+            sim,
+            n,
+            "[schedule]\nprobe_interval_seconds = 10\nprobe_jitter_seconds = 0",
+        )
+        daemon = Daemon(fast, root / "cycle")
+        daemon.wait_started()
+        started, cpu0 = time.monotonic(), daemon.cpu_seconds()
+        daemon.wait_all_probed(n)
+        cycle, cycle_cpu = time.monotonic() - started, daemon.cpu_seconds() - cpu0
+        daemon.stop()
+        print(
+            f"daemon cycle:        {n} identities probed once in {cycle:.1f} s "
+            f"(first runs spread over 10 s); {1000 * cycle_cpu / n:.1f} ms CPU per probe"
+        )
+
+        # 2. default interval: one cycle (spread over the first minute), then idle.
+        (root / "default").mkdir()
+        default = write_config(root / "default", sim, n, "")
+        daemon = Daemon(default, root / "default")
+        daemon.wait_started()
+        started, cpu0 = time.monotonic(), daemon.cpu_seconds()
+        daemon.wait_all_probed(n)
+        cycle_wall, cycle_cpu = time.monotonic() - started, daemon.cpu_seconds() - cpu0
+        cpu1 = daemon.cpu_seconds()
+        time.sleep(args.idle_seconds)
+        idle_rate = (daemon.cpu_seconds() - cpu1) / args.idle_seconds
+        peak_default = daemon.status("VmHWM")
+        threads_default = daemon.status("Threads")
+        daemon.stop()
+        interval = 900.0
+        share = (cycle_cpu + idle_rate * max(0.0, interval - cycle_wall)) / interval
+        print(
+            f"default interval:    a cycle costs {cycle_cpu:.1f} s CPU over {cycle_wall:.0f} s; "
+            f"idle {100 * idle_rate:.3f} % of a core; average over 15 min "
+            f"{100 * share:.2f} % of one core (target <= 1 %)"
+        )
+        print(
+            f"peak RSS:            {peak_default / 1024:.1f} MB at the default interval "
+            f"(target <= 120 MB); {threads_default} threads"
+        )
+
+        # 3. soak: every identity every 60 s.
+        (root / "soak").mkdir()
+        soak = write_config(
+            root / "soak",
+            sim,
+            n,
+            "[schedule]\nprobe_interval_seconds = 60\nprobe_jitter_seconds = 5",
+        )
+        daemon = Daemon(soak, root / "soak")
+        daemon.wait_started()
+        samples: list[tuple[float, int, int, int]] = []
+        started, cpu0 = time.monotonic(), daemon.cpu_seconds()
+        while time.monotonic() - started < args.soak_seconds:
+            time.sleep(10)
+            daemon.poll_log()
+            samples.append(
+                (
+                    time.monotonic() - started,
+                    daemon.status("VmRSS"),
+                    daemon.status("Threads"),
+                    daemon.fds(),
+                )
+            )
+        soak_cpu = daemon.cpu_seconds() - cpu0
+        probes = sum(daemon.probed.values())
+        peak_soak = daemon.status("VmHWM")
+        daemon.stop()
+        print(
+            f"soak:                {args.soak_seconds:.0f} s, {probes} probes "
+            f"({probes / args.soak_seconds:.1f}/s), {100 * soak_cpu / args.soak_seconds:.1f} % "
+            f"of a core, peak RSS {peak_soak / 1024:.1f} MB"
+        )
+        print("  t(s)   RSS(MB)  threads  fds")
+        for at, rss, threads, fds in samples:
+            print(f"  {at:5.0f}  {rss / 1024:7.1f}  {threads:7d}  {fds:4d}")
+        warm = [s for s in samples if s[0] >= 60] or samples
+        first, last = warm[0], warm[-1]
+        print(
+            f"after warm-up:       RSS {first[1] / 1024:.1f} -> {last[1] / 1024:.1f} MB "
+            f"({100 * (last[1] - first[1]) / first[1]:+.1f} %), threads {first[2]} -> {last[2]}, "
+            f"fds {first[3]} -> {last[3]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -161,7 +161,7 @@ def _incremental_vacuum(
 ) -> int:
     """Free the file's free pages in chunks; return how many pages were given back."""
     freed = 0
-    with database_errors(store.path):
+    with store._write_lock, database_errors(store.path):
         raw = store._engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -189,7 +189,7 @@ def _incremental_vacuum(
 def _checkpoint(store: Store) -> bool:
     """Copy the WAL into the database and truncate it; return whether it was fully done (a
     reader holding an old snapshot can keep part of it, which is not an error)."""
-    with database_errors(store.path):
+    with store._write_lock, database_errors(store.path):
         raw = store._engine.raw_connection()
         try:
             cursor = raw.cursor()

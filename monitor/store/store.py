@@ -6,6 +6,7 @@ never leave this module. Each method is one short transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ class _Queries(AlertingQueries):
     def __init__(self, path: Path, engine: Engine) -> None:
         self._path = path
         self._engine = engine
+        # Writers of this process take turns here before BEGIN IMMEDIATE: SQLite's busy handler
+        # sleeps and retries instead of queueing, so eight probe threads committing at once could
+        # wait past the busy timeout ("database is locked"). Other processes still meet the
+        # busy timeout. Reentrant, so a write method may call another.
+        self._write_lock = threading.RLock()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
@@ -76,7 +82,12 @@ class _Queries(AlertingQueries):
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """Yield a session inside one ``BEGIN IMMEDIATE`` transaction, committed on success."""
-        with database_errors(self._path), self._sessions() as session, session.begin():
+        with (
+            self._write_lock,
+            database_errors(self._path),
+            self._sessions() as session,
+            session.begin(),
+        ):
             yield session
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,27 +51,3 @@ def deployment(
     )
     append_config(deployed, FAST_SCHEDULE)
     return deployed
-
-
-def count_rows(database: Path, table: str) -> int:
-    """Return the row count of *table* (0 if the database or table does not exist yet)."""
-    if not database.exists():
-        return 0
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-        try:
-            return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
-        except sqlite3.OperationalError:
-            return 0
-
-
-def check_consistency(database: Path) -> None:
-    """Assert integrity_check is ok and every run's counters match its stored results."""
-    with sqlite3.connect(database, timeout=5) as connection:
-        assert "ok" == connection.execute("PRAGMA integrity_check").fetchone()[0]
-        assert [] == connection.execute("PRAGMA foreign_key_check").fetchall()
-        mismatched = connection.execute(
-            "SELECT run.run_id, run.probes, count(probe_result.id) FROM run "
-            "LEFT JOIN probe_result ON probe_result.run_id = run.id "
-            "GROUP BY run.id HAVING run.probes != count(probe_result.id)"
-        ).fetchall()
-        assert [] == mismatched

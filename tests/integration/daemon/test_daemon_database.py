@@ -7,8 +7,7 @@ import signal
 import threading
 import time
 
-from conftest import check_consistency
-from support.daemon import DaemonProcess, probe_events
+from support.daemon import DaemonProcess, check_consistency, probe_events
 from support.deployment import Deployment
 
 from monitor.store import Reader, StoreError

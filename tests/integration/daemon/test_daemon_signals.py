@@ -5,8 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from conftest import check_consistency, count_rows
-from support.daemon import DaemonProcess, probe_events, wait_until
+from support.daemon import DaemonProcess, check_consistency, count_rows, probe_events, wait_until
 from support.deployment import Deployment
 
 from monitor.simulator import Simulator

@@ -7,8 +7,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import count_rows
-from support.daemon import DaemonProcess, NotifySocket, append_config, probe_events, wait_until
+from support.daemon import (
+    DaemonProcess,
+    NotifySocket,
+    append_config,
+    count_rows,
+    probe_events,
+    wait_until,
+)
 from support.deployment import Deployment
 
 from monitor.simulator import Simulator

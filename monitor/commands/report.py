@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     loaded = _configuration(args)
     if isinstance(loaded, int):
         return loaded
-    database_path, configured, has_config = loaded
+    database_path, config, configured, has_config = loaded
 
     since, until = parse_window(
         args.since, args.until, now=now, zone=zone, default_since=view.DEFAULT_SINCE
@@ -183,6 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         selection=selection,
         configured=configured,
         has_config=has_config,
+        config=config,
     )
     with open_database(database_path) as database:
         if not probes.any_results(database):
@@ -205,16 +206,16 @@ def _run(args: argparse.Namespace) -> int:
 
 def _configuration(
     args: argparse.Namespace,
-) -> tuple[Path, dict[str, Any], bool] | int:
-    """Return (database path, configured identities, whether a configuration was read), or
-    exit code 78 after printing a configuration error.
+) -> tuple[Path, Any, dict[str, Any], bool] | int:
+    """Return (database path, the configuration or None, configured identities, whether a
+    configuration was read), or exit code 78 after printing a configuration error.
 
     With ``--database`` the configuration is optional: read if the file exists (for tags,
     tenants and certificate dates), skipped otherwise.
     """
     config_path = Path(args.config)
     if args.database is not None and not config_path.is_file():
-        return Path(args.database), {}, False
+        return Path(args.database), None, {}, False
     from monitor.config import ConfigError, load_config
     from monitor.report.context import identities_from_config
 
@@ -224,7 +225,7 @@ def _configuration(
         print(error.render(), file=sys.stderr)
         return EXIT_CONFIG
     path = Path(args.database) if args.database is not None else config.database.path
-    return path, identities_from_config(config), True
+    return path, config, identities_from_config(config), True
 
 
 def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:

@@ -100,6 +100,7 @@ class ReportContext:
     selection: Selection = field(default_factory=Selection)
     configured: Mapping[str, IdentityMeta] = field(default_factory=dict)
     has_config: bool = False
+    config: Config | None = None  # the whole configuration, for rules that judge against it
 
     def tenant_of(self, identity: str, stored: str | None = None) -> str | None:
         """Return the identity's tenant: the stored one, else the configured one."""

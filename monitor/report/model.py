@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Cell = str | int | float | bool | datetime | date | timedelta | None
 ColumnKind = Literal["text", "state", "time", "date", "duration", "fraction", "int"]
@@ -66,9 +66,11 @@ class Table:
         return self.marks[index].get(key)
 
 
-@dataclass(frozen=True)
-class DayCell:
-    """One UTC day of one identity: availability = ok / (ok + down); None when unverified."""
+class DayCell(NamedTuple):
+    """One UTC day of one identity: availability = ok / (ok + down); None when unverified.
+
+    A named tuple: a year of 300 identities is 110,000 of them, built fast.
+    """
 
     day: date
     ok: int

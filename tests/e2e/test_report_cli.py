@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.report_history import SECRETS, add_feature_tables, write_config, write_history
+from support.report_history import (
+    POSTURE,
+    POSTURE_MISSING,
+    SECRETS,
+    add_feature_tables,
+    write_config,
+    write_history,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -138,26 +145,48 @@ def test_history_view(install: Install) -> None:
     assert ["contoso-test"] == [row["environment"] for row in parsed]
 
 
-def test_expiring_incidents_usage_posture(install: Install) -> None:
-    """The other views on the database with feature tables (--database), as JSON."""
+def test_expiring_incidents_usage(install: Install) -> None:
+    """The expiry calendar (the configured certificate), open incidents and usage on the
+    database with feature tables (--database), as JSON."""
     features = ["--database", str(install.features)]
     expiring = json.loads(install.run("expiring", "--within", "30d", "--json", *features).stdout)
-    assert ["sales-sync", "cert-app"] == [row["identity"] for row in expiring["expiring"]]
+    assert "cert-app" in [row["identity"] for row in expiring["expiring"]]
     incidents = json.loads(install.run("incidents", "--open", "--json", *features).stdout)
     assert ["CM-2"] == [row["id"] for row in incidents["incidents"]]
     usage = json.loads(install.run("usage", "--json", *features).stdout)
     assert [0.9] == [row["share"] for row in usage["usage"]]
+
+
+@pytest.mark.skipif(not POSTURE, reason=POSTURE_MISSING)
+def test_expiring_and_posture_from_directory_facts(install: Install) -> None:
+    """With directory facts, the expiry calendar and the posture advice come from the posture
+    rules judged against the configuration."""
+    features = ["--database", str(install.features)]
+    expiring = json.loads(install.run("expiring", "--within", "30d", "--json", *features).stdout)
+    assert ["sales-sync", "cert-app"] == [row["identity"] for row in expiring["expiring"]]
     posture = json.loads(install.run("posture", "--json", *features).stdout)
-    assert ["dataverse-sync"] == [row["identity"] for row in posture["posture"]]
+    assert [("sales-sync", "credential_expiring"), ("dataverse-sync", "password_expiring")] == [
+        (row["identity"], row["kind"]) for row in posture["posture"]
+    ]
 
 
-def test_views_without_feature_tables_print_a_note(install: Install) -> None:
-    """Usage and posture without their tables: exit 0 and a note naming the migration."""
-    done = install.run("usage")
-    assert 0 == done.returncode
-    assert "no usage data recorded yet (requires the usage migration 0005_usage" in " ".join(
-        done.stdout.split()
-    )
+def test_views_without_feature_tables_print_a_note(install: Install, tmp_path: Path) -> None:
+    """Usage and posture on a database without their tables: exit 0 and a note naming the
+    migration they need."""
+    path = tmp_path / "monitor.db"
+    shutil.copy(install.database, path)
+    connection = sqlite3.connect(path)
+    with connection:
+        for table in ("usage_daily", "posture_fact"):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
+    connection.close()
+    for view, needle in (
+        ("usage", "no usage data recorded yet (requires the usage migration 0005_usage"),
+        ("posture", "no posture data recorded yet (requires the posture migration 0003"),
+    ):
+        done = install.run(view, "--database", str(path))
+        assert 0 == done.returncode
+        assert needle in " ".join(done.stdout.split())
 
 
 def test_database_without_configuration(install: Install) -> None:

@@ -18,11 +18,14 @@ shape the report expects from those features) with a few rows.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import json
 import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -149,25 +152,89 @@ def _us(value: dt.datetime) -> int:
     return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
+def posture_feature_present() -> bool:
+    """Return whether this checkout has the posture feature (its rules and its migration)."""
+    versions = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+    return importlib.util.find_spec("monitor.findings.posture") is not None and any(
+        versions.glob("0003_posture*.py")
+    )
+
+
+POSTURE = posture_feature_present()
+POSTURE_MISSING = "the posture feature (migration 0003_posture) is not in this checkout"
+
+
+def posture_facts(now: dt.datetime) -> list[tuple[str, str | None, str, Any]]:
+    """Return (tenant, identity, subject, fact) of the directory facts of the history:
+    ``sales-sync``'s client secret 'prod-2025' (in use) ends in 5 days; ``dataverse-sync``'s
+    password was changed 50 days ago under a 90-day policy (ends in 40 days) and it holds an
+    ENTERPRISEPACK licence."""
+    from monitor.directory.observations import (
+        AppCredentials,
+        DomainPolicy,
+        Licence,
+        RegisteredCredential,
+        UserAccount,
+        UserLicences,
+    )
+
+    secret = RegisteredCredential(
+        "k1",
+        "client_secret",
+        "prod-2025",
+        now - dt.timedelta(days=300),
+        now + dt.timedelta(days=5),
+        True,
+    )
+    return [
+        (
+            "contoso",
+            "sales-sync",
+            "",
+            AppCredentials(
+                client_id="5c1e8b3a-2d4f-4a6b-9c8d-1e2f3a4b5c6d",
+                display_name="sales-sync",
+                configured="client_secret",
+                matched_by="hint",
+                credentials=(secret,),
+            ),
+        ),
+        (
+            "contoso",
+            "dataverse-sync",
+            "",
+            UserAccount(
+                found=True,
+                user_principal_name="svc-dataverse-sync@contoso.com",
+                account_enabled=True,
+                last_password_change=now - dt.timedelta(days=50),
+            ),
+        ),
+        (
+            "contoso",
+            "dataverse-sync",
+            "",
+            UserLicences(
+                licences=(Licence("6fd2c87f-b296-42f0-b197-1e91e994b900", "ENTERPRISEPACK"),)
+            ),
+        ),
+        (
+            "contoso",
+            None,
+            "contoso.com",
+            DomainPolicy(domain="contoso.com", password_validity_days=90),
+        ),
+    ]
+
+
 def add_feature_tables(path: Path, now: dt.datetime) -> None:
-    """Create the posture, incident and usage tables the report reads, with a few rows:
-    ``sales-sync``'s secret ends in 5 days (no successor); ``dataverse-sync``'s password in
-    40 days; ``dataverse-sync`` is an interactive user with an E3 licence and a finding; one
-    open critical incident and one resolved; ``sales-sync`` used 90% of its allocation."""
+    """Add rows to the posture, incident and usage tables (creating the incident and usage
+    tables in the shape the report reads if their migrations are absent): the directory facts
+    of :func:`posture_facts`; one open critical incident, a resolved one and a resolved
+    tenant-wide one; ``sales-sync`` used 90% of its allocation."""
     connection = sqlite3.connect(path)
     try:
         with connection:
-            connection.executescript(
-                """
-                CREATE TABLE credential_expiry (identity TEXT, environment TEXT, kind TEXT,
-                    name TEXT, ends_at INTEGER, source TEXT, has_successor BOOLEAN,
-                    observed_at INTEGER);
-                CREATE TABLE identity_profile (identity TEXT, classification TEXT,
-                    licences TEXT, observed_at INTEGER);
-                CREATE TABLE posture_finding (identity TEXT, environment TEXT, kind TEXT,
-                    severity TEXT, message TEXT, remedy TEXT, observed_at INTEGER);
-                """
-            )
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
             if "usage_daily" not in tables:  # the usage migration is not there: its shape
                 connection.execute(
@@ -184,57 +251,26 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                     " acknowledged_at INTEGER)"
                 )
             seen = _us(now - dt.timedelta(hours=1))
-            connection.executemany(
-                "INSERT INTO credential_expiry VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        "sales-sync",
-                        None,
-                        "secret",
-                        "'prod-2025'",
-                        _us(now + dt.timedelta(days=5)),
-                        "graph",
-                        0,
-                        seen,
-                    ),
-                    (
-                        "dataverse-sync",
-                        None,
-                        "password",
-                        "",
-                        _us(now + dt.timedelta(days=40)),
-                        "predicted",
-                        None,
-                        seen,
-                    ),
-                    (
-                        "flaky-app",
-                        None,
-                        "secret",
-                        "'old'",
-                        _us(now + dt.timedelta(days=400)),
-                        "graph",
-                        1,
-                        seen,
-                    ),
-                ],
-            )
-            connection.execute(
-                "INSERT INTO identity_profile VALUES (?, ?, ?, ?)",
-                ("dataverse-sync", "interactive user", "ENTERPRISEPACK", seen),
-            )
-            connection.execute(
-                "INSERT INTO posture_finding VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    "dataverse-sync",
-                    None,
-                    "interactive_user",
-                    "warning",
-                    "a named licensed user runs an integration",
-                    "move the integration to an application user",
-                    seen,
-                ),
-            )
+            if "posture_fact" in tables:  # the posture feature is in this checkout
+                facts = posture_facts(now)
+                connection.executemany(
+                    "INSERT INTO posture_fact (fact_key, kind, tenant, identity, environment,"
+                    " subject, source, observed, cause, reason, value, since, last_observed_at)"
+                    " VALUES (?, ?, ?, ?, NULL, ?, 'graph', 1, NULL, NULL, ?, ?, ?)",
+                    [
+                        (
+                            f"{fact.kind}:{tenant}/{identity or '-'}/-:{subject}",
+                            fact.kind,
+                            tenant,
+                            identity,
+                            subject,
+                            json.dumps(fact.to_json(), sort_keys=True),
+                            seen,
+                            seen,
+                        )
+                        for tenant, identity, subject, fact in facts
+                    ],
+                )
             connection.executemany(
                 "INSERT INTO incident (id, key, kind, level, tenant, identity, environment,"
                 " subject, summary, remedy, source, details, deadline, opened_at, observed_at,"

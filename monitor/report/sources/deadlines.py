@@ -1,13 +1,13 @@
 """Every known deadline, from three sources, without duplicates:
 
 1. the configuration: a configured certificate file's own end date (no directory read needed);
-2. the posture tables (:mod:`monitor.report.sources.posture`), when they exist;
+2. the posture facts judged by the posture rules (:mod:`monitor.report.sources.posture`);
 3. open incidents that carry a deadline (``credential_expiring``, ``password_expiring``,
    ``licence``): the alerting table is where every finding with a deadline ends up, so the
    calendar has dates as soon as findings flow, whichever feature produced them.
 
 The same thing seen by two sources (same identity, same end to the minute) is listed once,
-preferring the posture table, then the configuration, then the incident.
+preferring the posture rules, then the configuration, then the incident.
 """
 
 from __future__ import annotations
@@ -61,16 +61,15 @@ def from_incidents(
 def all_deadlines(
     database: ReportDatabase,
     configured: Mapping[str, IdentityMeta],
+    posture_data: posture.PostureData | Unavailable,
     *,
     until: datetime | None = None,
-) -> tuple[list[posture.Deadline], list[Unavailable]]:
-    """Return every deadline (ending before *until*, if given), soonest first, and the notes
-    of the sources that are missing (only when no source beyond the configuration exists)."""
-    stored = posture.stored_deadlines(database, until=until)
+) -> list[posture.Deadline]:
+    """Return every deadline (ending before *until*, if given), soonest first."""
     open_incidents = incident_source.incidents(database, open_only=True)
     candidates: list[posture.Deadline] = []
-    if not isinstance(stored, Unavailable):
-        candidates += stored
+    if not isinstance(posture_data, Unavailable):
+        candidates += posture_data.deadlines
     candidates += posture.configured_deadlines(configured)
     candidates += from_incidents(open_incidents)
     seen: set[tuple[str, int]] = set()
@@ -84,5 +83,4 @@ def all_deadlines(
         seen.add(key)
         result.append(deadline)
     result.sort(key=lambda deadline: (deadline.ends_at, deadline.identity, deadline.label))
-    missing = [stored] if isinstance(stored, Unavailable) else []
-    return result, missing
+    return result

@@ -1,47 +1,52 @@
-"""Deadlines (expiring secrets, certificates, passwords, licences), identity profiles and
-posture advice.
+"""Posture: deadlines (expiring secrets, certificates, passwords, licences), what each identity
+observably is (application, non-interactive or interactive user; licences) and the advice.
 
-Two sources: the configuration (a configured certificate file's own end date, known without
-any directory read) and the posture tables. The tables this module reads (the contract with
-the posture feature; only this module changes if their shape does):
+Two sources:
 
-``credential_expiry``: one row per dated thing an identity depends on
-    ``identity``, ``environment`` (NULL: tenant-wide), ``kind`` (``secret``, ``certificate``,
-    ``password``, ``licence``), ``name`` (e.g. the secret's display name or hint, a SKU),
-    ``ends_at`` (stored time), ``source`` (``graph``, ``certificate file``, ``declared``,
-    ``predicted``), ``has_successor`` (NULL: not applicable), ``observed_at``.
-``identity_profile``: one row per identity, the newest observation
-    ``identity``, ``classification`` (``application user``, ``non-interactive user``,
-    ``interactive user``), ``licences`` (comma-separated SKU names), ``observed_at``.
-``posture_finding``: the current advice
-    ``identity``, ``environment`` (NULL: not per environment), ``kind``, ``severity``
-    (``critical``/``warning``/``notice``), ``message``, ``remedy``, ``observed_at``.
+* the configuration: a configured certificate file's own end date, known without any
+  directory read;
+* the directory facts of the posture feature (migration ``0003_posture``): the current value
+  of every fact in ``posture_fact`` (``kind``, scope, ``source``, ``observed``, ``value`` as
+  JSON), judged by that feature's own rules (:func:`monitor.findings.posture.evaluate_posture`)
+  against the configuration, so the report says exactly what ``monitor check`` and the alerts
+  say. Those rules need the configuration: without one there is a note instead.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from monitor.report.context import IdentityMeta
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import Unavailable, check_tables, stored, utc
+from monitor.report.sources.base import Unavailable, check_tables, utc
+
+if TYPE_CHECKING:
+    from monitor.config.model import Config
 
 REQUIRES = "requires the posture migration 0003_posture and a directory read by `monitor check`"
 MISSING = f"no posture data recorded yet ({REQUIRES})"
+NEEDS_CONFIG = "posture needs the configuration (--config): directory facts are judged against it"
 
-EXPIRY_TABLES = {
-    "credential_expiry": frozenset(
-        {"identity", "environment", "kind", "name", "ends_at", "source", "has_successor"}
-    )
-}
-PROFILE_TABLES = {
-    "identity_profile": frozenset({"identity", "classification", "licences", "observed_at"})
-}
-FINDING_TABLES = {
-    "posture_finding": frozenset(
-        {"identity", "environment", "kind", "severity", "message", "remedy", "observed_at"}
+TABLES = {
+    "posture_fact": frozenset(
+        {
+            "kind",
+            "tenant",
+            "identity",
+            "environment",
+            "subject",
+            "source",
+            "observed",
+            "cause",
+            "reason",
+            "value",
+            "since",
+            "last_observed_at",
+        }
     )
 }
 
@@ -53,7 +58,7 @@ class Deadline:
 
     identity: str
     environment: str | None
-    kind: str
+    kind: str  # secret, certificate, password, licence
     name: str
     ends_at: datetime
     source: str
@@ -75,18 +80,32 @@ class Profile:
     identity: str
     classification: str
     licences: tuple[str, ...]
-    observed_at: datetime | None
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Finding:
-    identity: str
+    identity: str | None
+    tenant: str
     environment: str | None
     kind: str
     severity: str
+    subject: str
     message: str
     remedy: str
+    source: str
+    deadline: datetime | None
     observed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PostureData:
+    """What the posture rules derived: deadlines soonest first, profiles by identity, and the
+    findings (worst first)."""
+
+    deadlines: tuple[Deadline, ...]
+    profiles: Mapping[str, Profile]
+    findings: tuple[Finding, ...]
 
 
 def configured_deadlines(configured: Mapping[str, IdentityMeta]) -> list[Deadline]:
@@ -108,74 +127,116 @@ def configured_deadlines(configured: Mapping[str, IdentityMeta]) -> list[Deadlin
     return deadlines
 
 
-def stored_deadlines(
-    database: ReportDatabase, *, until: datetime | None = None
-) -> list[Deadline] | Unavailable:
-    """Return the stored deadlines ending before *until* (all if None), soonest first."""
-    missing = check_tables(database, EXPIRY_TABLES, MISSING)
+def evaluate(
+    database: ReportDatabase, config: Config | None, now: datetime
+) -> PostureData | Unavailable:
+    """Return the posture of the current directory facts at *now*, or a note saying why there
+    is none (no posture table, no directory read yet, no configuration)."""
+    missing = check_tables(database, TABLES, MISSING)
     if missing is not None:
         return missing
-    sql = (
-        "SELECT identity, environment, kind, name, ends_at, source, has_successor"
-        " FROM credential_expiry"
+    rows = database.connection.execute(
+        "SELECT kind, tenant, identity, environment, subject, source, observed, cause, reason,"
+        " value, since, last_observed_at FROM posture_fact ORDER BY fact_key"
+    ).fetchall()
+    if not rows:
+        return Unavailable(MISSING)
+    if config is None:
+        return Unavailable(NEEDS_CONFIG)
+    # Imported here: only a report that has posture facts pays for the rules. (The ignore
+    # keeps mypy quiet in a checkout that predates the posture feature; the posture_fact
+    # table above only exists where its code does.)
+    from monitor.directory.observations import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        FACT_TYPES,
+        Observation,
+        fact_from_json,
     )
-    parameters: list[object] = []
-    if until is not None:
-        sql += " WHERE ends_at < ?"
-        parameters.append(stored(until))
-    sql += " ORDER BY ends_at"
-    result: list[Deadline] = []
+    from monitor.findings.posture import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        evaluate_posture,
+    )
+
+    observations = []
     for (
+        kind,
+        tenant,
         identity,
         environment,
-        kind,
-        name,
-        ends_at,
+        subject,
         source,
-        successor,
-    ) in database.connection.execute(sql, parameters):
-        end = utc(ends_at)
-        assert end is not None
-        result.append(
-            Deadline(
+        observed,
+        cause,
+        reason,
+        value,
+        since,
+        last,
+    ) in rows:
+        if kind not in FACT_TYPES:
+            continue  # written by a newer monitor
+        fact = None
+        if observed and value is not None:
+            fact = fact_from_json(kind, json.loads(value))
+        observed_at = utc(last)
+        assert observed_at is not None
+        observations.append(
+            Observation(
+                kind=kind,
+                tenant=tenant,
                 identity=identity,
                 environment=environment,
-                kind=kind,
-                name=name or "",
-                ends_at=end,
+                subject=subject,
                 source=source,
-                has_successor=None if successor is None else bool(successor),
+                observed_at=observed_at,
+                fact=fact,
+                cause=cause,
+                reason=reason,
+                since=utc(since),
             )
         )
-    return result
+    posture = evaluate_posture(observations, config, now)
+    deadlines: list[Deadline] = []
+    profiles: dict[str, Profile] = {}
+    for name, identity_posture in posture.identities.items():
+        profiles[name] = Profile(
+            name, identity_posture.classification, tuple(identity_posture.licences or ())
+        )
+        for deadline in identity_posture.deadlines:
+            deadlines.append(
+                Deadline(
+                    identity=name,
+                    environment=None,
+                    kind=_deadline_kind(deadline.kind.value, deadline.what),
+                    name=deadline.what,
+                    ends_at=deadline.at,
+                    source=deadline.source,
+                )
+            )
+    deadlines.sort(key=lambda item: item.ends_at)
+    findings = tuple(_finding(finding) for finding in posture.findings)
+    return PostureData(tuple(deadlines), profiles, findings)
 
 
-def profiles(database: ReportDatabase) -> dict[str, Profile] | Unavailable:
-    """Return each identity's observed classification and licences, by identity."""
-    missing = check_tables(database, PROFILE_TABLES, MISSING)
-    if missing is not None:
-        return missing
-    result: dict[str, Profile] = {}
-    rows = database.connection.execute(
-        "SELECT identity, classification, licences, observed_at FROM identity_profile"
-        " ORDER BY identity, observed_at"
+def _deadline_kind(finding_kind: str, what: str) -> str:
+    text = what.lower()
+    if finding_kind == "password_expiring" or "password" in text:
+        return "password"
+    if "certificate" in text:
+        return "certificate"
+    if "licen" in text:
+        return "licence"
+    return "secret"
+
+
+def _finding(finding: Any) -> Finding:
+    return Finding(
+        identity=finding.identity,
+        tenant=finding.tenant,
+        environment=finding.environment,
+        kind=str(finding.kind.value),
+        severity=str(finding.level.value),
+        subject=finding.subject,
+        message=finding.summary,
+        remedy=finding.remedy,
+        source=finding.source,
+        deadline=finding.deadline,
+        observed_at=finding.observed_at,
     )
-    for identity, classification, licences, observed_at in rows:
-        names = tuple(item.strip() for item in (licences or "").split(",") if item.strip())
-        result[identity] = Profile(identity, classification or "", names, utc(observed_at))
-    return result
-
-
-def findings(database: ReportDatabase) -> list[Finding] | Unavailable:
-    """Return the current posture findings, ordered by identity."""
-    missing = check_tables(database, FINDING_TABLES, MISSING)
-    if missing is not None:
-        return missing
-    rows = database.connection.execute(
-        "SELECT identity, environment, kind, severity, message, remedy, observed_at"
-        " FROM posture_finding ORDER BY identity, environment, kind"
-    )
-    return [
-        Finding(identity, environment, kind, severity, message or "", remedy or "", utc(observed))
-        for identity, environment, kind, severity, message, remedy, observed in rows
-    ]

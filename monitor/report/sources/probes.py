@@ -46,19 +46,6 @@ class GuardRow:
 
 
 @dataclass(frozen=True)
-class DailyRow:
-    identity: str
-    environment: str
-    day: date
-    ok: int
-    definitive: int
-    transient: int
-    local: int
-    held: int
-    total: int
-
-
-@dataclass(frozen=True)
 class ChangeRow:
     """A state change, with what the probe that caused it said (when the raw result is
     still kept)."""
@@ -119,42 +106,39 @@ def guards(database: ReportDatabase, now: datetime) -> dict[str, GuardRow]:
     return result
 
 
-def daily(
+# Per identity, per UTC day (ISO text): (ok, down, unverified) results.
+DailyCounts = dict[str, dict[str, tuple[int, int, int]]]
+
+
+def daily_counts(
     database: ReportDatabase,
     first: date,
     last: date,
     *,
     identity: str | None = None,
-    environment: str | None = None,
-) -> list[DailyRow]:
-    """Return the rollups of the UTC days ``first..last`` (inclusive), optionally of one
-    identity (and environment), ordered by identity, environment and day."""
+    environments: Iterable[str] | None = None,
+) -> DailyCounts:
+    """Return the rollups of the UTC days ``first..last`` (inclusive) summed per identity and
+    day over its environments (all, or only *environments*): ok results, down (definitive,
+    held included) and unverified (transient and local). One grouped query over the ``day``
+    index (or the ``(identity, environment, day)`` key for one identity)."""
     sql = (
-        "SELECT identity, environment, day, ok, definitive, transient, local, held, total"
+        "SELECT identity, day, sum(ok), sum(definitive), sum(transient + local)"
         " FROM probe_stats_daily WHERE day >= ? AND day <= ?"
     )
     parameters: list[object] = [day_text(first), day_text(last)]
     if identity is not None:
         sql += " AND identity = ?"
         parameters.append(identity)
-    if environment is not None:
-        sql += " AND environment = ?"
-        parameters.append(environment)
-    sql += " ORDER BY identity, environment, day"
-    return [
-        DailyRow(
-            identity=row[0],
-            environment=row[1],
-            day=date.fromisoformat(row[2]),
-            ok=row[3],
-            definitive=row[4],
-            transient=row[5],
-            local=row[6],
-            held=row[7],
-            total=row[8],
-        )
-        for row in database.connection.execute(sql, parameters)
-    ]
+    if environments is not None:
+        wanted = sorted(environments)
+        sql += f" AND environment IN ({', '.join('?' for _ in wanted)})"
+        parameters.extend(wanted)
+    sql += " GROUP BY identity, day"
+    counts: DailyCounts = {}
+    for name, day, ok, down, unverified in database.connection.execute(sql, parameters):
+        counts.setdefault(name, {})[day] = (ok, down, unverified)
+    return counts
 
 
 def outcome_before(

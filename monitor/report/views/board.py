@@ -20,6 +20,7 @@ from monitor.report.model import (
     AvailabilityStrip,
     Cell,
     Column,
+    DayCell,
     ExpiryChart,
     ExpiryItem,
     Level,
@@ -127,12 +128,10 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         identities[name] = _Identity(name, meta.tenant, [], meta.kind, meta.credential_type)
 
     guards = probes.guards(database, now)
-    rollups: dict[str, list[probes.DailyRow]] = defaultdict(list)
-    for daily_row in probes.daily(database, first, last):
-        if daily_row.identity in identities and selection.wants_environment(daily_row.environment):
-            rollups[daily_row.identity].append(daily_row)
+    counts = probes.daily_counts(database, first, last, environments=selection.environments)
 
-    deadlines, missing_deadlines = all_deadlines(database, context.configured)
+    posture_data = posture.evaluate(database, context.config, now)
+    deadlines = all_deadlines(database, context.configured, posture_data)
     nearest: dict[str, posture.Deadline] = {}
     for deadline in deadlines:
         if deadline.environment is not None and not selection.wants_environment(
@@ -143,7 +142,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         if current is None or deadline.ends_at < current.ends_at:
             nearest[deadline.identity] = deadline
 
-    profiles = posture.profiles(database)
+    profiles = {} if isinstance(posture_data, Unavailable) else posture_data.profiles
     usage_rows = usage_source.usage(database, first, last)
     open_incidents = incident_source.incidents(database, open_only=True)
     incident_levels: dict[str, list[Level]] = defaultdict(list)
@@ -165,13 +164,14 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     built: list[tuple[tuple[int, float, str], dict[str, Cell], dict[str, Level]]] = []
     strips: list[tuple[tuple[int, float, str], AvailabilityStrip]] = []
     for entry in identities.values():
+        cells = day_cells(counts.get(entry.name, {}), first, last)
         row, marks, level = _row(
             entry,
             context,
             guards.get(entry.name),
-            rollups.get(entry.name, []),
+            cells,
             nearest.get(entry.name),
-            None if isinstance(profiles, Unavailable) else profiles.get(entry.name),
+            profiles.get(entry.name),
             latest_usage.get(entry.name),
             incident_levels.get(entry.name),
             not isinstance(open_incidents, Unavailable),
@@ -183,9 +183,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         strips.append(
             (
                 key,
-                AvailabilityStrip(
-                    entry.name, level, day_cells(rollups.get(entry.name, []), first, last)
-                ),
+                AvailabilityStrip(entry.name, level, cells),
             )
         )
     built.sort(key=lambda item: item[0])
@@ -230,7 +228,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             else "no usage data in this period",
         ),
     )
-    notes = notes_of(*missing_deadlines, profiles, usage_rows, open_incidents)
+    notes = notes_of(posture_data, usage_rows, open_incidents)
     notes.append(AVAILABILITY_NOTE)
     return ViewResult(
         view="board",
@@ -258,7 +256,7 @@ def _row(
     entry: _Identity,
     context: ReportContext,
     guard: probes.GuardRow | None,
-    rollups: list[probes.DailyRow],
+    cells: tuple[DayCell, ...],
     deadline: posture.Deadline | None,
     profile: posture.Profile | None,
     usage_row: usage_source.UsageRow | None,
@@ -291,7 +289,6 @@ def _row(
     marks["state"] = state_level
     level = state_level
 
-    cells = day_cells(rollups, *window_days(context))
     ratio, ok, down, unverified = availability(cells)
     if ratio is not None and ratio < 1:
         marks["availability"] = "critical" if ratio < 0.99 else "warning"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -11,7 +11,6 @@ from monitor.report.context import ReportContext
 from monitor.report.model import LEVEL_RANK, DayCell, Level, short_duration
 from monitor.report.sources.base import Unavailable
 from monitor.report.sources.posture import Deadline
-from monitor.report.sources.probes import DailyRow
 
 # Deadline ladder for the report's colours: what is past is critical, then warning, notice.
 DEADLINE_WARNING = timedelta(days=14)
@@ -85,18 +84,15 @@ def deadline_words(deadline: Deadline, now: datetime) -> str:
     return f"{kind} {left.days}d"
 
 
-def day_cells(rows: Iterable[DailyRow], first: date, last: date) -> tuple[DayCell, ...]:
-    """Sum rollups (of one identity, any environments) into one cell per day first..last."""
-    by_day: dict[date, list[int]] = {}
-    for row in rows:
-        counts = by_day.setdefault(row.day, [0, 0, 0])
-        counts[0] += row.ok
-        counts[1] += row.definitive
-        counts[2] += row.transient + row.local
+def day_cells(
+    counts: Mapping[str, tuple[int, int, int]], first: date, last: date
+) -> tuple[DayCell, ...]:
+    """Return one cell per UTC day first..last from one identity's daily counts (by ISO day)."""
     cells: list[DayCell] = []
     day = first
+    empty = (0, 0, 0)
     while day <= last:
-        ok, down, unverified = by_day.get(day, [0, 0, 0])
+        ok, down, unverified = counts.get(day.isoformat(), empty)
         cells.append(DayCell(day, ok, down, unverified))
         day += timedelta(days=1)
     return tuple(cells)

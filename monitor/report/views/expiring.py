@@ -9,6 +9,7 @@ from datetime import timedelta
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
 from monitor.report.model import Cell, Column, ExpiryChart, ExpiryItem, Level, Table, ViewResult
+from monitor.report.sources import posture
 from monitor.report.sources.deadlines import all_deadlines
 from monitor.report.views.common import Options, days_left, deadline_level, in_words, notes_of
 
@@ -34,7 +35,8 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     now = context.now
     horizon = now + options.within
     selection = context.selection
-    deadlines, missing = all_deadlines(database, context.configured, until=horizon)
+    posture_data = posture.evaluate(database, context.config, now)
+    deadlines = all_deadlines(database, context.configured, posture_data, until=horizon)
     chosen = [
         deadline
         for deadline in deadlines
@@ -64,7 +66,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             }
         )
         marks.append({"when": level, "ends_at": level})
-    notes = notes_of(*missing)
+    notes = notes_of(posture_data)
     if not context.has_config:
         notes.append("certificate files' own end dates need the configuration (--config)")
     days = int(options.within.total_seconds() // 86400)

@@ -141,8 +141,10 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
                 }
             )
             period_marks.append({"outcome": outcome_level(period.outcome)})
-        rollups = probes.daily(database, first, last, identity=identity, environment=environment)
-        cells = day_cells(rollups, first, last)
+        counts = probes.daily_counts(
+            database, first, last, identity=identity, environments=(environment,)
+        )
+        cells = day_cells(counts.get(identity, {}), first, last)
         if probes.raw_results_cover(database, identity, environment, context.since):
             # Every result of the window is still kept: count them exactly.
             ratio = _availability(outcome for _, outcome in results)

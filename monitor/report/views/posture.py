@@ -1,6 +1,8 @@
-"""Posture advice: per identity, what it observably is (application user, non-interactive or
-interactive user, licences) and the findings about it, e.g. a named licensed user running an
-integration (move it to an application or non-interactive user), an over-privileged role."""
+"""Posture advice: what each identity observably is (application user, non-interactive or
+interactive user, licences) and the posture rules' findings about it, e.g. a named licensed
+user running an integration (move it to an application or non-interactive user), an
+over-privileged role, a password that will expire, no spare licence, 7 of 7 non-interactive
+users. Tenant-wide findings are listed under "(tenant NAME)"."""
 
 from __future__ import annotations
 
@@ -11,50 +13,72 @@ from monitor.report.database import ReportDatabase
 from monitor.report.model import LEVEL_RANK, Cell, Column, Level, Table, ViewResult
 from monitor.report.sources import posture as source
 from monitor.report.sources.base import Unavailable
-from monitor.report.views.common import Options, as_level, notes_of
+from monitor.report.views.common import Options, as_level
 
 DEFAULT_SINCE = timedelta(days=30)
 
 COLUMNS = (
     Column("identity", "IDENTITY", shrink=1, min_width=8),
     Column("classification", "IS", shrink=1, min_width=6),
-    Column("severity", "SEVERITY", "state"),
+    Column("severity", "LEVEL", "state"),
     Column("message", "FINDING", shrink=2, min_width=10),
     Column("remedy", "REMEDY", shrink=3, min_width=10),
+    Column("tenant", "TENANT", terminal=False),
     Column("environment", "ENVIRONMENT", terminal=False),
     Column("kind", "KIND", terminal=False),
+    Column("subject", "SUBJECT", terminal=False),
+    Column("deadline", "DEADLINE", "time", terminal=False),
+    Column("source", "SOURCE", terminal=False),
     Column("licences", "LICENCES", terminal=False),
     Column("observed_at", "OBSERVED", "time", terminal=False),
 )
 
 
+def wanted(finding: source.Finding, context: ReportContext) -> bool:
+    """A finding passes the filters like an incident: tenant-wide ones only without an
+    identity or tag filter."""
+    selection = context.selection
+    if finding.identity is None:
+        if selection.identities is not None or selection.tagged is not None:
+            return False
+        if finding.environment is not None and not selection.wants_environment(finding.environment):
+            return False
+        return selection.tenants is None or finding.tenant in selection.tenants
+    return selection.wants(finding.identity, finding.tenant, finding.environment)
+
+
 def build(database: ReportDatabase, context: ReportContext, options: Options) -> ViewResult:
     """Return the posture findings that pass the filters, worst first."""
-    findings = source.findings(database)
-    profiles = source.profiles(database)
-    notes = notes_of(findings, profiles)
-    found = [] if isinstance(findings, Unavailable) else findings
-    known_profiles = {} if isinstance(profiles, Unavailable) else profiles
-    selection = context.selection
+    data = source.evaluate(database, context.config, context.now)
+    notes: list[str] = []
+    findings: tuple[source.Finding, ...] = ()
+    profiles: dict[str, source.Profile] = {}
+    if isinstance(data, Unavailable):
+        notes.append(data.note)
+    else:
+        findings = data.findings
+        profiles = dict(data.profiles)
     built: list[tuple[tuple[int, str, str], dict[str, Cell], dict[str, Level]]] = []
-    for finding in found:
-        if not selection.wants(
-            finding.identity, context.tenant_of(finding.identity), finding.environment
-        ):
+    for finding in findings:
+        if not wanted(finding, context):
             continue
-        profile = known_profiles.get(finding.identity)
+        profile = None if finding.identity is None else profiles.get(finding.identity)
         level = as_level(finding.severity)
         built.append(
             (
-                (LEVEL_RANK[level], finding.identity, finding.kind),
+                (LEVEL_RANK[level], finding.identity or "", finding.kind),
                 {
-                    "identity": finding.identity,
+                    "identity": finding.identity or f"(tenant {finding.tenant})",
                     "classification": None if profile is None else profile.classification,
                     "severity": finding.severity,
                     "message": finding.message,
                     "remedy": finding.remedy,
+                    "tenant": finding.tenant,
                     "environment": finding.environment,
                     "kind": finding.kind,
+                    "subject": finding.subject,
+                    "deadline": finding.deadline,
+                    "source": finding.source,
                     "licences": None if profile is None else " ".join(profile.licences),
                     "observed_at": finding.observed_at,
                 },

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from report_kit import NOW
-from support.report_history import add_feature_tables, write_history
+from support.report_history import SECRETS, add_feature_tables, write_config, write_history
+
+from monitor.config.model import Config
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +28,12 @@ def feature_db(history_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     shutil.copy(history_db, path)
     add_feature_tables(path, NOW)
     return path
+
+
+@pytest.fixture(scope="session")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The history's configuration, loaded for real (the posture rules judge against it)."""
+    from monitor.config import load_config
+
+    root = tmp_path_factory.mktemp("report-config")
+    return load_config(write_config(root, root / "monitor.db", NOW), environ=SECRETS)

@@ -26,10 +26,12 @@ def context(
     until: datetime | None = None,
     days: int = 30,
     configured: bool = True,
+    config: Any = None,
     **selection: Any,
 ) -> ReportContext:
     """Return a context at *now* over ``[since, until)`` (default: the *days* before now) in
-    UTC, with the history's configured identities unless *configured* is False."""
+    UTC, with the history's configured identities unless *configured* is False, and *config*
+    (the loaded configuration, which the posture rules need)."""
     end = until or now
     return ReportContext(
         now=now,
@@ -41,6 +43,7 @@ def context(
         ),
         configured=metas(now) if configured else {},
         has_config=configured,
+        config=config,
     )
 
 

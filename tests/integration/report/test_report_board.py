@@ -9,8 +9,11 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from report_kit import NOW, build, context
+from support.report_history import POSTURE, POSTURE_MISSING
 
+from monitor.config.model import Config
 from monitor.report.render import machine
 from monitor.report.views import board
 
@@ -108,16 +111,30 @@ def test_board_csv_round_trip(history_db: Path) -> None:
     assert "2026-03-15T04:00:00+00:00" == rows["dataverse-sync"]["last_success"]
 
 
-def test_board_reads_feature_tables(feature_db: Path) -> None:
-    """With posture, incident and usage rows: the nearest stored deadline, the classification
-    and licence, the usage share and open incident counts (tenant-wide ones included)."""
+def test_board_reads_incidents_and_usage(feature_db: Path) -> None:
+    """With incident and usage rows: the usage share and open incident counts."""
     rows = _rows(feature_db)
+    assert (0.9, 0) == (rows["sales-sync"]["usage_share"], rows["sales-sync"]["open_incidents"])
+    assert 1 == rows["dataverse-sync"]["open_incidents"]
+    assert 0 == rows["flaky-app"]["open_incidents"]  # its tenant-wide incident is resolved
+
+
+@pytest.mark.skipif(not POSTURE, reason=POSTURE_MISSING)
+def test_board_reads_posture(feature_db: Path, config: Config) -> None:
+    """With posture facts: the nearest deadline as the posture rules see it, the
+    classification and licences; no note about missing data."""
+    rows = _rows(feature_db, config=config)
     sales = rows["sales-sync"]
-    assert ("secret 'prod-2025'", "graph") == (sales["deadline_what"], sales["deadline_source"])
-    assert 0.9 == sales["usage_share"]
-    assert 0 == sales["open_incidents"]
+    assert ("client secret 'prod-2025' (in use)", "graph", "secret 5d") == (
+        sales["deadline_what"],
+        sales["deadline_source"],
+        sales["deadline"],
+    )
     locked = rows["dataverse-sync"]
-    assert ("interactive user", "ENTERPRISEPACK") == (locked["classification"], locked["licences"])
-    assert 1 == locked["open_incidents"]
-    result = build(board, feature_db, context())
+    assert ("not classified (Dataverse not observed)", "ENTERPRISEPACK", "pwd 40d") == (
+        locked["classification"],
+        locked["licences"],
+        locked["deadline"],
+    )
+    result = build(board, feature_db, context(config=config))
     assert all("requires" not in note for note in result.notes)

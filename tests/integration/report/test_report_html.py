@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from report_kit import build, context
+from support.report_history import POSTURE
 
+from monitor.config.model import Config
 from monitor.report.render import html
 from monitor.report.views import board, expiring, history, usage
 
@@ -79,10 +81,10 @@ def assert_self_contained(page: str) -> None:
     assert re.search(r"https?://|url\(|@import|//[a-z]", page, re.IGNORECASE) is None
 
 
-def test_board_page_has_the_three_charts(feature_db: Path, tmp_path: Path) -> None:
+def test_board_page_has_the_three_charts(feature_db: Path, config: Config) -> None:
     """The board page: the status table, an availability strip per identity, the expiry
     timeline and the usage chart, each an inline SVG; nothing fetched, no script."""
-    result = build(board, feature_db, context())
+    result = build(board, feature_db, context(config=config))
     page = html.render(result, zone=UTC)
     assert_self_contained(page)
     parser = parse(page)
@@ -91,7 +93,9 @@ def test_board_page_has_the_three_charts(feature_db: Path, tmp_path: Path) -> No
         assert f'class="chart {kind}"' in page
     assert 1 == parser.tags.count("table")
     assert any(title.startswith("sales-sync 2026-03-05") for title in parser.svg_titles)
-    assert any("secret 'prod-2025': ends" in title for title in parser.svg_titles)
+    assert any("cert-app · certificate file" in title for title in parser.svg_titles)
+    if POSTURE:
+        assert any("secret 'prod-2025' (in use): ends" in t for t in parser.svg_titles)
 
 
 def test_charts_without_data_still_draw_an_svg(history_db: Path, tmp_path: Path) -> None:

@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 from report_kit import NOW, build, context
+from support.report_history import POSTURE, POSTURE_MISSING
 
+from monitor.config.model import Config
 from monitor.report.render import machine
+from monitor.report.sources.posture import MISSING, NEEDS_CONFIG
 from monitor.report.views import board, expiring, incidents, posture, usage
 from monitor.report.views.common import Options
+
+needs_posture = pytest.mark.skipif(not POSTURE, reason=POSTURE_MISSING)
+PASSWORD = "the password (changed 2026-01-24, 90-day policy of contoso.com)"
 
 
 @pytest.fixture(scope="module")
@@ -71,39 +77,45 @@ def test_expiring_without_configuration_says_so(bare_db: Path) -> None:
     assert any("--config" in note for note in result.notes)
 
 
-def test_expiring_with_posture_rows_and_within(feature_db: Path) -> None:
-    """Stored deadlines join the configured one, soonest first, each with its source; the
-    400-day secret is beyond 90 days; --within 7d keeps only the secret ending in 5 days."""
-    result = build(expiring, feature_db, context())
+@needs_posture
+def test_expiring_with_posture_rows_and_within(feature_db: Path, config: Config) -> None:
+    """The posture rules' deadlines join the configured one, soonest first, each with its
+    source; --within 7d keeps only the secret ending in 5 days."""
+    result = build(expiring, feature_db, context(config=config))
     rows = result.table("expiring").rows
     assert [
-        ("sales-sync", "secret 'prod-2025'", "graph", "none"),
-        ("cert-app", "certificate file AB12CD34", "certificate file", None),
-        ("dataverse-sync", "password", "predicted", None),
-    ] == [(row["identity"], row["what"], row["source"], row["successor"]) for row in rows]
-    short = build(expiring, feature_db, context(), Options(within=timedelta(days=7)))
+        ("sales-sync", "client secret 'prod-2025' (in use)", "secret", "graph"),
+        ("cert-app", "certificate file AB12CD34", "certificate", "certificate file"),
+        ("dataverse-sync", PASSWORD, "password", "graph"),
+    ] == [(row["identity"], row["what"], row["kind"], row["source"]) for row in rows]
+    short = build(expiring, feature_db, context(config=config), Options(within=timedelta(days=7)))
     assert ["sales-sync"] == [row["identity"] for row in short.table("expiring").rows]
-    boundary = build(expiring, feature_db, context(), Options(within=timedelta(days=10)))
+    boundary = build(
+        expiring, feature_db, context(config=config), Options(within=timedelta(days=10))
+    )
     # The certificate ends exactly at now + 10d: the horizon is exclusive.
     assert ["sales-sync"] == [row["identity"] for row in boundary.table("expiring").rows]
 
 
-def test_expiring_filters_by_tenant_and_tag(feature_db: Path) -> None:
+def test_expiring_filters_by_tenant_and_tag(feature_db: Path, config: Config) -> None:
     """Filters apply to deadlines through the configured tenant and tags."""
-    fabrikam = build(expiring, feature_db, context(tenants={"fabrikam"}))
+    fabrikam = build(expiring, feature_db, context(config=config, tenants={"fabrikam"}))
     assert ["cert-app"] == [row["identity"] for row in fabrikam.table("expiring").rows]
-    tagged = build(expiring, feature_db, context(tagged={"dataverse-sync"}))
-    assert ["dataverse-sync"] == [row["identity"] for row in tagged.table("expiring").rows]
+    tagged = build(expiring, feature_db, context(config=config, tagged={"cert-app"}))
+    assert ["cert-app"] == [row["identity"] for row in tagged.table("expiring").rows]
+    nobody = build(expiring, feature_db, context(config=config, tagged={"flaky-app"}))
+    assert () == nobody.table("expiring").rows
 
 
-def test_expiring_json_and_csv_round_trip(feature_db: Path) -> None:
+@needs_posture
+def test_expiring_json_and_csv_round_trip(feature_db: Path, config: Config) -> None:
     """JSON and CSV carry the end date, days left and source of every row."""
-    result = build(expiring, feature_db, context())
+    result = build(expiring, feature_db, context(config=config))
     document = json.loads(machine.to_json(result, zone=UTC))
     assert [5, 10, 40] == [row["days_left"] for row in document["expiring"]]
     assert "2026-03-20T12:00:00+00:00" == document["expiring"][0]["ends_at"]
     rows = list(csv.DictReader(io.StringIO(machine.to_csv(result, zone=UTC))))
-    assert ["graph", "certificate file", "predicted"] == [row["source"] for row in rows]
+    assert ["graph", "certificate file", "graph"] == [row["source"] for row in rows]
 
 
 def test_incidents_open_and_in_window(feature_db: Path) -> None:
@@ -154,18 +166,35 @@ def test_usage_share_and_peak(feature_db: Path) -> None:
     assert 0.9 == document["usage"][0]["share"]
 
 
-def test_posture_findings(feature_db: Path) -> None:
-    """The posture view lists findings with the classification and licences."""
-    result = build(posture, feature_db, context())
-    [row] = result.table("posture").rows
-    assert ("dataverse-sync", "interactive user", "warning", "ENTERPRISEPACK") == (
-        row["identity"],
-        row["classification"],
-        row["severity"],
-        row["licences"],
-    )
-    rows = list(csv.DictReader(io.StringIO(machine.to_csv(result, zone=UTC))))
-    assert "move the integration to an application user" == rows[0]["remedy"]
+@needs_posture
+def test_posture_findings(feature_db: Path, config: Config) -> None:
+    """The posture view lists the posture rules' findings, worst first, with the
+    classification and licences; the CSV parses back with the remedy."""
+    result = build(posture, feature_db, context(config=config))
+    rows = result.table("posture").rows
+    assert [
+        ("sales-sync", "critical", "credential_expiring", ""),
+        ("dataverse-sync", "info", "password_expiring", "ENTERPRISEPACK"),
+    ] == [(row["identity"], row["severity"], row["kind"], row["licences"]) for row in rows]
+    parsed = list(csv.DictReader(io.StringIO(machine.to_csv(result, zone=UTC))))
+    assert parsed[0]["remedy"]
+    assert "2026-03-20T12:00:00+00:00" == parsed[0]["deadline"]
+
+
+@needs_posture
+def test_posture_needs_the_configuration(feature_db: Path) -> None:
+    """Without a configuration the posture rules cannot run: a note says so."""
+    result = build(posture, feature_db, context(configured=False))
+    assert () == result.table("posture").rows
+    assert [NEEDS_CONFIG] == list(result.notes)
+
+
+@needs_posture
+def test_posture_without_any_directory_read(history_db: Path, config: Config) -> None:
+    """A posture table without any fact yet: the note says no posture data is recorded."""
+    result = build(posture, history_db, context(config=config))
+    assert () == result.table("posture").rows
+    assert [MISSING] == list(result.notes)
 
 
 @pytest.mark.parametrize(
@@ -212,7 +241,10 @@ def _us(value: object) -> int:
     return int((value - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000)
 
 
-def test_expiring_takes_deadlines_from_open_incidents(feature_db: Path, tmp_path: Path) -> None:
+@needs_posture
+def test_expiring_takes_deadlines_from_open_incidents(
+    feature_db: Path, tmp_path: Path, config: Config
+) -> None:
     """An open expiring-credential incident adds its deadline (source: the incident); one for
     the configured certificate file's date is not listed twice; a resolved one is not listed."""
     path = tmp_path / "monitor.db"
@@ -270,11 +302,11 @@ def test_expiring_takes_deadlines_from_open_incidents(feature_db: Path, tmp_path
             ],
         )
     connection.close()
-    result = build(expiring, path, context())
+    result = build(expiring, path, context(config=config))
     rows = [(row["identity"], row["what"], row["source"]) for row in result.table("expiring").rows]
     assert [
-        ("sales-sync", "secret 'prod-2025'", "graph"),
+        ("sales-sync", "client secret 'prod-2025' (in use)", "graph"),
         ("cert-app", "certificate file AB12CD34", "certificate file"),
         ("flaky-app", "client secret 'nightly'", "incident CM-9"),
-        ("dataverse-sync", "password", "predicted"),
+        ("dataverse-sync", PASSWORD, "graph"),
     ] == rows

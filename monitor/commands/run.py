@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import open_for_writing
     from monitor.daemon import Daemon
 
+    # Alembic lists its plugins at INFO on every start that migrates; the upgrade lines stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     opened = open_for_writing(args)
     if isinstance(opened, int):
         return opened

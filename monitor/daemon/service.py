@@ -69,7 +69,7 @@ STATUS_EVERY_SECONDS = 5.0
 # Worker threads of the control pool (retention, evaluation, dispatch, usage).
 CONTROL_WORKERS = 4
 # APScheduler's own INFO lines ("Added job", one per identity) are noise below DEBUG.
-_QUIET_LOGGERS = ("apscheduler.scheduler",)
+_QUIET_LOGGERS = ("apscheduler.scheduler", "alembic.runtime.plugins")
 
 
 def utcnow() -> datetime:

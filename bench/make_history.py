@@ -18,6 +18,7 @@ database: it is kept (a cache) unless ``--force``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sqlite3
@@ -409,6 +410,10 @@ def generate(
         counts["incident"] = _incidents(connection, people, last_tick)
     if "usage_recorded" in tables:
         counts["usage_recorded"] = _usage(connection, people, daily, rng)
+    if "usage_daily" in tables:
+        counts["usage_daily"] = _usage_daily(connection, people, daily, rng)
+    if "posture_fact" in tables:
+        counts["posture_fact"] = _posture(connection, people, last_tick, rng)
     connection.execute("COMMIT")
     for _, sql in indexes:
         connection.execute(sql)
@@ -487,6 +492,225 @@ def _usage(
     return len(rows)
 
 
+def _usage_daily(
+    connection: sqlite3.Connection,
+    people: list[Identity],
+    daily: dict[tuple[str, str], list[int]],
+    rng: random.Random,
+) -> int:
+    """Usage per identity and day against its allocation, as the usage feature derives it."""
+    allocation = {person.name: rng.choice((6_000, 25_000, 40_000)) for person in people}
+    rows = [
+        (
+            name,
+            None,
+            day,
+            int(allocation[name] * rng.uniform(0.2, 1.05)),
+            allocation[name],
+            "admin center csv",
+        )
+        for name, day in daily
+    ]
+    connection.executemany(
+        "INSERT INTO usage_daily (identity, environment, day, requests, allocation, source)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+def _posture(
+    connection: sqlite3.Connection, people: list[Identity], now_us: int, rng: random.Random
+) -> int:
+    """Directory facts: each application's registered credential in use (ending between 5 days
+    ago and 400 days ahead), each user's account (password changed up to 90 days ago) and a
+    90-day password policy per tenant domain."""
+    from monitor.directory.observations import (
+        AppCredentials,
+        DomainPolicy,
+        RegisteredCredential,
+        UserAccount,
+    )
+
+    now = EPOCH + timedelta(microseconds=now_us)
+    facts: list[tuple[str, str | None, str, object]] = []
+    for person in people:
+        if person.credential_type == "password":
+            facts.append(
+                (
+                    person.tenant,
+                    person.name,
+                    "",
+                    UserAccount(
+                        found=True,
+                        user_principal_name=f"{person.name}@{person.tenant}.example",
+                        account_enabled=True,
+                        last_password_change=now - timedelta(days=rng.uniform(0, 90)),
+                    ),
+                )
+            )
+            continue
+        kind = "certificate" if person.credential_type == "certificate" else "client_secret"
+        credential = RegisteredCredential(
+            f"key-{person.name}",
+            kind,
+            f"{person.name}-2026",  # type: ignore[arg-type]
+            now - timedelta(days=300),
+            now + timedelta(days=rng.uniform(-5, 400)),
+            True,
+        )
+        facts.append(
+            (
+                person.tenant,
+                person.name,
+                "",
+                AppCredentials(
+                    client_id=client_id(person.name),
+                    display_name=person.name,
+                    configured=kind,  # type: ignore[arg-type]
+                    matched_by="thumbprint" if kind == "certificate" else "hint",
+                    credentials=(credential,),
+                ),
+            )
+        )
+    for tenant in sorted({person.tenant for person in people}):
+        facts.append(
+            (
+                tenant,
+                None,
+                f"{tenant}.example",
+                DomainPolicy(domain=f"{tenant}.example", password_validity_days=90),
+            )
+        )
+    seen = now_us - 3600 * US
+    connection.executemany(
+        "INSERT INTO posture_fact (fact_key, kind, tenant, identity, environment, subject,"
+        " source, observed, cause, reason, value, since, last_observed_at)"
+        " VALUES (?, ?, ?, ?, NULL, ?, 'graph', 1, NULL, NULL, ?, ?, ?)",
+        [
+            (
+                f"{fact.kind}:{tenant}/{identity or '-'}/-:{subject}",
+                fact.kind,  # type: ignore[attr-defined]
+                tenant,
+                identity,
+                subject,
+                json.dumps(fact.to_json(), sort_keys=True),
+                seen,
+                seen,
+            )  # type: ignore[attr-defined]
+            for tenant, identity, subject, fact in facts
+        ],
+    )
+    return len(facts)
+
+
+def client_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.bench.example"))
+
+
+def write_config(
+    path: Path, *, identities: int, tenants: int, environments: int, seed: int, **_: int
+) -> Path:
+    """Write the configuration of the synthetic install beside the database (``PATH.toml``;
+    secrets from ``$BENCH_SECRET``, one shared certificate file) and return its path."""
+    people = plan(identities, tenants, environments, 0, 10 * 86400 * US, seed)
+    config = path.with_name(path.name + ".toml")
+    certificate = path.with_name(path.name + ".pem")
+    if not certificate.exists():
+        _write_certificate(certificate)
+    lines = [f'[database]\npath = "{path}"\n']
+    for index in range(tenants):
+        lines.append(
+            f"[tenants.tenant-{index:02d}]\n"
+            f'tenant_id = "{uuid.uuid5(uuid.NAMESPACE_DNS, f"tenant-{index}.bench")}"\n'
+        )
+    for index in range(environments):
+        lines.append(
+            f'[environments.env-{index:02d}]\ntenant = "tenant-{index % tenants:02d}"\n'
+            f'url = "https://env-{index:02d}.crm.dynamics.com"\n'
+        )
+    for person in people:
+        common = (
+            f'[identities.{person.name}]\ntenant = "{person.tenant}"\n'
+            f'client_id = "{client_id(person.name)}"\n'
+            f'environments = ["{person.environment}"]\ntags = ["{person.tenant}"]\n'
+        )
+        if person.credential_type == "password":
+            lines.append(
+                common + 'kind = "user"\n'
+                f'username = "{person.name}@{person.tenant}.example"\n'
+                'password = { env = "BENCH_SECRET" }\n'
+            )
+        elif person.credential_type == "certificate":
+            lines.append(
+                common + f'kind = "application"\ncertificate = {{ file = "{certificate}" }}\n'
+            )
+        else:
+            lines.append(common + 'kind = "application"\nsecret = { env = "BENCH_SECRET" }\n')
+    config.write_text("\n".join(lines))
+    config.chmod(0o600)
+    return config
+
+
+def _write_certificate(path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=200))
+        .sign(key, hashes.SHA256())
+    )
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def add_missing_features(path: Path, **sizes: int) -> dict[str, int]:
+    """Fill the posture and usage tables of a database built before those tables existed
+    (``monitor db upgrade`` first), from the same plan; return the rows added."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    tables = {
+        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    first, last = connection.execute("SELECT min(started_at), max(started_at) FROM run").fetchone()
+    people = plan(
+        sizes["identities"], sizes["tenants"], sizes["environments"], first, last, sizes["seed"]
+    )
+    daily = {
+        (name, day): [0]
+        for name, day in connection.execute("SELECT identity, day FROM probe_stats_daily")
+    }
+    rng = random.Random(sizes["seed"] + 2)
+    counts: dict[str, int] = {}
+    connection.execute("BEGIN")
+    for table, fill in (
+        ("usage_daily", lambda: _usage_daily(connection, people, daily, rng)),
+        ("posture_fact", lambda: _posture(connection, people, last, rng)),
+    ):
+        empty = f"SELECT 1 FROM {table}"  # noqa: S608 - a table name from the tuple above
+        if table in tables and connection.execute(empty).fetchone() is None:
+            counts[table] = fill()
+    connection.execute("COMMIT")
+    connection.close()
+    return counts
+
+
 def ensure(path: Path, *, force: bool = False, **sizes: int) -> bool:
     """Build the database at *path* unless it exists (and not *force*); return whether built."""
     if path.exists() and not force:
@@ -502,6 +726,7 @@ def ensure(path: Path, *, force: bool = False, **sizes: int) -> bool:
         Path(f"{building}{suffix}").unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     print(f"built {path} in {elapsed:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    write_config(path, **sizes)
     return True
 
 
@@ -510,6 +735,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("path", type=Path, help="the database to build (kept if it exists)")
     add_size_options(parser)
     parser.add_argument("--force", action="store_true", help="rebuild even if PATH exists")
+    parser.add_argument(
+        "--add-features",
+        action="store_true",
+        help="fill empty posture and usage tables of an existing PATH (after `monitor db upgrade`)"
+        " and write its configuration",
+    )
     return parser.parse_args(argv)
 
 
@@ -541,6 +772,10 @@ def iter_files(path: Path) -> Iterator[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
+    if args.add_features:
+        print(f"added to {args.path}: {add_missing_features(args.path, **sizes(args))}")
+        print(f"configuration: {write_config(args.path, **sizes(args))}")
+        return 0
     if not ensure(args.path, force=args.force, **sizes(args)):
         print(f"{args.path} exists; kept (use --force to rebuild)")
     return 0

@@ -21,7 +21,7 @@ COLUMNS = (
     Column("identity", "IDENTITY", shrink=1, min_width=8),
     Column("what", "WHAT", shrink=2, min_width=8),
     Column("source", "SOURCE", shrink=3, min_width=6),
-    Column("successor", "SUCCESSOR"),
+    Column("successor", "SUCCESSOR", terminal=False),
     Column("days_left", "DAYS LEFT", "int", terminal=False),
     Column("kind", "KIND", terminal=False),
     Column("environment", "ENVIRONMENT", terminal=False),

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "config": "config",
     "report": "report",
+    "usage": "usage",
     "db": "db",
     "simulator": "simulator",
 }

@@ -22,6 +22,8 @@ from monitor.config.schema import (
     Text,
     Url,
 )
+from monitor.config.usage import IDENTITY_FIELDS as USAGE_IDENTITY_FIELDS
+from monitor.config.usage import USAGE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 IDENTITY_KINDS = ("application", "user")
@@ -143,6 +145,7 @@ IDENTITY = Table(
             ),
         ),
         "password": Field(SecretReference()),
+        **USAGE_IDENTITY_FIELDS,  # licences, object_id
     }
 )
 
@@ -154,6 +157,7 @@ ROOT = Table(
         "logging": Field(LOGGING),
         "schedule": Field(SCHEDULE),
         "retention": Field(RETENTION),
+        "usage": Field(USAGE),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(
             NamedTables(ENVIRONMENT, section="environments", noun="environment"), required=True

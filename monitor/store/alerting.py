@@ -198,6 +198,17 @@ class OutboxOutcome:
 
 
 @dataclass(frozen=True)
+class OutboxWork:
+    """What a dispatcher has to do at a moment, found with one read: leases to recover, rows
+    past the maximum age, channels with pending rows and those with rows due now."""
+
+    recoverable: bool
+    expired: bool
+    pending_channels: frozenset[str]
+    due_channels: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ProbeHistory:
     """What the probe rules need beyond the current state of an identity in an environment.
 
@@ -294,6 +305,33 @@ class AlertingQueries:
         )
         with self._read() as session:
             return {(channel, status): count for channel, status, count in session.execute(query)}
+
+    def outbox_work(self, now: datetime, created_before: datetime) -> OutboxWork:
+        """Return what a dispatch at *now* has to do (rows created before *created_before* and
+        still pending are past their maximum age). One read; nothing is locked."""
+        with self._read() as session:
+            recoverable = session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
+            )
+            pending = session.execute(
+                select(
+                    OutboxRow.channel,
+                    func.min(OutboxRow.not_before),
+                    func.min(OutboxRow.created_at),
+                )
+                .where(OutboxRow.status == "pending")
+                .group_by(OutboxRow.channel)
+            ).all()
+        due = frozenset(channel for channel, first_due, _ in pending if first_due <= now)
+        expired = any(oldest < created_before for _, _, oldest in pending)
+        return OutboxWork(
+            recoverable=bool(recoverable),
+            expired=expired,
+            pending_channels=frozenset(channel for channel, _, _ in pending),
+            due_channels=due,
+        )
 
     def delivery_attempts(self, outbox_id: int | None = None) -> list[DeliveryAttemptRecord]:
         query = select(DeliveryAttemptRow).order_by(DeliveryAttemptRow.id)

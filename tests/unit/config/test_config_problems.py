@@ -124,7 +124,8 @@ RULES = [
         {"identity": "secrt = 1"},
         "identities.sales-sync.secrt: expected one of the keys kind, tenant, client_id, "
         "environments, owner, tags, secret, certificate, certificate_passphrase, username, "
-        "password, credential_expires, credential_expires_source, credential_key_id, found "
+        "password, credential_expires, credential_expires_source, credential_key_id, licences, "
+        "object_id, found "
         "unknown key 'secrt'; hint: did you mean 'secret'?",
         id="unknown-key-did-you-mean",
     ),
@@ -138,7 +139,8 @@ RULES = [
     pytest.param(
         {"after": '[[channels]]\nname = "ops"'},
         "channels: expected one of the keys network, probing, database, logging, schedule, "
-        "retention, tenants, environments, identities, found unknown key 'channels'; hint: "
+        "retention, usage, tenants, environments, identities, found unknown key 'channels'; "
+        "hint: "
         "remove it, or check the "
         "spelling against config.example.toml",
         id="unknown-section",

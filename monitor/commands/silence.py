@@ -1,0 +1,176 @@
+"""``monitor silence``: hold back notifications for an identity, a tag or a tenant for a while.
+
+* ``monitor silence add --identity NAME | --tag TAG | --tenant NAME --until TIME --reason TEXT``
+* ``monitor silence list [--all]``
+* ``monitor silence remove ID``
+
+Silenced incidents are still opened, recorded and shown; only their notices wait. An incident
+first found during a silence is announced when the silence ends; one announced before gets no
+burst of reminders when it ends. ``TIME`` is relative (``30m``, ``4h``, ``2d``, ``1w``) or an ISO
+date or time (``2026-12-01``, ``2026-12-01T18:00``; local time unless it names a zone).
+
+Exit codes: 0 done; 1 ``remove`` found no such silence; 2 a wrong argument; 70 database; 78
+configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+EXIT_USAGE = 2
+
+_RELATIVE = re.compile(r"^\+?(?P<amount>\d+(\.\d+)?)\s*(?P<unit>m|min|h|d|w)$", re.I)
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """Return the aware UTC time *text* means (relative to *now*, or ISO; naive ISO is local).
+    Raise ValueError with a readable message otherwise."""
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        amount = float(match["amount"])
+        return now + timedelta(**{_UNITS[match["unit"].lower()]: amount})
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"not a time: {text!r} (use e.g. 4h, 2d, 2026-12-01 or 2026-12-01T18:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # local time, as the operator typed it
+    return parsed.astimezone(UTC)
+
+
+def who() -> str | None:
+    """Return who runs the command (``$SUDO_USER`` first), for the record."""
+    name = os.environ.get("SUDO_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "silence",
+        help="hold back notifications for an identity, tag or tenant until a time",
+        description="Silences hold back notices (incidents are still recorded). An incident "
+        "found during a silence is announced when it ends; one announced before is not "
+        "repeated in a burst.",
+    )
+    actions = parser.add_subparsers(dest="silence_action", metavar="ACTION")
+    actions.required = True
+    add = actions.add_parser("add", help="add a silence", description="Add a silence.")
+    scope = add.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--identity", metavar="NAME")
+    scope.add_argument("--tag", metavar="TAG")
+    scope.add_argument("--tenant", metavar="NAME")
+    add.add_argument(
+        "--until",
+        required=True,
+        metavar="TIME",
+        help="when it ends: 30m, 4h, 2d, 1w, or an ISO date/time",
+    )
+    add.add_argument(
+        "--from", dest="starts", metavar="TIME", default=None, help="when it starts (default: now)"
+    )
+    add.add_argument("--reason", required=True, metavar="TEXT")
+    listing = actions.add_parser(
+        "list", help="list silences", description="List active and upcoming silences."
+    )
+    listing.add_argument("--all", action="store_true", help="include ended and removed ones")
+    remove = actions.add_parser(
+        "remove", help="end a silence now", description="End a silence now."
+    )
+    remove.add_argument("silence_id", type=int, metavar="ID")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.commands.notify import open_store
+
+    opened = open_store(args)
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    now = datetime.now(UTC)
+    with store:
+        if args.silence_action == "add":
+            try:
+                starts = parse_time(args.starts, now) if args.starts else now
+                until = parse_time(args.until, now)
+            except ValueError as exc:
+                print(f"monitor silence: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            problem = _scope_problem(config, args)
+            if problem:
+                print(f"monitor silence: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            if until <= max(starts, now):
+                print(
+                    "monitor silence: --until must be in the future and after --from",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            silence = store.add_silence(
+                identity=args.identity,
+                tag=args.tag,
+                tenant=args.tenant,
+                starts_at=starts,
+                until=until,
+                reason=args.reason,
+                created_by=who(),
+            )
+            print(
+                f"silence {silence.id}: {silence.scope} until {silence.until:%Y-%m-%d %H:%M} "
+                f"UTC ({silence.reason})"
+            )
+            return 0
+        if args.silence_action == "list":
+            silences = store.silences(now=None if args.all else now)
+            for silence in silences:
+                state = (
+                    "removed"
+                    if silence.removed_at
+                    else (
+                        "active"
+                        if silence.active(now)
+                        else ("upcoming" if silence.starts_at > now else "ended")
+                    )
+                )
+                by = f" by {silence.created_by}" if silence.created_by else ""
+                print(
+                    f"{silence.id:>4}  {state:<8} {silence.scope:<28} "
+                    f"{silence.starts_at:%Y-%m-%d %H:%M} -> {silence.until:%Y-%m-%d %H:%M} UTC"
+                    f"{by}: {silence.reason}"
+                )
+            if not silences:
+                print("no silences")
+            return 0
+        removed = store.remove_silence(args.silence_id, now)
+        if removed is None:
+            print(f"monitor silence: no silence {args.silence_id}", file=sys.stderr)
+            return 1
+        print(f"silence {removed.id} ({removed.scope}) ended")
+        return 0
+
+
+def _scope_problem(config: Any, args: argparse.Namespace) -> str:
+    if args.identity is not None and args.identity not in config.identities:
+        return f"unknown identity {args.identity!r}"
+    if args.tenant is not None and args.tenant not in config.tenants:
+        return f"unknown tenant {args.tenant!r}"
+    if args.tag is not None and not any(
+        args.tag in identity.tags for identity in config.identities.values()
+    ):
+        return f"no identity has the tag {args.tag!r}"
+    return ""

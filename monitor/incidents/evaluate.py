@@ -1,0 +1,191 @@
+"""Evaluation: findings + now -> incident transitions and outbox rows, in one transaction.
+
+:func:`evaluate` is what ``monitor check`` runs after its probes and the daemon after each batch
+of probes. It opens one ``BEGIN IMMEDIATE`` transaction, reads the open incidents and active
+silences, lets :func:`monitor.incidents.machine.plan` decide, and writes every incident change,
+its transitions and the outbox rows of its notices before committing. A crash before the commit
+loses all of it (the next evaluation decides the same again); after it, nothing: the outbox rows
+are there for :func:`monitor.notify.dispatch.dispatch` to deliver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from monitor.config.model import AlertRules, Config
+from monitor.findings.base import Finding, FindingKind
+from monitor.findings.probes import probe_findings
+from monitor.incidents.machine import Change, plan
+from monitor.incidents.silences import silenced_by
+from monitor.notify.notice import build_notice
+from monitor.notify.routing import outbox_rows
+from monitor.store.alerting import IncidentRecord, SilenceRecord
+
+log = structlog.get_logger("monitor.incidents")
+
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One stored transition of one incident, as :func:`evaluate` reports it.
+
+    ``channels`` are the channels a notice was queued for (empty when none was: silenced,
+    acknowledged, nothing due, or no channel takes it).
+    """
+
+    incident_id: int
+    label: str
+    key: str
+    kind: str
+    level: str
+    identity: str | None
+    tenant: str
+    event: str
+    at: datetime
+    rung: int | None
+    notified: bool
+    channels: tuple[str, ...]
+    note: str
+
+
+class _RulesFor:
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def __call__(self, identity: str | None) -> AlertRules:
+        return self._config.alerts.rules_for(self._config.identities.get(identity or ""))
+
+
+def collect_probe_findings(store: Store, config: Config, now: datetime) -> list[Finding]:
+    """Return the probe findings from the store's current identity states and histories."""
+    return probe_findings(store.latest_states(), store.probe_history(), config, now)
+
+
+def evaluate(
+    store: Store,
+    config: Config,
+    findings: Sequence[Finding],
+    now: datetime,
+    *,
+    kinds: Collection[FindingKind] | None = None,
+    sources: Collection[str] | None = None,
+) -> list[Transition]:
+    """Turn *findings* into incident transitions and outbox rows, all in one transaction;
+    return the transitions.
+
+    An open incident whose finding is missing from *findings* resolves, but only if its kind is
+    in *kinds* and its source in *sources* (None: any): pass the kinds / sources the list is
+    complete for, so that a producer that did not run does not resolve its incidents.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    transitions: list[Transition] = []
+    with store.alerting_unit() as unit:
+        silences = unit.active_silences(now)
+
+        def muted(incident: IncidentRecord) -> bool:
+            return _silence(incident, silences, config, now) is not None
+
+        changes = plan(
+            open_incidents=unit.open_incidents(),
+            owing_resolved=unit.owing_resolved_incidents(),
+            findings=findings,
+            now=now,
+            rules_for=_RulesFor(config),
+            muted=muted,
+            kinds=kinds,
+            sources=sources,
+        )
+        for change in changes:
+            saved = unit.save_incident(change.after)
+            assert saved.id is not None
+            channels: tuple[str, ...] = ()
+            if change.notice is not None:
+                superseded = unit.supersede_pending(saved.id, now) if change.supersede else []
+                notice = build_notice(
+                    saved, change.notice.name, config, now, superseded=bool(superseded)
+                )
+                rows = outbox_rows(
+                    notice, saved, config, now, discriminator=change.notice.discriminator
+                )
+                unit.enqueue(rows, now)
+                channels = tuple(row.channel for row in rows)
+            elif change.supersede:
+                unit.supersede_pending(saved.id, now)
+            for event in change.events:
+                notified = bool(channels) and event.announced
+                unit.add_transition(
+                    saved.id,
+                    at=now,
+                    event=event.name,
+                    level=event.level,
+                    rung=event.rung,
+                    notified=notified,
+                    note=event.note,
+                )
+                transitions.append(
+                    _transition(
+                        saved,
+                        change,
+                        event.name,
+                        event.rung,
+                        notified,
+                        channels if notified else (),
+                        event.note,
+                        now,
+                    )
+                )
+    for transition in transitions:
+        log.info(
+            "incident",
+            incident=transition.label,
+            transition=transition.event,
+            kind=transition.kind,
+            level=transition.level,
+            identity=transition.identity,
+            tenant=transition.tenant,
+            channels=list(transition.channels),
+            note=transition.note or None,
+        )
+    return transitions
+
+
+def _silence(
+    incident: IncidentRecord, silences: Sequence[SilenceRecord], config: Config, now: datetime
+) -> SilenceRecord | None:
+    return silenced_by(incident, silences, config, now)
+
+
+def _transition(
+    incident: IncidentRecord,
+    change: Change,
+    event: str,
+    rung: int | None,
+    notified: bool,
+    channels: tuple[str, ...],
+    note: str,
+    now: datetime,
+) -> Transition:
+    assert incident.id is not None
+    return Transition(
+        incident_id=incident.id,
+        label=incident.label,
+        key=incident.key,
+        kind=incident.kind,
+        level=incident.level,
+        identity=incident.identity,
+        tenant=incident.tenant,
+        event=event,
+        at=now,
+        rung=rung,
+        notified=notified,
+        channels=channels,
+        note=note,
+    )

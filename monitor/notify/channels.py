@@ -1,0 +1,224 @@
+"""Sending a rendered message to the URLs of a channel with apprise.
+
+The only module that imports apprise (inside the functions that send). Each URL gets its own
+``Apprise`` object, so the result is known per URL and a retry can skip URLs that already have
+the message. By the kind of URL (:data:`SENDERS`, keyed like :func:`urlpolicy.inspect_url`):
+
+``teams``
+    Power Automate / Teams Workflows (``workflows://`` or the workflow's own https URL). The
+    message is our Adaptive Card, handed to apprise's workflows plugin as its ``template`` (a
+    private temporary file, removed after the call): apprise's generated card would cut the
+    body at 1,000 characters and show no facts or buttons.
+``email``
+    ``mailtos://`` (or ``mailto://`` to a loopback relay) and ``o365://``: the HTML body, from
+    which apprise builds the multipart/alternative message with its plain-text part.
+``other``
+    any other apprise service: the plain-text rendering.
+
+apprise reports failures instead of raising; its log lines for the call are captured and reduced
+to a short error class ("HTTP 500", "connection failed", "timed out") so that nothing the
+service echoed (and no URL) reaches the database. TLS: apprise verifies certificates through
+``requests`` (``REQUESTS_CA_BUNDLE`` if set, else requests' default bundle) and Python's ``ssl``
+default context for SMTP (the system store).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import urllib.parse
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+from monitor.config.model import ChannelConfig
+from monitor.notify.render import Rendered
+from monitor.notify.urlpolicy import UrlKind, inspect_url, is_loopback_host, url_problems
+from monitor.secrets import scrub
+from monitor.store.alerting import UrlAttempt
+
+_HTTP_STATUS = re.compile(r"error=(\d{3})\b")
+_SMTP_CODE = re.compile(r"\b([45]\d\d)\b")
+
+
+_load_lock = threading.Lock()
+
+
+def load_apprise() -> ModuleType:
+    """Import apprise and load its plugins once.
+
+    apprise 2.3 imports the ``imghdr`` module (deprecated in Python 3.11, removed in 3.13) while
+    loading its e-mail plugin; that one known warning is ignored here so that it neither floods
+    the log nor fails a test run with warnings as errors.
+    """
+    with _load_lock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*imghdr.*", category=DeprecationWarning)
+        import apprise
+        from apprise.manager_plugins import NotificationManager
+
+        NotificationManager().load_modules()  # type: ignore[no-untyped-call]
+    return apprise
+
+
+class ChannelSender(Protocol):
+    """Sends one rendered message to some URLs of a channel; one result per URL."""
+
+    def send(
+        self,
+        channel: ChannelConfig,
+        message: Rendered,
+        url_indexes: Sequence[int],
+        *,
+        timeout: float,
+    ) -> list[UrlAttempt]: ...
+
+
+def _with_query(url: str, key: str, value: str) -> str:
+    """Return *url* with ``key=value`` added to its query (apprise reads its options there)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{key}={urllib.parse.quote(value, safe='')}"
+
+
+def _has_query(url: str, key: str) -> bool:
+    query = urllib.parse.urlsplit(url).query
+    return any(k.lower() == key for k, _ in urllib.parse.parse_qsl(query))
+
+
+def classify_error(messages: Sequence[str], *, timed_out: bool = False) -> str:
+    """Reduce apprise's log lines of a failed call to a short error class (never the URL)."""
+    text = " ".join(messages)
+    match = _HTTP_STATUS.search(text)
+    if match:
+        return f"HTTP {match[1]}"
+    lowered = text.lower()
+    if timed_out or "timed out" in lowered or "timeout" in lowered:
+        return "timed out"
+    if "certificate" in lowered or "ssl" in lowered:
+        return "TLS failed"
+    if "auth" in lowered or "login" in lowered:
+        return "authentication failed"
+    if "connection error" in lowered or "connect" in lowered:
+        return "connection failed"
+    if "template" in lowered:
+        return "card rejected"
+    if "recipient" in lowered:
+        return "no valid recipient"
+    match = _SMTP_CODE.search(text) if "email" in lowered else None
+    if match:
+        return f"SMTP {match[1]}"
+    return "delivery failed"
+
+
+class AppriseSender:
+    """Deliver with apprise (see the module docstring)."""
+
+    def __init__(self, *, temp_dir: Path | None = None) -> None:
+        self._temp_dir = temp_dir
+
+    def send(
+        self,
+        channel: ChannelConfig,
+        message: Rendered,
+        url_indexes: Sequence[int],
+        *,
+        timeout: float,
+    ) -> list[UrlAttempt]:
+        attempts: list[UrlAttempt] = []
+        for index in url_indexes:
+            url = channel.urls[index].reveal()
+            started = time.monotonic()
+            try:
+                ok, error = self._send_one(url, message, timeout)
+            except Exception as exc:  # a plugin bug must never stop the dispatcher
+                ok, error = False, f"internal error ({type(exc).__name__})"
+            attempts.append(
+                UrlAttempt(
+                    url_index=index,
+                    ok=ok,
+                    error=None if ok else scrub(error or "delivery failed"),
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )
+            )
+        return attempts
+
+    def _send_one(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
+        problems = url_problems(url)
+        if problems:
+            return False, f"refused: expected {problems[0].expected}"
+        kind = inspect_url(url).kind
+        sender = SENDERS[kind]
+        return sender(self, url, message, timeout)
+
+    # --- per kind --------------------------------------------------------------------------
+
+    def _teams(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
+        if _has_query(url, "template"):  # the operator's own card template wins
+            return self._notify(url, message.title, message.text, "text", timeout)
+        with tempfile.TemporaryDirectory(prefix="monitor-card-", dir=self._temp_dir) as folder:
+            os.chmod(folder, 0o700)
+            path = Path(folder) / "card.json"
+            # Escape "{{" so apprise's template tokens can never be injected by message text.
+            payload = json.dumps(message.card).replace("{{", "{\\u007b")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(payload)
+            return self._notify(
+                _with_query(url, "template", str(path)),
+                message.title,
+                message.text,
+                "text",
+                timeout,
+            )
+
+    def _email(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
+        return self._notify(url, message.title, message.html, "html", timeout)
+
+    def _other(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
+        return self._notify(url, message.title, message.text, "text", timeout)
+
+    def _notify(
+        self, url: str, title: str, body: str, body_format: str, timeout: float
+    ) -> tuple[bool, str | None]:
+        apprise = load_apprise()
+        manager = apprise.Apprise()
+        if not manager.add(url):
+            return False, "apprise cannot load this URL (check its form)"
+        plugin = manager[0]
+        protocol = getattr(plugin, "protocol", None)
+        insecure = protocol and not getattr(plugin, "secure", True)
+        if insecure and not is_loopback_host(getattr(plugin, "host", None)):
+            return False, "refused: the URL would send without TLS"
+        lines: list[str] = []
+
+        def capture(entry: Any, _service: Any) -> None:
+            lines.append(str(getattr(entry, "message", "")))
+
+        result = manager.notify(
+            body=body,
+            title=title,
+            body_format=body_format,
+            timeout=timeout,
+            log_callback=capture,
+            log_level=logging.WARNING,
+        )
+        if bool(result):
+            return True, None
+        timed_out = int(getattr(result, "status", 1)) == 5  # AppriseResultStatus.TIMEOUT
+        return False, classify_error(lines, timed_out=timed_out)
+
+
+SendOne = Callable[[AppriseSender, str, Rendered, float], tuple[bool, str | None]]
+
+# URL kind -> how a message is sent to it (see the module docstring).
+SENDERS: dict[UrlKind, SendOne] = {
+    "teams": AppriseSender._teams,
+    "email": AppriseSender._email,
+    "other": AppriseSender._other,
+}

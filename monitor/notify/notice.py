@@ -1,0 +1,377 @@
+"""The content of a notice: what ops must read, decided once, stored in the outbox as JSON.
+
+A :class:`Notice` holds words, not formatting: who (identity, owner, tenant, environment), what is
+wrong in plain words, the deadline, what the integration will experience, the remedy, a link to
+the portal page where it is fixed, and the incident id (``[CM-42]`` starts every title, so an
+at-least-once duplicate is recognisable). :mod:`monitor.notify.render` turns one notice, or a
+digest of several, into a Teams card, an e-mail or plain text.
+
+Nothing secret goes in: the fields come from the configuration's names and the finding's words,
+and every text passes through :func:`monitor.secrets.scrub` as a last guard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from monitor.findings.base import FindingKind
+from monitor.secrets import scrub
+from monitor.store.alerting import IncidentRecord
+
+if TYPE_CHECKING:
+    from monitor.config.model import Config, IdentityConfig
+
+ENTRA_PORTALS = {
+    "public": "https://entra.microsoft.com",
+    "usgov": "https://entra.microsoft.us",
+    "china": "https://entra.microsoftonline.cn",
+}
+POWER_PLATFORM_ADMIN = "https://admin.powerplatform.microsoft.com/environments"
+SERVICE_HEALTH = "https://admin.microsoft.com/#/servicehealth"
+
+IMPACT: dict[str, str] = {
+    FindingKind.CREDENTIAL_BROKEN: (
+        "Every sign-in of the integration fails now: it cannot read or write Dataverse data "
+        "until the credential is fixed."
+    ),
+    FindingKind.CREDENTIAL_EXPIRING: (
+        "When it expires, the integration's sign-ins fail (AADSTS7000222) and it stops reading "
+        "and writing Dataverse data."
+    ),
+    FindingKind.PASSWORD_EXPIRING: (
+        "When the password expires, the integration's sign-ins fail (AADSTS50055) and it stops "
+        "reading and writing Dataverse data."
+    ),
+    FindingKind.ACCOUNT_DISABLED: (
+        "Sign-ins are refused, or Dataverse rejects the user: the integration is down."
+    ),
+    FindingKind.ACCOUNT_LOCKED: (
+        "Sign-ins are refused until the lockout ends, and every further attempt with a wrong "
+        "password extends it: the integration is down meanwhile."
+    ),
+    FindingKind.LICENCE: "Without a licence Dataverse refuses the user: the integration stops.",
+    FindingKind.NOT_IN_ENVIRONMENT: (
+        "The integration signs in, but Dataverse refuses every request in this environment."
+    ),
+    FindingKind.OVER_PRIVILEGED: (
+        "Nothing breaks, but the integration can change or delete far more than it needs: a bug "
+        "or a leaked credential does that much more damage."
+    ),
+    FindingKind.IDENTITY_TYPE: (
+        "The integration depends on a person's account: it breaks when their password changes "
+        "or they leave, and it uses their API allocation."
+    ),
+    FindingKind.CAPACITY: (
+        "No further user or licence can be added when one is needed (for example to replace "
+        "this identity)."
+    ),
+    FindingKind.USAGE: (
+        "Dataverse throttles the integration (HTTP 429) or the tenant runs out of its request "
+        "allocation: jobs slow down or fail."
+    ),
+    FindingKind.CANNOT_VERIFY: (
+        "Unknown: the monitor got no answer that says whether the credential works. If the "
+        "cause is a network or service outage, the integration is likely affected too."
+    ),
+    FindingKind.NOT_OBSERVED: (
+        "A fact the monitor needs could not be read, so a problem there would go unnoticed."
+    ),
+}
+
+EVENT_WORDS = {
+    "opened": "New",
+    "escalated": "Escalated",
+    "rung": "Deadline nearer",
+    "expired": "Expired",
+    "reminder": "Reminder",
+    "resolved": "Resolved",
+    "channel_failing": "Channel failing",
+    "test": "Test",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice about one incident (or about the monitor itself: a failing channel, a test).
+
+    ``title`` is the one-line summary that starts with the incident id; ``facts`` are (label,
+    value) pairs shown as a table; ``what``, ``impact`` and ``remedy`` are sentences;
+    ``portal_url`` / ``portal_label`` link to where it is fixed; ``lines`` are extra sentences.
+    """
+
+    event: str
+    level: str
+    title: str
+    headline: str
+    label: str | None = None
+    incident_id: int | None = None
+    kind: str | None = None
+    identity: str | None = None
+    tenant: str | None = None
+    deadline: str | None = None  # ISO 8601, UTC
+    deadline_text: str | None = None
+    what: str = ""
+    impact: str = ""
+    remedy: str = ""
+    portal_url: str | None = None
+    portal_label: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()
+    lines: tuple[str, ...] = ()
+    created_at: str = ""
+    included: tuple[Notice, ...] = field(default=())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Notice:
+        return _from_dict(json.loads(text))
+
+
+def _from_dict(data: Mapping[str, Any]) -> Notice:
+    known = {f.name for f in fields(Notice)}
+    values = {key: value for key, value in data.items() if key in known}
+    values["facts"] = tuple(tuple(pair) for pair in values.get("facts", ()))
+    values["lines"] = tuple(values.get("lines", ()))
+    values["included"] = tuple(_from_dict(item) for item in values.get("included", ()))
+    return Notice(**values)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def deadline_words(deadline: datetime, now: datetime) -> str:
+    """Return "in 6 days, on 2 Dec 2026 14:00 UTC" or "3 days ago, on ...".
+
+    Days are whole days rounded down; under a day, hours; under an hour, minutes.
+    """
+    when = deadline.astimezone(UTC)
+    on = f"{when.day} {when:%b %Y %H:%M} UTC"
+    left = deadline - now
+    span = abs(left)
+    if span >= timedelta(days=1):
+        amount = _plural(span.days, "day")
+    elif span >= timedelta(hours=1):
+        amount = _plural(int(span.total_seconds() // 3600), "hour")
+    else:
+        amount = _plural(max(1, int(span.total_seconds() // 60)), "minute")
+    return f"in {amount}, on {on}" if left > timedelta(0) else f"{amount} ago, on {on}"
+
+
+def _when(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y %H:%M} UTC"
+
+
+def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
+    """Return (URL, label) of the admin page where the incident is fixed."""
+    given = incident.details.get("portal_url")
+    if isinstance(given, str) and given.startswith("https://"):
+        label = incident.details.get("portal_label")
+        return given, label if isinstance(label, str) else "Open the admin page"
+    identity = config.identities.get(incident.identity or "")
+    tenant = config.tenants.get(incident.tenant)
+    portal = ENTRA_PORTALS.get(tenant.cloud if tenant else "public", ENTRA_PORTALS["public"])
+    kind = incident.kind
+    if kind == FindingKind.CANNOT_VERIFY and identity is None:
+        return SERVICE_HEALTH, "Microsoft 365 service health"
+    if kind in (FindingKind.NOT_IN_ENVIRONMENT, FindingKind.CAPACITY, FindingKind.USAGE):
+        return POWER_PLATFORM_ADMIN, "Power Platform admin center: environments"
+    if kind == FindingKind.LICENCE:
+        return (
+            f"{portal}/#view/Microsoft_AAD_IAM/LicensesMenuBlade/~/Products",
+            "Entra admin center: licences",
+        )
+    if kind in (FindingKind.CANNOT_VERIFY, FindingKind.ACCOUNT_LOCKED):
+        return (
+            f"{portal}/#view/Microsoft_AAD_IAM/SignInEventsV3Blade",
+            "Entra admin center: sign-in logs",
+        )
+    if identity is not None and identity.kind == "application":
+        if kind == FindingKind.ACCOUNT_DISABLED:
+            return (
+                f"{portal}/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/Properties/appId/"
+                f"{identity.client_id}",
+                "Entra admin center: enterprise application properties",
+            )
+        return (
+            f"{portal}/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/Credentials/appId/"
+            f"{identity.client_id}",
+            "Entra admin center: app registration, certificates & secrets",
+        )
+    if identity is not None and identity.kind == "user":
+        return (
+            f"{portal}/#view/Microsoft_AAD_UsersAndTenants/UserManagementMenuBlade/~/AllUsers",
+            f"Entra admin center: users (search {identity.username or identity.name})",
+        )
+    return portal, "Entra admin center"
+
+
+def _first_clause(text: str) -> str:
+    for separator in ("; ", ". "):
+        if separator in text:
+            return text.split(separator, 1)[0]
+    return text
+
+
+def _who(incident: IncidentRecord) -> str:
+    return incident.identity or f"tenant {incident.tenant}"
+
+
+def build_notice(
+    incident: IncidentRecord,
+    event: str,
+    config: Config,
+    now: datetime,
+    *,
+    note: str = "",
+    superseded: bool = False,
+) -> Notice:
+    """Return the notice announcing *event* of *incident* (which has its id)."""
+    assert incident.id is not None, "a notice needs the incident's id"
+    label = f"CM-{incident.id}"
+    identity: IdentityConfig | None = config.identities.get(incident.identity or "")
+    deadline_text = None
+    if incident.deadline is not None:
+        verb = "expired" if incident.deadline <= now else "expires"
+        deadline_text = f"{verb} {deadline_words(incident.deadline, now)}"
+    if deadline_text is not None:
+        headline = f"{_who(incident)}: {incident.subject} {deadline_text.split(', on ')[0]}"
+    else:
+        headline = f"{_who(incident)}: {_first_clause(incident.summary)}"
+    level_word = incident.level.upper()
+    if event == "resolved":
+        title = f"[{label}] RESOLVED {headline}"
+    elif event == "reminder":
+        title = f"[{label}] REMINDER {level_word} {headline}"
+    elif event == "escalated":
+        title = f"[{label}] {level_word} (escalated) {headline}"
+    else:
+        title = f"[{label}] {level_word} {headline}"
+    facts: list[tuple[str, str]] = [("Incident", label), ("Severity", incident.level)]
+    if incident.identity:
+        facts.append(("Identity", incident.identity))
+        facts.append(("Owner", identity.owner if identity and identity.owner else "not recorded"))
+    facts.append(("Tenant", incident.tenant))
+    environments = incident.details.get("environments")
+    if incident.environment:
+        facts.append(("Environment", incident.environment))
+    elif isinstance(environments, list) and environments:
+        facts.append(("Environments", ", ".join(str(e) for e in environments)))
+    elif identity is not None:
+        facts.append(("Environments", ", ".join(identity.environments)))
+    if deadline_text is not None:
+        facts.append(("Deadline", deadline_text))
+    facts.append(("Open since", _when(incident.opened_at)))
+    if incident.acknowledged_at is not None:
+        who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
+        facts.append(("Acknowledged", f"{_when(incident.acknowledged_at)}{who}"))
+    lines: list[str] = []
+    if event == "resolved":
+        lines.append(
+            f"Resolved {_when(incident.resolved_at or now)}: the problem is no longer found."
+        )
+        if superseded:
+            lines.append(
+                "The earlier notice about it had not been delivered here before it cleared: "
+                "it failed and recovered."
+            )
+    elif event == "reminder":
+        lines.append("Still open. Acknowledge it (monitor ack " + label + ") to stop reminders.")
+    if note:
+        lines.append(note[:1].upper() + note[1:] + ".")
+    url, portal_label = portal_link(incident, config)
+    return _scrubbed(
+        Notice(
+            event=event,
+            level=incident.level,
+            title=title,
+            headline=headline,
+            label=label,
+            incident_id=incident.id,
+            kind=incident.kind,
+            identity=incident.identity,
+            tenant=incident.tenant,
+            deadline=incident.deadline.isoformat() if incident.deadline else None,
+            deadline_text=deadline_text,
+            what=f"{incident.subject}: {incident.summary}",
+            impact=IMPACT.get(incident.kind, ""),
+            remedy=incident.remedy,
+            portal_url=url,
+            portal_label=portal_label,
+            facts=tuple(facts),
+            lines=tuple(lines),
+            created_at=now.isoformat(),
+        )
+    )
+
+
+def channel_failing_notice(
+    channel: str, lost: list[Notice], error: str | None, now: datetime, *, minutes: float
+) -> Notice:
+    """Return the notice a fallback channel gets when *channel* gave up on *lost* notices."""
+    labels = [notice.label for notice in lost if notice.label]
+    shown = ", ".join(dict.fromkeys(labels)) or "notices about the monitor"
+    title = f"[{shown}] Channel {channel} is failing: {len(lost)} undelivered"
+    lines = [
+        f"The monitor could not deliver {_plural(len(lost), 'notice')} to the channel "
+        f"{channel} within {minutes:g} minutes and gave up on that channel for them.",
+        f"Last error: {error or 'unknown'}.",
+        "Check the channel's URL (monitor notify test " + channel + "); the undelivered notices "
+        "follow here. After fixing it, `monitor notify requeue --channel " + channel + "` sends "
+        "them there again.",
+    ]
+    return _scrubbed(
+        Notice(
+            event="channel_failing",
+            level="critical",
+            title=title,
+            headline=f"channel {channel} is failing",
+            what=f"Notifications to {channel} fail: {error or 'unknown error'}",
+            impact="Incidents routed only to that channel reach nobody until it is fixed.",
+            remedy="Fix the channel (a revoked Teams workflow, a changed SMTP password, a full "
+            "mailbox) and requeue its notices.",
+            facts=(("Channel", channel), ("Undelivered", str(len(lost)))),
+            lines=tuple(lines),
+            created_at=now.isoformat(),
+            included=tuple(lost),
+        )
+    )
+
+
+def make_test_notice(channel: str, now: datetime) -> Notice:
+    """Return the notice ``monitor notify test`` sends."""
+    stamp = _when(now)
+    return Notice(
+        event="test",
+        level="info",
+        title=f"[CM-TEST] Test notice from the credential monitor to {channel}",
+        headline=f"test notice to {channel}",
+        label="CM-TEST",
+        what=f"This is a test of the channel {channel}, sent {stamp}.",
+        impact="None: nothing is wrong.",
+        remedy="Nothing to do. Real notices look like this one, with the incident id in front.",
+        facts=(("Channel", channel), ("Sent", stamp)),
+        created_at=now.isoformat(),
+    )
+
+
+def _scrubbed(notice: Notice) -> Notice:
+    """Return *notice* with every registered secret value masked in every text."""
+    data = json.loads(notice.to_json())
+    return _from_dict(_scrub_tree(data))
+
+
+def _scrub_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrub_tree(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub_tree(item) for key, item in value.items()}
+    return value

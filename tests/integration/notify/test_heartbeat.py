@@ -1,0 +1,64 @@
+"""The heartbeat URL: pinged after a cycle through the monitor's own HTTPS session (the configured
+CA bundle, never the environment), failures reported and never raised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.notify.alerting import SENTINEL_HEARTBEAT, T0, write_deployment
+from support.notify.receivers import HttpsReceiver
+
+from monitor.config import Config
+from monitor.incidents import alert_cycle
+from monitor.notify.heartbeat import ping_heartbeat
+
+
+def with_heartbeat(tmp_path: Path, url: str, ca: Path | None) -> Config:
+    deployment = write_deployment(
+        tmp_path, alerts='[alerts]\nheartbeat_url = { credential = "heartbeat-url" }\n'
+    )
+    secret = deployment.credentials / "heartbeat-url"
+    secret.write_text(url)
+    secret.chmod(0o600)
+    if ca is not None:
+        with deployment.config_path.open("a") as file:
+            file.write(f'\n[network]\nca_bundle = "{ca}"\n')
+    return deployment.load()
+
+
+def test_ping_reaches_the_receiver_over_verified_tls(
+    tmp_path: Path, teams: HttpsReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With network.ca_bundle naming the receiver's CA the ping succeeds, even with
+    REQUESTS_CA_BUNDLE removed: the monitor's session ignores the environment."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    config = with_heartbeat(tmp_path, teams.heartbeat_url(SENTINEL_HEARTBEAT), teams.ca_file)
+    assert ping_heartbeat(config) is True
+    assert ["GET"] == [r.method for r in teams.received(path_part="/ping/")]
+
+
+def test_ping_failures_are_reported_not_raised(tmp_path: Path, teams: HttpsReceiver) -> None:
+    """An untrusted certificate (no ca_bundle) and a 500 both give False."""
+    untrusted = with_heartbeat(tmp_path / "a", teams.heartbeat_url(SENTINEL_HEARTBEAT), None)
+    assert ping_heartbeat(untrusted) is False
+    trusted = with_heartbeat(tmp_path / "b", teams.heartbeat_url(SENTINEL_HEARTBEAT), teams.ca_file)
+    teams.answer([500])
+    assert ping_heartbeat(trusted) is False
+
+
+def test_no_heartbeat_configured_and_cycle_integration(
+    tmp_path: Path, teams: HttpsReceiver
+) -> None:
+    """Without a URL nothing is pinged (None); alert_cycle pings when asked to."""
+    assert ping_heartbeat(write_deployment(tmp_path / "none").load()) is None
+    config = with_heartbeat(tmp_path / "c", teams.heartbeat_url(SENTINEL_HEARTBEAT), teams.ca_file)
+    from monitor.store import Store
+
+    with Store.open(config.database.path) as store:
+        report = alert_cycle(store, config, T0, heartbeat=True)
+    assert (True, (), 0) == (
+        report.heartbeat,
+        report.transitions,
+        len(report.dispatch.deliveries) if report.dispatch else -1,
+    )

@@ -1,0 +1,1 @@
+"""Alert receivers and fixtures shared by the alerting tests."""

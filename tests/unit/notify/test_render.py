@@ -1,0 +1,167 @@
+"""What a notice says and how it looks: identity, owner, environment, the problem in plain words,
+the deadline, the impact, the remedy, the portal link and the incident id; digests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+
+import pytest
+from support.notify.alerting import write_deployment
+from support.notify.receivers import card_text
+
+from monitor.config import Config
+from monitor.notify.notice import Notice, build_notice, channel_failing_notice, deadline_words
+from monitor.notify.render import CARD_MAX_BYTES, render
+from monitor.store.alerting import IncidentRecord
+
+NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return write_deployment(tmp_path_factory.mktemp("render")).load()
+
+
+def expiring(incident_id: int = 42, **fields: object) -> IncidentRecord:
+    values: dict[str, object] = {
+        "id": incident_id,
+        "key": f"credential_expiring:contoso/sales-sync/-:key-{incident_id}",
+        "kind": "credential_expiring",
+        "level": "warning",
+        "tenant": "contoso",
+        "identity": "sales-sync",
+        "environment": None,
+        "subject": "client secret 'prod-2025'",
+        "summary": "the client secret expires; no successor registered",
+        "remedy": "Add a new client secret, deploy it, then remove the old one.",
+        "source": "graph",
+        "deadline": NOW + timedelta(days=6),
+        "opened_at": NOW - timedelta(days=24),
+        "observed_at": NOW,
+    }
+    values.update(fields)
+    return IncidentRecord(**values)  # type: ignore[arg-type]
+
+
+def test_deadline_words() -> None:
+    """Whole days, then hours, then minutes; past deadlines say "ago"."""
+    deadline = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+    assert "in 6 days, on 2 Dec 2026 14:00 UTC" == deadline_words(deadline, NOW)
+    assert "in 5 hours, on 2 Dec 2026 14:00 UTC" == deadline_words(
+        deadline, deadline - timedelta(hours=5, minutes=3)
+    )
+    assert "in 1 day, on 2 Dec 2026 14:00 UTC" == deadline_words(
+        deadline, deadline - timedelta(days=1)
+    )
+    assert "3 days ago, on 2 Dec 2026 14:00 UTC" == deadline_words(
+        deadline, deadline + timedelta(days=3, hours=2)
+    )
+
+
+def test_a_notice_says_who_what_when_impact_remedy_where(config: Config) -> None:
+    """The expiring-secret notice carries every part ops need, the id first in the title."""
+    notice = build_notice(expiring(), "rung", config, NOW)
+    assert "[CM-42] WARNING sales-sync: client secret 'prod-2025' expires in 6 days" == notice.title
+    facts = dict(notice.facts)
+    assert {
+        "Incident": "CM-42",
+        "Identity": "sales-sync",
+        "Owner": "crm-team@example.com",
+        "Tenant": "contoso",
+        "Environments": "contoso-prod",
+        "Deadline": "expires in 6 days, on 2 Dec 2026 14:00 UTC",
+    }.items() <= facts.items()
+    assert "no successor registered" in notice.what
+    assert "AADSTS7000222" in notice.impact
+    assert "Add a new client secret" in notice.remedy
+    client_id = config.identities["sales-sync"].client_id
+    assert notice.portal_url == (
+        "https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/"
+        f"~/Credentials/appId/{client_id}"
+    )
+    assert notice == Notice.from_json(notice.to_json())
+
+
+def test_every_form_of_a_notice_has_the_content(config: Config) -> None:
+    """Card (facts, sections, a button to the portal), e-mail HTML and text all carry it."""
+    notice = build_notice(expiring(), "rung", config, NOW)
+    rendered = render([notice])
+    card = rendered.card["attachments"][0]["content"]
+    assert ("AdaptiveCard", "1.4") == (card["type"], card["version"])
+    assert "Action.OpenUrl" == card["actions"][0]["type"]
+    text = card_text(card)
+    for part in (notice.title, "crm-team@example.com", notice.what, notice.impact, notice.remedy):
+        assert part in text
+        assert part in rendered.text
+    assert "<table>" in rendered.html
+    assert notice.portal_url in rendered.html
+    assert "client secret &#x27;prod-2025&#x27;" in rendered.html  # escaped
+
+
+def test_markup_in_names_is_escaped_in_html_and_cannot_reach_card_templates(
+    config: Config,
+) -> None:
+    """Text from findings is escaped in HTML and kept as data in the card."""
+    incident = expiring(subject="<script>x</script> {{app_body}}")
+    rendered = render([build_notice(incident, "opened", config, NOW)])
+    assert "<script>" not in rendered.html
+    assert "{{app_body}}" in card_text(rendered.card["attachments"][0]["content"])
+
+
+def test_resolved_and_tenant_wide_notices(config: Config) -> None:
+    """A resolved notice says so; a tenant-wide one links to service health and names no
+    identity."""
+    resolved = build_notice(expiring(resolved_at=NOW), "resolved", config, NOW, superseded=True)
+    assert resolved.title.startswith("[CM-42] RESOLVED sales-sync")
+    assert any("failed and recovered" in line for line in resolved.lines)
+    tenant = IncidentRecord(
+        id=7,
+        key="cannot_verify:contoso/-/-:probe",
+        kind="cannot_verify",
+        level="warning",
+        tenant="contoso",
+        identity=None,
+        environment=None,
+        subject="every identity of tenant contoso",
+        summary="could not verify 2 of the 2 identities of tenant contoso since ...",
+        remedy="Check the network.",
+        source="probe",
+        deadline=None,
+        opened_at=NOW,
+        observed_at=NOW,
+        details=MappingProxyType({}),
+    )
+    notice = build_notice(tenant, "opened", config, NOW)
+    assert notice.title.startswith("[CM-7] WARNING tenant contoso: could not verify")
+    assert "Identity" not in dict(notice.facts)
+    assert "servicehealth" in (notice.portal_url or "")
+
+
+def test_a_digest_lists_every_incident(config: Config) -> None:
+    """Twenty notices render as one message whose title and table carry every id, most severe
+    first; the card stays under the Teams size limit even for fifty."""
+    notices = [
+        build_notice(expiring(n, level="critical" if n == 13 else "warning"), "opened", config, NOW)
+        for n in range(1, 21)
+    ]
+    rendered = render(notices)
+    assert rendered.title.startswith("[CM-13, CM-1, CM-2, CM-3, CM-4, CM-5, +14 more] 20 notices")
+    assert "1 critical, 19 warning" in rendered.title
+    text = card_text(rendered.card["attachments"][0]["content"])
+    assert all(f"CM-{n}" in text and f"CM-{n}" in rendered.html for n in range(1, 21))
+    assert len(rendered.labels) == 20
+    many = [build_notice(expiring(n), "opened", config, NOW) for n in range(1, 51)]
+    assert len(json.dumps(render(many).card)) <= CARD_MAX_BYTES
+
+
+def test_channel_failing_notice_carries_the_lost_notices(config: Config) -> None:
+    """The fallback's message names the channel and the error and includes what was lost."""
+    lost = [build_notice(expiring(n), "opened", config, NOW) for n in (3, 4)]
+    notice = channel_failing_notice("ops-teams", lost, "HTTP 500", NOW, minutes=60)
+    rendered = render([notice])
+    assert rendered.title == "[CM-3, CM-4] Channel ops-teams is failing: 2 undelivered"
+    assert "HTTP 500" in rendered.text
+    assert lost[0].what in rendered.text
+    assert ("CM-3", "CM-4") == rendered.labels

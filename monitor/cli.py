@@ -21,7 +21,9 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "config": "config",
     "report": "report",
-    "usage": "usage",
+    "notify": "notify",
+    "silence": "silence",
+    "ack": "ack",
     "db": "db",
     "simulator": "simulator",
 }

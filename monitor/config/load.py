@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from monitor.cloud import CloudName, endpoints
+from monitor.config.alerting import build_alerts, build_channels
 from monitor.config.model import (
     CertificateCredential,
     Config,
@@ -33,7 +34,6 @@ from monitor.config.schedule import build_retention, build_schedule
 from monitor.config.schema import Context
 from monitor.config.secrets_source import ConfigFileAccess, SecretSources
 from monitor.config.sections import ROOT
-from monitor.config.usage import build_usage
 from monitor.config.validate import check_document, resolve_secrets, tables, text
 from monitor.secrets import Secret
 
@@ -215,7 +215,8 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         log_level=text(logging, "level") or "info",
         schedule=build_schedule(tables({"s": tree.get("schedule", {})})["s"]),
         retention=build_retention(tables({"r": tree.get("retention", {})})["r"]),
-        usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
+        channels=build_channels(tree.get("channels")),
+        alerts=build_alerts(tables({"a": tree.get("alerts", {})})["a"]),
     )
 
 
@@ -265,10 +266,6 @@ def _build_tenant(name: str, table: dict[str, object]) -> TenantConfig:
     )
 
 
-def _licences(value: object) -> tuple[str, ...] | None:
-    return tuple(str(item) for item in value) if isinstance(value, list) else None
-
-
 def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
     environments = table["environments"]
     tags = table.get("tags", [])
@@ -286,6 +283,4 @@ def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
         certificate=_optional(table, "certificate", CertificateCredential),
         username=text(table, "username"),
         password=_optional(table, "password", Secret),
-        licences=_licences(table.get("licences")),
-        object_id=text(table, "object_id"),
     )

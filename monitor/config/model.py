@@ -7,7 +7,7 @@ without touching the filesystem again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -16,10 +16,14 @@ from monitor.cloud import CloudName
 from monitor.secrets import Secret
 
 __all__ = [
+    "AlertRules",
+    "AlertsConfig",
     "CertificateCredential",
+    "ChannelConfig",
     "CloudName",
     "Config",
     "DatabaseConfig",
+    "DeliveryConfig",
     "EnvironmentConfig",
     "IdentityConfig",
     "IdentityKind",
@@ -29,8 +33,6 @@ __all__ = [
     "RetentionConfig",
     "ScheduleConfig",
     "TenantConfig",
-    "UsageConfig",
-    "UsageTenantConfig",
 ]
 
 IdentityKind = Literal["application", "user"]
@@ -154,10 +156,6 @@ class IdentityConfig:
     certificate: CertificateCredential | None = None
     username: str | None = None
     password: Secret | None = None
-    # Usage: licences (SKU part numbers; None: not declared, (): none, a non-interactive user)
-    # and the Entra object id, the "Caller ID" of the Power Platform admin center reports.
-    licences: tuple[str, ...] | None = None
-    object_id: str | None = None
 
     @property
     def credential_type(self) -> Literal["client_secret", "certificate", "password"]:
@@ -173,6 +171,81 @@ class IdentityConfig:
             return self.certificate.data
         assert self.secret is not None
         return self.secret
+
+
+ALERT_LEVELS = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A ``[[channels]]`` entry: apprise URLs (secrets) and which incidents they hear about.
+
+    ``severities``: the incident levels routed here. ``tags``: only incidents of identities with
+    one of these tags (empty: all). ``fallback``: the channel told when this one keeps failing.
+    """
+
+    name: str
+    urls: tuple[Secret, ...]
+    severities: tuple[str, ...] = ("critical", "warning")
+    tags: tuple[str, ...] = ()
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """When incidents open, notify, remind and resolve (``[alerts]``, per identity or tag)."""
+
+    expiry_ladder_days: tuple[int, ...] = (60, 30, 14, 7, 3, 1)  # lead-time rungs, descending
+    expired_repeat_hours: float = 24.0  # "already expired" notice repeats this often
+    critical_reminder_hours: float = 4.0
+    warning_reminder_hours: float = 24.0
+    cannot_verify_after_failures: int = 3  # transient failures in a row before "cannot verify"
+    cannot_verify_after_minutes: float = 10.0  # ... spanning at least this long
+    resolve_after_successes: int = 2  # successes in a row before a probe incident resolves
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """How the outbox retries (``[alerts.delivery]``)."""
+
+    retry_initial_seconds: float = 10.0
+    retry_max_seconds: float = 900.0
+    give_up_after_minutes: float = 60.0  # then dead-letter and tell the fallback channel
+    lease_seconds: float = 120.0  # a claimed row returns to the queue if its sender dies
+    send_timeout_seconds: float = 30.0  # one apprise call
+    digest_limit: int = 50  # notices per message at most
+    group_wait_seconds: float = 0.0  # hold warning notices this long to group them
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: global rules, overrides per identity and per tag, delivery, heartbeat."""
+
+    rules: AlertRules = field(default_factory=AlertRules)
+    identity_rules: dict[str, dict[str, object]] = field(default_factory=dict)
+    tag_rules: dict[str, dict[str, object]] = field(default_factory=dict)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    heartbeat_url: Secret | None = None
+
+    def rules_for(self, identity: IdentityConfig | None) -> AlertRules:
+        """Return the rules for *identity*: its own overrides, else those of its first tag that
+        has some, else the global rules (each key separately)."""
+        if identity is None:
+            return self.rules
+        values: dict[str, object] = {}
+        for tag in reversed(identity.tags):
+            values.update(self.tag_rules.get(tag, {}))
+        values.update(self.identity_rules.get(identity.name, {}))
+        return replace(self.rules, **values) if values else self.rules  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """``[directory]``: posture reads of Graph and Dataverse metadata (see config/directory.py)."""
+
+    interval_hours: float = 6.0  # each tenant's directory is read this often
+    expiry_warning_days: float = 30.0  # an expiry this close is a warning
+    expiry_critical_days: float = 7.0  # ... and this close critical
 
 
 @dataclass(frozen=True)
@@ -214,4 +287,5 @@ class Config:
     extra: dict[str, object] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
-    usage: UsageConfig = field(default_factory=UsageConfig)
+    channels: tuple[ChannelConfig, ...] = ()
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)

@@ -8,6 +8,7 @@ it to :data:`ROOT`, build its dataclass in :mod:`monitor.config.load`, and docum
 from __future__ import annotations
 
 from monitor.cloud import CLOUD_NAMES
+from monitor.config.alerting import ALERTS, CHANNELS
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     Choice,
@@ -22,8 +23,6 @@ from monitor.config.schema import (
     Text,
     Url,
 )
-from monitor.config.usage import IDENTITY_FIELDS as USAGE_IDENTITY_FIELDS
-from monitor.config.usage import USAGE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 IDENTITY_KINDS = ("application", "user")
@@ -145,7 +144,6 @@ IDENTITY = Table(
             ),
         ),
         "password": Field(SecretReference()),
-        **USAGE_IDENTITY_FIELDS,  # licences, object_id
     }
 )
 
@@ -157,7 +155,8 @@ ROOT = Table(
         "logging": Field(LOGGING),
         "schedule": Field(SCHEDULE),
         "retention": Field(RETENTION),
-        "usage": Field(USAGE),
+        "alerts": Field(ALERTS),
+        "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(
             NamedTables(ENVIRONMENT, section="environments", noun="environment"), required=True

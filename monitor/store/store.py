@@ -49,13 +49,12 @@ from monitor.store.records import (
     StoredResult,
 )
 from monitor.store.transitions import is_change, next_state
-from monitor.store.usage import UsageQueries, UsageWriter
 
 # Rows per multi-row upsert: well under SQLite's 32,766 bound parameters.
 _UPSERT_CHUNK = 500
 
 
-class _Queries(AlertingQueries, UsageQueries):
+class _Queries(AlertingQueries):
     """Reads shared by the writer and the read-only view."""
 
     def __init__(self, path: Path, engine: Engine) -> None:
@@ -221,7 +220,7 @@ class Reader(_Queries):
         return cls(path, engine)
 
 
-class Store(_Queries, AlertingWriter, UsageWriter):
+class Store(_Queries, AlertingWriter):
     """The writer: records runs, results, state and lockout guards.
 
     Every write is one ``BEGIN IMMEDIATE`` transaction, so a concurrent writer (a manual

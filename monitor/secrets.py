@@ -21,9 +21,13 @@ MASK = "********"
 
 _registry_lock = threading.Lock()
 _registered: set[str] = set()
-_ordered: tuple[str, ...] = ()  # _registered, longest first: rebuilt on registration, not on use
+# Rebuilt once per registration call, read without the lock (assignment is atomic):
+_ordered: tuple[str, ...] = ()  # every registered form, longest first
+_by_prefix: dict[str, tuple[str, ...]] = {}  # first _MIN_SCRUB_LENGTH characters -> forms
 # Shorter values would make scrubbing mangle ordinary text; nobody uses a 5-character secret.
 _MIN_SCRUB_LENGTH = 6
+# Up to this many forms a plain scan (one C-level search per form) beats the prefix index.
+_PLAIN_SCAN_LIMIT = 64
 
 
 def _variants(value: str) -> Iterable[str]:
@@ -36,26 +40,61 @@ def _variants(value: str) -> Iterable[str]:
 
 
 def register_secret_value(value: str) -> None:
-    """Remember *value* (and its encoded forms) so :func:`scrub` removes it from text."""
-    global _ordered
+    """Remember *value* (each of its lines, and their encoded forms) so :func:`scrub` removes
+    them from text."""
+    global _ordered, _by_prefix
+    new: set[str] = set()
     for line in value.splitlines() or [value]:
         line = line.strip()
-        if len(line) < _MIN_SCRUB_LENGTH:
-            continue
-        new = {v for v in _variants(line) if len(v) >= _MIN_SCRUB_LENGTH}
-        with _registry_lock:
-            if new <= _registered:
-                continue
-            _registered.update(new)
-            _ordered = tuple(sorted(_registered, key=len, reverse=True))
+        if len(line) >= _MIN_SCRUB_LENGTH:
+            new.update(v for v in _variants(line) if len(v) >= _MIN_SCRUB_LENGTH)
+    with _registry_lock:
+        if new <= _registered:
+            return
+        _registered.update(new)
+        ordered = tuple(sorted(_registered, key=len, reverse=True))
+        index: dict[str, list[str]] = {}
+        for form in ordered:
+            index.setdefault(form[:_MIN_SCRUB_LENGTH], []).append(form)
+        _by_prefix = {prefix: tuple(forms) for prefix, forms in index.items()}
+        _ordered = ordered
 
 
 def scrub(text: str) -> str:
-    """Given any text, return it with every registered secret value replaced by the mask."""
-    for value in _ordered:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    """Given any text, return it with every registered secret value replaced by the mask.
+
+    With many secrets loaded (hundreds of certificate keys register thousands of forms) a scan
+    per form would cost tens of milliseconds per log line; the prefix index keeps the cost
+    proportional to the length of the text instead.
+    """
+    ordered = _ordered
+    if len(ordered) <= _PLAIN_SCAN_LIMIT:
+        for value in ordered:
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+    index = _by_prefix
+    pieces: list[str] = []
+    position = copied = 0
+    last_start = len(text) - _MIN_SCRUB_LENGTH
+    while position <= last_start:
+        candidates = index.get(text[position : position + _MIN_SCRUB_LENGTH])
+        if candidates:
+            for form in candidates:  # longest first
+                if text.startswith(form, position):
+                    pieces.append(text[copied:position])
+                    pieces.append(MASK)
+                    position += len(form)
+                    copied = position
+                    break
+            else:
+                position += 1
+        else:
+            position += 1
+    if not pieces:
+        return text
+    pieces.append(text[copied:])
+    return "".join(pieces)
 
 
 class Secret:
@@ -79,9 +118,8 @@ class Secret:
                 text = self.__value.decode()
             except UnicodeDecodeError:
                 text = ""
-            for line in text.splitlines():
-                if not line.startswith("-----"):
-                    register_secret_value(line)
+            body = [line for line in text.splitlines() if not line.startswith("-----")]
+            register_secret_value("\n".join(body))
 
     def reveal(self) -> str:
         """Return the value as text. Call only where a library needs the value itself."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from msal.oauth2cli.assertion import JwtAssertionCreator
 
@@ -72,7 +72,21 @@ def load_certificate(credential: CertificateCredential) -> LoadedCertificate:
     data = credential.data.reveal_bytes()
     passphrase = credential.passphrase.reveal_bytes() if credential.passphrase else None
     certificates: list[x509.Certificate]
-    if data.lstrip().startswith(b"-----BEGIN"):
+    key: PrivateKeyTypes
+    if credential.private_key_pem is not None and credential.certificate_pem is not None:
+        # The configuration loader has already read and fully validated this key (an RSA
+        # consistency check costs ~50 ms per key); its unencrypted PKCS#8 copy is loaded without
+        # repeating that check, which keeps a certificate probe as cheap as a secret probe.
+        try:
+            key = serialization.load_pem_private_key(
+                credential.private_key_pem.reveal_bytes(),
+                None,
+                unsafe_skip_rsa_key_validation=True,
+            )
+            certificates = x509.load_pem_x509_certificates(credential.certificate_pem.encode())
+        except (ValueError, TypeError):
+            raise CertificateError("the validated certificate could not be read again") from None
+    elif data.lstrip().startswith(b"-----BEGIN"):
         match = _PRIVATE_KEY_BLOCK.search(data)
         if match is None:
             raise CertificateError("the PEM data holds no private key block")

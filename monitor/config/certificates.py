@@ -108,7 +108,11 @@ def _load_pem_key(raw: bytes, password: bytes | None) -> PrivateKeyTypes:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
-        return load_pem_private_key(raw, password)
+        # The RSA consistency check (~50-80 ms a key) is skipped: every command loads the
+        # configuration, and the checks that matter stay (the key parses, is RSA and belongs to
+        # the certificate). A key damaged inside would be refused by Entra ID's signature check,
+        # which the probe reports as a broken credential.
+        return load_pem_private_key(raw, password, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         if password is None:
             raise SecretSourceError(

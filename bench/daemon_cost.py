@@ -211,110 +211,122 @@ def main() -> int:
     parser.add_argument("--identities", type=int, default=1000)
     parser.add_argument("--soak-seconds", type=float, default=180)
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument(
+        "--soak-only", action="store_true", help="skip the baseline, cycle and default phases"
+    )
     args = parser.parse_args()
     n = args.identities
     root = Path(tempfile.mkdtemp(prefix="daemon-bench-"))
     print(f"daemon bench: {n} identities in {TENANTS} tenants, simulator on loopback; {root}")
     with Simulator(scenario_from_dict(scenario(n)), state_dir=root / "sim") as sim:
-        base = baseline(sim, n)
-        print(f"bare msal baseline:  {n} sign-ins + WhoAmI in {base:.1f} s (8 threads)")
-
-        # 1. capacity: every identity due every 10 s, far more than the daemon can do: it runs
-        # at full speed, and the steady rate gives the time of a cycle with everything due.
-        (root / "cycle").mkdir()
-        fast = write_config(
-            root / "cycle",
-            sim,
-            n,
-            "[schedule]\nprobe_interval_seconds = 10\nprobe_jitter_seconds = 0",
-        )
-        daemon = Daemon(fast, root / "cycle")
-        daemon.wait_started()
-        time.sleep(15)  # past the start-up spread
-        daemon.poll_log()
-        probes0, cpu0, started = sum(daemon.probed.values()), daemon.cpu_seconds(), time.monotonic()
-        time.sleep(30)
-        daemon.poll_log()
-        probes = sum(daemon.probed.values()) - probes0
-        rate, cpu_per_probe = (
-            probes / (time.monotonic() - started),
-            (daemon.cpu_seconds() - cpu0) / probes,
-        )
-        daemon.stop()
-        print(
-            f"daemon cycle:        {rate:.0f} probes/s at full load (8 workers, 4 per tenant): "
-            f"{n} identities in {n / rate:.1f} s; {1000 * cpu_per_probe:.1f} ms CPU per probe"
-        )
-
-        # 2. default interval: one cycle (spread over the first minute), then idle.
-        (root / "default").mkdir()
-        default = write_config(root / "default", sim, n, "")
-        daemon = Daemon(default, root / "default")
-        daemon.wait_started()
-        started, cpu0 = time.monotonic(), daemon.cpu_seconds()
-        daemon.wait_all_probed(n)
-        cycle_wall, cycle_cpu = time.monotonic() - started, daemon.cpu_seconds() - cpu0
-        cpu1 = daemon.cpu_seconds()
-        time.sleep(args.idle_seconds)
-        idle_rate = (daemon.cpu_seconds() - cpu1) / args.idle_seconds
-        peak_default = daemon.status("VmHWM")
-        threads_default = daemon.status("Threads")
-        daemon.stop()
-        interval = 900.0
-        share = (cycle_cpu + idle_rate * max(0.0, interval - cycle_wall)) / interval
-        print(
-            f"default interval:    a cycle costs {cycle_cpu:.1f} s CPU over {cycle_wall:.0f} s; "
-            f"idle {100 * idle_rate:.3f} % of a core; average over 15 min "
-            f"{100 * share:.2f} % of one core (target <= 1 %)"
-        )
-        print(
-            f"peak RSS:            {peak_default / 1024:.1f} MB at the default interval "
-            f"(target <= 120 MB); {threads_default} threads"
-        )
-
-        # 3. soak: every identity every 60 s.
-        (root / "soak").mkdir()
-        soak = write_config(
-            root / "soak",
-            sim,
-            n,
-            "[schedule]\nprobe_interval_seconds = 60\nprobe_jitter_seconds = 5",
-        )
-        daemon = Daemon(soak, root / "soak")
-        daemon.wait_started()
-        samples: list[tuple[float, int, int, int]] = []
-        started, cpu0 = time.monotonic(), daemon.cpu_seconds()
-        while time.monotonic() - started < args.soak_seconds:
-            time.sleep(10)
-            daemon.poll_log()
-            samples.append(
-                (
-                    time.monotonic() - started,
-                    daemon.status("VmRSS"),
-                    daemon.status("Threads"),
-                    daemon.fds(),
-                )
-            )
-        soak_cpu = daemon.cpu_seconds() - cpu0
-        probes = sum(daemon.probed.values())
-        peak_soak = daemon.status("VmHWM")
-        daemon.stop()
-        print(
-            f"soak:                {args.soak_seconds:.0f} s, {probes} probes "
-            f"({probes / args.soak_seconds:.1f}/s), {100 * soak_cpu / args.soak_seconds:.1f} % "
-            f"of a core, peak RSS {peak_soak / 1024:.1f} MB"
-        )
-        print("  t(s)   RSS(MB)  threads  fds")
-        for at, rss, threads, fds in samples:
-            print(f"  {at:5.0f}  {rss / 1024:7.1f}  {threads:7d}  {fds:4d}")
-        warm = [s for s in samples if s[0] >= 60] or samples
-        first, last = warm[0], warm[-1]
-        print(
-            f"after warm-up:       RSS {first[1] / 1024:.1f} -> {last[1] / 1024:.1f} MB "
-            f"({100 * (last[1] - first[1]) / first[1]:+.1f} %), threads {first[2]} -> {last[2]}, "
-            f"fds {first[3]} -> {last[3]}"
-        )
+        if not args.soak_only:
+            measure(args, root, sim, n)
+        soak_phase(args, root, sim, n)
     return 0
+
+
+def measure(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> None:
+    """The baseline, the full-load cycle, the default interval and its peak RSS."""
+    base = baseline(sim, n)
+    print(f"bare msal baseline:  {n} sign-ins + WhoAmI in {base:.1f} s (8 threads)")
+
+    # 1. capacity: every identity due every 10 s, far more than the daemon can do: it runs
+    # at full speed, and the steady rate gives the time of a cycle with everything due.
+    (root / "cycle").mkdir()
+    fast = write_config(
+        root / "cycle",
+        sim,
+        n,
+        "[schedule]\nprobe_interval_seconds = 10\nprobe_jitter_seconds = 0",
+    )
+    daemon = Daemon(fast, root / "cycle")
+    daemon.wait_started()
+    time.sleep(15)  # past the start-up spread
+    daemon.poll_log()
+    probes0, cpu0, started = sum(daemon.probed.values()), daemon.cpu_seconds(), time.monotonic()
+    time.sleep(30)
+    daemon.poll_log()
+    probes = sum(daemon.probed.values()) - probes0
+    rate, cpu_per_probe = (
+        probes / (time.monotonic() - started),
+        (daemon.cpu_seconds() - cpu0) / probes,
+    )
+    daemon.stop()
+    print(
+        f"daemon cycle:        {rate:.0f} probes/s at full load (8 workers, 4 per tenant): "
+        f"{n} identities in {n / rate:.1f} s; {1000 * cpu_per_probe:.1f} ms CPU per probe"
+    )
+
+    # 2. default interval: one cycle (spread over the first minute), then idle.
+    (root / "default").mkdir()
+    default = write_config(root / "default", sim, n, "")
+    daemon = Daemon(default, root / "default")
+    daemon.wait_started()
+    started, cpu0 = time.monotonic(), daemon.cpu_seconds()
+    daemon.wait_all_probed(n)
+    cycle_wall, cycle_cpu = time.monotonic() - started, daemon.cpu_seconds() - cpu0
+    cpu1 = daemon.cpu_seconds()
+    time.sleep(args.idle_seconds)
+    idle_rate = (daemon.cpu_seconds() - cpu1) / args.idle_seconds
+    peak_default = daemon.status("VmHWM")
+    threads_default = daemon.status("Threads")
+    daemon.stop()
+    interval = 900.0
+    share = (cycle_cpu + idle_rate * max(0.0, interval - cycle_wall)) / interval
+    print(
+        f"default interval:    a cycle costs {cycle_cpu:.1f} s CPU over {cycle_wall:.0f} s; "
+        f"idle {100 * idle_rate:.3f} % of a core; average over 15 min "
+        f"{100 * share:.2f} % of one core (target <= 1 %)"
+    )
+    print(
+        f"peak RSS:            {peak_default / 1024:.1f} MB at the default interval "
+        f"(target <= 120 MB); {threads_default} threads"
+    )
+
+
+def soak_phase(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> None:
+    """Every identity every 60 s for --soak-seconds: RSS, threads and fds over time."""
+    (root / "soak").mkdir()
+    soak = write_config(
+        root / "soak",
+        sim,
+        n,
+        "[schedule]\nprobe_interval_seconds = 60\nprobe_jitter_seconds = 5",
+    )
+    daemon = Daemon(soak, root / "soak")
+    daemon.wait_started()
+    samples: list[tuple[float, int, int, int]] = []
+    started, cpu0 = time.monotonic(), daemon.cpu_seconds()
+    while time.monotonic() - started < args.soak_seconds:
+        time.sleep(10)
+        daemon.poll_log()
+        samples.append(
+            (
+                time.monotonic() - started,
+                daemon.status("VmRSS"),
+                daemon.status("Threads"),
+                daemon.fds(),
+            )
+        )
+    soak_cpu = daemon.cpu_seconds() - cpu0
+    probes = sum(daemon.probed.values())
+    peak_soak = daemon.status("VmHWM")
+    daemon.stop()
+    print(
+        f"soak:                {args.soak_seconds:.0f} s, {probes} probes "
+        f"({probes / args.soak_seconds:.1f}/s), {100 * soak_cpu / args.soak_seconds:.1f} % "
+        f"of a core, peak RSS {peak_soak / 1024:.1f} MB"
+    )
+    print("  t(s)   RSS(MB)  threads  fds")
+    for at, rss, threads, fds in samples:
+        print(f"  {at:5.0f}  {rss / 1024:7.1f}  {threads:7d}  {fds:4d}")
+    warm = [s for s in samples if s[0] >= 60] or samples
+    first, last = warm[0], warm[-1]
+    print(
+        f"after warm-up:       RSS {first[1] / 1024:.1f} -> {last[1] / 1024:.1f} MB "
+        f"({100 * (last[1] - first[1]) / first[1]:+.1f} %), threads {first[2]} -> {last[2]}, "
+        f"fds {first[3]} -> {last[3]}"
+    )
 
 
 if __name__ == "__main__":

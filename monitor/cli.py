@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "notify": "notify",
     "silence": "silence",
     "ack": "ack",
+    "usage": "usage",
     "db": "db",
     "simulator": "simulator",
 }

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -25,6 +25,7 @@ from monitor.probes import PROBE_KINDS, ProbeContext
 from monitor.probes.base import ProbeResult
 from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
 from monitor.store.records import RunKind
+from monitor.usage.gate import RetryAfterGate
 
 log = structlog.get_logger("monitor.engine")
 
@@ -159,6 +160,13 @@ class CheckPass:
         deadline = self.config.network.probe_deadline_seconds
         results: list[ProbeResult] = []
         guards: dict[str, tuple[LockoutGuard | None, str]] = {}
+        # Usage hook (monitor.usage.gate): honour Retry-After, see the loop below.
+        retry_after = RetryAfterGate.load(
+            self.store,
+            [identity.name for identity in identities],
+            started_at,
+            default_seconds=self.config.usage.default_retry_after_seconds,
+        )
         executor = ThreadPoolExecutor(
             max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
         )
@@ -175,8 +183,16 @@ class CheckPass:
                         results.extend(_held_results(identity, guard, fingerprint, now))
                         continue
                     self.store.note_forced_probe(identity.name, now)
-                job = _Job(identity=identity, future=Future())
-                job.future = executor.submit(self._probe, identity, job.started)
+                # Usage hook: an environment that answered 429 with Retry-After (or a token
+                # endpoint that did, for all environments) gets no request as this identity
+                # until it expires; a held, not attempted, throttled result stands in for it.
+                environments, waiting = retry_after.split(identity, now, fingerprint)
+                results.extend(waiting)
+                if not environments:
+                    continue
+                probed = replace(identity, environments=tuple(environments))
+                job = _Job(identity=probed, future=Future())
+                job.future = executor.submit(self._probe, probed, job.started)
                 jobs.append(job)
             results.extend(self._collect(jobs, deadline))
         finally:

@@ -34,6 +34,7 @@ from monitor.config.schedule import build_retention, build_schedule
 from monitor.config.schema import Context
 from monitor.config.secrets_source import ConfigFileAccess, SecretSources
 from monitor.config.sections import ROOT
+from monitor.config.usage import build_usage
 from monitor.config.validate import check_document, resolve_secrets, tables, text
 from monitor.secrets import Secret
 
@@ -217,6 +218,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         retention=build_retention(tables({"r": tree.get("retention", {})})["r"]),
         channels=build_channels(tree.get("channels")),
         alerts=build_alerts(tables({"a": tree.get("alerts", {})})["a"]),
+        usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
     )
 
 
@@ -266,6 +268,10 @@ def _build_tenant(name: str, table: dict[str, object]) -> TenantConfig:
     )
 
 
+def _licences(value: object) -> tuple[str, ...] | None:
+    return tuple(str(item) for item in value) if isinstance(value, list) else None
+
+
 def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
     environments = table["environments"]
     tags = table.get("tags", [])
@@ -283,4 +289,6 @@ def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
         certificate=_optional(table, "certificate", CertificateCredential),
         username=text(table, "username"),
         password=_optional(table, "password", Secret),
+        licences=_licences(table.get("licences")),
+        object_id=text(table, "object_id"),
     )

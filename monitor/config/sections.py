@@ -23,6 +23,8 @@ from monitor.config.schema import (
     Text,
     Url,
 )
+from monitor.config.usage import IDENTITY_FIELDS as USAGE_IDENTITY_FIELDS
+from monitor.config.usage import USAGE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 IDENTITY_KINDS = ("application", "user")
@@ -144,6 +146,7 @@ IDENTITY = Table(
             ),
         ),
         "password": Field(SecretReference()),
+        **USAGE_IDENTITY_FIELDS,  # licences, object_id
     }
 )
 
@@ -156,6 +159,7 @@ ROOT = Table(
         "schedule": Field(SCHEDULE),
         "retention": Field(RETENTION),
         "alerts": Field(ALERTS),
+        "usage": Field(USAGE),
         "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(

@@ -15,6 +15,7 @@ from monitor.config.problems import KeyPath, describe, dotted
 from monitor.config.schedule import check_schedule
 from monitor.config.schema import INVALID, Context, suggest
 from monitor.config.secrets_source import SecretRef, SecretSourceError, SecretSources
+from monitor.config.usage import check_usage
 from monitor.secrets import Secret
 
 MIN_FINGERPRINT_KEY_BYTES = 16
@@ -64,6 +65,7 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
     _check_database(tables({"d": document.get("database")}).get("d", {}), ctx)
     check_schedule(document, ctx)
     check_alerting(document, ctx)
+    check_usage(document, ctx)
     for name, tenant_table in tenants.items():
         _check_tenant(("tenants", name), tenant_table, ctx)
     seen_urls: dict[str, str] = {}

@@ -49,12 +49,13 @@ from monitor.store.records import (
     StoredResult,
 )
 from monitor.store.transitions import is_change, next_state
+from monitor.store.usage import UsageQueries, UsageWriter
 
 # Rows per multi-row upsert: well under SQLite's 32,766 bound parameters.
 _UPSERT_CHUNK = 500
 
 
-class _Queries(AlertingQueries):
+class _Queries(AlertingQueries, UsageQueries):
     """Reads shared by the writer and the read-only view."""
 
     def __init__(self, path: Path, engine: Engine) -> None:
@@ -220,7 +221,7 @@ class Reader(_Queries):
         return cls(path, engine)
 
 
-class Store(_Queries, AlertingWriter):
+class Store(_Queries, AlertingWriter, UsageWriter):
     """The writer: records runs, results, state and lockout guards.
 
     Every write is one ``BEGIN IMMEDIATE`` transaction, so a concurrent writer (a manual

@@ -115,9 +115,12 @@ def build_wheels() -> Path:
     wheelhouse = WORK / "wheelhouse"
     shutil.rmtree(wheelhouse, ignore_errors=True)
     started = time.monotonic()
+    # pip's cache goes under .cache/ too: the test leaves nothing outside the work tree.
+    env = {**os.environ, "PIP_CACHE_DIR": str(WORK / "pip-cache")}
     run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(wheelhouse), str(REPO)],
         timeout=900,
+        env=env,
     )
     print(f"pip wheel: {time.monotonic() - started:.0f} s")
     return wheelhouse

@@ -3,6 +3,7 @@ writer recording probes at the same time."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -53,18 +54,29 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
+@pytest.fixture(scope="module")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """200 days, one run every day with 6 results; identity 'b' flips outcome every 10 days.
+    Built once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("retention") / "template.db"
+    with Store.open(path) as template:
+        for day in range(200):
+            at = T0 + timedelta(days=day, hours=12)
+            flip = Outcome.OK if (day // 10) % 2 == 0 else Outcome.CREDENTIAL_INVALID
+            record(
+                template,
+                at,
+                [result(f"a{i}", at, Outcome.OK) for i in range(5)] + [result("b", at, flip)],
+            )
+    return path
+
+
 @pytest.fixture
-def seeded(store: Store) -> Store:
-    """200 days, one run every day with 6 results; identity 'b' flips outcome every 10 days."""
-    for day in range(200):
-        at = T0 + timedelta(days=day, hours=12)
-        flip = Outcome.OK if (day // 10) % 2 == 0 else Outcome.CREDENTIAL_INVALID
-        record(
-            store,
-            at,
-            [result(f"a{i}", at, Outcome.OK) for i in range(5)] + [result("b", at, flip)],
-        )
-    return store
+def seeded(tmp_path: Path, seeded_template: Path) -> Iterator[Store]:
+    path = tmp_path / "monitor.db"
+    shutil.copyfile(seeded_template, path)
+    with Store.open(path) as opened:
+        yield opened
 
 
 def seed_raw(path: Path, rows: int) -> None:

@@ -125,7 +125,8 @@ RULES = [
         {"identity": "secrt = 1"},
         "identities.sales-sync.secrt: expected one of the keys kind, tenant, client_id, "
         "environments, owner, tags, secret, certificate, certificate_passphrase, username, "
-        "password, credential_expires, credential_expires_source, credential_key_id, found "
+        "password, credential_expires, credential_expires_source, credential_key_id, licences, "
+        "object_id, found "
         "unknown key 'secrt'; hint: did you mean 'secret'?",
         id="unknown-key-did-you-mean",
     ),

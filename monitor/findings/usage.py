@@ -1,0 +1,323 @@
+"""Findings from API usage: allocation, tenant pool, service-protection headroom, 429 answers.
+
+Pure rules over a :class:`~monitor.usage.model.UsageReport`, the ``[usage]`` thresholds and
+``now``. All findings are of kind ``usage``; their keys end in the subject id named below.
+
+``allocation`` (per identity with a known allocation of its own)
+    **critical** when a day's usage (the newest day with data, today's partial count included)
+    reached ``critical_percent`` of the 24-hour allocation; **warning** when that day, or the
+    trend of the recent complete days anywhere from today to ``projection_days`` ahead, reached
+    ``warning_percent``. The deadline is the day the trend reaches the whole allocation.
+``pool`` (per tenant with a known pool size)
+    the same rule for the non-licensed pool's daily total over every caller.
+``headroom`` (per identity and environment)
+    **warning** when the newest answer from Dataverse left less than ``burst_warning_percent``
+    of the service-protection budget (requests, or execution time) of its 5-minute window.
+``throttled`` (per identity and environment)
+    **warning** for a throttled answer (HTTP 429 from Dataverse, or Entra's throttling) within
+    ``throttle_window_hours``; **critical** from ``throttled_critical_count`` of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time
+from fractions import Fraction
+from types import MappingProxyType
+
+from monitor.config.model import UsageConfig
+from monitor.findings.base import Finding, FindingKind, Level
+from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
+from monitor.usage.projection import Projection, percent, reaches
+from monitor.usage.throttle import ThrottleEvent
+
+SOURCE_PROBE = "probe"
+
+ALLOCATION_REMEDY = (
+    "Reduce the integration's request volume (fewer polls, changed-rows-only syncs; $batch items "
+    "still count), spread it over more identities, or add licences or Power Platform request "
+    "capacity add-ons (+50,000 per 24 hours each); check the Power Platform admin center's "
+    "Capacity reports."
+)
+POOL_REMEDY = (
+    "Application users and non-interactive users share this pool: find the heaviest callers in "
+    "the non-licensed report, reduce their volume, or buy Power Platform request capacity "
+    "add-ons or move the environment to pay-as-you-go."
+)
+HEADROOM_REMEDY = (
+    "The integration is close to Dataverse's service-protection limit (6,000 requests or 20 "
+    "minutes of execution time per 5 minutes, per user and web server): lower its concurrency "
+    "and request rate, make it honour Retry-After, or spread the load over several identities."
+)
+THROTTLED_REMEDY = (
+    "Dataverse (or Entra ID) is refusing requests from this identity with HTTP 429: the "
+    "integration must wait for Retry-After before retrying, and send fewer or cheaper requests "
+    "(lower concurrency, smaller batches). The monitor itself waits out every Retry-After."
+)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _level(projection: Projection, settings: UsageConfig) -> Level | None:
+    if reaches(projection.latest_share, settings.critical_percent):
+        return Level.CRITICAL
+    if reaches(projection.latest_share, settings.warning_percent) or reaches(
+        projection.projected_share, settings.warning_percent
+    ):
+        return Level.WARNING
+    return None
+
+
+def _describe(projection: Projection, what: str) -> tuple[str, datetime | None]:
+    latest = projection.latest
+    assert latest is not None
+    allocation = projection.allocation
+    text = (
+        f"{what} used {latest.requests:,} of {allocation:,} requests "
+        f"({percent(projection.latest_share)}) on {latest.day.isoformat()}"
+    )
+    if latest.day == projection.today:
+        text += " (so far today)"
+    deadline: datetime | None = None
+    if projection.exhaustion_day is not None:
+        deadline = _start_of(projection.exhaustion_day)
+        if projection.exhaustion_day <= projection.today:
+            text += "; at the recent trend a day's requests already reach the allocation"
+        else:
+            text += (
+                f"; at the recent trend a day's requests reach the allocation on "
+                f"{projection.exhaustion_day.isoformat()}"
+            )
+    elif projection.projected_share is not None:
+        text += (
+            f"; the recent trend reaches {percent(projection.projected_share)} by "
+            f"{projection.horizon_day.isoformat()}"
+        )
+    if reaches(projection.latest_share, 100):
+        deadline = _start_of(latest.day)
+    return text, deadline
+
+
+def _projection_details(projection: Projection) -> dict[str, object]:
+    latest = projection.latest
+    return {
+        "allocation": projection.allocation,
+        "latest_day": latest.day.isoformat() if latest else None,
+        "latest_requests": latest.requests if latest else None,
+        "latest_source": latest.source if latest else None,
+        "latest_percent": _as_percent(projection.latest_share),
+        "projected_percent": _as_percent(projection.projected_share),
+        "projection_until": projection.horizon_day.isoformat(),
+        "trend_days": projection.trend_points,
+        "trend_per_day": _as_number(projection.slope_per_day),
+        "exhaustion_day": (
+            projection.exhaustion_day.isoformat() if projection.exhaustion_day else None
+        ),
+    }
+
+
+def _as_percent(share: Fraction | None) -> float | None:
+    return None if share is None else round(float(share * 100), 2)
+
+
+def _as_number(value: Fraction | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def allocation_findings(
+    usage: IdentityUsage, settings: UsageConfig, now: datetime
+) -> list[Finding]:
+    """Return the allocation finding of one identity (none, or one)."""
+    projection = usage.projection
+    if projection is None or projection.latest is None:
+        return []
+    level = _level(projection, settings)
+    if level is None:
+        return []
+    summary, deadline = _describe(projection, f"{usage.identity}")
+    details = {
+        **_projection_details(projection),
+        "allocation_basis": usage.allocation.basis,
+        "allocation_source": usage.allocation.source,
+    }
+    return [
+        Finding(
+            key=Finding.make_key(
+                FindingKind.USAGE,
+                tenant=usage.tenant,
+                identity=usage.identity,
+                subject_id="allocation",
+            ),
+            kind=FindingKind.USAGE,
+            level=level,
+            tenant=usage.tenant,
+            identity=usage.identity,
+            environment=None,
+            subject="24-hour Power Platform request allocation",
+            summary=summary,
+            remedy=ALLOCATION_REMEDY,
+            observed_at=now,
+            source=projection.latest.source,
+            deadline=deadline,
+            details=MappingProxyType(details),
+        )
+    ]
+
+
+def pool_findings(pool: PoolUsage, settings: UsageConfig, now: datetime) -> list[Finding]:
+    """Return the finding of one tenant's non-licensed pool (none, or one)."""
+    projection = pool.projection
+    if projection is None or projection.latest is None:
+        return []
+    level = _level(projection, settings)
+    if level is None:
+        return []
+    summary, deadline = _describe(projection, f"the non-licensed pool of tenant {pool.tenant}")
+    if pool.top_callers:
+        heaviest = ", ".join(
+            f"{caller.identity or caller.caller_id or 'unnamed caller'} {caller.requests:,}"
+            for caller in pool.top_callers[:3]
+        )
+        summary += f"; heaviest callers: {heaviest}"
+    details = {
+        **_projection_details(projection),
+        "allocation_basis": pool.allocation.basis,
+        "allocation_source": pool.allocation.source,
+        "identities": list(pool.identities),
+    }
+    return [
+        Finding(
+            key=Finding.make_key(FindingKind.USAGE, tenant=pool.tenant, subject_id="pool"),
+            kind=FindingKind.USAGE,
+            level=level,
+            tenant=pool.tenant,
+            identity=None,
+            environment=None,
+            subject="tenant pool of non-licensed Power Platform requests",
+            summary=summary,
+            remedy=POOL_REMEDY,
+            observed_at=now,
+            source=projection.latest.source,
+            deadline=deadline,
+            details=MappingProxyType(details),
+        )
+    ]
+
+
+def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime) -> list[Finding]:
+    """Return a warning per environment where the newest answer left little headroom."""
+    findings: list[Finding] = []
+    threshold = Fraction(str(settings.burst_warning_percent)) / 100
+    for headroom in usage.headroom:
+        low: list[str] = []
+        if headroom.burst_share is not None and headroom.burst_share < threshold:
+            low.append(
+                f"{headroom.burst_remaining:,} of {settings.burst_limit:,} requests "
+                f"({percent(headroom.burst_share)})"
+            )
+        if headroom.time_share is not None and headroom.time_share < threshold:
+            assert headroom.time_remaining_ms is not None
+            low.append(
+                f"{headroom.time_remaining_ms / 1000:,.0f} of "
+                f"{settings.execution_time_limit_ms / 1000:,.0f} s of execution time "
+                f"({percent(headroom.time_share)})"
+            )
+        if not low:
+            continue
+        findings.append(
+            Finding(
+                key=Finding.make_key(
+                    FindingKind.USAGE,
+                    tenant=usage.tenant,
+                    identity=usage.identity,
+                    environment=headroom.environment,
+                    subject_id="headroom",
+                ),
+                kind=FindingKind.USAGE,
+                level=Level.WARNING,
+                tenant=usage.tenant,
+                identity=usage.identity,
+                environment=headroom.environment,
+                subject="Dataverse service-protection headroom",
+                summary=(
+                    f"only {' and '.join(low)} were left of {usage.identity}'s 5-minute "
+                    f"service-protection budget in {headroom.environment} at "
+                    f"{headroom.observed_at:%Y-%m-%d %H:%M} UTC"
+                ),
+                remedy=HEADROOM_REMEDY,
+                observed_at=headroom.observed_at,
+                source=SOURCE_PROBE,
+                details=MappingProxyType(
+                    {
+                        "burst_remaining": headroom.burst_remaining,
+                        "time_remaining_ms": headroom.time_remaining_ms,
+                        "burst_percent": _as_percent(headroom.burst_share),
+                        "time_percent": _as_percent(headroom.time_share),
+                    }
+                ),
+            )
+        )
+    return findings
+
+
+def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime) -> list[Finding]:
+    """Return one finding per environment that answered "throttled" within the window."""
+    by_environment: dict[str, list[ThrottleEvent]] = defaultdict(list)
+    for event in usage.throttles:
+        by_environment[event.environment].append(event)
+    findings: list[Finding] = []
+    for environment, events in sorted(by_environment.items()):
+        events.sort(key=lambda event: event.answered_at)
+        latest = events[-1]
+        count = len(events)
+        level = Level.CRITICAL if count >= settings.throttled_critical_count else Level.WARNING
+        times = "once" if count == 1 else f"{count} times"
+        findings.append(
+            Finding(
+                key=Finding.make_key(
+                    FindingKind.USAGE,
+                    tenant=usage.tenant,
+                    identity=usage.identity,
+                    environment=environment,
+                    subject_id="throttled",
+                ),
+                kind=FindingKind.USAGE,
+                level=level,
+                tenant=usage.tenant,
+                identity=usage.identity,
+                environment=environment,
+                subject="throttled requests (HTTP 429)",
+                summary=(
+                    f"{usage.identity} was throttled {times} in {environment} within "
+                    f"{settings.throttle_window_hours:g} h; latest at "
+                    f"{latest.answered_at:%Y-%m-%d %H:%M} UTC: {latest.describe()}"
+                ),
+                remedy=THROTTLED_REMEDY,
+                observed_at=latest.answered_at,
+                source=SOURCE_PROBE,
+                details=MappingProxyType(
+                    {
+                        "count": count,
+                        "service": latest.service,
+                        "http_status": latest.http_status,
+                        "error_code": latest.error_code,
+                        "retry_after_seconds": latest.retry_after_seconds,
+                    }
+                ),
+            )
+        )
+    return findings
+
+
+def usage_findings(report: UsageReport, settings: UsageConfig, now: datetime) -> list[Finding]:
+    """Return every usage finding of *report*, ordered by key."""
+    findings: list[Finding] = []
+    for usage in report.identities:
+        findings += allocation_findings(usage, settings, now)
+        findings += headroom_findings(usage, settings, now)
+        findings += throttle_findings(usage, settings, now)
+    for pool in report.pools:
+        findings += pool_findings(pool, settings, now)
+    return sorted(findings, key=lambda finding: finding.key)

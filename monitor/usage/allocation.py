@@ -1,0 +1,240 @@
+"""The 24-hour Power Platform request allocation of an identity, and of a tenant's pool.
+
+Pure functions of facts; every result says where its number came from (:class:`Allocation`
+``basis``, ``source`` and one :class:`AllocationLine` per contribution), because an operator
+who sees "82% of 46,000" must be able to check the 46,000.
+
+Which allocation applies to an identity:
+
+* an **application** identity (an application user) always draws from the tenant's non-licensed
+  pool;
+* a **user** identity with known licences (:class:`LicenceFacts`) gets the sum of its licences'
+  entitlements (attach licences add nothing); if none of them grants requests, it is a
+  non-interactive user and draws from the pool;
+* a user identity whose licences are not known falls back to the "Entitled quantity" of the
+  newest Power Platform admin center licensed-user report (Microsoft's own figure, but the
+  source warns it shows 0 for per-app licences), else the allocation is unknown.
+
+The pool: a size set in the configuration, else the entitlement the newest non-licensed report
+states, else computed from the number of Dynamics 365 Enterprise / Professional licences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from monitor.usage.entitlements import (
+    POOL_BASE,
+    POOL_CAP,
+    POOL_OTHER_PRODUCTS,
+    POOL_PER_DYNAMICS_LICENCE,
+    EntitlementTable,
+    normalise_sku,
+)
+
+Basis = Literal["licences", "tenant_pool", "report", "configured", "unknown"]
+
+
+@dataclass(frozen=True)
+class LicenceFacts:
+    """The licences (SKU part numbers) assigned to one identity, and who said so.
+
+    ``source`` is shown to people: ``"configuration (identities.NAME.licences)"`` or
+    ``"Graph licenseDetails"``; ``observed_at`` is when a directory read saw them (None for the
+    configuration).
+    """
+
+    identity: str
+    skus: tuple[str, ...]
+    source: str
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReportedEntitlement:
+    """An entitlement as a Power Platform admin center report states it for one day."""
+
+    requests: int
+    day: date
+    report: str  # "licensed" or "non_licensed"
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    """One contribution to an allocation: a licence, the pool base, the cap, an override."""
+
+    label: str
+    requests: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Requests per 24 hours, with its basis, where it came from, and how it adds up.
+
+    ``requests`` is None when the allocation is unknown. For an identity on the tenant pool,
+    ``requests`` is None and ``basis`` is ``"tenant_pool"``: the pool is judged as a whole.
+    """
+
+    requests: int | None
+    basis: Basis
+    source: str
+    lines: tuple[AllocationLine, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def known(self) -> bool:
+        return self.requests is not None
+
+
+def identity_allocation(
+    kind: str,
+    facts: LicenceFacts | None,
+    table: EntitlementTable,
+    reported: ReportedEntitlement | None = None,
+) -> Allocation:
+    """Given an identity's kind ("application" or "user"), its licence facts (None: unknown),
+    the entitlement table and the newest reported entitlement, return its allocation."""
+    if kind == "application":
+        return Allocation(
+            None,
+            "tenant_pool",
+            "application users draw from the tenant's non-licensed pool",
+        )
+    cross_check: tuple[str, ...] = ()
+    if reported is not None:
+        cross_check = (
+            f"the Power Platform admin center report of {reported.day.isoformat()} states "
+            f"{reported.requests:,} requests",
+        )
+    if facts is None:
+        if reported is not None:
+            return Allocation(
+                reported.requests,
+                "report",
+                f"'Entitled quantity' of the licensed-user report of {reported.day.isoformat()}",
+                (AllocationLine("reported entitlement", reported.requests, "PPAC report"),),
+                notes=(
+                    "licences unknown: declare identities.NAME.licences or let the directory "
+                    "reads observe them (the report shows 0 for Power Apps per-app licences)",
+                ),
+            )
+        return Allocation(
+            None,
+            "unknown",
+            "no licences known and no report imported",
+            notes=(
+                "declare identities.NAME.licences, or import a Power Platform admin center "
+                "licensed-user report",
+            ),
+        )
+    lines: list[AllocationLine] = []
+    seen: set[str] = set()
+    for raw in facts.skus:
+        sku = normalise_sku(raw)
+        if sku in seen:
+            continue
+        seen.add(sku)
+        entitlement = table.lookup(sku)
+        if entitlement is None:
+            lines.append(
+                AllocationLine(
+                    sku,
+                    0,
+                    "no Power Platform request entitlement known for this SKU (add it to "
+                    "[usage.entitlements] if it grants one)",
+                )
+            )
+            continue
+        label = f"{entitlement.name} ({sku})" if entitlement.name != sku else sku
+        source = entitlement.source
+        if entitlement.kind == "attach" and not entitlement.overridden:
+            source = "attach licence: only the base licence's limit applies"
+        lines.append(AllocationLine(label, entitlement.requests, source))
+    total = sum(line.requests for line in lines)
+    if total == 0:
+        return Allocation(
+            None,
+            "tenant_pool",
+            f"no licence with a request entitlement ({facts.source}): a non-interactive user "
+            "draws from the tenant's non-licensed pool",
+            tuple(lines),
+            notes=cross_check,
+        )
+    return Allocation(
+        total,
+        "licences",
+        f"sum of the entitlements of its licences ({facts.source})",
+        tuple(lines),
+        notes=cross_check,
+    )
+
+
+def pool_allocation(
+    *,
+    configured_size: int | None = None,
+    reported: ReportedEntitlement | None = None,
+    dynamics_licences: int | None = None,
+    dynamics_licences_source: str = "configuration",
+) -> Allocation:
+    """Return the tenant's non-licensed pool per 24 hours.
+
+    *configured_size* (``usage.tenants.NAME.pool_size``) wins; then the entitlement the newest
+    non-licensed report states; then the rule of domain.md 5.3 from *dynamics_licences* (0
+    meaning a Power Apps / Power Automate-only tenant). Otherwise the pool is unknown.
+    """
+    if configured_size is not None:
+        return Allocation(
+            configured_size,
+            "configured",
+            "usage.tenants.NAME.pool_size in the configuration",
+            (AllocationLine("configured pool size", configured_size, "configuration"),),
+        )
+    if reported is not None:
+        return Allocation(
+            reported.requests,
+            "report",
+            "'Power platform request entitlement for this tenant' of the non-licensed report "
+            f"of {reported.day.isoformat()}",
+            (AllocationLine("reported pool entitlement", reported.requests, "PPAC report"),),
+        )
+    if dynamics_licences is None:
+        return Allocation(
+            None,
+            "unknown",
+            "pool size unknown",
+            notes=(
+                "import a Power Platform admin center non-licensed report, or set "
+                "usage.tenants.NAME.dynamics_licences or pool_size",
+            ),
+        )
+    if dynamics_licences == 0:
+        return Allocation(
+            POOL_OTHER_PRODUCTS,
+            "tenant_pool",
+            f"Power Apps / Power Automate tenant without Dynamics 365 licences "
+            f"({dynamics_licences_source})",
+            (AllocationLine("base (Power Apps / Power Automate)", POOL_OTHER_PRODUCTS, "default"),),
+        )
+    accrued = POOL_PER_DYNAMICS_LICENCE * dynamics_licences
+    lines: list[AllocationLine] = [
+        AllocationLine("base (Dynamics 365)", POOL_BASE, "default"),
+        AllocationLine(
+            f"{dynamics_licences:,} Dynamics 365 Enterprise / Professional licences x "
+            f"{POOL_PER_DYNAMICS_LICENCE:,}",
+            accrued,
+            dynamics_licences_source,
+        ),
+    ]
+    total = POOL_BASE + accrued
+    if total > POOL_CAP:
+        lines.append(AllocationLine("capped at", POOL_CAP - total, "default maximum"))
+        total = POOL_CAP
+    return Allocation(
+        total,
+        "tenant_pool",
+        "500,000 + 5,000 per Dynamics 365 Enterprise / Professional licence, at most 10,000,000",
+        tuple(lines),
+    )

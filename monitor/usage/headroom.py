@@ -1,0 +1,84 @@
+"""Service-protection headroom at probe time, from the stored ``x-ms-ratelimit-*`` values.
+
+Dataverse evaluates its service-protection limits per user and per web server over a 300-second
+sliding window (domain.md 5.1): by default 6,000 requests and 1,200,000 ms of combined execution
+time. Every answer carries what is left in ``x-ms-ratelimit-burst-remaining-xrm-requests`` and
+``x-ms-ratelimit-time-remaining-xrm-requests``; the probe parses them
+(:func:`monitor.probes.classify.parse_rate_limit`, absent or unreadable values become None) and
+the store keeps them in ``probe_result.ratelimit_*``.
+
+The limits are per user, so the monitor's WhoAmI sees the same counters the integration spends:
+low headroom at probe time means the integration itself is close to being throttled. (The
+counters reset when a request lands on another web server, so a high value proves little; a low
+one is the signal.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.probes.base import ProbeResult
+
+DEFAULT_BURST_LIMIT = 6_000  # requests per 300 s per user per web server
+DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000  # combined execution time per 300 s
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What was left of the service-protection budget when the monitor called Dataverse.
+
+    A share is the remaining value over the limit (capped at 1: a server may allow more than the
+    default); None when the header was absent or unreadable (negative values are unreadable).
+    """
+
+    identity: str
+    environment: str
+    tenant: str
+    observed_at: datetime
+    burst_remaining: int | None
+    time_remaining_ms: int | None
+    burst_share: Fraction | None
+    time_share: Fraction | None
+
+    @property
+    def lowest_share(self) -> Fraction | None:
+        shares = [share for share in (self.burst_share, self.time_share) if share is not None]
+        return min(shares) if shares else None
+
+
+def _share(value: int | None, limit: int) -> tuple[int | None, Fraction | None]:
+    if value is None or value < 0:
+        return None, None
+    return value, min(Fraction(value, limit), Fraction(1))
+
+
+def headroom_of(
+    result: ProbeResult,
+    *,
+    burst_limit: int = DEFAULT_BURST_LIMIT,
+    time_limit_ms: int = DEFAULT_EXECUTION_TIME_LIMIT_MS,
+) -> Headroom | None:
+    """Given a stored probe result, return the headroom it observed, or None if it observed
+    none (no call reached Dataverse, or neither header was readable)."""
+    if burst_limit <= 0 or time_limit_ms <= 0:
+        raise ValueError("service-protection limits must be positive")
+    if not result.attempted or result.stage != "dataverse":
+        return None
+    burst, burst_share = _share(result.rate_limit.burst_remaining, burst_limit)
+    time_ms, time_share = _share(result.rate_limit.time_remaining, time_limit_ms)
+    if burst_share is None and time_share is None:
+        return None
+    return Headroom(
+        identity=result.identity,
+        environment=result.environment,
+        tenant=result.tenant,
+        observed_at=result.started_at,
+        burst_remaining=burst,
+        time_remaining_ms=time_ms,
+        burst_share=burst_share,
+        time_share=time_share,
+    )

@@ -1,0 +1,156 @@
+"""Where licence facts come from: the configuration, or the directory reads (posture).
+
+Allocations are computed from :class:`~monitor.usage.allocation.LicenceFacts`, whatever their
+origin. Two adapters produce them:
+
+* :func:`configured_facts` — ``identities.NAME.licences`` / ``object_id`` and
+  ``usage.tenants.NAME.dynamics_licences`` as declared in the configuration;
+* :func:`posture_facts` — what the directory reads observed in Graph and stored in the posture
+  tables (migration ``0003_posture``): ``user_licences`` (each SKU's part number, or its id when
+  the tenant's SKU list was not read), the object id of ``user_account`` and
+  ``service_principal`` facts, and the consumed units of ``subscribed_sku`` facts whose SKU is a
+  Dynamics 365 Enterprise / Professional licence (the pool's accrual).
+
+:func:`directory_facts` merges them per identity and per tenant: an **observed** fact wins over a
+declared one (the configuration may be stale, Graph is what Microsoft bills), except the pool's
+licence count, where an operator's number wins (it may include licences Graph's SKU list does
+not show, e.g. a custom agreement). The posture store is read through
+:func:`monitor.store.posture.current_observations` when that module exists, so this module works
+with or without the posture tables.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config.model import Config
+from monitor.usage.allocation import LicenceFacts
+from monitor.usage.entitlements import EntitlementTable
+from monitor.usage.matching import ObservedObjectId
+
+CONFIGURED = "configuration"
+OBSERVED = "directory reads (Graph)"
+
+
+@dataclass(frozen=True)
+class DynamicsLicences:
+    """How many Dynamics 365 Enterprise / Professional licences a tenant has, and who says so."""
+
+    count: int
+    source: str
+
+
+@dataclass(frozen=True)
+class DirectoryFacts:
+    """Licences per identity, observed object ids, and Dynamics licences per tenant."""
+
+    licences: Mapping[str, LicenceFacts] = field(default_factory=dict)
+    object_ids: tuple[ObservedObjectId, ...] = ()
+    dynamics_licences: Mapping[str, DynamicsLicences] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Return the distinct sources of the licence facts, for people."""
+        return tuple(sorted({facts.source for facts in self.licences.values()}))
+
+
+def configured_facts(config: Config) -> DirectoryFacts:
+    """Return the licence facts the configuration declares."""
+    licences = {
+        identity.name: LicenceFacts(
+            identity.name,
+            identity.licences,
+            f"{CONFIGURED} (identities.{identity.name}.licences)",
+        )
+        for identity in config.identities.values()
+        if identity.licences is not None
+    }
+    dynamics = {
+        tenant: DynamicsLicences(
+            settings.dynamics_licences,
+            f"{CONFIGURED} (usage.tenants.{tenant}.dynamics_licences)",
+        )
+        for tenant, settings in config.usage.tenants.items()
+        if settings.dynamics_licences is not None
+    }
+    return DirectoryFacts(licences=licences, dynamics_licences=dynamics)
+
+
+def posture_facts(observations: Iterable[Any], table: EntitlementTable) -> DirectoryFacts:
+    """Given posture observations (``monitor.directory.observations.Observation``: ``kind``,
+    ``tenant``, ``identity``, ``observed_at`` and ``fact``, None when not observed), return the
+    licence facts they hold. Observations that were not observed are ignored: "not observed" is
+    not "no licence"."""
+    licences: dict[str, LicenceFacts] = {}
+    object_ids: list[ObservedObjectId] = []
+    dynamics: dict[str, int] = {}
+    for observation in observations:
+        fact = getattr(observation, "fact", None)
+        if fact is None:
+            continue
+        kind = getattr(observation, "kind", "")
+        identity = getattr(observation, "identity", None)
+        if kind == "user_licences" and identity:
+            names = tuple(
+                getattr(licence, "part_number", None) or str(getattr(licence, "sku_id", ""))
+                for licence in getattr(fact, "licences", ())
+            )
+            licences[identity] = LicenceFacts(
+                identity,
+                names,
+                f"{OBSERVED}, licenseDetails",
+                getattr(observation, "observed_at", None),
+            )
+        elif kind in ("user_account", "service_principal") and identity:
+            object_id = getattr(fact, "object_id", None)
+            if isinstance(object_id, str) and object_id:
+                object_ids.append(ObservedObjectId(identity, object_id.lower(), OBSERVED))
+        elif kind == "subscribed_sku":
+            entitlement = table.lookup(str(getattr(fact, "part_number", "")))
+            if entitlement is not None and entitlement.dynamics_usl:
+                tenant = str(getattr(observation, "tenant", ""))
+                dynamics[tenant] = dynamics.get(tenant, 0) + int(getattr(fact, "consumed", 0))
+    return DirectoryFacts(
+        licences=licences,
+        object_ids=tuple(object_ids),
+        dynamics_licences={
+            tenant: DynamicsLicences(count, f"{OBSERVED}, subscribedSkus consumed units")
+            for tenant, count in dynamics.items()
+        },
+    )
+
+
+def merge(declared: DirectoryFacts, observed: DirectoryFacts) -> DirectoryFacts:
+    """Return *observed* licences and object ids over *declared* ones, and *declared* licence
+    counts over *observed* ones."""
+    return DirectoryFacts(
+        licences={**declared.licences, **observed.licences},
+        object_ids=declared.object_ids + observed.object_ids,
+        dynamics_licences={**observed.dynamics_licences, **declared.dynamics_licences},
+    )
+
+
+def read_posture_observations(reader: object) -> list[Any] | None:
+    """Return the posture store's current observations, or None when this monitor has no
+    posture store (its module or tables are absent)."""
+    try:
+        posture = importlib.import_module("monitor.store.posture")
+    except ImportError:
+        return None
+    current = getattr(posture, "current_observations", None)
+    if current is None:
+        return None
+    return list(current(reader))
+
+
+def directory_facts(config: Config, reader: object, table: EntitlementTable) -> DirectoryFacts:
+    """Return the licence facts for *config*: observed ones from the posture store where it
+    has them, declared ones from the configuration otherwise."""
+    declared = configured_facts(config)
+    observations = read_posture_observations(reader)
+    if not observations:
+        return declared
+    return merge(declared, posture_facts(observations, table))

@@ -1,0 +1,153 @@
+"""429 answers and ``Retry-After``: which identity / environment pairs must not be called yet.
+
+Every throttled answer is already stored with the probe result (``outcome = "throttled"``,
+``http_status``, ``retry_after_seconds``, ``dataverse_error_code`` or ``aadsts_code``). This
+module reads those results; it never calls anything.
+
+The rule the engine applies before each probe (:func:`retry_after_holds`): take the newest
+*attempted* result of each identity / environment pair; if it was throttled, no request goes to
+that environment as that identity until the answer's time plus its ``Retry-After`` has passed.
+
+* The answer's time is ``started_at + duration_ms`` (when the answer was in).
+* A throttled answer without a usable ``Retry-After`` (Entra's AADSTS50196 for user flows, a
+  Retry-After given as a date) waits ``default_seconds`` (Entra's client-credential throttle is
+  60 s, domain.md 1.6).
+* A wait is capped at :data:`MAX_HOLD_SECONDS` (msal caps Retry-After at the same hour), so a
+  garbled header cannot silence monitoring for a week.
+* Throttled at the token endpoint (stage ``token``): every environment of the identity waits,
+  because each probe starts with a token request to the same endpoint. Throttled by Dataverse
+  (stage ``dataverse``): only that environment waits.
+
+A held pair is not probed at all (neither token nor WhoAmI): the hold is recorded as a result with
+``attempted=False`` (see :mod:`monitor.usage.gate`), so the newest attempted result stays the 429
+until the hold ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from monitor.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from monitor.probes.base import ProbeResult
+
+MAX_HOLD_SECONDS = 3600
+DEFAULT_RETRY_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ThrottleEvent:
+    """One throttled answer the monitor received."""
+
+    identity: str
+    environment: str
+    tenant: str
+    answered_at: datetime
+    service: str  # "Dataverse" or "Entra ID"
+    http_status: int | None
+    retry_after_seconds: int | None
+    error_code: str | None  # Dataverse error code (0x80072322 ...) or AADSTS code
+
+    def describe(self) -> str:
+        """Return e.g. ``Dataverse HTTP 429 0x80072322, Retry-After 300 s``."""
+        parts = [self.service]
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.error_code:
+            parts.append(self.error_code)
+        text = " ".join(parts)
+        if self.retry_after_seconds is not None:
+            text += f", Retry-After {self.retry_after_seconds} s"
+        return text
+
+
+def throttle_event(result: ProbeResult) -> ThrottleEvent | None:
+    """Return the throttled answer *result* records, or None if it is not one.
+
+    Only attempted results count: a held result repeats an answer, it did not receive one.
+    """
+    if not result.attempted or result.outcome != Outcome.THROTTLED:
+        return None
+    dataverse = result.stage == "dataverse"
+    code: str | None
+    if dataverse:
+        code = result.dataverse_error_code
+    else:
+        code = f"AADSTS{result.aadsts_code}" if result.aadsts_code else None
+    return ThrottleEvent(
+        identity=result.identity,
+        environment=result.environment,
+        tenant=result.tenant,
+        answered_at=result.started_at + timedelta(milliseconds=max(0, result.duration_ms)),
+        service="Dataverse" if dataverse else "Entra ID",
+        http_status=result.http_status,
+        retry_after_seconds=result.rate_limit.retry_after_seconds,
+        error_code=code,
+    )
+
+
+@dataclass(frozen=True)
+class RetryAfterHold:
+    """No request to ``environment`` (None: to any environment) as ``identity`` before
+    ``until``, because of ``event``."""
+
+    identity: str
+    environment: str | None
+    until: datetime
+    event: ThrottleEvent
+
+    def covers(self, identity: str, environment: str) -> bool:
+        return identity == self.identity and self.environment in (None, environment)
+
+
+def newest_attempted(results: Iterable[ProbeResult]) -> list[ProbeResult]:
+    """Return the newest attempted result of each identity / environment pair."""
+    newest: dict[tuple[str, str], ProbeResult] = {}
+    for result in results:
+        if not result.attempted:
+            continue
+        key = (result.identity, result.environment)
+        current = newest.get(key)
+        if current is None or result.started_at >= current.started_at:
+            newest[key] = result
+    return list(newest.values())
+
+
+def retry_after_holds(
+    results: Iterable[ProbeResult],
+    now: datetime,
+    *,
+    default_seconds: float = DEFAULT_RETRY_AFTER_SECONDS,
+    max_seconds: float = MAX_HOLD_SECONDS,
+) -> list[RetryAfterHold]:
+    """Given stored results (the newest attempted one of each pair decides) and the time, return
+    the holds still in force, ordered by identity and environment."""
+    holds: list[RetryAfterHold] = []
+    for result in newest_attempted(results):
+        event = throttle_event(result)
+        if event is None:
+            continue
+        wait = (
+            float(event.retry_after_seconds)
+            if event.retry_after_seconds is not None
+            else default_seconds
+        )
+        until = event.answered_at + timedelta(seconds=min(max(wait, 0.0), max_seconds))
+        if until <= now:
+            continue
+        environment = event.environment if event.service == "Dataverse" else None
+        holds.append(RetryAfterHold(event.identity, environment, until, event))
+    holds.sort(key=lambda hold: (hold.identity, hold.environment or ""))
+    return holds
+
+
+def hold_for(
+    holds: Sequence[RetryAfterHold], identity: str, environment: str
+) -> RetryAfterHold | None:
+    """Return the hold that keeps *identity* out of *environment* longest, or None."""
+    covering = [hold for hold in holds if hold.covers(identity, environment)]
+    return max(covering, key=lambda hold: hold.until) if covering else None

@@ -32,7 +32,7 @@ from support.notify.receivers import HttpsReceiver, SmtpReceiver, free_port
 
 from monitor.findings.base import FindingKind, Level
 from monitor.incidents import evaluate
-from monitor.logsetup import configure_logging
+from monitor.logsetup import PINNED_LOGGERS, configure_logging
 from monitor.notify.dispatch import dispatch
 from monitor.notify.heartbeat import ping_heartbeat
 from monitor.notify.testsend import send_test
@@ -43,7 +43,9 @@ def log_stream() -> Iterator[io.StringIO]:
     """Everything logged (ours and apprise's, at DEBUG) as JSON lines; logging restored after."""
     stream = io.StringIO()
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers = list(root.handlers)
+    touched = ("", *PINNED_LOGGERS, "apscheduler.executors")
+    levels = {name: logging.getLogger(name).level for name in touched}
     configure_logging("debug", json=True, stream=stream)
     try:
         yield stream
@@ -52,7 +54,8 @@ def log_stream() -> Iterator[io.StringIO]:
             if handler not in handlers:
                 root.removeHandler(handler)
                 handler.close()
-        root.setLevel(level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
         structlog.reset_defaults()
 
 

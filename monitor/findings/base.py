@@ -27,7 +27,7 @@ class FindingKind(enum.StrEnum):
     CREDENTIAL_BROKEN = "credential_broken"  # a probe got a definitive refusal
     CANNOT_VERIFY = "cannot_verify"  # probes keep failing for transient reasons
     CREDENTIAL_EXPIRING = "credential_expiring"  # client secret / certificate end date
-    PASSWORD_EXPIRING = "password_expiring"  # predicted password expiry
+    PASSWORD_EXPIRING = "password_expiring"  # noqa: S105 (a kind name) predicted password expiry
     ACCOUNT_DISABLED = "account_disabled"  # Entra account / service principal / systemuser
     ACCOUNT_LOCKED = "account_locked"
     LICENCE = "licence"  # licence lost / suspended, no spare licence

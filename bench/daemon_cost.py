@@ -320,7 +320,8 @@ def soak_phase(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> 
     print("  t(s)   RSS(MB)  threads  fds")
     for at, rss, threads, fds in samples:
         print(f"  {at:5.0f}  {rss / 1024:7.1f}  {threads:7d}  {fds:4d}")
-    warm = [s for s in samples if s[0] >= 60] or samples
+    # Warm-up: connection pools and caches fill during the first cycles (a step of ~20 MB).
+    warm = [s for s in samples if s[0] >= max(120.0, args.soak_seconds / 3)] or samples
     first, last = warm[0], warm[-1]
     print(
         f"after warm-up:       RSS {first[1] / 1024:.1f} -> {last[1] / 1024:.1f} MB "

@@ -17,6 +17,7 @@ from monitor import __version__
 # Subcommand name -> module under monitor.commands. The order is the order in --help.
 COMMANDS: dict[str, str] = {
     "check": "check",
+    "posture": "posture",
     "run": "run",
     "demo": "demo",
     "config": "config",

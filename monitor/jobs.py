@@ -115,6 +115,17 @@ def run_retention(ctx: JobContext) -> None:
     apply_retention(ctx.store, policy, now=ctx.clock(), should_stop=ctx.should_stop)
 
 
+def run_directory(ctx: JobContext) -> None:
+    """Read the Graph / Dataverse metadata of every tenant that is due (``[directory]
+    interval_hours`` since its last read, or a configured credential changed) and record the
+    observations; a tenant that is not due costs one database read."""
+    from monitor.directory.engine import DirectoryPass
+
+    DirectoryPass(
+        ctx.config, ctx.store, fingerprint_key=ctx.engine.fingerprint_key, clock=ctx.clock
+    ).run(ctx.clock())
+
+
 def run_heartbeat(ctx: JobContext) -> None:
     """Record that the scheduler dispatched a job just now; the supervision loop sends systemd
     ``WATCHDOG=1`` only while these beats keep coming."""
@@ -136,6 +147,14 @@ JOBS: dict[str, JobSpec] = {
         interval_seconds=24 * 3600,
         jitter_seconds=15 * 60,
         run=run_retention,
+    ),
+    "directory": JobSpec(
+        description="read Graph / Dataverse metadata of due tenants (posture)",
+        scope="global",
+        interval_seconds=15 * 60,  # how often due-ness is checked; [directory] sets the interval
+        jitter_seconds=60,
+        run=run_directory,
+        executor="probes",
     ),
     "heartbeat": JobSpec(
         description="prove the scheduler is dispatching jobs (systemd watchdog)",

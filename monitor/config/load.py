@@ -12,11 +12,13 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar, cast
 
 from monitor.cloud import CloudName, endpoints
 from monitor.config.alerting import build_alerts, build_channels
+from monitor.config.directory import build_directory
 from monitor.config.model import (
     CertificateCredential,
     Config,
@@ -218,6 +220,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         retention=build_retention(tables({"r": tree.get("retention", {})})["r"]),
         channels=build_channels(tree.get("channels")),
         alerts=build_alerts(tables({"a": tree.get("alerts", {})})["a"]),
+        directory=build_directory(tables({"d": tree.get("directory", {})})["d"]),
         usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
     )
 
@@ -289,6 +292,9 @@ def _build_identity(name: str, table: dict[str, object]) -> IdentityConfig:
         certificate=_optional(table, "certificate", CertificateCredential),
         username=text(table, "username"),
         password=_optional(table, "password", Secret),
+        credential_expires=_optional(table, "credential_expires", datetime),
+        credential_expires_source=text(table, "credential_expires_source"),
+        credential_key_id=text(table, "credential_key_id"),
         licences=_licences(table.get("licences")),
         object_id=text(table, "object_id"),
     )

@@ -24,6 +24,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "DeliveryConfig",
+    "DirectoryConfig",
     "EnvironmentConfig",
     "IdentityConfig",
     "IdentityKind",
@@ -158,6 +159,11 @@ class IdentityConfig:
     certificate: CertificateCredential | None = None
     username: str | None = None
     password: Secret | None = None
+    # Posture: an operator-declared expiry (aware UTC) for an app Graph cannot show, where that
+    # date comes from, and the Graph keyId of the credential in use (when hints are ambiguous).
+    credential_expires: datetime | None = None
+    credential_expires_source: str | None = None
+    credential_key_id: str | None = None
     # Usage: licences (SKU part numbers; None: not declared, (): none, a non-interactive user)
     # and the Entra object id, the "Caller ID" of the Power Platform admin center reports.
     licences: tuple[str, ...] | None = None
@@ -321,4 +327,5 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     channels: tuple[ChannelConfig, ...] = ()
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)

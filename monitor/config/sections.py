@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from monitor.cloud import CLOUD_NAMES
 from monitor.config.alerting import ALERTS, CHANNELS
+from monitor.config.directory import DIRECTORY, IDENTITY_FIELDS
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     Choice,
@@ -146,6 +147,7 @@ IDENTITY = Table(
             ),
         ),
         "password": Field(SecretReference()),
+        **IDENTITY_FIELDS,  # credential_expires, credential_expires_source, credential_key_id
         **USAGE_IDENTITY_FIELDS,  # licences, object_id
     }
 )
@@ -159,6 +161,7 @@ ROOT = Table(
         "schedule": Field(SCHEDULE),
         "retention": Field(RETENTION),
         "alerts": Field(ALERTS),
+        "directory": Field(DIRECTORY),
         "usage": Field(USAGE),
         "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),

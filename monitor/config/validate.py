@@ -11,6 +11,8 @@ from pathlib import Path
 
 from monitor.config.alerting import check_alerting
 from monitor.config.certificates import load_certificate
+from monitor.config.directory import check_directory
+from monitor.config.directory import check_identity as check_directory_identity
 from monitor.config.problems import KeyPath, describe, dotted
 from monitor.config.schedule import check_schedule
 from monitor.config.schema import INVALID, Context, suggest
@@ -66,6 +68,7 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
     check_schedule(document, ctx)
     check_alerting(document, ctx)
     check_usage(document, ctx)
+    check_directory(tables({"d": document.get("directory")}).get("d", {}), ctx)
     for name, tenant_table in tenants.items():
         _check_tenant(("tenants", name), tenant_table, ctx)
     seen_urls: dict[str, str] = {}
@@ -124,6 +127,7 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
                 "copy the Application (client) ID from the app registration's overview page",
             )
         _check_identity_kind(path, identity, ctx)
+        check_directory_identity(path, identity, ctx)
         username = text(identity, "username")
         if identity.get("kind") == "user" and username is not None and tenant_name is not None:
             key = (tenant_name, username.lower())

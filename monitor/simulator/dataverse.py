@@ -15,19 +15,44 @@ maps the caller to a member of the environment (application user by ``appid``, u
 
 When a window has passed, both counters start again from the environment's limits (a member's
 configured start values apply to the first window only).
+
+Metadata reads (what the monitor's observer asks, under ``api/data/v9.2/``), each spending one
+request of the caller's budget like WhoAmI:
+
+* ``systemusers`` with ``$select``, ``$filter`` (``field eq value`` joined by ``and``) and paging
+  (``Prefer: odata.maxpagesize=N`` or the scenario's ``dataverse_page_size``, with an absolute
+  ``@odata.nextLink``): the members, plus the environment's ``other_noninteractive_users``;
+* ``systemusers({id})/systemuserroles_association`` and ``.../teammembership_association``;
+* ``teams({id})/teamroles_association``.
+
+The caller must be an enabled member holding at least one security role (directly or through a
+team); the simulator models no finer privileges. A member without a role gets Dataverse's 403
+"missing prvReadUser privilege" (0x80040220).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
+import re
 import time
+import urllib.parse
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jwt
 
-from monitor.simulator.scenario import Environment, Member, Scenario
+from monitor.simulator.scenario import (
+    ACCESS_MODE_NON_INTERACTIVE,
+    Environment,
+    Member,
+    Role,
+    Scenario,
+    stable_id,
+)
 from monitor.simulator.tokens import TokenIssuer
 from monitor.simulator.transport import Request, Response
 
@@ -38,6 +63,31 @@ NOT_A_MEMBER_CODE = "0x80072560"
 DISABLED_USER_CODE = "0x80040225"
 REQUEST_LIMIT_CODE = "0x80072322"
 EXECUTION_TIME_LIMIT_CODE = "0x80072321"
+PRIVILEGE_CODE = "0x80040220"
+DOES_NOT_EXIST_CODE = "0x80040217"
+QUERY_ERROR_CODE = "0x80060888"
+_BY_KEY = re.compile(r"^(systemusers|teams)\(([0-9A-Fa-f-]{36})\)$")
+_NAVIGATIONS = {
+    "systemusers": ("systemuserroles_association", "teammembership_association"),
+    "teams": ("teamroles_association",),
+}
+_CONDITION = re.compile(r"^\s*([A-Za-z_]+)\s+eq\s+(.+?)\s*$")
+
+
+class _QueryError(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__("query error")
+        self.response = response
+
+
+def is_metadata_path(resource: Sequence[str]) -> bool:
+    """Return whether ``resource`` (the path after ``api/data/v9.x``) is a metadata read."""
+    if list(resource) == ["systemusers"]:
+        return True
+    if len(resource) != 2:
+        return False
+    match = _BY_KEY.match(resource[0])
+    return match is not None and resource[1] in _NAVIGATIONS[match.group(1)]
 
 
 def dataverse_error(
@@ -92,26 +142,33 @@ class DataverseService:
             404, "0x8006088a", f"Resource not found for the segment '{segment}'."
         )
 
+    def _caller(self, environment: Environment, claims: dict[str, Any]) -> Member | Response:
+        """Return the calling member, or the 403 Dataverse answers (the caller holds the lock)."""
+        member = self._member(environment, claims)
+        if member is None:
+            return dataverse_error(
+                403, NOT_A_MEMBER_CODE, "The user is not a member of the organization."
+            )
+        if member.disabled:
+            return dataverse_error(
+                403,
+                DISABLED_USER_CODE,
+                f"The user with SystemUserId={member.user_id} in OrganizationContext="
+                f"{environment.organization_id} is disabled. Disabled users cannot access "
+                "the system. Consider enabling this user. Also, users are disabled if they "
+                "don't have a license assigned to them.",
+            )
+        return member
+
     def who_am_i(
         self, request: Request, environment: Environment, claims: dict[str, Any] | None
     ) -> Response:
         if claims is None:
             return self._unauthorized(request, environment)
         with self._scenario.lock:
-            member = self._member(environment, claims)
-            if member is None:
-                return dataverse_error(
-                    403, NOT_A_MEMBER_CODE, "The user is not a member of the organization."
-                )
-            if member.disabled:
-                return dataverse_error(
-                    403,
-                    DISABLED_USER_CODE,
-                    f"The user with SystemUserId={member.user_id} in OrganizationContext="
-                    f"{environment.organization_id} is disabled. Disabled users cannot access "
-                    "the system. Consider enabling this user. Also, users are disabled if they "
-                    "don't have a license assigned to them.",
-                )
+            member = self._caller(environment, claims)
+            if isinstance(member, Response):
+                return member
             limited = self._spend(environment, member)
             if limited is not None:
                 return limited
@@ -134,6 +191,157 @@ class DataverseService:
             ("Cache-Control", "no-cache"),
         ]
         return Response(200, json.dumps(body).encode("utf-8"), ODATA_JSON, headers)
+
+    # -- metadata reads -----------------------------------------------------------------------
+
+    def metadata(
+        self,
+        request: Request,
+        environment: Environment,
+        claims: dict[str, Any] | None,
+        resource: Sequence[str],
+    ) -> Response:
+        """Answer a metadata read (see :func:`is_metadata_path`) for a member with a role."""
+        if claims is None:
+            return self._unauthorized(request, environment)
+        with self._scenario.lock:
+            member = self._caller(environment, claims)
+            if isinstance(member, Response):
+                return member
+            if not self.roles_of(environment, member):
+                return dataverse_error(
+                    403,
+                    PRIVILEGE_CODE,
+                    f"Principal user (Id={member.user_id}, type=8, roleCount=0, "
+                    f"privilegeCount=0, accessMode={member.effective_access_mode}), is missing "
+                    "prvReadUser privilege (Id=8b2aefa3-1f5a-4e8f-8b49-0d4c3a9e7f21) on OTC=8 "
+                    "for entity 'systemuser'.",
+                )
+            limited = self._spend(environment, member)
+            if limited is not None:
+                return limited
+            query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
+            try:
+                rows, entity = self._rows(environment, resource)
+                if len(resource) == 1:
+                    rows = _filtered(rows, _first(query, "$filter"), entity)
+                selected = [_selected(row, _first(query, "$select"), entity) for row in rows]
+            except _QueryError as error:
+                return error.response
+            page_size = self._scenario.dataverse_page_size
+            preferred = _max_page_size(request.headers.get("Prefer") or "")
+            if preferred is not None:
+                page_size = min(page_size, preferred)
+        url = self.environment_url(environment)
+        path = "/".join(resource)
+        try:
+            offset = _offset(_first(query, "$skiptoken"))
+        except _QueryError as error:
+            return error.response
+        body: dict[str, Any] = {
+            "@odata.context": f"{url}/api/data/v9.2/$metadata#{entity}s",
+            "value": selected[offset : offset + page_size],
+        }
+        if offset + page_size < len(selected):
+            params = {key: values[0] for key, values in query.items() if key != "$skiptoken"}
+            params["$skiptoken"] = _skiptoken(offset + page_size)
+            body["@odata.nextLink"] = (
+                f"{url}/api/data/v9.2/{path}?{urllib.parse.urlencode(params, safe='$,()')}"
+            )
+        headers = [("OData-Version", "4.0"), ("REQ_ID", str(uuid.uuid4()))]
+        if preferred is not None:
+            headers.append(("Preference-Applied", f"odata.maxpagesize={page_size}"))
+        return Response(200, json.dumps(body).encode("utf-8"), ODATA_JSON, headers)
+
+    def roles_of(self, environment: Environment, member: Member) -> list[tuple[Role, str | None]]:
+        """Return the member's roles with the team each comes through (None: direct)."""
+        found: list[tuple[Role, str | None]] = [
+            (environment.role(name), None) for name in member.roles
+        ]
+        for team_name in member.teams:
+            team = environment.team(team_name)
+            found += [(environment.role(name), team.name) for name in team.roles]
+        return found
+
+    def _systemusers(self, environment: Environment) -> list[dict[str, Any]]:
+        tenant = self._scenario.tenants.get(environment.tenant)
+        domain = tenant.domain if tenant else "invalid"
+        rows = []
+        for member in environment.members.values():
+            application = (
+                self._scenario.applications.get(member.app) if member.app is not None else None
+            )
+            user = self._scenario.users.get(member.user) if member.user is not None else None
+            if application is not None:
+                full_name = application.display_name
+                domain_name = f"app-{application.client_id}@{domain}"
+                object_id = application.object_id
+                licensed = bool(member.licensed)
+            else:
+                full_name = user.display_name if user else str(member.user)
+                domain_name = str(member.user)
+                object_id = user.object_id if user else stable_id("user", str(member.user))
+                licensed = (
+                    member.licensed
+                    if member.licensed is not None
+                    else bool(user is not None and user.licences)
+                )
+            rows.append(
+                _systemuser_row(
+                    member.user_id,
+                    full_name,
+                    domain_name,
+                    member.app,
+                    object_id,
+                    member.effective_access_mode,
+                    member.disabled,
+                    licensed,
+                    environment.business_unit_id,
+                )
+            )
+        for index in range(1, environment.other_noninteractive_users + 1):
+            key = f"noninteractive-{index}"
+            rows.append(
+                _systemuser_row(
+                    stable_id("systemuser", environment.name, key),
+                    f"Non-interactive user {index}",
+                    f"svc-{key}@{domain}",
+                    None,
+                    stable_id("user", environment.name, key),
+                    ACCESS_MODE_NON_INTERACTIVE,
+                    False,
+                    False,
+                    environment.business_unit_id,
+                )
+            )
+        return rows
+
+    def _rows(
+        self, environment: Environment, resource: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], str]:
+        if len(resource) == 1:
+            return self._systemusers(environment), "systemuser"
+        match = _BY_KEY.match(resource[0])
+        assert match is not None
+        entity, key = match.group(1), match.group(2).lower()
+        navigation = resource[1]
+        if entity == "teams":
+            team = next((t for t in environment.teams.values() if t.team_id == key), None)
+            if team is None:
+                raise _QueryError(_does_not_exist("team", key))
+            return [_role_row(environment.role(name)) for name in team.roles], "role"
+        member = next((m for m in environment.members.values() if m.user_id == key), None)
+        if member is None:
+            synthetic = {row["systemuserid"] for row in self._systemusers(environment)}
+            if key not in synthetic:
+                raise _QueryError(_does_not_exist("systemuser", key))
+            return [], "role" if navigation == "systemuserroles_association" else "team"
+        if navigation == "systemuserroles_association":
+            return [_role_row(environment.role(name)) for name in member.roles], "role"
+        teams = [environment.team(name) for name in member.teams]
+        return [
+            {"@odata.etag": 'W/"1"', "teamid": team.team_id, "name": team.name} for team in teams
+        ], "team"
 
     def _unauthorized(self, request: Request, environment: Environment) -> Response:
         with self._scenario.lock:
@@ -194,3 +402,143 @@ class DataverseService:
         member.remaining -= 1
         member.remaining_ms = max(0, member.remaining_ms - EXECUTION_MS_PER_REQUEST)
         return None
+
+
+def _systemuser_row(
+    systemuser_id: str,
+    full_name: str,
+    domain_name: str,
+    application_id: str | None,
+    object_id: str,
+    access_mode: int,
+    disabled: bool,
+    licensed: bool,
+    business_unit_id: str,
+) -> dict[str, Any]:
+    return {
+        "@odata.etag": 'W/"1"',
+        "systemuserid": systemuser_id,
+        "fullname": full_name,
+        "domainname": domain_name,
+        "applicationid": application_id,
+        "azureactivedirectoryobjectid": object_id,
+        "accessmode": access_mode,
+        "isdisabled": disabled,
+        "islicensed": licensed,
+        "caltype": 0,
+        "isintegrationuser": False,
+        "_businessunitid_value": business_unit_id,
+    }
+
+
+def _role_row(role: Role) -> dict[str, Any]:
+    return {
+        "@odata.etag": 'W/"1"',
+        "name": role.name,
+        "roleid": role.role_id,
+        "_roletemplateid_value": role.template_id,
+    }
+
+
+def _does_not_exist(entity: str, key: str) -> Response:
+    return dataverse_error(404, DOES_NOT_EXIST_CODE, f"{entity} With Id = {key} Does Not Exist")
+
+
+def _query_error(message: str) -> _QueryError:
+    return _QueryError(dataverse_error(400, QUERY_ERROR_CODE, message))
+
+
+def _first(query: Mapping[str, list[str]], key: str) -> str | None:
+    values = query.get(key)
+    return values[0] if values else None
+
+
+_PRIMARY_KEYS = {"systemuser": "systemuserid", "role": "roleid", "team": "teamid"}
+
+
+def _selected(row: dict[str, Any], select: str | None, entity: str) -> dict[str, Any]:
+    if not select:
+        return dict(row)
+    names = [name.strip() for name in select.split(",") if name.strip()]
+    for name in names:
+        if name not in row:
+            raise _query_error(
+                f"Could not find a property named '{name}' on type "
+                f"'Microsoft.Dynamics.CRM.{entity}'."
+            )
+    keep = {"@odata.etag", _PRIMARY_KEYS[entity], *names}
+    return {key: value for key, value in row.items() if key in keep}
+
+
+def _literal(text: str) -> object:
+    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
+        return text[1:-1].replace("''", "'").lower()
+    lowered = text.lower()
+    if lowered == "null":
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise _query_error(f"Syntax error at position 0 in '{text}'.") from None
+
+
+def _filtered(
+    rows: list[dict[str, Any]], expression: str | None, entity: str
+) -> list[dict[str, Any]]:
+    if not expression:
+        return rows
+    conditions = []
+    for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
+        match = _CONDITION.match(part)
+        if match is None:
+            raise _query_error(f"The simulator supports only 'field eq value' filters: {part!r}")
+        name, value = match.group(1), _literal(match.group(2))
+        if rows and name not in rows[0]:
+            raise _query_error(
+                f"Could not find a property named '{name}' on type "
+                f"'Microsoft.Dynamics.CRM.{entity}'."
+            )
+        conditions.append((name, value))
+
+    def matches(row: dict[str, Any]) -> bool:
+        for name, value in conditions:
+            found = row.get(name)
+            if isinstance(found, str):
+                found = found.lower()
+            if isinstance(found, bool) or isinstance(value, bool):
+                if found is not value:
+                    return False
+            elif found != value:
+                return False
+        return True
+
+    return [row for row in rows if matches(row)]
+
+
+def _max_page_size(prefer: str) -> int | None:
+    for item in prefer.split(","):
+        name, _, value = item.strip().partition("=")
+        if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
+            return max(1, int(value.strip()))
+    return None
+
+
+def _skiptoken(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise _query_error("Invalid $skiptoken.") from None
+    prefix, _, number = text.partition(":")
+    if prefix != "offset" or not number.isdigit():
+        raise _query_error("Invalid $skiptoken.")
+    return int(number)

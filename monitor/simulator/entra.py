@@ -209,6 +209,7 @@ class EntraService:
         self._issuer = issuer
         self._authority_host = authority_host
         self._environment_prefix = f"{authority_host}/env/".lower()
+        self._graph_url = f"{authority_host}/graph".lower()
         self._on_wrong_password = on_wrong_password
         self._refresh_tokens: OrderedDict[str, _RefreshGrant] = OrderedDict()
         self._refresh_lock = threading.Lock()
@@ -335,6 +336,10 @@ class EntraService:
                 )
             method = self._authenticate_client(application, tenant, form, grant_type, now)
             if grant_type == "client_credentials":
+                if self._is_graph_scope(form):
+                    if application.blocked_by_conditional_access:
+                        raise _blocked_by_conditional_access()
+                    return self._graph_token(application, tenant, method, now)
                 resource, _ = self._resource(tenant, form, confidential=True)
                 if application.blocked_by_conditional_access:
                     raise _blocked_by_conditional_access()
@@ -679,6 +684,34 @@ class EntraService:
             "ext_expires_in": lifetime,
             "access_token": self._issuer.sign(claims),
         }
+
+    def _is_graph_scope(self, form: Mapping[str, str]) -> bool:
+        """Return whether the request asks for an app-only Microsoft Graph token."""
+        pairs = resources_of_scope(form.get("scope", ""))
+        return bool(pairs) and all(
+            resource.rstrip("/").lower() == self._graph_url and permission == ".default"
+            for resource, permission in pairs
+        )
+
+    def _graph_token(
+        self, application: Application, tenant: Tenant, method: str, now: float
+    ) -> dict[str, Any]:
+        """Return an app-only Graph token whose ``roles`` are the app's Graph permissions."""
+        claims = self._common_claims(application, tenant, self._graph_url_cased, method, now)
+        claims.update({"idtyp": "app", "oid": application.object_id, "sub": application.object_id})
+        if application.graph_permissions:
+            claims["roles"] = list(application.graph_permissions)
+        lifetime = self._scenario.access_token_lifetime_seconds
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": self._issuer.sign(claims),
+        }
+
+    @property
+    def _graph_url_cased(self) -> str:
+        return f"{self._authority_host}/graph"
 
     def _user_tokens(
         self,

@@ -1,7 +1,8 @@
 """Fault injection: make one endpoint family misbehave the way real networks and services do.
 
 A :class:`Fault` applies to an endpoint family (``discovery``, ``token``, ``userrealm``,
-``whoami`` or ``*`` for all), optionally only to requests of one client id, username or
+``whoami``, ``graph``, ``dataverse`` (metadata reads other than WhoAmI) or ``*`` for all),
+optionally only to requests of one client id, username or
 environment, and optionally only to the next ``count`` matching requests. The first matching
 fault in the scenario's list wins. Modes:
 
@@ -10,7 +11,8 @@ fault in the scenario's list wins. Modes:
                     ``Retry-After`` when ``retry_after`` > 0)
 ``throttle_429``    429 with ``Retry-After: retry_after``; the token endpoint answers an Entra
                     ``temporarily_unavailable`` JSON body (or plain ``Too Many Requests`` with
-                    ``text_body``), WhoAmI the Dataverse service-protection body
+                    ``text_body``), WhoAmI and Dataverse reads the service-protection body,
+                    Graph its ``TooManyRequests`` error
 ``loop_detected``   token endpoint only: 400 ``invalid_grant`` AADSTS50196 (request loop)
 ``slow``            wait ``seconds`` before handling the request
 ``drip``            send the response one byte every ``seconds`` (defeats per-read timeouts)
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Family = Literal["discovery", "token", "userrealm", "whoami"]
+Family = Literal["discovery", "token", "userrealm", "whoami", "graph", "dataverse"]
 FAMILIES: tuple[str, ...] = get_args(Family)
 FaultMode = Literal[
     "http_500",
@@ -50,7 +52,7 @@ FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
 class RequestInfo:
     """What a received request is about: the keys faults and request counters match on."""
 
-    family: str  # a Family, or "dataverse" / "graph" / "other" for unmatched paths
+    family: str  # a Family, "control" or "other"
     client_id: str | None = None  # lower case
     username: str | None = None  # lower case
     environment: str | None = None  # environment name

@@ -14,6 +14,8 @@ File format (every key except those marked *required* is optional)::
     lockout_threshold = 10                 # failed password sign-ins before smart lockout
     lockout_seconds = 60                   # how long a smart lockout lasts
     access_token_lifetime_seconds = 3599   # "expires_in" and the token's exp
+    graph_page_size = 100                  # Graph list pages (@odata.nextLink beyond)
+    dataverse_page_size = 5000             # Dataverse pages unless Prefer: odata.maxpagesize
 
     [[tenants]]
     name = "contoso"                       # required; how the other tables refer to it
@@ -21,6 +23,13 @@ File format (every key except those marked *required* is optional)::
     domain = "contoso.com"                 # default domain; default "<name>.onmicrosoft.com"
     domains = ["contoso.onmicrosoft.com"]  # further verified domains
     display_name = "Contoso"               # default: name
+    password_validity_days = 90            # domain password policy; default null (never
+    password_notification_days = 14        # expires); 2147483647 also means never
+    skus = [                               # subscribed SKUs (Graph subscribedSkus)
+      { part_number = "DYN365_ENTERPRISE_SALES", enabled = 5, consumed = 5 },
+      { part_number = "POWERAPPS_PER_USER", id = "...", enabled = 2, warning = 1,
+        suspended = 0, status = "Warning" },  # consumed: default the users holding it
+    ]
 
     [[apps]]                               # app registrations (with their service principals)
     client_id = "5c1e8b3a-..."             # required (GUID)
@@ -30,10 +39,13 @@ File format (every key except those marked *required* is optional)::
     enabled = true                         # false: the service principal is disabled
     allow_public_client = false            # "Allow public client flows" (needed for ROPC)
     blocked_by_conditional_access = false  # a workload-identity CA policy blocks it
+    graph_permissions = ["Application.Read.All"]  # Graph application permissions granted
+    object_id = "..."                      # the service principal's object id
     secrets = [
       { value = "s3cr3t", end = 2030-01-01T00:00:00Z },  # end: datetime or date (UTC) ...
       { value = "old", end = "expired" },                 # ... or "expired", "never",
       { value = "soon", end = "+10d", name = "2025" },    # ... or an offset: +10d, -2h, +30m
+      { value = "next", start = "-1d", end = "+2y" },     # start: default 30 days ago
     ]
     certificates = [
       { path = "certs/erp.pem" },          # PEM certificate, relative to the scenario file
@@ -51,6 +63,10 @@ File format (every key except those marked *required* is optional)::
     password_expired = false               # true: AADSTS50055
     mfa_required = false                   # true: AADSTS50076
     blocked_by_conditional_access = false  # true: AADSTS53003
+    licences = ["DYN365_ENTERPRISE_SALES"] # SKU part numbers of the tenant's skus
+    password_changed = "-80d"              # lastPasswordChangeDateTime (date, datetime, offset)
+    password_policies = "DisablePasswordExpiration"  # Graph passwordPolicies; default none
+    synced_from_on_premises = false        # onPremisesSyncEnabled
 
     [[environments]]
     name = "contoso-prod"                  # required
@@ -61,6 +77,10 @@ File format (every key except those marked *required* is optional)::
     request_limit = 6000                   # service protection: requests per window per member
     window_seconds = 300
     execution_time_limit_ms = 1200000
+    other_noninteractive_users = 0         # extra non-interactive systemusers (the limit is 7)
+    roles = [{ name = "Integration", template_id = "..." }]  # besides the built-in System
+                                           # Administrator and System Customizer roles
+    teams = [{ name = "Integrators", roles = ["System Customizer"] }]
 
     [[environments.members]]               # application users and users of the environment
     app = "5c1e8b3a-..."                   # exactly one of app (client id) / user (UPN)
@@ -68,9 +88,16 @@ File format (every key except those marked *required* is optional)::
     disabled = false                       # true: 403 "... is disabled ..."
     burst_remaining = 6000                 # start of the request counter (default: the limit)
     time_remaining_ms = 1200000            # start of the execution-time counter
+    access_mode = 4                        # systemuser accessmode; default 4 (non-interactive)
+                                           # for apps, 0 (read-write) for users
+    licensed = true                        # islicensed; default: the user holds a licence
+    roles = ["System Administrator"]       # security roles (unknown names: custom roles);
+                                           # any role lets a member read users, roles, teams
+    teams = ["Integrators"]                # team memberships (roles through teams)
 
     [[faults]]                             # see monitor.simulator.faults
-    family = "token"                       # discovery | token | userrealm | whoami | *
+    family = "token"                       # discovery | token | userrealm | whoami |
+                                           # graph | dataverse (metadata) | *
     mode = "throttle_429"                  # http_500 | http_502 | http_503 | throttle_429 |
                                            # slow | drip | drop | hang | malformed_json | html |
                                            # loop_detected
@@ -113,6 +140,19 @@ _OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 DEFAULT_REQUEST_LIMIT = 6000
 DEFAULT_WINDOW_SECONDS = 300.0
 DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000
+DEFAULT_GRAPH_PAGE_SIZE = 100
+DEFAULT_DATAVERSE_PAGE_SIZE = 5000
+DEFAULT_SECRET_AGE = dt.timedelta(days=30)  # startDateTime of a secret given without one
+# Role templates of Dataverse's built-in roles (the same GUID in every environment).
+SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+SYSTEM_CUSTOMIZER_TEMPLATE = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
+BUILT_IN_ROLES = {
+    "System Administrator": SYSTEM_ADMINISTRATOR_TEMPLATE,
+    "System Customizer": SYSTEM_CUSTOMIZER_TEMPLATE,
+}
+SKU_STATUSES = ("Enabled", "Warning", "Suspended", "Deleted", "LockedOut")
+ACCESS_MODE_READ_WRITE = 0
+ACCESS_MODE_NON_INTERACTIVE = 4
 
 
 def stable_id(*parts: str) -> str:
@@ -136,20 +176,47 @@ class ScenarioError(ValueError):
 
 
 @dataclass
+class Sku:
+    """A subscribed SKU of a tenant (Graph ``subscribedSku``)."""
+
+    part_number: str
+    sku_id: str = ""
+    enabled: int = 0  # prepaidUnits.enabled
+    suspended: int = 0
+    warning: int = 0
+    consumed: int | None = None  # None: the number of users holding it
+    status: str = "Enabled"  # capabilityStatus: Enabled, Warning, Suspended, Deleted, LockedOut
+
+    def __post_init__(self) -> None:
+        self.sku_id = (self.sku_id or stable_id("sku", self.part_number)).lower()
+
+
+@dataclass
 class Tenant:
-    """An Entra ID tenant, addressed by id or any of its domains."""
+    """An Entra ID tenant, addressed by id or any of its domains.
+
+    ``password_validity_days`` / ``password_notification_days`` are every domain's password
+    policy (None is Graph's null: no expiry); ``skus`` are keyed by part number.
+    """
 
     name: str
     tenant_id: str
     domain: str = ""
     extra_domains: tuple[str, ...] = ()
     display_name: str = ""
+    password_validity_days: int | None = None
+    password_notification_days: int | None = None
+    skus: dict[str, Sku] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tenant_id = self.tenant_id.lower()
         self.domain = (self.domain or f"{self.name}.onmicrosoft.com").lower()
         self.extra_domains = tuple(d.lower() for d in self.extra_domains)
         self.display_name = self.display_name or self.name
+
+    def add_sku(self, sku: Sku) -> Sku:
+        self.skus[sku.part_number] = sku
+        return sku
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -164,6 +231,12 @@ class ClientSecret:
     end: dt.datetime | None = None  # None: never expires
     display_name: str = ""
     key_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    start: dt.datetime | None = None  # None: DEFAULT_SECRET_AGE before it was created
+    created: dt.datetime = field(default_factory=_utcnow, repr=False)
+
+    @property
+    def effective_start(self) -> dt.datetime:
+        return self.start if self.start is not None else self.created - DEFAULT_SECRET_AGE
 
     def is_expired(self, now: dt.datetime) -> bool:
         return self.end is not None and self.end <= now
@@ -231,11 +304,16 @@ class Application:
     allow_public_client: bool = False
     blocked_by_conditional_access: bool = False
     object_id: str = ""  # the service principal's object id
+    graph_permissions: list[str] = field(default_factory=list)  # Graph application roles
+    application_object_id: str = ""  # the application object's id (home tenant)
 
     def __post_init__(self) -> None:
         self.client_id = self.client_id.lower()
         self.display_name = self.display_name or self.client_id
         self.object_id = self.object_id or stable_id("service-principal", self.client_id)
+        self.application_object_id = self.application_object_id or stable_id(
+            "application", self.client_id
+        )
 
     def has_service_principal_in(self, tenant_name: str) -> bool:
         return tenant_name == self.tenant or tenant_name in self.other_tenants
@@ -255,6 +333,9 @@ class User:
     password_expired: bool = False
     mfa_required: bool = False
     blocked_by_conditional_access: bool = False
+    licences: list[str] = field(default_factory=list)  # SKU part numbers
+    password_policies: str | None = None  # Graph passwordPolicies, e.g. DisablePasswordExpiration
+    synced_from_on_premises: bool = False
     # Run-time state, kept by the token endpoint.
     failed_attempts: int = 0  # consecutive wrong passwords since the last lockout or success
     locked_until: float | None = None  # time.monotonic() value; smart lockout in force before
@@ -276,6 +357,10 @@ class Member:
     burst_remaining: int | None = None  # start of the request counter; None: the limit
     time_remaining_ms: int | None = None  # start of the execution-time counter; None: the limit
     user_id: str = ""  # systemuserid
+    access_mode: int | None = None  # None: 4 (non-interactive) for apps, 0 (read-write) for users
+    licensed: bool | None = None  # None: whether the user holds a licence (apps: False)
+    roles: list[str] = field(default_factory=list)  # security role names
+    teams: list[str] = field(default_factory=list)  # team names
     # Run-time state, kept by WhoAmI.
     window_started: float | None = None  # time.monotonic() at the start of the current window
     remaining: int = field(default=-1, repr=False)
@@ -292,6 +377,36 @@ class Member:
     def key(self) -> str:
         return f"app:{self.app}" if self.app is not None else f"user:{self.user}"
 
+    @property
+    def effective_access_mode(self) -> int:
+        if self.access_mode is not None:
+            return self.access_mode
+        return ACCESS_MODE_NON_INTERACTIVE if self.app is not None else ACCESS_MODE_READ_WRITE
+
+
+@dataclass
+class Role:
+    """A security role of an environment; custom roles have no template."""
+
+    name: str
+    role_id: str = ""
+    template_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.role_id = self.role_id or stable_id("role", self.name)
+
+
+@dataclass
+class Team:
+    """A Dataverse team; its members hold its roles."""
+
+    name: str
+    roles: list[str] = field(default_factory=list)
+    team_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.team_id = self.team_id or stable_id("team", self.name)
+
 
 @dataclass
 class Environment:
@@ -306,11 +421,34 @@ class Environment:
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     execution_time_limit_ms: int = DEFAULT_EXECUTION_TIME_LIMIT_MS
     members: dict[str, Member] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)  # by lower-case name
+    teams: dict[str, Team] = field(default_factory=dict)  # by lower-case name
+    other_noninteractive_users: int = 0  # non-interactive systemusers besides the members
 
     def __post_init__(self) -> None:
         self.url_name = self.url_name or self.name
         self.organization_id = self.organization_id or stable_id("organization", self.name)
         self.business_unit_id = self.business_unit_id or stable_id("business-unit", self.name)
+        for name, template in BUILT_IN_ROLES.items():
+            if name.lower() not in self.roles:
+                self.roles[name.lower()] = Role(
+                    name, stable_id("role", self.name, name), template_id=template
+                )
+
+    def role(self, name: str) -> Role:
+        """Return the role called ``name``, creating a custom role on first mention."""
+        found = self.roles.get(name.lower())
+        if found is None:
+            found = self.roles[name.lower()] = Role(name, stable_id("role", self.name, name))
+        return found
+
+    def team(self, name: str) -> Team:
+        """Return the team called ``name``, creating it (without roles) on first mention."""
+        found = self.teams.get(name.lower())
+        if found is None:
+            found = Team(name, team_id=stable_id("team", self.name, name))
+            self.teams[name.lower()] = found
+        return found
 
     def add_member(self, member: Member) -> Member:
         self.members[member.key] = member
@@ -336,6 +474,8 @@ class Scenario:
     lockout_threshold: int = 10
     lockout_seconds: float = 60.0
     access_token_lifetime_seconds: int = 3599
+    graph_page_size: int = DEFAULT_GRAPH_PAGE_SIZE
+    dataverse_page_size: int = DEFAULT_DATAVERSE_PAGE_SIZE
     source: Path | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -485,13 +625,19 @@ def scenario_from_dict(
         scenario.access_token_lifetime_seconds = settings.integer(
             "access_token_lifetime_seconds", 3599, minimum=1
         )
+        scenario.graph_page_size = settings.integer(
+            "graph_page_size", DEFAULT_GRAPH_PAGE_SIZE, minimum=1
+        )
+        scenario.dataverse_page_size = settings.integer(
+            "dataverse_page_size", DEFAULT_DATAVERSE_PAGE_SIZE, minimum=1
+        )
         settings.finish()
     for fields in root.tables("tenants"):
         _read_tenant(fields, scenario)
     for fields in root.tables("apps"):
         _read_application(fields, scenario, base_dir, when)
     for fields in root.tables("users"):
-        _read_user(fields, scenario)
+        _read_user(fields, scenario, when)
     for fields in root.tables("environments"):
         _read_environment(fields, scenario)
     for fields in root.tables("faults"):
@@ -510,6 +656,25 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
     domain = fields.text("domain")
     extra = fields.texts("domains")
     display_name = fields.text("display_name")
+    validity = fields.optional_integer("password_validity_days", minimum=1)
+    notification = fields.optional_integer("password_notification_days", minimum=0)
+    skus: list[Sku] = []
+    for sku_fields in fields.tables("skus"):
+        part_number = sku_fields.text("part_number", required=True)
+        sku = Sku(
+            part_number=part_number or "",
+            sku_id=sku_fields.guid("id") or "",
+            enabled=sku_fields.integer("enabled", 0),
+            suspended=sku_fields.integer("suspended", 0),
+            warning=sku_fields.integer("warning", 0),
+            consumed=sku_fields.optional_integer("consumed"),
+            status=sku_fields.text("status", default="Enabled") or "Enabled",
+        )
+        sku_fields.finish()
+        if sku.status not in SKU_STATUSES:
+            sku_fields.problem("status", f"expected one of {', '.join(SKU_STATUSES)}")
+        elif part_number is not None:
+            skus.append(sku)
     fields.finish()
     if name is None:
         return
@@ -519,7 +684,11 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
         domain=domain or "",
         extra_domains=tuple(extra),
         display_name=display_name or "",
+        password_validity_days=validity,
+        password_notification_days=notification,
     )
+    for sku in skus:
+        tenant.add_sku(sku)
     try:
         scenario.add_tenant(tenant)
     except ValueError as error:
@@ -550,10 +719,15 @@ def _read_application(
     for secret_fields in fields.tables("secrets"):
         value = secret_fields.text("value", required=True, secret=True)
         end = secret_fields.end_date("end", now)
+        start = secret_fields.end_date("start", now)
         secret_name = secret_fields.text("name", default="") or ""
         secret_fields.finish()
         if value is not None:
-            secrets.append(ClientSecret(value=value, end=end, display_name=secret_name))
+            secrets.append(
+                ClientSecret(
+                    value=value, end=end, display_name=secret_name, start=start, created=now
+                )
+            )
     certificates: list[ClientCertificate] = []
     for certificate_fields in fields.tables("certificates"):
         certificate = _read_certificate(certificate_fields, base_dir, now)
@@ -570,6 +744,7 @@ def _read_application(
         allow_public_client=fields.flag("allow_public_client", False),
         blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
         object_id=fields.guid("object_id") or "",
+        graph_permissions=fields.texts("graph_permissions"),
     )
     fields.finish()
     if client_id is None or home is None:
@@ -611,7 +786,7 @@ def _read_certificate(
         return None
 
 
-def _read_user(fields: _Fields, scenario: Scenario) -> None:
+def _read_user(fields: _Fields, scenario: Scenario, now: dt.datetime) -> None:
     upn = fields.text("upn", required=True)
     password = fields.text("password", required=True, secret=True)
     tenant_reference = fields.text("tenant")
@@ -636,10 +811,22 @@ def _read_user(fields: _Fields, scenario: Scenario) -> None:
         password_expired=fields.flag("password_expired", False),
         mfa_required=fields.flag("mfa_required", False),
         blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
+        licences=fields.texts("licences"),
+        password_policies=fields.text("password_policies"),
+        synced_from_on_premises=fields.flag("synced_from_on_premises", False),
     )
+    changed = fields.end_date("password_changed", now)
+    if changed is not None:
+        user.password_changed_at = changed.timestamp()
     fields.finish()
     if upn is None or password is None or tenant_name is None:
         return
+    tenant = scenario.tenants.get(tenant_name)
+    for index, licence in enumerate(user.licences):
+        if tenant is not None and licence not in tenant.skus:
+            fields.problem(
+                f"licences[{index}]", f"unknown SKU {licence!r}; declare it in the tenant's skus"
+            )
     if user.upn in scenario.users:
         fields.problem("upn", f"user {upn} is declared twice")
         return
@@ -663,7 +850,22 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
         execution_time_limit_ms=fields.integer(
             "execution_time_limit_ms", DEFAULT_EXECUTION_TIME_LIMIT_MS, minimum=1
         ),
+        other_noninteractive_users=fields.integer("other_noninteractive_users", 0),
     )
+    for role_fields in fields.tables("roles"):
+        role_name = role_fields.text("name", required=True)
+        template_id = role_fields.guid("template_id")
+        role_fields.finish()
+        if role_name is not None:
+            role = environment.role(role_name)
+            if template_id is not None:
+                role.template_id = template_id
+    for team_fields in fields.tables("teams"):
+        team_name = team_fields.text("name", required=True)
+        team_roles = team_fields.texts("roles")
+        team_fields.finish()
+        if team_name is not None:
+            environment.team(team_name).roles[:] = [environment.role(r).name for r in team_roles]
     for member_fields in fields.tables("members"):
         app = member_fields.text("app")
         user = member_fields.text("user")
@@ -671,7 +873,13 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
         user_id = member_fields.guid("user_id") or ""
         burst = member_fields.optional_integer("burst_remaining")
         time_remaining = member_fields.optional_integer("time_remaining_ms")
+        access_mode = member_fields.optional_integer("access_mode")
+        licensed = member_fields.optional_flag("licensed")
+        roles = [environment.role(role).name for role in member_fields.texts("roles")]
+        teams = [environment.team(team).name for team in member_fields.texts("teams")]
         member_fields.finish()
+        if access_mode is not None and access_mode > 5:
+            member_fields.problem("access_mode", "expected 0 to 5 (4 is non-interactive)")
         if (app is None) == (user is None):
             member_fields.problem("app", "give exactly one of app (client id) or user (UPN)")
             continue
@@ -689,6 +897,10 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
                 user_id=user_id,
                 burst_remaining=burst,
                 time_remaining_ms=time_remaining,
+                access_mode=access_mode,
+                licensed=licensed,
+                roles=roles,
+                teams=teams,
             )
         )
     fields.finish()
@@ -787,12 +999,16 @@ class _Fields:
         return [str(item) for item in value]
 
     def flag(self, key: str, default: bool) -> bool:
+        found = self.optional_flag(key)
+        return default if found is None else found
+
+    def optional_flag(self, key: str) -> bool | None:
         value = self._get(key)
         if value is None:
-            return default
+            return None
         if not isinstance(value, bool):
             self._wrong(key, "true or false", value)
-            return default
+            return None
         return value
 
     def integer(self, key: str, default: int, *, minimum: int = 0) -> int:

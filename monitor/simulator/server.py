@@ -9,8 +9,9 @@ path                                                    family      answered by
 ``POST /{tenant}/oauth2/v2.0/token``                     token       :mod:`.entra`
 ``GET /common/userrealm/{upn}?api-version=1.0``          userrealm   :mod:`.entra`
 ``GET /env/{url_name}/api/data/v9.2/WhoAmI``             whoami      :mod:`.dataverse`
+``GET /env/{url_name}/api/data/v9.2/systemusers...``     dataverse   :mod:`.dataverse` (metadata)
 ``/env/{url_name}/...`` (anything else)                  dataverse   404 (Dataverse JSON)
-``/graph/...``                                           graph       404 (reserved for Graph)
+``GET /graph/v1.0/...``                                  graph       :mod:`.graph`
 ``GET /_simulator/requests``                             (none)      request counters as JSON
 ======================================================  ==========  ===========================
 
@@ -39,7 +40,11 @@ from typing import Any
 from cryptography import x509
 
 from monitor.simulator.ca import TlsFiles, ensure_tls_files
-from monitor.simulator.dataverse import DataverseService, request_limit_response
+from monitor.simulator.dataverse import (
+    DataverseService,
+    is_metadata_path,
+    request_limit_response,
+)
 from monitor.simulator.entra import (
     EntraError,
     EntraService,
@@ -49,12 +54,14 @@ from monitor.simulator.entra import (
     resources_of_scope,
 )
 from monitor.simulator.faults import Fault, FaultMode, RequestInfo, take_fault
+from monitor.simulator.graph import GraphService, throttled_response
 from monitor.simulator.scenario import (
     ClientCertificate,
     ClientSecret,
     Environment,
     Member,
     Scenario,
+    Sku,
     demo_scenario_path,
     load_scenario,
 )
@@ -151,6 +158,7 @@ class _Route:
     environment: Environment | None = None
     claims: dict[str, Any] | None = None
     segment: str = ""  # for 404 answers
+    resource: tuple[str, ...] = ()  # a Dataverse metadata path after api/data/v9.x
 
 
 class Simulator:
@@ -187,6 +195,7 @@ class Simulator:
         self._port = 0
         self._entra: EntraService | None = None
         self._dataverse: DataverseService | None = None
+        self._graph: GraphService | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -214,6 +223,7 @@ class Simulator:
             on_wrong_password=self._counters.record_wrong_password,
         )
         self._dataverse = DataverseService(self._scenario, self._issuer, self.authority_host)
+        self._graph = GraphService(self._scenario, self._issuer, self.authority_host)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -373,9 +383,12 @@ class Simulator:
         enabled: bool | None = None,
         allow_public_client: bool | None = None,
         blocked_by_conditional_access: bool | None = None,
+        graph_permissions: list[str] | None = None,
     ) -> None:
         with self._scenario.lock:
             application = self._scenario.application(client_id)
+            if graph_permissions is not None:
+                application.graph_permissions[:] = graph_permissions
             if enabled is not None:
                 application.enabled = enabled
             if allow_public_client is not None:
@@ -393,11 +406,29 @@ class Simulator:
         password_expired: bool | None = None,
         mfa_required: bool | None = None,
         blocked_by_conditional_access: bool | None = None,
+        licences: list[str] | None = None,
+        password_policies: str | None = None,
+        password_changed: dt.datetime | None = None,
+        synced_from_on_premises: bool | None = None,
     ) -> None:
         """Change a user. ``locked=False`` also ends a smart lockout; a new ``password``
-        revokes refresh tokens issued before it and restarts the lockout counter."""
+        revokes refresh tokens issued before it and restarts the lockout counter.
+        ``password_policies=""`` clears the policies; ``password_changed`` sets
+        ``lastPasswordChangeDateTime`` without changing the password."""
         with self._scenario.lock:
             user = self._scenario.user(upn)
+            if licences is not None:
+                tenant = self._scenario.tenants[user.tenant]
+                unknown = [name for name in licences if name not in tenant.skus]
+                if unknown:
+                    raise KeyError(f"tenant {tenant.name} has no SKU {', '.join(unknown)}")
+                user.licences[:] = licences
+            if password_policies is not None:
+                user.password_policies = password_policies or None
+            if password_changed is not None:
+                user.password_changed_at = password_changed.timestamp()
+            if synced_from_on_premises is not None:
+                user.synced_from_on_premises = synced_from_on_premises
             if enabled is not None:
                 user.enabled = enabled
             if locked is not None:
@@ -424,10 +455,20 @@ class Simulator:
         upn: str | None = None,
         disabled: bool = False,
         burst_remaining: int | None = None,
+        roles: list[str] | None = None,
+        access_mode: int | None = None,
     ) -> Member:
-        member = Member(app=client_id, user=upn, disabled=disabled, burst_remaining=burst_remaining)
+        member = Member(
+            app=client_id,
+            user=upn,
+            disabled=disabled,
+            burst_remaining=burst_remaining,
+            access_mode=access_mode,
+        )
         with self._scenario.lock:
-            return self._scenario.environment(environment).add_member(member)
+            found = self._scenario.environment(environment)
+            member.roles = [found.role(name).name for name in roles or []]
+            return found.add_member(member)
 
     def remove_member(
         self, environment: str, *, client_id: str | None = None, upn: str | None = None
@@ -445,17 +486,89 @@ class Simulator:
         disabled: bool | None = None,
         burst_remaining: int | None = None,
         time_remaining_ms: int | None = None,
+        roles: list[str] | None = None,
+        teams: list[str] | None = None,
+        access_mode: int | None = None,
+        licensed: bool | None = None,
     ) -> None:
         """Change a member. Setting ``burst_remaining`` or ``time_remaining_ms`` starts a new
-        service-protection window from those values."""
+        service-protection window from those values. ``roles`` / ``teams`` replace the
+        member's security roles / team memberships (unknown names become custom roles / teams
+        without roles)."""
         with self._scenario.lock:
             member = self._member(environment, client_id, upn)
+            found = self._scenario.environment(environment)
+            if roles is not None:
+                member.roles = [found.role(name).name for name in roles]
+            if teams is not None:
+                member.teams = [found.team(name).name for name in teams]
+            if access_mode is not None:
+                member.access_mode = access_mode
+            if licensed is not None:
+                member.licensed = licensed
             if disabled is not None:
                 member.disabled = disabled
             if burst_remaining is not None or time_remaining_ms is not None:
                 member.burst_remaining = burst_remaining
                 member.time_remaining_ms = time_remaining_ms
                 member.window_started = None
+
+    def set_team(self, environment: str, name: str, *, roles: list[str]) -> None:
+        """Create or change a team of ``environment`` and give it ``roles``."""
+        with self._scenario.lock:
+            found = self._scenario.environment(environment)
+            found.team(name).roles[:] = [found.role(role).name for role in roles]
+
+    def set_environment(self, environment: str, *, other_noninteractive_users: int) -> None:
+        """Change how many non-interactive users the environment has besides its members."""
+        with self._scenario.lock:
+            self._scenario.environment(
+                environment
+            ).other_noninteractive_users = other_noninteractive_users
+
+    def set_password_policy(
+        self,
+        tenant: str,
+        *,
+        validity_days: int | None,
+        notification_days: int | None = None,
+    ) -> None:
+        """Set the password policy of every domain of ``tenant`` (None: Graph's null)."""
+        with self._scenario.lock:
+            found = self._scenario.find_tenant(tenant)
+            if found is None:
+                raise KeyError(f"no tenant {tenant}")
+            found.password_validity_days = validity_days
+            found.password_notification_days = notification_days
+
+    def set_sku(
+        self,
+        tenant: str,
+        part_number: str,
+        *,
+        enabled: int | None = None,
+        consumed: int | None = None,
+        warning: int | None = None,
+        suspended: int | None = None,
+        status: str | None = None,
+    ) -> Sku:
+        """Create or change a subscribed SKU of ``tenant``."""
+        with self._scenario.lock:
+            found = self._scenario.find_tenant(tenant)
+            if found is None:
+                raise KeyError(f"no tenant {tenant}")
+            sku = found.skus.get(part_number) or found.add_sku(Sku(part_number))
+            if enabled is not None:
+                sku.enabled = enabled
+            if consumed is not None:
+                sku.consumed = consumed
+            if warning is not None:
+                sku.warning = warning
+            if suspended is not None:
+                sku.suspended = suspended
+            if status is not None:
+                sku.status = status
+            return sku
 
     def _member(self, environment: str, client_id: str | None, upn: str | None) -> Member:
         found = self._scenario.environment(environment)
@@ -596,13 +709,32 @@ class Simulator:
                     environment=name,
                 )
                 return _Route(info, environment=environment, claims=claims)
+            if (
+                len(rest) >= 4
+                and rest[:2] == ["api", "data"]
+                and rest[2].startswith("v9.")
+                and is_metadata_path([urllib.parse.unquote(part) for part in rest[3:]])
+            ):
+                claims = self._dataverse.verify_token(request, environment) if environment else None
+                client_id = claims.get("appid") if claims else None
+                info = RequestInfo(
+                    "dataverse",
+                    client_id=client_id if isinstance(client_id, str) else None,
+                    environment=name,
+                )
+                resource = tuple(urllib.parse.unquote(part) for part in rest[3:])
+                return _Route(info, environment=environment, claims=claims, resource=resource)
             return _Route(
                 RequestInfo("dataverse", environment=name),
                 environment=environment,
                 segment=rest[-1] if rest else "",
             )
         if first == "graph":
-            return _Route(RequestInfo("graph"))
+            assert self._graph is not None
+            claims = self._graph.verify_token(request)
+            client_id = claims.get("appid") if claims else None
+            info = RequestInfo("graph", client_id=client_id if isinstance(client_id, str) else None)
+            return _Route(info, claims=claims)
         return _Route(RequestInfo("other"))
 
     def _answer(self, request: Request, route: _Route) -> Response:
@@ -620,15 +752,14 @@ class Simulator:
                 return Response(404, b"No Dataverse environment is served here.", "text/plain")
             if family == "whoami":
                 return self._dataverse.who_am_i(request, route.environment, route.claims)
+            if route.resource:
+                return self._dataverse.metadata(
+                    request, route.environment, route.claims, route.resource
+                )
             return self._dataverse.not_found(route.segment)
         if family == "graph":
-            body = {
-                "error": {
-                    "code": "Request_ResourceNotFound",
-                    "message": "The simulator does not serve Microsoft Graph yet.",
-                }
-            }
-            return Response(404, json.dumps(body).encode("utf-8"), "application/json")
+            assert self._graph is not None
+            return self._graph.handle(request, route.claims)
         return Response(404, b"Not Found", "text/plain")
 
     def _control(self, request: Request) -> Response:
@@ -669,8 +800,10 @@ class Simulator:
                     failure, correlation_id_of(request), headers=headers
                 )
                 return Delivery(response)
-            if family == "whoami" and not fault.text_body:
+            if family in ("whoami", "dataverse") and not fault.text_body:
                 return Delivery(request_limit_response(route.environment, fault.retry_after))
+            if family == "graph" and not fault.text_body:
+                return Delivery(throttled_response(fault.retry_after))
             return Delivery(Response(429, b"Too Many Requests", "text/plain", headers))
         if mode == "loop_detected":
             failure = EntraError(
@@ -714,6 +847,10 @@ class Simulator:
             }
         if family == "userrealm":
             return {"ver": "1.0", "account_type": "Managed", "domain_name": "contoso.com"}
+        if family == "graph":
+            return {"@odata.context": f"{self.graph_url}/v1.0/$metadata#domains", "value": []}
+        if family == "dataverse":
+            return {"@odata.context": "$metadata#systemusers", "value": []}
         return {
             "@odata.context": f"{self.authority_host}/env/x/api/data/v9.2/$metadata#"
             "Microsoft.Dynamics.CRM.WhoAmIResponse",

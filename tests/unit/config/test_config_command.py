@@ -56,8 +56,10 @@ def test_validate_bad_config_exits_78(
         '  identities.sales-sync.kind: expected one of "application", "user", found "app"',
         "  identities.sales-sync.extra: expected one of the keys kind, tenant, client_id, "
         "environments, owner, tags, secret, certificate, certificate_passphrase, username, "
-        "password, licences, object_id, found unknown key 'extra'; hint: remove it, or check "
-        "the spelling against config.example.toml",
+        "password, credential_expires, credential_expires_source, credential_key_id, licences, "
+        "object_id, found "
+        "unknown key 'extra'; hint: remove it, or check the spelling against "
+        "config.example.toml",
     ]
 
 

@@ -27,7 +27,7 @@ def test_defaults_probe_every_15_minutes_and_passwords_hourly() -> None:
     assert 86400 == jobs["retention"].interval_seconds
     assert "probes" == jobs["probe:app"].executor
     assert "watchdog" == jobs["heartbeat"].executor
-    assert {"probe:app", "probe:user", "retention", "heartbeat"} == set(jobs)
+    assert {"probe:app", "probe:user", "retention", "directory", "heartbeat"} == set(jobs)
 
 
 def test_global_and_per_identity_intervals() -> None:

@@ -121,7 +121,7 @@ def test_loop_detected_is_only_for_the_token_endpoint(sim: Simulator) -> None:
     with pytest.raises(ValueError, match="unknown fault mode"):
         sim.set_fault("token", "explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown endpoint family"):
-        sim.set_fault("graph", "drop")
+        sim.set_fault("ldap", "drop")
 
 
 def test_slow_delays_the_answer_and_trips_a_read_timeout(

@@ -186,12 +186,15 @@ def test_control_endpoint_reports_counters_without_counting_itself(
     assert sim.request_count() == 1
 
 
-def test_graph_and_unknown_paths_answer_404(sim: Simulator, session: requests.Session) -> None:
-    """Graph is reserved (404 for now); unknown paths are 404."""
+def test_graph_needs_a_token_and_unknown_paths_answer_404(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """Graph answers 401 without a token (tests/unit/simulator/test_graph.py covers the rest);
+    unknown paths are 404."""
     assert sim.graph_url == f"{sim.authority_host}/graph"
     graph = session.get(sim.graph_url + "/v1.0/applications")
-    assert graph.status_code == 404
-    assert graph.json()["error"]["code"] == "Request_ResourceNotFound"
+    assert graph.status_code == 401
+    assert graph.json()["error"]["code"] == "InvalidAuthenticationToken"
     assert session.get(f"{sim.authority_host}/nothing/here").status_code == 404
 
 

@@ -1,0 +1,84 @@
+"""``monitor posture``: read Graph and Dataverse metadata now, store it, print the posture.
+
+One directory pass over every tenant (or only the due ones with ``--due``, or none with
+``--stored``), then the nearest deadline per identity and the posture findings with their
+remedies. Exit code: 0 no warning, 1 a warning, 2 a critical finding (Nagios style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "posture",
+        help="read Graph / Dataverse metadata, print expiring credentials and posture findings",
+        description="Read what Entra ID (Microsoft Graph) and each Dataverse environment know "
+        "about every identity with the tenants' observer credentials: secret and certificate "
+        "end dates, account, password and licence state, security roles, non-interactive "
+        "users. Store the observations and print the nearest deadline per identity and the "
+        "posture findings. Exit codes: 0 no warning, 1 warning, 2 critical.",
+    )
+    parser.add_argument(
+        "--identity",
+        action="append",
+        metavar="NAME",
+        help="show only this identity (repeatable); its tenant is read",
+    )
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--due",
+        action="store_true",
+        help="read only tenants due by [directory] interval_hours (what `monitor check` does)",
+    )
+    when.add_argument("--stored", action="store_true", help="read nothing: evaluate what is stored")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.commands._common import open_for_writing
+    from monitor.directory.engine import DirectoryPass, utcnow
+    from monitor.directory.report import (
+        posture_exit_code,
+        posture_from_store,
+        posture_to_dict,
+        render_posture_text,
+    )
+
+    opened = open_for_writing(args)
+    if isinstance(opened, int):
+        return opened
+    config, store, key = opened
+    selected = args.identity or None
+    if selected:
+        unknown = [name for name in selected if name not in config.identities]
+        if unknown:
+            print(f"monitor posture: unknown identity: {', '.join(unknown)}", file=sys.stderr)
+            store.close()
+            return 3
+    tenants = sorted({config.identities[name].tenant for name in selected}) if selected else None
+    with store:
+        now = utcnow()
+        if args.stored:
+            posture = posture_from_store(store, config, now)
+            read: tuple[str, ...] = ()
+        else:
+            report = DirectoryPass(config, store, fingerprint_key=key).run(
+                now, force=not args.due, tenants=tenants
+            )
+            posture = report.posture
+            read = report.tenants_read
+    if args.json:
+        document = posture_to_dict(posture, config, now, identities=selected)
+        document["tenants_read"] = list(read)
+        print(json.dumps(document, indent=2))
+    else:
+        if read:
+            print(f"Directory read just now: {', '.join(read)}\n")
+        print(render_posture_text(posture, config, now, identities=selected))
+    return posture_exit_code(posture)

@@ -1,0 +1,273 @@
+"""JSON reads from Graph and Dataverse with the observer's token: paging, throttling, errors.
+
+A :class:`JsonReader` GETs JSON objects from one service (Microsoft Graph of a tenant, or one
+Dataverse environment) through a :class:`~monitor.http.MonitorSession` (explicit trust, no
+redirects, bounded time). It follows ``@odata.nextLink`` (only to the same origin: the token is
+never sent elsewhere), honours ``429`` / ``503`` ``Retry-After`` by waiting when the wait is
+short (``max_wait_seconds``) and otherwise gives up for the rest of the pass (the service keeps
+counting usage while it throttles, so hammering only prolongs it), refreshes the token once on a
+``401``, and turns every other failure into :class:`NotObserved` with a cause and a one-line
+reason. A ``404`` is :class:`NotFound`: for a directory object that is a fact ("no such user"),
+not a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from monitor.directory.observations import NotObservedCause
+from monitor.http import MonitorSession
+from monitor.outcomes import Outcome
+from monitor.probes.classify import explain_exception, parse_retry_after, sanitise
+
+Sleep = Callable[[float], None]
+
+
+class NotObserved(Exception):
+    """A fact could not be read: ``cause`` is a short code, ``reason`` one line for people."""
+
+    def __init__(self, cause: NotObservedCause, reason: str) -> None:
+        super().__init__(reason)
+        self.cause: NotObservedCause = cause
+        self.reason = sanitise(reason)
+
+
+class NotFound(Exception):
+    """The service answered 404: the object does not exist (for the observer)."""
+
+    def __init__(self, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TokenProvider(Protocol):
+    """The observer's access token for one resource, cached by the provider within a pass."""
+
+    def token(self) -> str:
+        """Return an access token. Raise :class:`NotObserved` (cause ``sign_in``) if none."""
+
+    def invalidate(self) -> None:
+        """Forget the cached token (the service refused it)."""
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """How patient a directory pass is with one service."""
+
+    max_attempts: int = 3  # tries per request, counting those after a 429 / 503
+    max_wait_seconds: float = 30.0  # the longest Retry-After the pass sleeps for
+    default_retry_after_seconds: float = 5.0  # a 429 without Retry-After
+    max_pages: int = 100
+    request_seconds: float = 30.0  # each request ends by then (MonitorSession deadline)
+
+
+def _error_of(text: str) -> tuple[str | None, str]:
+    """Return (code, message) of a Graph or Dataverse error body, or (None, "")."""
+    try:
+        body = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return None, ""
+    if not isinstance(body, Mapping):
+        return None, ""
+    error = body.get("error")
+    if not isinstance(error, Mapping):
+        return None, ""
+    code = error.get("code")
+    message = error.get("message")
+    return (
+        code if isinstance(code, str) and len(code) <= 64 else None,
+        sanitise(message, 200) if isinstance(message, str) else "",
+    )
+
+
+class JsonReader:
+    """GET JSON objects from one service with one token provider.
+
+    *service* names it in reasons ("Graph", "Dataverse environment contoso-prod"). Subclasses
+    say what a 403 means (:meth:`forbidden_reason`).
+    """
+
+    def __init__(
+        self,
+        session: MonitorSession,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        service: str,
+        headers: Mapping[str, str] | None = None,
+        policy: ReadPolicy | None = None,
+        sleep: Sleep = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.service = service
+        self.headers = dict(headers or {})
+        self.policy = policy or ReadPolicy()
+        self.sleep = sleep
+        self.monotonic = monotonic
+        origin = urllib.parse.urlsplit(self.base_url)
+        self._origin = (origin.scheme.lower(), origin.netloc.lower())
+        self._gave_up: NotObserved | None = None
+        self.requests_sent = 0
+
+    # --- what subclasses refine ----------------------------------------------------------------
+
+    def forbidden_reason(self, code: str | None, message: str, permission: str | None) -> str:
+        """Return the reason a 403 gives for the fact that needed *permission*."""
+        detail = f" ({code})" if code else ""
+        return f"{self.service} refused the observer (HTTP 403{detail}): {message}"
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        """Return the absolute URL of *path* (relative to the base URL) with *params*."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params, safe="$,'()=", quote_via=urllib.parse.quote)
+        return url
+
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
+    ) -> dict[str, Any]:
+        """Return the JSON object at *path*. Raise :class:`NotFound` or :class:`NotObserved`."""
+        return self._get(self.url(path, params), permission)
+
+    def get_all(
+        self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return every item of the collection at *path*, following ``@odata.nextLink``."""
+        return list(self.iterate(path, params, permission=permission))
+
+    def iterate(
+        self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        url: str | None = self.url(path, params)
+        pages = 0
+        while url is not None:
+            pages += 1
+            if pages > self.policy.max_pages:
+                raise NotObserved(
+                    "service_error",
+                    f"{self.service} kept paging beyond {self.policy.max_pages} pages",
+                )
+            page = self._get(url, permission)
+            items = page.get("value")
+            if not isinstance(items, list):
+                raise NotObserved(
+                    "service_error", f"{self.service} answered a collection without 'value'"
+                )
+            yield from (item for item in items if isinstance(item, dict))
+            next_link = page.get("@odata.nextLink")
+            url = self._same_origin(next_link) if next_link is not None else None
+
+    def _same_origin(self, link: object) -> str:
+        if not isinstance(link, str):
+            raise NotObserved("service_error", f"{self.service} answered a malformed nextLink")
+        parts = urllib.parse.urlsplit(link)
+        if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
+            # The bearer token goes only to the service it was issued for.
+            raise NotObserved(
+                "service_error", f"{self.service} answered a nextLink to another host"
+            )
+        return link
+
+    def _get(self, url: str, permission: str | None) -> dict[str, Any]:
+        if self._gave_up is not None:
+            raise self._gave_up
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = self.tokens.token()
+            response = self._send(url, token)
+            status = response.status_code
+            if status == 200:
+                return self._json(response)
+            code, message = _error_of(response.text)
+            if status == 401 and not refreshed:
+                refreshed = True
+                self.tokens.invalidate()
+                attempt -= 1
+                continue
+            if status == 401:
+                self.tokens.invalidate()
+                raise NotObserved(
+                    "sign_in",
+                    f"{self.service} refused the observer's token (HTTP 401"
+                    + (f" {code}" if code else "")
+                    + (f": {message})" if message else ")"),
+                )
+            if status == 403:
+                raise NotObserved("permission", self.forbidden_reason(code, message, permission))
+            if status == 404:
+                raise NotFound(code, message)
+            if status == 429 or (status == 503 and "retry-after" in _lower_keys(response)):
+                wait = parse_retry_after(response.headers)
+                seconds = (
+                    float(wait) if wait is not None else self.policy.default_retry_after_seconds
+                )
+                if attempt < self.policy.max_attempts and seconds <= self.policy.max_wait_seconds:
+                    self.sleep(seconds)
+                    continue
+                self._gave_up = NotObserved(
+                    "throttled",
+                    f"{self.service} throttled the observer (HTTP {status}, retry after "
+                    f"{seconds:g} s); the remaining reads of this pass were skipped",
+                )
+                raise self._gave_up
+            if status >= 500:
+                raise NotObserved("service_error", f"{self.service} answered HTTP {status}")
+            detail = f" {code}" if code else ""
+            raise NotObserved(
+                "service_error",
+                f"{self.service} refused the request (HTTP {status}{detail}"
+                + (f": {message})" if message else ")"),
+            )
+
+    def _send(self, url: str, token: str) -> requests.Response:
+        headers = {**self.headers, "Authorization": f"Bearer {token}"}
+        self.requests_sent += 1
+        try:
+            return self.session.request(
+                "GET",
+                url,
+                headers=headers,
+                deadline=self.monotonic() + self.policy.request_seconds,
+            )
+        except (requests.RequestException, OSError) as exc:
+            failure = explain_exception(exc)
+            cause: NotObservedCause = (
+                "unreachable"
+                if failure.outcome in (Outcome.UNREACHABLE, Outcome.TLS_ERROR)
+                else "service_error"
+            )
+            problem = NotObserved(cause, f"{self.service} unreachable: {failure.message}")
+            if cause == "unreachable":
+                # Every further read would wait for the same timeout: skip them this pass.
+                self._gave_up = problem
+            raise problem from None
+
+    def _json(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            body = json.loads(response.text)
+        except (ValueError, TypeError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            raise NotObserved(
+                "service_error", f"{self.service} answered HTTP 200 with an unreadable body"
+            )
+        return body
+
+
+def _lower_keys(response: requests.Response) -> set[str]:
+    return {key.lower() for key in response.headers}

@@ -1,0 +1,618 @@
+"""The directory pass: read each due tenant's Graph and Dataverse metadata, record, evaluate.
+
+``monitor check`` and the daemon's ``directory`` job run the same pass::
+
+    report = DirectoryPass(config, store, fingerprint_key=key).run(now)
+    report.findings          # posture findings over every current fact (all tenants)
+
+A tenant is *due* when it was never read, when ``[directory] interval_hours`` have passed since
+its last read, when an identity appeared in the configuration, or when a configured client
+secret / certificate changed (so "expires in 9 days" stops as soon as the rotated secret is in
+place); ``run(force=True)`` reads every tenant. Per due tenant the pass
+
+1. notes the configured certificate files' ``notAfter`` and the declared expiries (no network);
+2. without an observer, records every Graph / Dataverse fact as "not observed: no observer";
+3. otherwise reads Graph (SKUs, domains, per application identity its service principal and
+   credentials, per user identity its account and licences, the observer's own credentials)
+   and, per environment of the tenant's identities, the non-interactive user count and each
+   identity's ``systemuser`` and roles — each failure becoming "not observed: <why>" for the
+   facts it concerns while the rest is still read;
+4. records the observations and the changes in one transaction.
+
+Readers get no store; this module is the only place where directory reads and the store meet.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from monitor.config.model import Config, IdentityConfig, TenantConfig
+from monitor.directory.client import NotObserved, ReadPolicy, Sleep
+from monitor.directory.dataverse import DataverseClient, DataverseDirectory, dataverse_headers
+from monitor.directory.graph import ConfiguredCredential, GraphClient, GraphDirectory
+from monitor.directory.observations import (
+    AppCredentials,
+    CertificateFile,
+    DeclaredExpiry,
+    NotObservedCause,
+    Observation,
+    Source,
+    SubscribedSku,
+    UserAccount,
+)
+from monitor.directory.tokens import ObserverTokens
+from monitor.findings.base import Finding
+from monitor.findings.posture import OBSERVER_SUBJECT, Posture
+from monitor.http import MonitorSession, build_session
+from monitor.store import Store
+from monitor.store.posture import (
+    PostureChange,
+    current_observations,
+    last_directory_reads,
+    record_observations,
+)
+
+log = structlog.get_logger("monitor.directory")
+
+Clock = Callable[[], datetime]
+SessionFactory = Callable[[TenantConfig], MonitorSession]
+
+# Facts a tenant's read produces, by scope (used to say "not observed" for each of them).
+_GRAPH_TENANT_KINDS = ("subscribed_sku", "domain_policy")
+_APPLICATION_KINDS = ("service_principal", "app_credentials")
+_USER_KINDS = ("user_account", "user_licences")
+_SYSTEMUSER_KINDS = ("systemuser", "security_roles")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DirectoryReport:
+    """What one directory pass did and what the posture is now.
+
+    ``observations`` / ``changes`` are those of the tenants read in this pass; ``findings`` and
+    ``posture`` cover every current fact of every configured tenant (read now or earlier).
+    """
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    tenants_read: tuple[str, ...]
+    tenants_skipped: tuple[str, ...]
+    observations: tuple[Observation, ...]
+    changes: tuple[PostureChange, ...]
+    posture: Posture
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.posture.findings
+
+
+def _tenant_identities(config: Config, tenant: str) -> list[IdentityConfig]:
+    return [identity for identity in config.identities.values() if identity.tenant == tenant]
+
+
+def local_observations(config: Config, now: datetime) -> list[Observation]:
+    """Return what the configuration alone says: certificate files' ``notAfter`` (identities
+    and observers) and declared expiries. No I/O: the loader already parsed the files."""
+    found: list[Observation] = []
+    for identity in config.identities.values():
+        certificate = identity.certificate
+        if certificate is not None and certificate.not_after is not None:
+            found.append(
+                Observation.of(
+                    CertificateFile(certificate.not_after, certificate.thumbprint_sha1),
+                    tenant=identity.tenant,
+                    identity=identity.name,
+                    source="certificate file",
+                    observed_at=now,
+                )
+            )
+        if identity.credential_expires is not None:
+            found.append(
+                Observation.of(
+                    DeclaredExpiry(
+                        identity.credential_expires, identity.credential_expires_source or ""
+                    ),
+                    tenant=identity.tenant,
+                    identity=identity.name,
+                    source="configuration",
+                    observed_at=now,
+                )
+            )
+    for tenant in config.tenants.values():
+        observer = tenant.observer
+        if observer is None or observer.certificate is None:
+            continue
+        if observer.certificate.not_after is not None:
+            found.append(
+                Observation.of(
+                    CertificateFile(
+                        observer.certificate.not_after, observer.certificate.thumbprint_sha1
+                    ),
+                    tenant=tenant.name,
+                    subject=OBSERVER_SUBJECT,
+                    source="certificate file",
+                    observed_at=now,
+                )
+            )
+    return found
+
+
+class _TenantRead:
+    """The observations of one tenant's read, and how to say that a fact was not observed."""
+
+    def __init__(self, tenant: str, now: datetime) -> None:
+        self.tenant = tenant
+        self.now = now
+        self.observations: list[Observation] = []
+
+    def add(
+        self,
+        fact: object,
+        source: Source,
+        *,
+        identity: str | None = None,
+        environment: str | None = None,
+        subject: str = "",
+    ) -> None:
+        from monitor.directory.observations import Fact
+
+        assert isinstance(fact, Fact)
+        self.observations.append(
+            Observation.of(
+                fact,
+                tenant=self.tenant,
+                source=source,
+                observed_at=self.now,
+                identity=identity,
+                environment=environment,
+                subject=subject,
+            )
+        )
+
+    def missing(
+        self,
+        kinds: Sequence[str],
+        source: Source,
+        cause: NotObservedCause,
+        reason: str,
+        *,
+        identity: str | None = None,
+        environment: str | None = None,
+        subject: str = "",
+    ) -> None:
+        for kind in kinds:
+            self.observations.append(
+                Observation.missing(
+                    kind,
+                    tenant=self.tenant,
+                    source=source,
+                    observed_at=self.now,
+                    cause=cause,
+                    reason=reason,
+                    identity=identity,
+                    environment=environment,
+                    subject=subject,
+                )
+            )
+
+
+class DirectoryPass:
+    """Read the directories of due tenants, record what was observed, evaluate the posture.
+
+    *fingerprint_key* (the store's) lets the pass notice a rotated configured credential; without
+    it only the interval makes a tenant due. *sessions* builds the HTTP session of a tenant
+    (default: :func:`monitor.http.build_session` from ``[network]``); *sleep* is what a
+    ``Retry-After`` waits with.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        fingerprint_key: bytes | None = None,
+        clock: Clock = utcnow,
+        sessions: SessionFactory | None = None,
+        sleep: Sleep = time.sleep,
+        policy: ReadPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.fingerprint_key = fingerprint_key
+        self.clock = clock
+        self.sessions = sessions or self._session
+        self.sleep = sleep
+        self.policy = policy or ReadPolicy(request_seconds=config.network.probe_deadline_seconds)
+
+    def _session(self, tenant: TenantConfig) -> MonitorSession:
+        return build_session(self.config.network, authority_hosts=[tenant.authority_host])
+
+    # --- when -----------------------------------------------------------------------------------
+
+    def due_tenants(self, now: datetime) -> list[str]:
+        """Return the configured tenants (with identities) whose directory should be read now."""
+        last = last_directory_reads(self.store)
+        interval = timedelta(hours=self.config.directory.interval_hours)
+        due = []
+        for name in self.config.tenants:
+            identities = _tenant_identities(self.config, name)
+            if not identities:
+                continue
+            read = last.get(name)
+            if read is None or read + interval <= now or self._config_changed(name, identities):
+                due.append(name)
+        return due
+
+    def _config_changed(self, tenant: str, identities: Sequence[IdentityConfig]) -> bool:
+        facts = current_observations(self.store, tenant=tenant)
+        read = {o.identity for o in facts if o.source in ("graph", "dataverse") and o.identity}
+        if any(identity.name not in read for identity in identities):
+            return True
+        if self.fingerprint_key is None:
+            return False
+        wanted = {
+            identity.name: identity.credential().fingerprint(self.fingerprint_key)
+            for identity in identities
+            if identity.kind == "application"
+        }
+        for observation in facts:
+            fact = observation.fact
+            if (
+                isinstance(fact, AppCredentials)
+                and observation.identity in wanted
+                and fact.configured_fingerprint is not None
+                and fact.configured_fingerprint != wanted[observation.identity]
+            ):
+                return True
+        return False
+
+    # --- the pass -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        now: datetime | None = None,
+        *,
+        force: bool = False,
+        tenants: Sequence[str] | None = None,
+    ) -> DirectoryReport:
+        """Read the due tenants (every tenant with *force*; only *tenants* when given), record
+        the observations and changes, and return the report with the posture of all tenants.
+
+        Never raises for what a directory answers; raises :class:`~monitor.store.StoreError`
+        when the database cannot be written.
+        """
+        from monitor.directory.report import posture_from_store
+
+        started_at = now or self.clock()
+        run_id = uuid.uuid4().hex
+        candidates = [name for name in self.config.tenants if _tenant_identities(self.config, name)]
+        if tenants is not None:
+            candidates = [name for name in candidates if name in tenants]
+        due = candidates if force else [n for n in self.due_tenants(started_at) if n in candidates]
+        skipped = tuple(name for name in candidates if name not in due)
+        local = local_observations(self.config, started_at)
+        observations: list[Observation] = []
+        for name in due:
+            begun = time.monotonic()
+            read = self.read_tenant(self.config.tenants[name], started_at)
+            read += [o for o in local if o.tenant == name]
+            observations += read
+            missing = sum(1 for o in read if not o.observed)
+            log.info(
+                "directory read",
+                run_id=run_id,
+                tenant=name,
+                observations=len(read),
+                not_observed=missing,
+                duration_ms=int((time.monotonic() - begun) * 1000),
+            )
+        changes: list[PostureChange] = []
+        if due:
+            changes = record_observations(
+                self.store, run_id, observations, tenants=due, at=started_at
+            )
+        finished_at = self.clock() if now is None else started_at
+        posture = posture_from_store(self.store, self.config, started_at)
+        return DirectoryReport(
+            run_id=run_id,
+            started_at=started_at,
+            finished_at=finished_at,
+            tenants_read=tuple(due),
+            tenants_skipped=skipped,
+            observations=tuple(observations),
+            changes=tuple(changes),
+            posture=posture,
+        )
+
+    def read_tenant(self, tenant: TenantConfig, now: datetime) -> list[Observation]:
+        """Return the Graph and Dataverse observations of *tenant* (no local facts, no store)."""
+        read = _TenantRead(tenant.name, now)
+        identities = _tenant_identities(self.config, tenant.name)
+        if tenant.observer is None:
+            self._without_observer(read, tenant, identities)
+            return read.observations
+        try:
+            session = self.sessions(tenant)
+        except Exception as exc:  # no trust store: everything is unreachable, said once each
+            self._all_missing(read, identities, "unreachable", f"no HTTP session: {exc}")
+            return read.observations
+        try:
+            tokens = ObserverTokens(
+                tenant,
+                tenant.observer,
+                session,
+                request_seconds=self.policy.request_seconds,
+            )
+            self._read_graph(read, tenant, identities, session, tokens)
+            self._read_dataverse(read, identities, session, tokens)
+        finally:
+            session.close()
+        return read.observations
+
+    def _without_observer(
+        self, read: _TenantRead, tenant: TenantConfig, identities: Sequence[IdentityConfig]
+    ) -> None:
+        reason = (
+            f"no observer is configured for tenant {tenant.name} (tenants.{tenant.name}.observer)"
+        )
+        self._all_missing(read, identities, "no_observer", reason)
+
+    def _all_missing(
+        self,
+        read: _TenantRead,
+        identities: Sequence[IdentityConfig],
+        cause: NotObservedCause,
+        reason: str,
+    ) -> None:
+        read.missing(_GRAPH_TENANT_KINDS, "graph", cause, reason)
+        for identity in identities:
+            kinds = _APPLICATION_KINDS if identity.kind == "application" else _USER_KINDS
+            read.missing(kinds, "graph", cause, reason, identity=identity.name)
+        for environment in self._environments(identities):
+            read.missing(
+                ("noninteractive_users",), "dataverse", cause, reason, environment=environment
+            )
+            for identity in identities:
+                if environment in identity.environments:
+                    read.missing(
+                        _SYSTEMUSER_KINDS,
+                        "dataverse",
+                        cause,
+                        reason,
+                        identity=identity.name,
+                        environment=environment,
+                    )
+
+    def _environments(self, identities: Sequence[IdentityConfig]) -> list[str]:
+        names: list[str] = []
+        for identity in identities:
+            for environment in identity.environments:
+                if environment not in names and environment in self.config.environments:
+                    names.append(environment)
+        return names
+
+    def _configured(self, identity: IdentityConfig) -> ConfiguredCredential:
+        fingerprint = (
+            identity.credential().fingerprint(self.fingerprint_key)
+            if self.fingerprint_key is not None
+            else None
+        )
+        return ConfiguredCredential.of(
+            secret=identity.secret,
+            certificate=identity.certificate,
+            key_id=identity.credential_key_id,
+            fingerprint=fingerprint,
+        )
+
+    def _read_graph(
+        self,
+        read: _TenantRead,
+        tenant: TenantConfig,
+        identities: Sequence[IdentityConfig],
+        session: MonitorSession,
+        tokens: ObserverTokens,
+    ) -> None:
+        client = GraphClient(
+            session,
+            f"{tenant.graph_url}/v1.0",
+            tokens.for_resource(tenant.graph_url),
+            service="Graph",
+            headers={"Accept": "application/json"},
+            policy=self.policy,
+            sleep=self.sleep,
+        )
+        graph = GraphDirectory(client)
+        skus: list[SubscribedSku] | None = None
+        try:
+            skus = graph.subscribed_skus()
+            for sku in skus:
+                read.add(sku, "graph", subject=sku.sku_id)
+        except NotObserved as problem:
+            read.missing(("subscribed_sku",), "graph", problem.cause, problem.reason)
+        try:
+            for domain in graph.domains():
+                read.add(domain, "graph", subject=domain.domain)
+        except NotObserved as problem:
+            read.missing(("domain_policy",), "graph", problem.cause, problem.reason)
+        for identity in identities:
+            if identity.kind == "application":
+                self._read_application(read, graph, identity)
+            else:
+                self._read_user(read, graph, identity, skus)
+        observer = tenant.observer
+        assert observer is not None
+        configured = ConfiguredCredential.of(
+            secret=observer.secret,
+            certificate=observer.certificate,
+            fingerprint=None,
+        )
+        try:
+            read.add(
+                graph.app_credentials(observer.client_id, configured),
+                "graph",
+                subject=OBSERVER_SUBJECT,
+            )
+        except NotObserved as problem:
+            read.missing(
+                ("app_credentials",),
+                "graph",
+                problem.cause,
+                problem.reason,
+                subject=OBSERVER_SUBJECT,
+            )
+
+    def _read_application(
+        self, read: _TenantRead, graph: GraphDirectory, identity: IdentityConfig
+    ) -> None:
+        name = identity.name
+        try:
+            read.add(graph.service_principal(identity.client_id), "graph", identity=name)
+        except NotObserved as problem:
+            read.missing(
+                ("service_principal",), "graph", problem.cause, problem.reason, identity=name
+            )
+        try:
+            read.add(
+                graph.app_credentials(identity.client_id, self._configured(identity)),
+                "graph",
+                identity=name,
+            )
+        except NotObserved as problem:
+            read.missing(
+                ("app_credentials",), "graph", problem.cause, problem.reason, identity=name
+            )
+
+    def _read_user(
+        self,
+        read: _TenantRead,
+        graph: GraphDirectory,
+        identity: IdentityConfig,
+        skus: Sequence[SubscribedSku] | None,
+    ) -> None:
+        name = identity.name
+        try:
+            account, licences = graph.user(identity.username or "", skus)
+        except NotObserved as problem:
+            read.missing(_USER_KINDS, "graph", problem.cause, problem.reason, identity=name)
+            return
+        read.add(account, "graph", identity=name)
+        if isinstance(licences, NotObserved):
+            read.missing(
+                ("user_licences",), "graph", licences.cause, licences.reason, identity=name
+            )
+        else:
+            read.add(licences, "graph", identity=name)
+
+    def _read_dataverse(
+        self,
+        read: _TenantRead,
+        identities: Sequence[IdentityConfig],
+        session: MonitorSession,
+        tokens: ObserverTokens,
+    ) -> None:
+        accounts = {
+            o.identity: o.fact
+            for o in read.observations
+            if o.kind == "user_account" and isinstance(o.fact, UserAccount)
+        }
+        for name in self._environments(identities):
+            environment = self.config.environments[name]
+            client = DataverseClient(
+                session,
+                environment.url,
+                tokens.for_resource(environment.url),
+                service=f"Dataverse environment {name}",
+                headers=dataverse_headers(),
+                policy=self.policy,
+                sleep=self.sleep,
+            )
+            client.environment = name
+            dataverse = DataverseDirectory(client)
+            members = [i for i in identities if name in i.environments]
+            try:
+                read.add(dataverse.noninteractive_users(), "dataverse", environment=name)
+            except NotObserved as problem:
+                read.missing(
+                    ("noninteractive_users",),
+                    "dataverse",
+                    problem.cause,
+                    problem.reason,
+                    environment=name,
+                )
+                if problem.cause != "service_error":
+                    # The observer cannot read this environment at all (not a member, no
+                    # privilege, no token, no network): the same answer holds for every fact.
+                    for identity in members:
+                        read.missing(
+                            _SYSTEMUSER_KINDS,
+                            "dataverse",
+                            problem.cause,
+                            problem.reason,
+                            identity=identity.name,
+                            environment=name,
+                        )
+                    continue
+            for identity in members:
+                account = accounts.get(identity.name)
+                self._read_systemuser(
+                    read,
+                    dataverse,
+                    identity,
+                    name,
+                    account if isinstance(account, UserAccount) else None,
+                )
+
+    def _read_systemuser(
+        self,
+        read: _TenantRead,
+        dataverse: DataverseDirectory,
+        identity: IdentityConfig,
+        environment: str,
+        account: UserAccount | None,
+    ) -> None:
+        name = identity.name
+        try:
+            if identity.kind == "application":
+                user = dataverse.systemuser_for_application(identity.client_id)
+            else:
+                object_id = account.object_id if account is not None and account.found else None
+                user = dataverse.systemuser_for_user(identity.username or "", object_id)
+        except NotObserved as problem:
+            read.missing(
+                _SYSTEMUSER_KINDS,
+                "dataverse",
+                problem.cause,
+                problem.reason,
+                identity=name,
+                environment=environment,
+            )
+            return
+        read.add(user, "dataverse", identity=name, environment=environment)
+        if not user.found or user.systemuser_id is None:
+            return
+        try:
+            read.add(
+                dataverse.roles(user.systemuser_id),
+                "dataverse",
+                identity=name,
+                environment=environment,
+            )
+        except NotObserved as problem:
+            read.missing(
+                ("security_roles",),
+                "dataverse",
+                problem.cause,
+                problem.reason,
+                identity=name,
+                environment=environment,
+            )

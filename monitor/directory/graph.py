@@ -1,0 +1,391 @@
+"""Microsoft Graph reads: app credentials, service principals, users, domains, SKUs.
+
+Each read needs one Graph **application** permission of the observer (least privileged, from
+domain.md section 3); a 403 makes the facts that needed it "not observed: the observer lacks the
+Graph application permission X" and everything else still works:
+
+===========================================  =================================================
+read                                          permission
+===========================================  =================================================
+``applications(appId='...')``                 Application.Read.All (secret / certificate ends)
+``servicePrincipals(appId='...')``            Application.Read.All (service principal enabled)
+``users/{upn}``                               User.Read.All (enabled, password age and policy,
+                                              assigned licences)
+``domains``                                   Domain.Read.All (password validity per domain)
+``subscribedSkus``                            Organization.Read.All (SKU names, spare licences)
+===========================================  =================================================
+
+The credential in use is found here, where the configured secret is at hand: a pinned
+``credential_key_id`` wins; else a secret's first three characters are compared with Graph's
+``hint`` (constant-time) and a certificate's SHA-1 / SHA-256 thumbprint with
+``customKeyIdentifier``. Only the verdict (``in_use``) leaves this module, never a hint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from monitor.config.model import CertificateCredential
+from monitor.directory.client import JsonReader, NotFound, NotObserved
+from monitor.directory.observations import (
+    AppCredentials,
+    DomainPolicy,
+    Licence,
+    MatchMethod,
+    RegisteredCredential,
+    ServicePrincipal,
+    SubscribedSku,
+    UserAccount,
+    UserLicences,
+)
+from monitor.secrets import Secret
+
+APPLICATION_READ_ALL = "Application.Read.All"
+USER_READ_ALL = "User.Read.All"
+DOMAIN_READ_ALL = "Domain.Read.All"
+ORGANIZATION_READ_ALL = "Organization.Read.All"
+
+# Feature -> the least-privileged Graph application permission it needs (README "Posture").
+GRAPH_PERMISSIONS: dict[str, str] = {
+    "client secret and certificate end dates": APPLICATION_READ_ALL,
+    "service principal enabled": APPLICATION_READ_ALL,
+    "user account, password age and policy, licences": USER_READ_ALL,
+    "domain password expiry policy": DOMAIN_READ_ALL,
+    "SKU names and spare licences": ORGANIZATION_READ_ALL,
+}
+
+APPLICATION_SELECT = "id,appId,displayName,passwordCredentials,keyCredentials"
+SERVICE_PRINCIPAL_SELECT = "id,appId,displayName,accountEnabled,passwordCredentials,keyCredentials"
+USER_SELECT = (
+    "id,userPrincipalName,displayName,accountEnabled,userType,lastPasswordChangeDateTime,"
+    "passwordPolicies,onPremisesSyncEnabled,assignedLicenses"
+)
+DOMAIN_SELECT = "id,isDefault,passwordValidityPeriodInDays,passwordNotificationWindowInDays"
+SKU_SELECT = "skuId,skuPartNumber,consumedUnits,prepaidUnits,capabilityStatus"
+
+_FRACTION = re.compile(r"\.(\d+)")
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+
+
+class GraphClient(JsonReader):
+    """A :class:`JsonReader` for ``{graph_url}/v1.0`` that names missing permissions."""
+
+    def forbidden_reason(self, code: str | None, message: str, permission: str | None) -> str:
+        need = permission or "a Graph application permission"
+        detail = f" ({code})" if code else ""
+        return f"the observer lacks the Graph application permission {need} (HTTP 403{detail})"
+
+
+@dataclass(frozen=True)
+class ConfiguredCredential:
+    """What the configuration signs in with, for matching against registered credentials.
+
+    Holds the secret itself (a :class:`Secret`, which never shows its value) only to compare its
+    first three characters with Graph's ``hint``.
+    """
+
+    type: Literal["client_secret", "certificate"]
+    secret: Secret | None = None
+    thumbprints: tuple[str, ...] = ()  # upper-case hex, SHA-1 and SHA-256
+    key_id: str | None = None
+    fingerprint: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        secret: Secret | None,
+        certificate: CertificateCredential | None,
+        key_id: str | None = None,
+        fingerprint: str | None = None,
+    ) -> ConfiguredCredential:
+        if certificate is not None:
+            thumbprints = tuple(
+                value.upper()
+                for value in (certificate.thumbprint_sha1, certificate.thumbprint_sha256)
+                if value
+            )
+            return cls(
+                "certificate", thumbprints=thumbprints, key_id=key_id, fingerprint=fingerprint
+            )
+        return cls("client_secret", secret=secret, key_id=key_id, fingerprint=fingerprint)
+
+    def matches(self, credential: RegisteredCredential, hint: str | None) -> bool:
+        if self.key_id is not None:
+            return credential.key_id.lower() == self.key_id.lower()
+        if credential.type != self.type:
+            return False
+        if self.type == "certificate":
+            return credential.thumbprint is not None and credential.thumbprint in self.thumbprints
+        if self.secret is None or not hint:
+            return False
+        return hmac.compare_digest(self.secret.reveal()[:3].encode(), hint.encode())
+
+    @property
+    def method(self) -> MatchMethod:
+        if self.key_id is not None:
+            return "key_id"
+        return "thumbprint" if self.type == "certificate" else "hint"
+
+
+def parse_graph_time(value: object) -> datetime | None:
+    """Return a Graph ``DateTimeOffset`` (``2025-06-10T12:00:00.1234567Z``) as aware UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), value.strip())
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def thumbprint_of(value: object) -> str | None:
+    """Return a certificate's ``customKeyIdentifier`` as upper-case hex, or None.
+
+    Graph shows it as the hex thumbprint; the property is binary, so a base64 form is accepted
+    too. Only SHA-1 (20 bytes) and SHA-256 (32 bytes) sizes are thumbprints.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    if _HEX.match(value) and len(value) in (40, 64):
+        return value.upper()
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex().upper() if len(raw) in (20, 32) else None
+
+
+def _credentials(
+    body: Mapping[str, Any],
+    origin: Literal["application", "service_principal"],
+    configured: ConfiguredCredential,
+) -> list[RegisteredCredential]:
+    found: list[RegisteredCredential] = []
+    for kind, items in (
+        ("client_secret", body.get("passwordCredentials")),
+        ("certificate", body.get("keyCredentials")),
+    ):
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            if kind == "certificate" and item.get("usage") not in (None, "Verify"):
+                continue  # a signing key (SAML, token encryption) is no client credential
+            key_id = item.get("keyId")
+            display_name = item.get("displayName")
+            credential = RegisteredCredential(
+                key_id=str(key_id).lower() if isinstance(key_id, str) else "",
+                type="certificate" if kind == "certificate" else "client_secret",
+                display_name=display_name if isinstance(display_name, str) else "",
+                start=parse_graph_time(item.get("startDateTime")),
+                end=parse_graph_time(item.get("endDateTime")),
+                in_use=False,
+                origin=origin,
+                thumbprint=thumbprint_of(item.get("customKeyIdentifier"))
+                if kind == "certificate"
+                else None,
+            )
+            hint = item.get("hint") if kind == "client_secret" else None
+            in_use = configured.matches(credential, hint if isinstance(hint, str) else None)
+            found.append(
+                RegisteredCredential(
+                    key_id=credential.key_id,
+                    type=credential.type,
+                    display_name=credential.display_name,
+                    start=credential.start,
+                    end=credential.end,
+                    in_use=in_use,
+                    origin=origin,
+                    thumbprint=credential.thumbprint,
+                )
+            )
+    return found
+
+
+class GraphDirectory:
+    """The Graph reads of one tenant's directory pass."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self.client = client
+
+    def subscribed_skus(self) -> list[SubscribedSku]:
+        """Return the tenant's SKUs. Raise :class:`NotObserved`."""
+        skus = []
+        for item in self.client.iterate(
+            "subscribedSkus", {"$select": SKU_SELECT}, permission=ORGANIZATION_READ_ALL
+        ):
+            units = item.get("prepaidUnits")
+            units = units if isinstance(units, Mapping) else {}
+            sku_id = item.get("skuId")
+            if not isinstance(sku_id, str):
+                continue
+            part = item.get("skuPartNumber")
+            status = item.get("capabilityStatus")
+            skus.append(
+                SubscribedSku(
+                    sku_id=sku_id.lower(),
+                    part_number=part if isinstance(part, str) else sku_id.lower(),
+                    enabled=_count(units.get("enabled")),
+                    consumed=_count(item.get("consumedUnits")),
+                    suspended=_count(units.get("suspended")),
+                    warning=_count(units.get("warning")),
+                    capability_status=status if isinstance(status, str) else "Enabled",
+                )
+            )
+        return skus
+
+    def domains(self) -> list[DomainPolicy]:
+        """Return every domain's password policy. Raise :class:`NotObserved`."""
+        policies = []
+        for item in self.client.iterate(
+            "domains", {"$select": DOMAIN_SELECT}, permission=DOMAIN_READ_ALL
+        ):
+            name = item.get("id")
+            if not isinstance(name, str):
+                continue
+            policies.append(
+                DomainPolicy(
+                    domain=name.lower(),
+                    password_validity_days=_optional_count(
+                        item.get("passwordValidityPeriodInDays")
+                    ),
+                    password_notification_days=_optional_count(
+                        item.get("passwordNotificationWindowInDays")
+                    ),
+                    is_default=item.get("isDefault") is True,
+                )
+            )
+        return policies
+
+    def service_principal(self, client_id: str) -> ServicePrincipal:
+        """Return the app's service principal in this tenant. Raise :class:`NotObserved`."""
+        try:
+            body = self.client.get(
+                f"servicePrincipals(appId='{client_id}')",
+                {"$select": "id,appId,displayName,accountEnabled"},
+                permission=APPLICATION_READ_ALL,
+            )
+        except NotFound:
+            return ServicePrincipal(found=False)
+        enabled = body.get("accountEnabled")
+        name = body.get("displayName")
+        object_id = body.get("id")
+        return ServicePrincipal(
+            found=True,
+            account_enabled=enabled if isinstance(enabled, bool) else None,
+            display_name=name if isinstance(name, str) else "",
+            object_id=object_id if isinstance(object_id, str) else None,
+        )
+
+    def app_credentials(self, client_id: str, configured: ConfiguredCredential) -> AppCredentials:
+        """Return the credentials of the app registration (and its SP in this tenant), each
+        marked whether it is the configured one.
+
+        Raise :class:`NotObserved` (``elsewhere``) when the registration is not in this tenant.
+        """
+        try:
+            application = self.client.get(
+                f"applications(appId='{client_id}')",
+                {"$select": APPLICATION_SELECT},
+                permission=APPLICATION_READ_ALL,
+            )
+        except NotFound:
+            raise NotObserved(
+                "elsewhere",
+                f"the app registration {client_id} is not in this tenant's directory (it may be "
+                "registered in another tenant): declare its expiry with credential_expires",
+            ) from None
+        credentials = _credentials(application, "application", configured)
+        # Credentials can also be added to the service principal itself (rare, but they sign in).
+        try:
+            principal = self.client.get(
+                f"servicePrincipals(appId='{client_id}')",
+                {"$select": SERVICE_PRINCIPAL_SELECT},
+                permission=APPLICATION_READ_ALL,
+            )
+        except NotFound:
+            principal = {}
+        credentials += _credentials(principal, "service_principal", configured)
+        name = application.get("displayName")
+        return AppCredentials(
+            client_id=client_id,
+            display_name=name if isinstance(name, str) else "",
+            configured=configured.type,
+            matched_by=configured.method if any(c.in_use for c in credentials) else "none",
+            credentials=tuple(credentials),
+            configured_fingerprint=configured.fingerprint,
+        )
+
+    def user(
+        self, user_principal_name: str, skus: Sequence[SubscribedSku] | None
+    ) -> tuple[UserAccount, UserLicences | NotObserved]:
+        """Return the user's account and licences (or why the licences were not observed).
+
+        *skus* (None: not observed) name the licences. Raise :class:`NotObserved` when the user
+        cannot be read at all.
+        """
+        try:
+            body = self.client.get(
+                f"users/{urllib.parse.quote(user_principal_name, safe='@')}",
+                {"$select": USER_SELECT},
+                permission=USER_READ_ALL,
+            )
+        except NotFound:
+            return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
+                "not_read", f"no user {user_principal_name} in the directory"
+            )
+        policies = body.get("passwordPolicies")
+        enabled = body.get("accountEnabled")
+        synced = body.get("onPremisesSyncEnabled")
+        upn = body.get("userPrincipalName")
+        object_id = body.get("id")
+        name = body.get("displayName")
+        user_type = body.get("userType")
+        account = UserAccount(
+            found=True,
+            user_principal_name=(upn if isinstance(upn, str) else user_principal_name).lower(),
+            object_id=object_id if isinstance(object_id, str) else None,
+            display_name=name if isinstance(name, str) else "",
+            account_enabled=enabled if isinstance(enabled, bool) else None,
+            user_type=user_type if isinstance(user_type, str) else None,
+            last_password_change=parse_graph_time(body.get("lastPasswordChangeDateTime")),
+            password_policies=tuple(
+                part.strip() for part in policies.split(",") if part.strip() and part != "None"
+            )
+            if isinstance(policies, str)
+            else (),
+            synced_from_on_premises=synced if isinstance(synced, bool) else None,
+        )
+        assigned = body.get("assignedLicenses")
+        if not isinstance(assigned, list):
+            return account, NotObserved(
+                "service_error", "Graph answered the user without assignedLicenses"
+            )
+        names = {sku.sku_id: sku.part_number for sku in skus or ()}
+        licences = []
+        for item in assigned:
+            sku_id = item.get("skuId") if isinstance(item, Mapping) else None
+            if isinstance(sku_id, str):
+                licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
+        return account, UserLicences(tuple(licences))
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _optional_count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

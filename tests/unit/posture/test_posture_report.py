@@ -1,0 +1,133 @@
+"""The posture output: nearest deadline per identity, findings with remedies, JSON."""
+
+from __future__ import annotations
+
+import json
+
+from posture_builders import (
+    ENVIRONMENT,
+    NOW,
+    app_identity,
+    config,
+    credentials,
+    days,
+    evaluate,
+    missing,
+    observe,
+    secret,
+    user_identity,
+)
+
+from monitor.config.model import Config
+from monitor.directory.observations import NonInteractiveUsers, SubscribedSku
+from monitor.directory.report import (
+    nearest_text,
+    posture_exit_code,
+    posture_findings,
+    posture_to_dict,
+    render_posture_text,
+)
+from monitor.findings.posture import Posture
+
+REASON = "no observer is configured for tenant contoso (tenants.contoso.observer)"
+
+
+def sample() -> tuple[Posture, Config]:
+    app = app_identity()
+    user = user_identity()
+    cfg = config(app, user)
+    posture = evaluate(
+        cfg,
+        observe(credentials(secret("k1", days(9), in_use=True, name="invoice")), identity=app.name),
+        missing("user_account", "no_observer", REASON, identity=user.name),
+        observe(SubscribedSku("s1", "DYN365_ENTERPRISE_SALES", 5, 4), subject="s1"),
+        observe(NonInteractiveUsers(7), environment=ENVIRONMENT, source="dataverse"),
+    )
+    return posture, cfg
+
+
+def test_nearest_deadline_or_why_not_observed() -> None:
+    """An identity shows what expires first and where the date is from; one whose facts could
+    not be read says "not observed: <why>", never nothing."""
+    posture, _ = sample()
+
+    assert "2026-12-05 (in 9 days): client secret 'invoice' (in use) [graph]" == nearest_text(
+        posture.identities["sales-sync"], NOW
+    )
+    assert f"not observed: {REASON}" == nearest_text(posture.identities["crm-import"], NOW)
+
+
+def test_text_output_lists_identities_capacity_and_findings_with_remedies() -> None:
+    """The text has one row per identity, SKUs, non-interactive users and every finding with
+    its fix line."""
+    posture, cfg = sample()
+
+    text = render_posture_text(posture, cfg, NOW)
+
+    lines = text.splitlines()
+    assert lines[0] == "POSTURE (directory reads: what will stop an identity working)"
+    assert any(line.startswith("sales-sync ") and "in 9 days" in line for line in lines)
+    assert "  contoso: DYN365_ENTERPRISE_SALES 4/5 used (1 spare)" in lines
+    assert "  prod: 7 of 7" in lines
+    assert "Posture findings (2 warning, 1 info):" in lines
+    warning = lines.index(
+        "  [WARNING] sales-sync: client secret 'invoice' (in use) expires on 2026-12-05 (in 9 "
+        "days); no successor is registered"
+    )
+    assert lines[warning + 1].startswith("      fix: add a new client secret")
+
+
+def test_text_output_for_selected_identities() -> None:
+    """With identities named, only their rows and findings (and tenant-wide ones) are shown."""
+    posture, cfg = sample()
+
+    text = render_posture_text(posture, cfg, NOW, identities=["crm-import"])
+
+    assert "sales-sync" not in text
+    assert "crm-import" in text
+
+
+def test_json_carries_everything() -> None:
+    """The JSON form has identities (classification, nearest deadline, every deadline, what was
+    not observed), SKUs, environments and findings, and serialises."""
+    posture, cfg = sample()
+
+    document = posture_to_dict(posture, cfg, NOW)
+    json.dumps(document)
+
+    app = document["identities"]["sales-sync"]
+    assert {
+        "at": days(9).isoformat(),
+        "in_days": 9.0,
+        "what": "client secret 'invoice' (in use)",
+        "source": "graph",
+        "kind": "credential_expiring",
+    } == app["nearest_deadline"]
+    assert [REASON] == [
+        line.split(": ", 1)[1] for line in document["identities"]["crm-import"]["not_observed"]
+    ]
+    assert {"non_interactive_users": 7, "limit": 7} == document["environments"]["prod"]
+    assert 1 == document["tenants"]["contoso"]["skus"][0]["spare"]
+    levels = sorted(f["level"] for f in document["findings"])
+    assert ["info", "warning", "warning"] == levels
+
+
+def test_exit_code_follows_the_worst_finding() -> None:
+    """2 for a critical finding, 1 for a warning, 0 otherwise."""
+    posture, _ = sample()
+    assert 1 == posture_exit_code(posture)
+    critical = evaluate(
+        config(app_identity()),
+        observe(credentials(secret("k1", days(2), in_use=True)), identity="sales-sync"),
+    )
+    assert 2 == posture_exit_code(critical)
+    assert 0 == posture_exit_code(evaluate(config()))
+
+
+def test_posture_findings_from_observations_adds_the_configuration_facts() -> None:
+    """posture_findings over plain observations still sees certificate files in the config."""
+    cfg = config(app_identity("erp", certificate_not_after=days(3)))
+
+    findings = posture_findings([], cfg, NOW)
+
+    assert ["credential_expiring:contoso/erp/-:file:" + "AB" * 20] == [f.key for f in findings]

@@ -1,0 +1,206 @@
+"""The simulator's Dataverse metadata reads: systemusers ($filter, $select, paging), roles
+directly and through teams, and the caller's membership and privilege checks."""
+
+from __future__ import annotations
+
+import requests
+
+from monitor.simulator import Simulator
+from monitor.simulator.scenario import SYSTEM_ADMINISTRATOR_TEMPLATE
+
+from .helpers import (
+    CERTIFICATE_APP,
+    GOOD_SECRET,
+    OUTSIDER_APP,
+    PROD,
+    SECRET_APP,
+    USER,
+    confidential_app,
+    default_scope,
+)
+
+API = "/api/data/v9.2"
+
+
+def token(sim: Simulator, session: requests.Session, client_id: str = SECRET_APP) -> str:
+    result = confidential_app(sim, session, client_id, GOOD_SECRET).acquire_token_for_client(
+        [default_scope(sim, PROD)]
+    )
+    value: str = result["access_token"]
+    return value
+
+
+def get(
+    sim: Simulator,
+    session: requests.Session,
+    path: str,
+    bearer: str,
+    *,
+    page_size: int | None = None,
+    **params: str,
+) -> requests.Response:
+    headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+    if page_size is not None:
+        headers["Prefer"] = f"odata.maxpagesize={page_size}"
+    return session.get(
+        sim.environment_url(PROD) + API + "/" + path, params=params, headers=headers, timeout=5
+    )
+
+
+def reader(sim: Simulator, session: requests.Session) -> str:
+    """A token of SECRET_APP, given a read role in PROD."""
+    sim.set_member(PROD, client_id=SECRET_APP, roles=["Monitor reader"])
+    return token(sim, session)
+
+
+def test_systemuser_by_application_id(sim: Simulator, session: requests.Session) -> None:
+    """An application user's row has its applicationid, access mode 4 and isdisabled."""
+    bearer = reader(sim, session)
+    member = sim.scenario.environment(PROD).member_for_app(CERTIFICATE_APP)
+    assert member is not None
+
+    rows = get(
+        sim,
+        session,
+        "systemusers",
+        bearer,
+        **{
+            "$filter": f"applicationid eq {CERTIFICATE_APP}",
+            "$select": "systemuserid,accessmode,isdisabled,applicationid",
+        },
+    ).json()["value"]
+
+    assert [
+        {
+            "@odata.etag": 'W/"1"',
+            "systemuserid": member.user_id,
+            "accessmode": 4,
+            "isdisabled": False,
+            "applicationid": CERTIFICATE_APP,
+        }
+    ] == rows
+
+
+def test_systemuser_by_domain_name_and_licence(sim: Simulator, session: requests.Session) -> None:
+    """A user is found by domainname (case-insensitive); islicensed follows its licences."""
+    sim.set_sku("contoso", "DYN365_ENTERPRISE_SALES", enabled=1)
+    sim.set_user(USER, licences=["DYN365_ENTERPRISE_SALES"])
+    bearer = reader(sim, session)
+
+    (row,) = get(
+        sim, session, "systemusers", bearer, **{"$filter": f"domainname eq '{USER.upper()}'"}
+    ).json()["value"]
+    sim.set_user(USER, licences=[])
+    (after,) = get(
+        sim, session, "systemusers", bearer, **{"$filter": f"domainname eq '{USER}'"}
+    ).json()["value"]
+
+    assert (0, True, None) == (row["accessmode"], row["islicensed"], row["applicationid"])
+    assert after["islicensed"] is False
+
+
+def test_non_interactive_users_page(sim: Simulator, session: requests.Session) -> None:
+    """accessmode eq 4 lists application users and the extra non-interactive users, paged by
+    Prefer: odata.maxpagesize with an absolute nextLink."""
+    sim.set_environment(PROD, other_noninteractive_users=3)
+    bearer = reader(sim, session)
+    params = {"$filter": "accessmode eq 4", "$select": "systemuserid,applicationid"}
+
+    first = get(sim, session, "systemusers", bearer, page_size=2, **params)
+    rows = first.json()["value"]
+    link = first.json()["@odata.nextLink"]
+    while link:
+        page = session.get(
+            link,
+            headers={"Authorization": f"Bearer {bearer}", "Prefer": "odata.maxpagesize=2"},
+            timeout=5,
+        ).json()
+        rows += page["value"]
+        link = page.get("@odata.nextLink")
+
+    humans = [row for row in rows if row["applicationid"] is None]
+    assert "odata.maxpagesize=2" == first.headers["Preference-Applied"]
+    assert 3 == len(humans)
+    assert len(rows) > 3
+
+
+def test_roles_directly_and_through_a_team(sim: Simulator, session: requests.Session) -> None:
+    """systemuserroles_association lists direct roles; teammembership_association the teams,
+    whose teamroles_association lists theirs (built-in roles carry their template id)."""
+    sim.set_team(PROD, "Integrators", roles=["System Administrator"])
+    sim.set_member(
+        PROD, client_id=CERTIFICATE_APP, roles=["ERP integration"], teams=["Integrators"]
+    )
+    bearer = reader(sim, session)
+    member = sim.scenario.environment(PROD).member_for_app(CERTIFICATE_APP)
+    assert member is not None
+    base = f"systemusers({member.user_id})"
+
+    direct = get(
+        sim,
+        session,
+        f"{base}/systemuserroles_association",
+        bearer,
+        **{"$select": "name,roleid,_roletemplateid_value"},
+    ).json()["value"]
+    teams = get(sim, session, f"{base}/teammembership_association", bearer).json()["value"]
+    team_roles = get(
+        sim, session, f"teams({teams[0]['teamid']})/teamroles_association", bearer
+    ).json()["value"]
+
+    assert [("ERP integration", None)] == [(r["name"], r["_roletemplateid_value"]) for r in direct]
+    assert ["Integrators"] == [t["name"] for t in teams]
+    assert [("System Administrator", SYSTEM_ADMINISTRATOR_TEMPLATE)] == [
+        (r["name"], r["_roletemplateid_value"]) for r in team_roles
+    ]
+
+
+def test_caller_without_a_role_lacks_the_read_privilege(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """A member with no security role gets 403 0x80040220 (missing prvReadUser)."""
+    answer = get(sim, session, "systemusers", token(sim, session))
+
+    assert (403, "0x80040220") == (answer.status_code, answer.json()["error"]["code"])
+    assert "prvReadUser" in answer.json()["error"]["message"]
+
+
+def test_caller_not_in_the_environment(sim: Simulator, session: requests.Session) -> None:
+    """An app that is not a member gets 403 0x80072560, like WhoAmI."""
+    answer = get(sim, session, "systemusers", token(sim, session, OUTSIDER_APP))
+
+    assert (403, "0x80072560") == (answer.status_code, answer.json()["error"]["code"])
+
+
+def test_unknown_ids_and_bad_queries(sim: Simulator, session: requests.Session) -> None:
+    """An unknown systemuser is 404 0x80040217; an unknown $select property is 400."""
+    bearer = reader(sim, session)
+
+    unknown = get(
+        sim,
+        session,
+        "systemusers(00000000-0000-4000-8000-000000000000)/systemuserroles_association",
+        bearer,
+    )
+    bad = get(sim, session, "systemusers", bearer, **{"$select": "nope"})
+
+    assert (404, "0x80040217") == (unknown.status_code, unknown.json()["error"]["code"])
+    assert (400, "0x80060888") == (bad.status_code, bad.json()["error"]["code"])
+
+
+def test_metadata_reads_count_and_fault_as_dataverse(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """Metadata reads are the dataverse family: counted per client and subject to its faults."""
+    bearer = reader(sim, session)
+    sim.set_fault("dataverse", "throttle_429", retry_after=3, count=1)
+
+    throttled = get(sim, session, "systemusers", bearer)
+    answered = get(sim, session, "systemusers", bearer)
+
+    assert (429, "3", 200) == (
+        throttled.status_code,
+        throttled.headers["Retry-After"],
+        answered.status_code,
+    )
+    assert 2 == sim.request_count("dataverse", client_id=SECRET_APP, environment=PROD)

@@ -185,32 +185,6 @@ class IdentityConfig:
         return self.secret
 
 
-@dataclass(frozen=True)
-class UsageTenantConfig:
-    """``[usage.tenants.NAME]``: what the monitor cannot observe about a tenant's pool."""
-
-    dynamics_licences: int | None = None  # Dynamics 365 Enterprise / Professional USLs
-    pool_size: int | None = None  # the non-licensed pool per 24 hours, overriding the rule
-
-
-@dataclass(frozen=True)
-class UsageConfig:
-    """``[usage]``: thresholds of the usage findings, entitlement overrides, tenant pools."""
-
-    warning_percent: float = 80.0  # usage or its projection at this share of the allocation
-    critical_percent: float = 100.0  # a day's usage at this share
-    burst_warning_percent: float = 20.0  # service-protection budget left at probe time
-    throttled_critical_count: int = 2  # throttled answers within the window: critical
-    throttle_window_hours: float = 24.0
-    trend_days: int = 7  # complete days the usage trend is fitted to
-    projection_days: int = 7  # how far ahead the trend is judged
-    burst_limit: int = 6000  # Dataverse requests per 5 minutes per user per web server
-    execution_time_limit_ms: int = 1_200_000  # combined execution time per 5 minutes
-    default_retry_after_seconds: float = 60.0  # wait after a 429 without Retry-After
-    entitlements: dict[str, int] = field(default_factory=dict)  # SKU (upper case) -> requests
-    tenants: dict[str, UsageTenantConfig] = field(default_factory=dict)
-
-
 ALERT_LEVELS = ("critical", "warning", "info")
 
 

@@ -66,8 +66,8 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
     _check_network(tables({"n": document.get("network")}).get("n", {}), ctx)
     _check_database(tables({"d": document.get("database")}).get("d", {}), ctx)
     check_schedule(document, ctx)
-    check_alerting(document, ctx)
     check_usage(document, ctx)
+    check_alerting(document, ctx)
     check_directory(tables({"d": document.get("directory")}).get("d", {}), ctx)
     for name, tenant_table in tenants.items():
         _check_tenant(("tenants", name), tenant_table, ctx)

@@ -15,5 +15,6 @@ Three kinds of signal, per identity (domain.md section 5):
 
 :mod:`monitor.usage.evaluate` gathers these from the configuration and the store; the rules that
 turn them into findings are in :mod:`monitor.findings.usage`. Everything here except
-``evaluate`` and ``licences`` is pure: no I/O, no clock, no import of msal or the store.
+``evaluate`` and ``licences`` (which read the store) and ``gate`` (the engine's side of
+Retry-After) is pure: no I/O, no clock, no import of msal or the store.
 """

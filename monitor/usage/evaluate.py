@@ -29,7 +29,6 @@ from monitor.store.usage import (
     RecordedUsage,
     ReportUsage,
     UsageDay,
-    UsageQueries,
 )
 from monitor.usage.allocation import (
     Allocation,
@@ -48,7 +47,7 @@ from monitor.usage.throttle import throttle_event
 
 if TYPE_CHECKING:
     from monitor.jobs import JobContext
-    from monitor.store import Store
+    from monitor.store import Reader, Store
 
 # Reported entitlements are looked up this far back (reports are downloaded now and then).
 ENTITLEMENT_LOOKBACK_DAYS = 35
@@ -98,7 +97,7 @@ def _newest_entitlement(rows: Iterable[ReportUsage], report: str) -> ReportedEnt
 
 def gather_usage(
     config: Config,
-    reader: UsageQueries,
+    reader: Reader | Store,
     now: datetime,
     *,
     facts: DirectoryFacts | None = None,
@@ -340,7 +339,7 @@ def _pool_usage(
     )
 
 
-def usage_findings_for(config: Config, reader: UsageQueries, now: datetime) -> list[Finding]:
+def usage_findings_for(config: Config, reader: Reader | Store, now: datetime) -> list[Finding]:
     """Return every usage finding as of *now*: what the evaluation step (incidents) calls."""
     from monitor.findings.usage import usage_findings
 

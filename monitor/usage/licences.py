@@ -15,21 +15,30 @@ origin. Two adapters produce them:
 declared one (the configuration may be stale, Graph is what Microsoft bills), except the pool's
 licence count, where an operator's number wins (it may include licences Graph's SKU list does
 not show, e.g. a custom agreement). The posture store is read through
-:func:`monitor.store.posture.current_observations` when that module exists, so this module works
-with or without the posture tables.
+:func:`monitor.store.posture.current_observations`; an identity the directory reads have not
+observed (no observer, a missing permission, not read yet) keeps its declared licences.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
+from monitor.directory.observations import (
+    Observation,
+    ServicePrincipal,
+    SubscribedSku,
+    UserAccount,
+    UserLicences,
+)
 from monitor.usage.allocation import LicenceFacts
 from monitor.usage.entitlements import EntitlementTable
 from monitor.usage.matching import ObservedObjectId
+
+if TYPE_CHECKING:
+    from monitor.store import Reader, Store
 
 CONFIGURED = "configuration"
 OBSERVED = "directory reads (Graph)"
@@ -79,40 +88,33 @@ def configured_facts(config: Config) -> DirectoryFacts:
     return DirectoryFacts(licences=licences, dynamics_licences=dynamics)
 
 
-def posture_facts(observations: Iterable[Any], table: EntitlementTable) -> DirectoryFacts:
-    """Given posture observations (``monitor.directory.observations.Observation``: ``kind``,
-    ``tenant``, ``identity``, ``observed_at`` and ``fact``, None when not observed), return the
-    licence facts they hold. Observations that were not observed are ignored: "not observed" is
-    not "no licence"."""
+def posture_facts(observations: Iterable[Observation], table: EntitlementTable) -> DirectoryFacts:
+    """Given the posture store's current observations, return the licence facts they hold.
+
+    Observations that were not observed (``fact`` None) are ignored: "not observed" is not "no
+    licence". A licence whose SKU list was not read is named by its SKU id (it then grants
+    nothing the table knows, and the allocation says so).
+    """
     licences: dict[str, LicenceFacts] = {}
     object_ids: list[ObservedObjectId] = []
     dynamics: dict[str, int] = {}
     for observation in observations:
-        fact = getattr(observation, "fact", None)
-        if fact is None:
-            continue
-        kind = getattr(observation, "kind", "")
-        identity = getattr(observation, "identity", None)
-        if kind == "user_licences" and identity:
-            names = tuple(
-                getattr(licence, "part_number", None) or str(getattr(licence, "sku_id", ""))
-                for licence in getattr(fact, "licences", ())
-            )
+        fact = observation.fact
+        identity = observation.identity
+        if isinstance(fact, UserLicences) and identity:
             licences[identity] = LicenceFacts(
                 identity,
-                names,
+                tuple(licence.name for licence in fact.licences),
                 f"{OBSERVED}, licenseDetails",
-                getattr(observation, "observed_at", None),
+                observation.observed_at,
             )
-        elif kind in ("user_account", "service_principal") and identity:
-            object_id = getattr(fact, "object_id", None)
-            if isinstance(object_id, str) and object_id:
-                object_ids.append(ObservedObjectId(identity, object_id.lower(), OBSERVED))
-        elif kind == "subscribed_sku":
-            entitlement = table.lookup(str(getattr(fact, "part_number", "")))
+        elif isinstance(fact, UserAccount | ServicePrincipal) and identity and fact.object_id:
+            object_ids.append(ObservedObjectId(identity, fact.object_id.lower(), OBSERVED))
+        elif isinstance(fact, SubscribedSku):
+            entitlement = table.lookup(fact.part_number)
             if entitlement is not None and entitlement.dynamics_usl:
-                tenant = str(getattr(observation, "tenant", ""))
-                dynamics[tenant] = dynamics.get(tenant, 0) + int(getattr(fact, "consumed", 0))
+                tenant = observation.tenant
+                dynamics[tenant] = dynamics.get(tenant, 0) + fact.consumed
     return DirectoryFacts(
         licences=licences,
         object_ids=tuple(object_ids),
@@ -133,24 +135,15 @@ def merge(declared: DirectoryFacts, observed: DirectoryFacts) -> DirectoryFacts:
     )
 
 
-def read_posture_observations(reader: object) -> list[Any] | None:
-    """Return the posture store's current observations, or None when this monitor has no
-    posture store (its module or tables are absent)."""
-    try:
-        posture = importlib.import_module("monitor.store.posture")
-    except ImportError:
-        return None
-    current = getattr(posture, "current_observations", None)
-    if current is None:
-        return None
-    return list(current(reader))
-
-
-def directory_facts(config: Config, reader: object, table: EntitlementTable) -> DirectoryFacts:
+def directory_facts(
+    config: Config, reader: Reader | Store, table: EntitlementTable
+) -> DirectoryFacts:
     """Return the licence facts for *config*: observed ones from the posture store where it
     has them, declared ones from the configuration otherwise."""
+    from monitor.store.posture import current_observations
+
     declared = configured_facts(config)
-    observations = read_posture_observations(reader)
+    observations = current_observations(reader)
     if not observations:
         return declared
     return merge(declared, posture_facts(observations, table))

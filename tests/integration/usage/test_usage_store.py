@@ -18,9 +18,11 @@ from support.usage import (
 )
 
 from monitor.config import Config, load_config
+from monitor.directory.observations import Licence, Observation, ServicePrincipal, UserLicences
 from monitor.outcomes import Outcome
 from monitor.probes.base import ProbeResult, RateLimit
 from monitor.store import Reader, RunRecord, Store
+from monitor.store.posture import record_observations
 from monitor.usage.evaluate import gather_usage, refresh_usage_daily, usage_findings_for
 from monitor.usage.reports import parse_report
 
@@ -309,27 +311,23 @@ def test_findings_and_usage_daily_from_a_real_database(config: Config, store: St
 def test_licences_observed_by_the_directory_reads_win(config: Config, store: Store) -> None:
     """When the posture store is present, the licences Graph observed for a user replace the
     configured ones, and an observed object id matches the report's caller."""
-    posture = pytest.importorskip("monitor.store.posture")
-    observations = pytest.importorskip("monitor.directory.observations")
     facts = [
-        observations.Observation.of(
-            observations.UserLicences(
-                licences=(observations.Licence("sku-1", "DYN365_ENTERPRISE_TEAM_MEMBERS"),)
-            ),
+        Observation.of(
+            UserLicences(licences=(Licence("sku-1", "DYN365_ENTERPRISE_TEAM_MEMBERS"),)),
             tenant="contoso",
             source="graph",
             observed_at=NOW,
             identity="dataverse-sync",
         ),
-        observations.Observation.of(
-            observations.ServicePrincipal(found=True, object_id=INVENTORY_OBJECT.upper()),
+        Observation.of(
+            ServicePrincipal(found=True, object_id=INVENTORY_OBJECT.upper()),
             tenant="contoso",
             source="graph",
             observed_at=NOW,
             identity="inventory-sync",
         ),
     ]
-    posture.record_observations(store, "pass-1", facts, tenants=["contoso"], at=NOW)
+    record_observations(store, "pass-1", facts, tenants=["contoso"], at=NOW)
 
     report = gather_usage(config, store, NOW)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from monitor.config.model import (
     Config,
@@ -15,6 +13,14 @@ from monitor.config.model import (
     ProbingConfig,
     UsageConfig,
     UsageTenantConfig,
+)
+from monitor.directory.observations import (
+    Fact,
+    Licence,
+    Observation,
+    SubscribedSku,
+    UserAccount,
+    UserLicences,
 )
 from monitor.secrets import Secret
 from monitor.usage.allocation import LicenceFacts
@@ -184,27 +190,15 @@ def test_configured_facts() -> None:
     assert 12 == facts.dynamics_licences["contoso"].count
 
 
-@dataclass(frozen=True)
-class _Licence:
-    sku_id: str
-    part_number: str | None
+NOW = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class _Fact:
-    licences: tuple[_Licence, ...] = ()
-    object_id: str | None = None
-    part_number: str = ""
-    consumed: int = 0
+def observed(fact: Fact, tenant: str = "contoso", identity: str | None = None) -> Observation:
+    return Observation.of(fact, tenant=tenant, source="graph", observed_at=NOW, identity=identity)
 
 
-@dataclass(frozen=True)
-class _Observation:
-    kind: str
-    tenant: str
-    identity: str | None
-    fact: Any
-    observed_at: datetime = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+def sku(part_number: str, consumed: int) -> SubscribedSku:
+    return SubscribedSku(sku_id=part_number.lower(), part_number=part_number, consumed=consumed)
 
 
 def test_posture_facts_and_merge() -> None:
@@ -212,36 +206,35 @@ def test_posture_facts_and_merge() -> None:
     pool's licence count from subscribedSkus counts only Dynamics 365 USLs; a declared count
     wins over it."""
     observations = [
-        _Observation(
+        observed(
+            UserLicences(licences=(Licence("a", "DYN365_TEAM_MEMBERS"), Licence("b", None))),
+            identity="named",
+        ),
+        Observation.missing(
             "user_licences",
-            "contoso",
-            "named",
-            _Fact(licences=(_Licence("a", "DYN365_TEAM_MEMBERS"), _Licence("b", None))),
+            tenant="contoso",
+            identity="robot",
+            source="graph",
+            observed_at=NOW,
+            cause="permission",
+            reason="403 from Graph",
         ),
-        _Observation("user_licences", "contoso", "robot", None),  # not observed
-        _Observation("user_account", "contoso", "named", _Fact(object_id=USER_OBJECT.upper())),
-        _Observation("subscribed_sku", "contoso", None, _Fact(part_number="SPE_E3", consumed=900)),
-        _Observation(
-            "subscribed_sku", "contoso", None, _Fact(part_number="D365_SALES_PRO", consumed=40)
-        ),
-        _Observation(
-            "subscribed_sku",
-            "fabrikam",
-            None,
-            _Fact(part_number="DYN365_ENTERPRISE_SALES", consumed=7),
-        ),
+        observed(UserAccount(found=True, object_id=USER_OBJECT.upper()), identity="named"),
+        observed(sku("SPE_E3", 900)),
+        observed(sku("D365_SALES_PRO", 40)),
+        observed(sku("DYN365_ENTERPRISE_SALES", 7), tenant="fabrikam"),
     ]
-    observed = posture_facts(observations, EntitlementTable())
+    facts = posture_facts(observations, EntitlementTable())
 
-    assert ("DYN365_TEAM_MEMBERS", "b") == observed.licences["named"].skus
-    assert "robot" not in observed.licences
-    assert [("named", USER_OBJECT)] == [(o.identity, o.object_id) for o in observed.object_ids]
+    assert ("DYN365_TEAM_MEMBERS", "b") == facts.licences["named"].skus
+    assert "robot" not in facts.licences
+    assert [("named", USER_OBJECT)] == [(o.identity, o.object_id) for o in facts.object_ids]
     assert {"contoso": 40, "fabrikam": 7} == {
-        tenant: item.count for tenant, item in observed.dynamics_licences.items()
+        tenant: item.count for tenant, item in facts.dynamics_licences.items()
     }
 
     merged = merge(
-        configured_facts(config_with(named=("DYN365_ENTERPRISE_SALES",), robot=())), observed
+        configured_facts(config_with(named=("DYN365_ENTERPRISE_SALES",), robot=())), facts
     )
 
     assert ("DYN365_TEAM_MEMBERS", "b") == merged.licences["named"].skus

@@ -31,7 +31,13 @@ from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
 from monitor.usage.projection import Projection, percent, reaches
 from monitor.usage.throttle import ThrottleEvent
 
-SOURCE_PROBE = "probe"
+# Finding.source of each rule: fixed strings, so that an evaluation that includes these findings
+# can say it is complete for USAGE_SOURCES (an incident of another source is not resolved by the
+# absence of usage findings, and vice versa). Where a day's number came from is in the details.
+SOURCE_HEADROOM = "probe rate-limit headers"
+SOURCE_THROTTLED = "probe 429 answers"
+SOURCE_CONSUMPTION = "usage reports and counts"
+USAGE_SOURCES = frozenset({SOURCE_HEADROOM, SOURCE_THROTTLED, SOURCE_CONSUMPTION})
 
 ALLOCATION_REMEDY = (
     "Reduce the integration's request volume (fewer polls, changed-rows-only syncs; $batch items "
@@ -159,7 +165,7 @@ def allocation_findings(
             summary=summary,
             remedy=ALLOCATION_REMEDY,
             observed_at=now,
-            source=projection.latest.source,
+            source=SOURCE_CONSUMPTION,
             deadline=deadline,
             details=MappingProxyType(details),
         )
@@ -199,7 +205,7 @@ def pool_findings(pool: PoolUsage, settings: UsageConfig, now: datetime) -> list
             summary=summary,
             remedy=POOL_REMEDY,
             observed_at=now,
-            source=projection.latest.source,
+            source=SOURCE_CONSUMPTION,
             deadline=deadline,
             details=MappingProxyType(details),
         )
@@ -248,7 +254,7 @@ def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
                 ),
                 remedy=HEADROOM_REMEDY,
                 observed_at=headroom.observed_at,
-                source=SOURCE_PROBE,
+                source=SOURCE_HEADROOM,
                 details=MappingProxyType(
                     {
                         "burst_remaining": headroom.burst_remaining,
@@ -296,7 +302,7 @@ def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
                 ),
                 remedy=THROTTLED_REMEDY,
                 observed_at=latest.answered_at,
-                source=SOURCE_PROBE,
+                source=SOURCE_THROTTLED,
                 details=MappingProxyType(
                     {
                         "count": count,

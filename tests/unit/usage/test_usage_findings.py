@@ -11,6 +11,7 @@ import pytest
 from monitor.config.model import UsageConfig
 from monitor.findings.base import FindingKind, Level
 from monitor.findings.usage import (
+    USAGE_SOURCES,
     allocation_findings,
     headroom_findings,
     pool_findings,
@@ -83,7 +84,10 @@ def test_ninety_percent_finding_content() -> None:
     assert "dataverse-sync used 5,400 of 6,000 requests (90%) on 2026-03-10 (so far today)" == (
         finding.summary
     )
-    assert "recorded by the integration" == finding.source
+    assert ("usage reports and counts", "recorded by the integration") == (
+        finding.source,
+        finding.details["latest_source"],
+    )
     assert 90.0 == finding.details["latest_percent"]
 
 
@@ -191,7 +195,7 @@ def test_headroom_below_twenty_percent_warns(
     assert warns == bool(findings)
     if warns:
         (finding,) = findings
-        assert (Level.WARNING, "contoso-prod", "probe") == (
+        assert (Level.WARNING, "contoso-prod", "probe rate-limit headers") == (
             finding.level,
             finding.environment,
             finding.source,
@@ -243,6 +247,7 @@ def test_one_429_warns_and_repeated_429s_are_critical() -> None:
         critical.summary
     )
     assert (Level.WARNING, "contoso-test") == (other.level, other.environment)
+    assert {"probe 429 answers"} == {critical.source, other.source} & USAGE_SOURCES
     settings = replace(SETTINGS, throttled_critical_count=3)
     assert [Level.WARNING, Level.WARNING] == [
         f.level for f in throttle_findings(twice, settings, NOW)
@@ -270,4 +275,5 @@ def test_usage_findings_collects_every_rule_in_key_order() -> None:
         "usage:contoso/dataverse-sync/contoso-prod:throttled",
     ] == [finding.key for finding in findings]
     assert Level.CRITICAL == findings[0].level
+    assert {finding.source for finding in findings} == USAGE_SOURCES
     assert date(2026, 3, 9) == findings[0].deadline.date()  # type: ignore[union-attr]

@@ -23,9 +23,13 @@ def overall(results: Sequence[ProbeResult]) -> Severity:
     return worst([info(r.outcome).severity for r in results])
 
 
-def status_line(results: Sequence[ProbeResult]) -> str:
-    """Return ``MONITOR <STATE> - <counts> | <perfdata>`` (Nagios plugin output, first line)."""
-    state = overall(results)
+def status_line(results: Sequence[ProbeResult], *, state: Severity | None = None) -> str:
+    """Return ``MONITOR <STATE> - <counts> | <perfdata>`` (Nagios plugin output, first line).
+
+    *state* overrides the probes' own state when other findings (posture, usage) raise it.
+    """
+    if state is None:
+        state = overall(results)
     counts = Counter(info(r.outcome).severity for r in results)
     failing = [r for r in results if info(r.outcome).severity is not Severity.OK]
     if not results:

@@ -138,39 +138,48 @@ def test_force_tries_a_held_password_once(
 
 
 @pytest.mark.parametrize(
-    ("mode", "outcome"),
+    ("mode", "outcome", "exit_code"),
     [
-        ("http_500", "service_error"),
-        ("http_503", "service_error"),
-        ("throttle_429", "throttled"),
-        ("drop", "unreachable"),
-        ("html", "service_error"),
-        ("malformed_json", "service_error"),
+        ("http_500", "service_error", 3),
+        ("http_503", "service_error", 3),
+        # A 429 also raises a usage warning (the identity is being throttled): WARNING.
+        ("throttle_429", "throttled", 1),
+        ("drop", "unreachable", 3),
+        ("html", "service_error", 3),
+        ("malformed_json", "service_error", 3),
     ],
 )
 def test_service_trouble_is_never_a_bad_credential(
-    tmp_path: Path, sim: Simulator, certificate: Certificate, mode: str, outcome: str
+    tmp_path: Path,
+    sim: Simulator,
+    certificate: Certificate,
+    mode: str,
+    outcome: str,
+    exit_code: int,
 ) -> None:
-    """5xx, 429, dropped connections and garbage bodies give a transient class, exit UNKNOWN."""
+    """5xx, 429, dropped connections and garbage bodies give a transient class, never CRITICAL."""
     deployment = write_deployment(tmp_path, sim, certificate[0], identities=["app-secret"])
     sim.set_fault("token", mode, retry_after=30)  # type: ignore[arg-type]
 
     finished = deployment.run("check", "--json")
 
-    assert finished.returncode == 3, finished.stdout
+    assert finished.returncode == exit_code, finished.stdout
     assert {("app-secret", "e2e-prod"): outcome} == _outcomes(_json(finished.stdout))
 
 
 def test_whoami_throttling_is_recorded_with_retry_after(
     tmp_path: Path, sim: Simulator, certificate: Certificate
 ) -> None:
-    """Dataverse 429 after a good sign-in: throttled, with Retry-After kept."""
+    """Dataverse 429 after a good sign-in: throttled, with Retry-After kept, and a usage
+    warning saying the identity is being throttled."""
     deployment = write_deployment(tmp_path, sim, certificate[0], identities=["app-secret"])
     sim.set_fault("whoami", "throttle_429", retry_after=120)
 
     finished = deployment.run("check", "--json")
 
-    assert finished.returncode == 3
+    assert finished.returncode == 1
+    document = _json(finished.stdout)
+    assert ["usage"] == [f["kind"] for f in document["findings"] if f["level"] != "info"]
     (result,) = _json(finished.stdout)["results"]
     assert result["outcome"] == "throttled"
     assert result["rate_limit"]["retry_after_seconds"] == 120

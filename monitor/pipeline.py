@@ -52,7 +52,7 @@ def _complete_sources(findings: Sequence[Finding]) -> set[str]:
     from monitor.findings import usage
 
     sources = set(typing.get_args(Source))
-    sources |= {usage.SOURCE_HEADROOM, usage.SOURCE_THROTTLED, usage.SOURCE_CONSUMPTION}
+    sources |= usage.USAGE_SOURCES
     sources |= {finding.source for finding in findings}
     return sources
 

@@ -23,21 +23,14 @@ Worker pools (see :mod:`monitor.daemon.service`):
 ``watchdog``
     the heartbeat alone, so that a busy pool can never starve it.
 
-Slots the other parts of the pipeline fill in by adding an entry here:
+Filled in so far: ``probe`` (per identity), ``directory`` (posture reads of due tenants),
+``evaluate`` (findings -> incidents and outbox rows, :mod:`monitor.incidents.jobs`),
+``dispatch`` (outbox delivery), ``retention`` and ``heartbeat``. The slot left:
 
-``directory`` (directory and posture reads)
-    ``JobSpec("read Graph / Dataverse posture", scope="identity" or "global",
-    interval_seconds=6 * 3600, jitter_seconds=600, executor="probes", run=...)``; the callable
-    runs the directory pass for ``ctx.identity`` (or all identities) and records observations.
-``evaluate`` (findings -> incidents)
-    ``JobSpec(..., scope="global", interval_seconds=60, jitter_seconds=0, executor="control")``;
-    turns stored observations into incident transitions and outbox rows in one transaction.
-``dispatch`` (alert delivery)
-    ``JobSpec(..., scope="global", interval_seconds=30, jitter_seconds=0, executor="control")``;
-    claims due outbox rows, sends them outside any transaction, records each attempt.
 ``usage`` (API usage and allocations)
     ``JobSpec(..., scope="global", interval_seconds=3600, jitter_seconds=120,
-    executor="control")``.
+    executor="control")``. Posture and usage findings reach incidents by passing their
+    producers to ``run_evaluate`` below (``extra`` / ``sources``).
 """
 
 from __future__ import annotations
@@ -126,6 +119,24 @@ def run_directory(ctx: JobContext) -> None:
     ).run(ctx.clock())
 
 
+def run_evaluate(ctx: JobContext) -> None:
+    """Turn the probe findings into incident transitions and outbox rows (one transaction), then
+    ping the heartbeat URL if one is configured. Other producers' findings (posture, usage) join
+    through the ``extra`` / ``sources`` arguments of :func:`monitor.incidents.jobs.run_evaluate`;
+    until they are passed here, only probe incidents open and resolve on this schedule."""
+    from monitor.incidents.jobs import run_evaluate as evaluate
+
+    evaluate(ctx)
+
+
+def run_dispatch(ctx: JobContext) -> None:
+    """Deliver the outbox rows that are due: sending happens outside any transaction, with
+    leases, retries, dead letters and fallbacks (:mod:`monitor.notify.dispatch`)."""
+    from monitor.incidents.jobs import run_dispatch as dispatch
+
+    dispatch(ctx)
+
+
 def run_heartbeat(ctx: JobContext) -> None:
     """Record that the scheduler dispatched a job just now; the supervision loop sends systemd
     ``WATCHDOG=1`` only while these beats keep coming."""
@@ -155,6 +166,20 @@ JOBS: dict[str, JobSpec] = {
         jitter_seconds=60,
         run=run_directory,
         executor="probes",
+    ),
+    "evaluate": JobSpec(
+        description="turn findings into incidents and outbox rows",
+        scope="global",
+        interval_seconds=60,
+        jitter_seconds=0,
+        run=run_evaluate,
+    ),
+    "dispatch": JobSpec(
+        description="deliver due notifications from the outbox",
+        scope="global",
+        interval_seconds=30,
+        jitter_seconds=0,
+        run=run_dispatch,
     ),
     "heartbeat": JobSpec(
         description="prove the scheduler is dispatching jobs (systemd watchdog)",

@@ -38,6 +38,8 @@ probe_interval_seconds = 1
 probe_jitter_seconds = 0
 password_probe_interval_seconds = 1
 heartbeat_interval_seconds = 0.2
+evaluate_interval_seconds = 1
+dispatch_interval_seconds = 1
 stop_timeout_seconds = 10
 """
 

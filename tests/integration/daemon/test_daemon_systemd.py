@@ -72,11 +72,13 @@ def test_stopping_is_sent_on_sigterm(deployment: Deployment, notify: NotifySocke
     with DaemonProcess(deployment, notify=notify) as daemon:
         notify.wait_for("READY", "1")
         daemon.wait_for_event("probe")
+        time.sleep(2)  # evaluate and dispatch run every second in the test schedule
         daemon.signal(signal.SIGTERM)
         assert 0 == daemon.wait()
         events = [e["event"] for e in daemon.events()]
 
     notify.wait_for("STOPPING", "1")
+    assert "job failed" not in events  # probe, evaluate, dispatch, retention, heartbeat all ran
     assert events.index("stopping") < events.index("stopped")
     assert "stopped" == events[-1]
 

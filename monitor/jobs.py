@@ -29,8 +29,8 @@ Filled in so far: ``probe`` (per identity), ``directory`` (posture reads of due 
 
 ``usage`` (API usage and allocations)
     ``JobSpec(..., scope="global", interval_seconds=3600, jitter_seconds=120,
-    executor="control")``. Posture and usage findings reach incidents by passing their
-    producers to ``run_evaluate`` below (``extra`` / ``sources``).
+    executor="control")`` for any periodic usage step; usage findings already reach incidents
+    through ``evaluate``.
 """
 
 from __future__ import annotations
@@ -120,13 +120,24 @@ def run_directory(ctx: JobContext) -> None:
 
 
 def run_evaluate(ctx: JobContext) -> None:
-    """Turn the probe findings into incident transitions and outbox rows (one transaction), then
-    ping the heartbeat URL if one is configured. Other producers' findings (posture, usage) join
-    through the ``extra`` / ``sources`` arguments of :func:`monitor.incidents.jobs.run_evaluate`;
-    until they are passed here, only probe incidents open and resolve on this schedule."""
+    """Evaluate every finding into incident transitions and outbox rows (one transaction), as
+    ``monitor check`` does after its probes (:func:`monitor.pipeline.run_cycle`): probe findings
+    from the identity states, posture findings from the stored directory facts (no directory
+    read here: that is the ``directory`` job), usage findings; then ping the heartbeat URL if
+    one is configured. Delivery is the ``dispatch`` job."""
+    from monitor.directory.report import posture_from_store
     from monitor.incidents.jobs import run_evaluate as evaluate
+    from monitor.pipeline import _complete_sources
+    from monitor.usage.evaluate import usage_findings_for
 
-    evaluate(ctx)
+    now = ctx.clock()
+    findings = [
+        *posture_from_store(ctx.store, ctx.config, now).findings,
+        *usage_findings_for(ctx.config, ctx.store, now),
+    ]
+    evaluate(
+        ctx, extra=[lambda _store, _config, _now: findings], sources=_complete_sources(findings)
+    )
 
 
 def run_dispatch(ctx: JobContext) -> None:

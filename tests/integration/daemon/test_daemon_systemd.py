@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -110,3 +111,29 @@ def test_status_line_counts_probes(deployment: Deployment, notify: NotifySocket)
         assert probe_events(daemon.events())
         daemon.signal(signal.SIGTERM)
         assert 0 == daemon.wait()
+
+
+def test_a_revoked_secret_becomes_an_incident(deployment: Deployment, sim: Simulator) -> None:
+    """The evaluate job turns the daemon's probe results into incidents, as `monitor check`
+    does: a revoked secret opens a critical incident for its identity."""
+    from support.deployment import APP_SECRET, SECRET_APP
+
+    sim.revoke_secret(SECRET_APP, APP_SECRET)
+
+    def incident_levels() -> list[str]:
+        if count_rows(deployment.database, "incident") == 0:
+            return []
+        with sqlite3.connect(f"file:{deployment.database}?mode=ro", uri=True) as connection:
+            rows = connection.execute(
+                "SELECT level FROM incident WHERE identity = 'app-secret'"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    with DaemonProcess(deployment) as daemon:
+        daemon.wait_for_event("probe", lambda e: e["identity"] == "app-secret")
+        wait_until(lambda: "critical" in incident_levels(), timeout=30)
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+        events = [e["event"] for e in daemon.events()]
+
+    assert "job failed" not in events

@@ -80,7 +80,7 @@ class GraphClient(JsonReader):
 
     def forbidden_reason(self, code: str | None, message: str, permission: str | None) -> str:
         need = permission or "a Graph application permission"
-        detail = f" ({code})" if code else ""
+        detail = f" {code}" if code else ""
         return f"the observer lacks the Graph application permission {need} (HTTP 403{detail})"
 
 

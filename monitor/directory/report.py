@@ -86,9 +86,10 @@ def posture_exit_code(posture: Posture) -> int:
 
 
 def _deadline_text(deadline: Deadline, now: datetime) -> str:
+    # The source before the description: a clipped line still says where the date is from.
     return (
-        f"{deadline.at:%Y-%m-%d} ({relative(deadline.at, now)}): {deadline.what} "
-        f"[{deadline.source}]"
+        f"{deadline.at:%Y-%m-%d} ({relative(deadline.at, now)}) [{deadline.source}]: "
+        f"{deadline.what}"
     )
 
 

@@ -62,6 +62,7 @@ APPLICATION_USER = "application user"
 NON_INTERACTIVE_USER = "non-interactive user"
 INTERACTIVE_USER = "interactive user"
 NOT_CLASSIFIED = "not classified (Dataverse not observed)"
+NOT_A_USER = "not a user of its environments"
 
 
 @dataclass(frozen=True)
@@ -133,16 +134,23 @@ def _date(moment: datetime) -> str:
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """Return "in 9 days", "today", "3 days ago" (whole days, rounded down)."""
+    """Return "in 9 days", "in 5 hours", "today", "3 days ago" (days rounded to the nearest:
+    a secret created to last 9 days still reads "in 9 days" a minute later)."""
     delta = moment - now
+    day = timedelta(days=1)
     if delta >= timedelta(0):
-        days = delta.days
-        if days == 0:
+        if delta < day:
             hours = int(delta.total_seconds() // 3600)
             return f"in {hours} hours" if hours >= 1 else "within the hour"
+        days = int(delta / day + 0.5)
         return f"in {days} day{'s' if days != 1 else ''}"
-    days = (-delta).days
+    days = int(-delta / day + 0.5)
     return "today" if days == 0 else f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def _by(at: datetime, now: datetime) -> str:
+    """Return "before 2026-12-05", or "now" for a date that has passed."""
+    return f"before {_date(at)}" if at > now else "now"
 
 
 def expiry_level(at: datetime, now: datetime, thresholds: Thresholds) -> Level | None:
@@ -435,7 +443,7 @@ class _Rules:
         )
         prefix = "the monitor's observer " if identity is None else ""
         what = f"{prefix}{current.describe()} (in use){assumed}"
-        date = _date(current.end)
+        by = _by(current.end, self.now)
         extra = "; no successor is registered"
         if verdict.successor is not None:
             successor = verdict.successor
@@ -444,21 +452,21 @@ class _Rules:
             )
             extra = f"; successor {successor.describe()} is registered ({ends})"
             remedy = (
-                f"switch {owner} to {successor.describe()} before {date} (put its value in the "
+                f"switch {owner} to {successor.describe()} {by} (put its value in the "
                 f"integration's and the monitor's configuration), then delete the old one"
             )
             subject_id = f"{current.key_id}:successor"
         elif fact.configured == "client_secret":
             remedy = (
                 f"add a new client secret to app '{fact.display_name or fact.client_id}', put it "
-                f"into {owner} and the monitor's configuration before {date}, then delete the "
+                f"into {owner} and the monitor's configuration {by}, then delete the "
                 "old one; no successor is registered yet"
             )
             subject_id = current.key_id
         else:
             remedy = (
                 f"upload a renewed certificate to app '{fact.display_name or fact.client_id}', "
-                f"deploy it to {owner} and the monitor before {date}, then remove the old one; "
+                f"deploy it to {owner} and the monitor {by}, then remove the old one; "
                 "no successor is registered yet"
             )
             subject_id = current.key_id
@@ -492,7 +500,7 @@ class _Rules:
             at=fact.not_after,
             what=f"{who} file (thumbprint {thumb}…)",
             remedy="renew the certificate, upload the new one to the app registration and "
-            f"replace the configured file before {_date(fact.not_after)}",
+            f"replace the configured file {_by(fact.not_after, self.now)}",
             source="certificate file",
         )
 
@@ -507,8 +515,8 @@ class _Rules:
             subject_id="declared",
             at=fact.expires,
             what=f"the credential (declared in the {label})",
-            remedy="renew the credential with whoever owns the app registration before "
-            f"{_date(fact.expires)}, then update credential_expires",
+            remedy="renew the credential with whoever owns the app registration "
+            f"{_by(fact.expires, self.now)}, then update credential_expires",
             source=label,
         )
 
@@ -663,8 +671,9 @@ class _Rules:
             at=prediction.expires,
             what=f"the password (changed {_date(changed)}, {prediction.validity_days}-day policy "
             f"of {prediction.domain})",
-            remedy=f"change the password (and the integration's and the monitor's copy) before "
-            f"{_date(prediction.expires)}; to stop this recurring, set DisablePasswordExpiration "
+            remedy=f"change the password (and the integration's and the monitor's copy) "
+            f"{_by(prediction.expires, self.now)}; to stop this recurring, set "
+            "DisablePasswordExpiration "
             "on this service account or move the integration to an application user",
             source="graph",
             kind=FindingKind.PASSWORD_EXPIRING,
@@ -827,14 +836,16 @@ class _Rules:
         )
 
     def classify(self, identity: IdentityConfig) -> str:
-        users = [
+        read = [
             o.fact
             for environment in identity.environments
             if (o := self.index.one("systemuser", identity.tenant, identity.name, environment))
             is not None
             and isinstance(o.fact, SystemUser)
-            and o.fact.found
         ]
+        users = [user for user in read if user.found]
+        if read and not users:
+            return NOT_A_USER
         licences = self.licences.get(identity.name)
         if any(u.is_application_user for u in users):
             return APPLICATION_USER

@@ -180,7 +180,7 @@ def test_403_names_the_missing_graph_permission() -> None:
     assert "permission" == caught.value.cause
     assert (
         "the observer lacks the Graph application permission Organization.Read.All "
-        "(HTTP 403 (Authorization_RequestDenied))" == caught.value.reason
+        "(HTTP 403 Authorization_RequestDenied)" == caught.value.reason
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from posture_builders import (
     NOW,
@@ -20,7 +22,13 @@ from monitor.config.model import DirectoryConfig
 from monitor.directory.engine import local_observations
 from monitor.directory.observations import RegisteredCredential
 from monitor.findings.base import FindingKind, Level
-from monitor.findings.posture import Posture, Thresholds, credential_in_use, expiry_level
+from monitor.findings.posture import (
+    Posture,
+    Thresholds,
+    credential_in_use,
+    expiry_level,
+    relative,
+)
 
 EXPIRING = FindingKind.CREDENTIAL_EXPIRING
 
@@ -94,6 +102,7 @@ def test_expired_in_use_secret_is_critical_even_with_an_expired_other() -> None:
     finding = only(posture, EXPIRING)
     assert (Level.CRITICAL, days(-1)) == (finding.level, finding.deadline)
     assert "expired on 2026-11-25 (1 day ago); no successor is registered" in finding.summary
+    assert "the monitor's configuration now, then delete the old one" in finding.remedy
 
 
 def test_successor_must_start_before_the_current_one_ends() -> None:
@@ -250,3 +259,19 @@ def test_observer_credential_expiry_has_no_identity() -> None:
     assert (None, "contoso", Level.CRITICAL) == (finding.identity, finding.tenant, finding.level)
     assert finding.summary.startswith("the monitor's observer client secret 'o1' (in use)")
     assert "tenants.contoso.observer" in finding.remedy
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(days=9) - timedelta(minutes=1), "in 9 days"),
+        (timedelta(days=9, hours=13), "in 10 days"),
+        (timedelta(hours=5, minutes=30), "in 5 hours"),
+        (timedelta(minutes=20), "within the hour"),
+        (-timedelta(hours=3), "today"),
+        (-timedelta(days=2, hours=1), "2 days ago"),
+    ],
+)
+def test_relative_days_are_rounded(delta: timedelta, text: str) -> None:
+    """A secret made to last 9 days still reads "in 9 days" a minute later."""
+    assert text == relative(NOW + delta, NOW)

@@ -51,7 +51,7 @@ def test_nearest_deadline_or_why_not_observed() -> None:
     not be read says "not observed: <why>", never nothing."""
     posture, _ = sample()
 
-    assert "2026-12-05 (in 9 days): client secret 'invoice' (in use) [graph]" == nearest_text(
+    assert "2026-12-05 (in 9 days) [graph]: client secret 'invoice' (in use)" == nearest_text(
         posture.identities["sales-sync"], NOW
     )
     assert f"not observed: {REASON}" == nearest_text(posture.identities["crm-import"], NOW)

@@ -37,6 +37,7 @@ from monitor.findings.base import FindingKind, Level
 from monitor.findings.posture import (
     APPLICATION_USER,
     NON_INTERACTIVE_USER,
+    NOT_A_USER,
     NOT_CLASSIFIED,
     evaluate_posture,
 )
@@ -376,3 +377,12 @@ def test_finding_keys_are_stable_across_evaluations() -> None:
     later = evaluate_posture(facts, config(identity), NOW + timedelta(hours=1))
 
     assert [f.key for f in first.findings] == [f.key for f in later.findings]
+
+
+def test_identity_missing_from_every_environment_is_classified_so() -> None:
+    """An identity Dataverse was read for but that is no user anywhere is said to be that, not
+    "not classified"."""
+    identity = app_identity()
+    posture = evaluate(config(identity), dataverse(systemuser(found=False), identity.name))
+
+    assert NOT_A_USER == posture.identities["sales-sync"].classification

@@ -26,6 +26,11 @@ CONTOSO_ID = "efb02f8b-3371-4071-a355-58597cfd899d"
 FABRIKAM_ID = "10cb29f8-09ab-41e9-a1f1-9f70778d929c"
 ERP_CLIENT_ID = "035699a2-f73a-4597-9d2c-b5817904b915"
 PUBLIC_CLIENT_ID = "af13dc0e-5050-42a8-a6ba-9ad3c7506950"
+# The monitor's own read-only app registration per tenant (Graph and Dataverse metadata).
+OBSERVERS = {
+    "contoso": "b8845d34-7b8e-4049-91f6-becf3ed9e8c6",
+    "fabrikam": "ebf0d89b-cf15-4b48-9f13-2ea432f12f9d",
+}
 
 
 @dataclass(frozen=True)
@@ -193,9 +198,12 @@ def run(args: argparse.Namespace) -> int:
 def _run_in(folder: Path, args: argparse.Namespace) -> int:
     from monitor.commands._common import configure_logging_for
     from monitor.config import load_config
+    from monitor.directory.report import render_posture_text
     from monitor.engine import CheckPass
+    from monitor.pipeline import run_cycle
     from monitor.simulator import Simulator, demo_scenario_path, load_scenario
     from monitor.store import Store, fingerprint_key
+    from monitor.summary import render_table
 
     configure_logging_for(args, None)
     begun = time.monotonic()
@@ -212,13 +220,22 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
         print(_intro(folder, sim.authority_host))
         with Store.open(config.database.path) as store:
             key = fingerprint_key(config.database.path)
-            checker = CheckPass(config, store, fingerprint_key=key)
-            first = checker.run(list(config.identities.values()), kind="demo")
-            from monitor.summary import render_table
-
+            cycle = run_cycle(
+                config,
+                store,
+                fingerprint_key=key,
+                identities=list(config.identities.values()),
+                notify=False,
+                kind="demo",
+            )
+            first = cycle.probes
             print(render_table(first.results))
             print()
-            print(_alerts(first.results))
+            if cycle.directory is not None:
+                print(render_posture_text(cycle.directory.posture, config, first.finished_at))
+                print()
+            print(_alerts(cycle))
+            checker = CheckPass(config, store, fingerprint_key=key)
             wrong_before = sim.failed_password_attempts("j.doe@contoso.com")
             second = checker.run([config.identities["crm-import"]], kind="demo")
             wrong_after = sim.failed_password_attempts("j.doe@contoso.com")
@@ -298,6 +315,9 @@ def _write_credentials(
             data = _credential_value(identity, scenario).encode()
         _write_private(credentials / name, data)
         names[identity.name] = name
+    for tenant, client_id in OBSERVERS.items():
+        value: str = scenario.application(client_id).secrets[0].value
+        _write_private(credentials / f"{tenant}-observer.secret", value.encode())
     return names
 
 
@@ -322,6 +342,8 @@ def _write_config(
             'cloud = "custom"',
             f'authority_host = "{authority_host}"',
             f'graph_url = "{sim.graph_url}"',
+            f'observer = {{ client_id = "{OBSERVERS[tenant]}", '
+            f'secret = {{ credential = "{tenant}-observer.secret" }} }}',
             "",
         ]
     environments = {
@@ -371,21 +393,23 @@ def _intro(folder: Path, authority_host: str) -> str:
     )
 
 
-def _alerts(results: Any) -> str:
-    from monitor.outcomes import Nature, info
-
-    lines = ["What the monitor would alert (once channels are configured, to Teams and email):"]
-    seen: set[str] = set()
-    for result in results:
-        meta = info(result.outcome)
-        if meta.nature is Nature.HEALTHY or result.identity in seen:
-            continue
-        seen.add(result.identity)
-        story = next(i.story for i in IDENTITIES if i.name == result.identity)
+def _alerts(cycle: Any) -> str:
+    """Return the incidents the pass opened: what would go to Teams and e-mail."""
+    alerts = cycle.alerts
+    transitions = alerts.transitions if alerts is not None else ()
+    opened = [t for t in transitions if t.event == "opened"]
+    lines = [
+        f"Incidents: {len(opened)} opened. With channels configured ([[channels]]: a Teams "
+        "Workflows URL, an e-mail address) each would be sent now, grouped into one message per "
+        "channel; expiring credentials would be re-notified at 60/30/14/7/3/1 days:"
+    ]
+    stories = {identity.name: identity.story for identity in IDENTITIES}
+    for transition in sorted(opened, key=lambda t: (t.level != "critical", t.incident_id)):
+        who = transition.identity or f"tenant {transition.tenant}"
+        story = f"  ({stories[transition.identity]})" if transition.identity in stories else ""
         lines.append(
-            f"  [{meta.severity.name}] {result.identity} in {result.environment}: {meta.summary}"
+            f"  {transition.label} [{transition.level.upper()}] {transition.kind}: {who}{story}"
         )
-        lines.append(f"      ({story})")
     return "\n".join(lines)
 
 

@@ -7,11 +7,12 @@ store, and the store knows nothing about msal.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -171,10 +172,12 @@ class CheckPass:
             max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
         )
         jobs: list[_Job] = []
+        # One read for every guard (they exist only for password identities that failed).
+        held = {guard.identity: guard for guard in self.store.list_guards()}
         try:
             for identity in identities:
                 fingerprint = identity.credential().fingerprint(self.fingerprint_key)
-                guard = self.store.get_guard(identity.name)
+                guard = held.get(identity.name)
                 guards[identity.name] = (guard, fingerprint)
                 now = self.clock()
                 if guard is not None and guard.holds(now, fingerprint):
@@ -238,12 +241,21 @@ class CheckPass:
             return probe.run(list(identity.environments))
 
     def _collect(self, jobs: list[_Job], deadline: float) -> list[ProbeResult]:
+        """Gather the jobs' results as they finish; give up on a job that has run past its
+        deadline (its thread is abandoned, its result reported as unreachable)."""
         results: list[ProbeResult] = []
+        finished: queue.SimpleQueue[Future[list[ProbeResult]]] = queue.SimpleQueue()
         pending = {job.future: job for job in jobs}
+        for submitted in pending:
+            submitted.add_done_callback(finished.put)
         limit = deadline + _ABANDON_GRACE_SECONDS
         while pending:
-            done, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in done:
+            future: Future[list[ProbeResult]] | None
+            try:
+                future = finished.get(timeout=0.25)
+            except queue.Empty:
+                future = None
+            if future is not None and future in pending:
                 job = pending.pop(future)
                 try:
                     results.extend(future.result())
@@ -255,9 +267,9 @@ class CheckPass:
                     )
                     results.extend(_crash_results(job.identity, self.clock(), type(exc).__name__))
             now = time.monotonic()
-            for future, job in list(pending.items()):
+            for waiting, job in list(pending.items()):
                 if job.started and now - job.started[0] > limit:
-                    pending.pop(future)
+                    pending.pop(waiting)
                     log.warning("probe abandoned at its deadline", identity=job.identity.name)
                     fingerprint = job.identity.credential().fingerprint(self.fingerprint_key)
                     results.extend(

@@ -68,6 +68,27 @@ def collect_probe_findings(store: Store, config: Config, now: datetime) -> list[
     return probe_findings(store.latest_states(), store.probe_history(), config, now)
 
 
+def without_duplicates(findings: Sequence[Finding]) -> list[Finding]:
+    """Return *findings* without directory findings that repeat a probe finding.
+
+    When a probe already found an identity broken in a way (account disabled, not in the
+    environment), the posture read that says the same thing would open a second incident for
+    one problem; the probe's finding (live, definitive) stands and the other is dropped.
+    """
+    from monitor.findings.probes import SOURCE as PROBE_SOURCE
+
+    covered = {
+        (finding.identity, finding.kind)
+        for finding in findings
+        if finding.source == PROBE_SOURCE and finding.identity is not None
+    }
+    return [
+        finding
+        for finding in findings
+        if finding.source == PROBE_SOURCE or (finding.identity, finding.kind) not in covered
+    ]
+
+
 def evaluate(
     store: Store,
     config: Config,
@@ -86,6 +107,7 @@ def evaluate(
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    findings = without_duplicates(findings)
     transitions: list[Transition] = []
     with store.alerting_unit() as unit:
         silences = unit.active_silences(now)

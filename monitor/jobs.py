@@ -106,6 +106,17 @@ def run_retention(ctx: JobContext) -> None:
         batch_rows=retention.batch_rows,
     )
     apply_retention(ctx.store, policy, now=ctx.clock(), should_stop=ctx.should_stop)
+    # Posture observations (each directory read's raw facts; current facts and changes stay)
+    # follow the raw probe results' retention.
+    from datetime import timedelta
+
+    from monitor.store.posture import delete_observations_before
+
+    cutoff = ctx.clock() - timedelta(days=retention.probe_results_days)
+    while not ctx.should_stop() and delete_observations_before(
+        ctx.store, cutoff, batch_rows=retention.batch_rows
+    ):
+        pass  # one small transaction per batch, so probes are never held up
 
 
 def run_directory(ctx: JobContext) -> None:
@@ -127,7 +138,7 @@ def run_evaluate(ctx: JobContext) -> None:
     one is configured. Delivery is the ``dispatch`` job."""
     from monitor.directory.report import posture_from_store
     from monitor.incidents.jobs import run_evaluate as evaluate
-    from monitor.pipeline import _complete_sources
+    from monitor.pipeline import complete_sources
     from monitor.usage.evaluate import usage_findings_for
 
     now = ctx.clock()
@@ -136,7 +147,7 @@ def run_evaluate(ctx: JobContext) -> None:
         *usage_findings_for(ctx.config, ctx.store, now),
     ]
     evaluate(
-        ctx, extra=[lambda _store, _config, _now: findings], sources=_complete_sources(findings)
+        ctx, extra=[lambda _store, _config, _now: findings], sources=complete_sources(findings)
     )
 
 
@@ -146,6 +157,14 @@ def run_dispatch(ctx: JobContext) -> None:
     from monitor.incidents.jobs import run_dispatch as dispatch
 
     dispatch(ctx)
+
+
+def run_usage(ctx: JobContext) -> None:
+    """Rewrite the daily usage table for recent days (allocations follow licence and
+    configuration changes without an import); see :func:`monitor.usage.evaluate.run_usage_job`."""
+    from monitor.usage.evaluate import run_usage_job
+
+    run_usage_job(ctx)
 
 
 def run_heartbeat(ctx: JobContext) -> None:
@@ -191,6 +210,13 @@ JOBS: dict[str, JobSpec] = {
         interval_seconds=30,
         jitter_seconds=0,
         run=run_dispatch,
+    ),
+    "usage": JobSpec(
+        description="refresh daily API usage against allocations",
+        scope="global",
+        interval_seconds=3600,
+        jitter_seconds=120,
+        run=run_usage,
     ),
     "heartbeat": JobSpec(
         description="prove the scheduler is dispatching jobs (systemd watchdog)",

@@ -44,7 +44,7 @@ class CycleOutcome:
     alerts: CycleReport | None
 
 
-def _complete_sources(findings: Sequence[Finding]) -> set[str]:
+def complete_sources(findings: Sequence[Finding]) -> set[str]:
     """Return the finding sources this cycle's lists are complete for: every source posture and
     usage can produce (their rules run over all current facts), so a problem that disappeared
     resolves its incident."""
@@ -92,7 +92,7 @@ def run_cycle(
         config,
         now,
         findings=findings,
-        sources=_complete_sources(findings),
+        sources=complete_sources(findings),
         deliver=notify,
         heartbeat=notify,
     )

@@ -257,30 +257,9 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
 
 def _demo_certificate() -> tuple[bytes, Any]:
     """Return (PEM with private key and certificate, the certificate) for the ERP connector."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
+    from monitor.simulator.ca import make_client_certificate
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "erp-connector (monitor demo)")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ) + certificate.public_bytes(serialization.Encoding.PEM)
-    return pem, certificate
+    return make_client_certificate("erp-connector (monitor demo)")
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -252,3 +252,31 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def make_client_certificate(
+    common_name: str, *, days: int = 365, now: dt.datetime | None = None
+) -> tuple[bytes, x509.Certificate]:
+    """Return (PEM private key + certificate, the certificate) for a certificate identity:
+    a self-signed RSA 2048 certificate, as an app registration accepts, valid for *days*."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    now = now or dt.datetime.now(dt.UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
+    return pem, certificate

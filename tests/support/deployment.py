@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,11 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from monitor.simulator import Scenario, Simulator, scenario_from_dict
+from monitor.simulator.ca import make_client_certificate
 
 TENANT_ID = "0b7e3c52-6f0e-4a4e-9c39-5d0c3f3f1a01"
 SECRET_APP = "1a8f8f62-3c1b-4f6b-8d59-1f6a9a3d2b01"
@@ -29,25 +26,7 @@ ENVIRONMENTS = ("e2e-prod", "e2e-test")
 
 def make_certificate() -> tuple[bytes, x509.Certificate]:
     """Return (PEM private key + certificate, certificate) for a certificate identity."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e2e-cert-app")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ) + certificate.public_bytes(serialization.Encoding.PEM)
-    return pem, certificate
+    return make_client_certificate("e2e-cert-app")
 
 
 def e2e_scenario() -> Scenario:

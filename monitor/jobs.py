@@ -169,8 +169,19 @@ def run_usage(ctx: JobContext) -> None:
 
 def run_heartbeat(ctx: JobContext) -> None:
     """Record that the scheduler dispatched a job just now; the supervision loop sends systemd
-    ``WATCHDOG=1`` only while these beats keep coming."""
+    ``WATCHDOG=1`` only while these beats keep coming.
+
+    Then, at most once a minute, rewrite the daemon's status row in the database (what
+    ``monitor report`` reads to tell whether the daemon is alive). The beat comes first and a
+    database error is only logged (:func:`monitor.daemon.status.write_heartbeat`), so the
+    database can never stop the watchdog pings.
+    """
     ctx.beat()
+    if ctx.should_stop():
+        return  # stopping: Daemon.stop writes the last rows
+    from monitor.daemon.status import write_heartbeat
+
+    write_heartbeat(ctx.store, ctx.status, now=ctx.clock())
 
 
 JOBS: dict[str, JobSpec] = {

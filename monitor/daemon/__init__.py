@@ -2,7 +2,9 @@
 
 :class:`~monitor.daemon.service.Daemon` schedules the jobs of :data:`monitor.jobs.JOBS`;
 :mod:`monitor.daemon.notify` speaks sd_notify; :mod:`monitor.daemon.plan` decides intervals and
-first runs; :mod:`monitor.daemon.status` keeps the one-line summary systemd shows.
+first runs; :mod:`monitor.daemon.status` keeps the one-line summary systemd shows and the
+daemon's status row in the database (what ``monitor report`` reads to tell whether the daemon is
+alive).
 """
 
 from monitor.daemon.notify import Notifier, watchdog_interval_seconds

@@ -147,11 +147,55 @@ class UsageChart:
 
 Chart = AvailabilityChart | ExpiryChart | UsageChart
 
+# The board's verdict on the daemon: alive (running, stopping), not running (crashed, killed,
+# hung or stopped), never ran against this database, or unknown (no status table).
+DaemonVerdict = Literal["running", "stopping", "not_running", "never_ran", "unknown"]
+
+
+@dataclass(frozen=True)
+class DaemonSummary:
+    """What the database says about the daemon (``monitor run``): the status board's first line.
+
+    ``state`` is what the daemon last recorded (running, stopping, stopped); ``stale`` means its
+    newest heartbeat is older than ``stale_after``, so a daemon that says it runs is dead (or
+    hung). ``note`` says why nothing is known when ``verdict`` is ``unknown``. Renderers word it
+    (:func:`monitor.report.render.values.daemon_line`), times in the report's zone.
+    """
+
+    verdict: DaemonVerdict
+    level: Level
+    state: str | None = None
+    stale: bool = False
+    since_beat: timedelta | None = None
+    stale_after: timedelta | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    monitor_version: str | None = None
+    config_path: str | None = None
+    started_at: datetime | None = None
+    last_beat_at: datetime | None = None
+    last_probe_at: datetime | None = None
+    probes_since_start: int | None = None
+    identities: int | None = None
+    failing_pairs: int | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    note: str | None = None
+
+    @property
+    def clean_stop(self) -> bool | None:
+        """Whether the daemon recorded a clean stop (None while it runs or if unknown)."""
+        if self.verdict != "not_running":
+            return None
+        return self.state == "stopped"
+
 
 @dataclass(frozen=True)
 class ViewResult:
     """A finished view: its tables (``primary`` is the one ``--csv`` writes), notes to show
-    above them (e.g. a data source that does not exist yet) and its charts for ``--html``."""
+    above them (e.g. a data source that does not exist yet), its charts for ``--html`` and, on
+    the board, what the database says about the daemon (a line above the notes; an object in
+    JSON; not in CSV, which is the primary table only)."""
 
     view: str
     title: str
@@ -163,6 +207,7 @@ class ViewResult:
     notes: tuple[str, ...] = ()
     charts: tuple[Chart, ...] = ()
     facts: dict[str, Cell] = field(default_factory=dict)  # e.g. the identity of a history
+    daemon: DaemonSummary | None = None  # the board's daemon line
 
     def table(self, name: str) -> Table:
         for table in self.tables:

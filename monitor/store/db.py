@@ -29,7 +29,13 @@ BUSY_TIMEOUT_MS = 5000
 
 # Every Alembic revision in ``migrations/versions``, oldest first (a test keeps this true).
 # Readers check the schema against it without importing Alembic, which would cost ~0.15 s.
-SCHEMA_REVISIONS: tuple[str, ...] = ("0001", "0002_alerting", "0005_usage", "0003_posture")
+SCHEMA_REVISIONS: tuple[str, ...] = (
+    "0001",
+    "0002_alerting",
+    "0005_usage",
+    "0003_posture",
+    "0004_daemon",
+)
 
 # Execution option: on a writer engine, start a plain deferred transaction for reads only.
 READ_ONLY_OPTION = "monitor_read_only"

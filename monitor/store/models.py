@@ -231,5 +231,6 @@ class ProbeStatsDailyRow(Base):
 
 # Tables of the other areas register on Base.metadata when they are imported here.
 from monitor.store import models_alerting as models_alerting  # noqa: E402
+from monitor.store import models_daemon as models_daemon  # noqa: E402
 from monitor.store import models_posture as models_posture  # noqa: E402
 from monitor.store import models_usage as models_usage  # noqa: E402

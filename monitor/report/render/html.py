@@ -1,8 +1,8 @@
 """One self-contained HTML page: inline CSS, inline SVG, no script, no external URL (no
 fonts, stylesheets, images or links to fetch), every database text escaped.
 
-The page holds the view's notes, its tables (cells styled by their level) and one figure per
-chart.
+The page holds the daemon line (on the board), the view's notes, its tables (cells styled by
+their level) and one figure per chart.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from monitor.report.model import (
     ViewResult,
 )
 from monitor.report.render import svg
-from monitor.report.render.values import human, zone_name
+from monitor.report.render.values import daemon_line, human, zone_name
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#111827;
@@ -65,6 +65,11 @@ def render(result: ViewResult, *, zone: tzinfo | None) -> str:
         f'<p class="meta">Generated {escape(generated)}, {escape(zone_name(zone, now))}; '
         f"period {escape(since)} to {escape(until)}.</p>",
     ]
+    if result.daemon is not None:
+        line = daemon_line(result.daemon, zone=zone, now=now)
+        level = result.daemon.level
+        style = f' class="{level}"' if level != "none" else ""
+        parts.append(f'<p class="daemon"><span{style}>{escape(line)}</span></p>')
     if result.notes:
         parts.append('<ul class="notes">')
         parts.extend(f"<li>{escape(note)}</li>" for note in result.notes)

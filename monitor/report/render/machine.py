@@ -6,15 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
-from monitor.report.model import Table, ViewResult
-from monitor.report.render.values import machine, zone_name
+from monitor.report.model import Cell, DaemonSummary, Table, ViewResult
+from monitor.report.render.values import daemon_line, machine, zone_name
 
 
 def to_json(result: ViewResult, *, zone: tzinfo | None) -> str:
-    """Return the view as one JSON document: its name, times, notes and every table as a
-    list of objects keyed by column key."""
+    """Return the view as one JSON document: its name, times, notes, the daemon object (on the
+    board) and every table as a list of objects keyed by column key."""
     document: dict[str, object] = {
         "view": result.view,
         "title": result.title,
@@ -24,6 +24,8 @@ def to_json(result: ViewResult, *, zone: tzinfo | None) -> str:
         "timezone": zone_name(zone, result.generated_at),
         "notes": list(result.notes),
     }
+    if result.daemon is not None:
+        document["daemon"] = daemon_object(result.daemon, zone=zone, now=result.generated_at)
     for key, value in result.facts.items():
         document[key] = machine(value, zone=zone)
     for table in result.tables:
@@ -31,9 +33,45 @@ def to_json(result: ViewResult, *, zone: tzinfo | None) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def daemon_object(
+    summary: DaemonSummary, *, zone: tzinfo | None, now: datetime
+) -> dict[str, object]:
+    """Return the daemon summary for JSON: ``status`` (running, stopping, not_running,
+    never_ran, unknown), ``level``, the line people read (``summary``), and what the daemon
+    recorded (None where nothing is known)."""
+    fields: dict[str, Cell] = {
+        "state": summary.state,
+        "stale": summary.stale,
+        "clean_stop": summary.clean_stop,
+        "hostname": summary.hostname,
+        "pid": summary.pid,
+        "monitor_version": summary.monitor_version,
+        "config_path": summary.config_path,
+        "started_at": summary.started_at,
+        "last_beat_at": summary.last_beat_at,
+        "seconds_since_beat": summary.since_beat,
+        "stale_after_seconds": summary.stale_after,
+        "last_probe_at": summary.last_probe_at,
+        "probes_since_start": summary.probes_since_start,
+        "identities": summary.identities,
+        "failing_pairs": summary.failing_pairs,
+        "stopped_at": summary.stopped_at,
+        "stop_reason": summary.stop_reason,
+        "note": summary.note,
+    }
+    document: dict[str, object] = {
+        "status": summary.verdict,
+        "level": summary.level,
+        "summary": daemon_line(summary, zone=zone, now=now),
+    }
+    document.update({key: machine(value, zone=zone) for key, value in fields.items()})
+    return document
+
+
 def to_csv(result: ViewResult, *, zone: tzinfo | None) -> str:
     """Return the view's primary table as CSV with a header row of column keys; None is an
-    empty field, booleans are ``true``/``false``."""
+    empty field, booleans are ``true``/``false``. Notes and the daemon line are not in it
+    (a CSV file is one table)."""
     table = result.table(result.primary)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

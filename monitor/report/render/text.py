@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from monitor.report.model import Column, Level, Table, ViewResult
-from monitor.report.render.values import human, zone_name
+from monitor.report.render.values import daemon_line, human, zone_name
 
 MAX_WIDTH = 100
 GAP = "  "
@@ -35,6 +35,10 @@ def render(
     since = human(result.since, Column("since", "", "time"), zone=zone, now=now)
     until = human(result.until, Column("until", "", "time"), zone=zone, now=now)
     lines = [_cut(f"{result.title}: {since} to {until}, {zone_name(zone, now)}", width, ellipsis)]
+    if result.daemon is not None:
+        level = result.daemon.level
+        for line in _wrap(daemon_line(result.daemon, zone=zone, now=now), width):
+            lines.append(_COLOURS[level] + line + _RESET if colour and level in _COLOURS else line)
     for note in result.notes:
         lines.extend(_wrap(f"note: {note}", width))
     for table in result.tables:

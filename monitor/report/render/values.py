@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from monitor.report.model import Cell, Column, short_duration
+from monitor.report.model import Cell, Column, DaemonSummary, short_duration
 
 MISSING = "-"
 
@@ -65,3 +65,53 @@ def zone_name(zone: tzinfo | None, now: datetime) -> str:
     offset = local.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
     return f"local time ({local.tzname()}, {offset})"
+
+
+def daemon_line(summary: DaemonSummary, *, zone: tzinfo | None, now: datetime) -> str:
+    """Return the board's one line about the daemon, e.g. "daemon: running on HOST (pid 812),
+    last heartbeat 12s ago, up 3d 4h, 1,000 identities, last probe 1m ago, 2 pairs not ok" or
+    "daemon: NOT RUNNING, last heartbeat 2026-11-26 10:00 (3h ago) on HOST (pid 812); no clean
+    stop recorded (crashed, killed or hung?)". Absolute times are wall-clock time in *zone*."""
+    if summary.verdict == "never_ran":
+        return "daemon: never ran against this database"
+    if summary.last_beat_at is None:
+        return f"daemon: unknown; {summary.note}"
+    where = f"on {summary.hostname} (pid {summary.pid})"
+    ago = _ago(summary.since_beat)
+    reason = f" ({summary.stop_reason})" if summary.stop_reason else ""
+    if summary.verdict == "running":
+        parts = [f"daemon: running {where}", f"last heartbeat {ago}"]
+        if summary.started_at is not None:
+            parts.append(f"up {short_duration(max(now - summary.started_at, timedelta(0)))}")
+        parts.append(_count(summary.identities or 0, "identity", "identities"))
+        if summary.last_probe_at is None:
+            parts.append("no probe yet")
+        else:
+            parts.append(f"last probe {_ago(now - summary.last_probe_at)}")
+        if summary.probes_since_start:
+            parts.append(_count(summary.failing_pairs or 0, "pair", "pairs") + " not ok")
+        return ", ".join(parts)
+    if summary.verdict == "stopping":
+        return f"daemon: stopping{reason} {where}, last heartbeat {ago}"
+    beat = f"last heartbeat {_wall(summary.last_beat_at, zone)} ({ago}) {where}"
+    if summary.verdict == "unknown":
+        return f"daemon: unknown; {summary.note}; {beat}"
+    if summary.state == "stopped":
+        return f"daemon: NOT RUNNING, {beat}; stopped cleanly{reason}"
+    if summary.state == "stopping":
+        return f"daemon: NOT RUNNING, {beat}; no clean stop recorded (killed while stopping?)"
+    return f"daemon: NOT RUNNING, {beat}; no clean stop recorded (crashed, killed or hung?)"
+
+
+def _ago(value: timedelta | None) -> str:
+    if value is None:
+        return "at an unknown time"
+    return short_duration(max(value, timedelta(0))) + " ago"  # a clock ahead reads "0s ago"
+
+
+def _wall(value: datetime, zone: tzinfo | None) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _count(value: int, one: str, many: str) -> str:
+    return f"{value:,} {one if value == 1 else many}"

@@ -4,6 +4,7 @@ Per identity (over its environments that pass the filters): the worst current ou
 since when, the newest success in that environment, availability over the window (from the
 daily rollups), the nearest deadline and what it is, identity type and licences, usage share
 and open incidents. Identities in the configuration that were never probed are listed too.
+Above the rows, one line says whether the daemon is alive (:mod:`monitor.report.sources.daemon`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from monitor.report.model import (
     UsageSeries,
     ViewResult,
 )
+from monitor.report.sources import daemon as daemon_source
 from monitor.report.sources import incidents as incident_source
 from monitor.report.sources import posture, probes
 from monitor.report.sources import usage as usage_source
@@ -249,6 +251,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         primary="identities",
         notes=tuple(notes),
         charts=charts,
+        daemon=daemon_source.summary(database, now),
     )
 
 

@@ -1,0 +1,136 @@
+"""The daemon's status row on a real SQLite file: the 0004_daemon migration, upsert and read."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from monitor.store import Reader, Store, migrate, open_engine
+from monitor.store.daemon import (
+    DAEMON_INSTANCE,
+    DaemonStatusRecord,
+    read_daemon_status,
+    write_daemon_status,
+)
+from monitor.store.db import alembic_config
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def started(**fields: object) -> DaemonStatusRecord:
+    values: dict[str, object] = {
+        "state": "running",
+        "pid": 4242,
+        "hostname": "monitor-01",
+        "monitor_version": "0.1.0",
+        "started_at": T0,
+        "last_beat_at": T0,
+        "write_interval_seconds": 60,
+        "config_path": "/etc/monitor/monitor.toml",
+    }
+    values.update(fields)
+    return DaemonStatusRecord(**values)  # type: ignore[arg-type]
+
+
+def _tables(path: Path) -> set[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    finally:
+        connection.close()
+
+
+def _downgrade(path: Path, revision: str) -> None:
+    engine = open_engine(path, foreign_keys=False)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(None)
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_the_posture_head_adds_the_table(db_path: Path) -> None:
+    """A database at 0003_posture (the previous head) with history upgrades to 0004_daemon:
+    the history stays, the status table is there and empty."""
+    with Store.open(db_path) as store:
+        write_daemon_status(store, started())
+    _downgrade(db_path, "0003_posture")
+    assert "daemon_status" not in _tables(db_path)
+
+    upgrade = migrate(db_path)
+
+    assert ("0003_posture", "0004_daemon") == (upgrade.before, upgrade.after)
+    assert "daemon_status" in _tables(db_path)
+    with Reader.open(db_path) as reader:
+        assert read_daemon_status(reader) is None
+
+
+def test_write_then_read_round_trips(store: Store) -> None:
+    """Every field written is read back, times aware UTC."""
+    record = started(
+        last_beat_at=T0 + timedelta(minutes=5),
+        last_probe_at=T0 + timedelta(minutes=4),
+        probes_since_start=1200,
+        identities=1000,
+        failing_pairs=3,
+    )
+
+    write_daemon_status(store, record)
+
+    assert record == read_daemon_status(store)
+
+
+def test_the_row_is_updated_in_place(store: Store) -> None:
+    """Each write replaces the one row of the instance (one row per daemon, not a history)."""
+    write_daemon_status(store, started())
+    beat = started(last_beat_at=T0 + timedelta(minutes=1), probes_since_start=10)
+    write_daemon_status(store, beat)
+    stopped = replace(
+        beat,
+        state="stopped",
+        last_beat_at=T0 + timedelta(minutes=2),
+        stopped_at=T0 + timedelta(minutes=2),
+        stop_reason="SIGTERM",
+    )
+    write_daemon_status(store, stopped)
+
+    assert stopped == read_daemon_status(store)
+    connection = sqlite3.connect(store.path)
+    try:
+        rows = connection.execute("SELECT instance, state FROM daemon_status").fetchall()
+    finally:
+        connection.close()
+    assert [(DAEMON_INSTANCE, "stopped")] == rows
+
+
+def test_the_reader_sees_the_row(store: Store, db_path: Path) -> None:
+    """The read-only view reads what the writer wrote; no row at all reads as None."""
+    with Reader.open(db_path) as reader:
+        assert read_daemon_status(reader) is None
+    write_daemon_status(store, started())
+    with Reader.open(db_path) as reader:
+        found = read_daemon_status(reader)
+    assert found is not None
+    assert (4242, "monitor-01") == (found.pid, found.hostname)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        started(state="sleeping"),
+        started(last_beat_at=datetime(2026, 11, 26, 10, 0)),  # noqa: DTZ001 - the point
+    ],
+    ids=["unknown state", "naive time"],
+)
+def test_bad_records_are_refused_before_writing(store: Store, record: DaemonStatusRecord) -> None:
+    """An unknown state or a naive time is a ValueError, and nothing is written."""
+    with pytest.raises(ValueError, match=r"state|aware"):
+        write_daemon_status(store, record)
+    assert read_daemon_status(store) is None

@@ -31,6 +31,8 @@ from monitor.usage.gate import RetryAfterGate
 log = structlog.get_logger("monitor.engine")
 
 Clock = Callable[[], datetime]
+# Takes a finished pass for storing later (monitor.daemon.writer.ResultWriter.submit).
+Recorder = Callable[[RunRecord, Sequence[ProbeResult]], None]
 
 # How long past its own deadline a probe thread may run before the pass stops waiting for it.
 _ABANDON_GRACE_SECONDS = 2.0
@@ -48,7 +50,7 @@ class PassReport:
     started_at: datetime
     finished_at: datetime
     results: tuple[ProbeResult, ...]
-    state_changes: tuple[StateChangeRecord, ...]
+    state_changes: tuple[StateChangeRecord, ...]  # empty when a recorder stores the results
 
 
 @dataclass
@@ -135,10 +137,12 @@ class CheckPass:
         fingerprint_key: bytes,
         clock: Clock = utcnow,
         context: ProbeContext | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self.recorder = recorder
         self.fingerprint_key = fingerprint_key
         self.context = context or ProbeContext.from_config(
             config, fingerprint_key=fingerprint_key, clock=clock
@@ -172,8 +176,13 @@ class CheckPass:
             max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
         )
         jobs: list[_Job] = []
-        # One read for every guard (they exist only for password identities that failed).
-        held = {guard.identity: guard for guard in self.store.list_guards()}
+        # One read for every guard; guards exist only for password identities that failed, so
+        # a pass without one (every application identity) needs no read.
+        held = (
+            {guard.identity: guard for guard in self.store.list_guards()}
+            if any(identity.kind == "user" for identity in identities)
+            else {}
+        )
         try:
             for identity in identities:
                 fingerprint = identity.credential().fingerprint(self.fingerprint_key)
@@ -209,22 +218,12 @@ class CheckPass:
             finished_at=finished_at,
             monitor_version=__version__,
         )
-        changes = self.store.record_results(record, results)
-        for result in results:
-            log.info(
-                "probe",
-                run_id=run_id,
-                identity=result.identity,
-                environment=result.environment,
-                kind=result.credential_type,
-                outcome=str(result.outcome),
-                attempted=result.attempted,
-                stage=result.stage,
-                duration_ms=result.duration_ms,
-                aadsts=result.aadsts_code,
-                http_status=result.http_status,
-                correlation_id=result.correlation_id,
-            )
+        if self.recorder is None:
+            changes = self.store.record_results(record, results)
+            log_pass(run_id, results)
+        else:  # the daemon's write-behind: it commits, then logs, within its window
+            self.recorder(record, results)
+            changes = []
         return PassReport(
             run_id=run_id,
             started_at=started_at,
@@ -319,6 +318,26 @@ class CheckPass:
                 )
             elif previous is not None:
                 self.store.clear_guard(identity.name)
+
+
+def log_pass(run_id: str, results: Sequence[ProbeResult]) -> None:
+    """Write the canonical log line of each result of a pass, once the pass is stored (so a
+    ``run_id`` seen in the log is always in the database)."""
+    for result in results:
+        log.info(
+            "probe",
+            run_id=run_id,
+            identity=result.identity,
+            environment=result.environment,
+            kind=result.credential_type,
+            outcome=str(result.outcome),
+            attempted=result.attempted,
+            stage=result.stage,
+            duration_ms=result.duration_ms,
+            aadsts=result.aadsts_code,
+            http_status=result.http_status,
+            correlation_id=result.correlation_id,
+        )
 
 
 def _crash_results(identity: IdentityConfig, now: datetime, error: str) -> list[ProbeResult]:

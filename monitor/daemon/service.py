@@ -16,9 +16,14 @@ Threads and who does what:
   per-tenant semaphores bound the load on each tenant across jobs, and the engine abandons a
   probe at its deadline.
 
+* Probe passes hand their results to the **result writer** (:mod:`monitor.daemon.writer`),
+  whose thread commits everything handed over in the last few seconds in one transaction.
+  Lockout guards are written at once by the engine, never deferred.
+
 Stopping (SIGTERM): ``STOPPING=1``; no new job starts (queued runs return at once); running jobs
-get ``[schedule] stop_timeout_seconds`` to finish; whatever is still running then is abandoned.
-Every database write is one transaction, so an abandoned job leaves nothing half-written.
+get ``[schedule] stop_timeout_seconds`` to finish; whatever is still running then is abandoned;
+the result writer commits what finished passes handed over. Every database write is one
+transaction, so an abandoned job leaves nothing half-written.
 
 Reloading (SIGHUP): the configuration is read and checked again; if it is invalid, the problems
 are logged and the running configuration stays. Otherwise identities and intervals are
@@ -48,7 +53,8 @@ from typing import Any
 from monitor.config.model import Config
 from monitor.daemon.notify import Notifier
 from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
-from monitor.daemon.status import DaemonStatus
+from monitor.daemon.status import DaemonStatus, write_started, write_stopped, write_stopping
+from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
 from monitor.engine import CheckPass
 from monitor.jobs import EXECUTORS, JOBS, JobContext, JobSpec
 from monitor.logsetup import configure_logging, get_logger
@@ -110,6 +116,7 @@ class Daemon:
         jobs: Mapping[str, JobSpec] = JOBS,
         load: Callable[[Path], Config] | None = None,
         rng: random.Random | None = None,
+        result_window_seconds: float = DEFAULT_WINDOW_SECONDS,
     ) -> None:
         self._store = store
         self._key = fingerprint_key
@@ -119,6 +126,7 @@ class Daemon:
         self._jobs = dict(jobs)
         self._load = load
         self._rng = rng or random.Random()  # noqa: S311 - spreading schedules, not security
+        self._writer = ResultWriter(store, window_seconds=result_window_seconds)
         self._runtime = Runtime(config, self._engine_for(config))
         self.status = DaemonStatus(len(config.identities))
         self.status.set_identities(len(config.identities), config.identities)
@@ -149,7 +157,13 @@ class Daemon:
     # -- building ------------------------------------------------------------------------
 
     def _engine_for(self, config: Config) -> CheckPass:
-        return CheckPass(config, self._store, fingerprint_key=self._key, clock=self._clock)
+        return CheckPass(
+            config,
+            self._store,
+            fingerprint_key=self._key,
+            clock=self._clock,
+            recorder=self._writer.submit,
+        )
 
     def _build_scheduler(self, config: Config) -> Any:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -242,7 +256,15 @@ class Daemon:
             self._install_signals()
         self._scheduler = self._build_scheduler(config)
         self._sync_jobs(config)
+        write_started(
+            self._store,
+            self.status,
+            now=self._clock(),
+            config_path=self._config_path,
+            heartbeat_seconds=self._beat_seconds,
+        )
         self._last_beat = time.monotonic()
+        self._writer.start()
         self._scheduler.start()
         log.info(
             "daemon started",
@@ -444,6 +466,7 @@ class Daemon:
         self._retired.append(self._runtime.engine)
         self._runtime = Runtime(new, self._engine_for(new))
         self.status.set_identities(len(new.identities), new.identities)
+        self._writer.flush()  # first runs are planned from the stored probe times
         added, removed, rescheduled = self._sync_jobs(new)
         log.info(
             "configuration reloaded",
@@ -466,6 +489,7 @@ class Daemon:
         reason = self._stop_reason or "request"
         self._stopping.set()
         self._notifier.stopping("stopping: waiting for running jobs")
+        write_stopping(self._store, self.status, now=self._clock(), reason=reason)
         log.info("stopping", reason=reason, running=self.running_jobs())
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -475,6 +499,9 @@ class Daemon:
             while self._running and time.monotonic() < deadline:
                 self._running_lock.wait(max(0.0, min(0.5, deadline - time.monotonic())))
             abandoned = sorted(entry.job_id for entry in self._running.values())
+        # What finished passes handed over is committed now; an abandoned job's is not.
+        self._writer.close(timeout=max(1.0, deadline - time.monotonic()))
+        write_stopped(self._store, self.status, now=self._clock())
         if abandoned:
             log.warning(
                 "abandoning running jobs at the stop timeout; their results are not recorded",

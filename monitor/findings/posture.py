@@ -178,7 +178,13 @@ class _Index:
     def __init__(self, observations: Iterable[Observation]) -> None:
         self.all = list(observations)
         self._by: dict[tuple[str, str, str | None, str | None, str], Observation] = {}
+        self._by_kind: dict[tuple[str, str], list[Observation]] = {}
+        self._by_identity: dict[tuple[str, str | None], list[Observation]] = {}
         for observation in self.all:
+            self._by_kind.setdefault((observation.kind, observation.tenant), []).append(observation)
+            self._by_identity.setdefault((observation.tenant, observation.identity), []).append(
+                observation
+            )
             self._by[
                 (
                     observation.kind,
@@ -200,7 +206,10 @@ class _Index:
         return self._by.get((kind, tenant, identity, environment, subject))
 
     def many(self, kind: str, tenant: str) -> list[Observation]:
-        return [o for o in self.all if o.kind == kind and o.tenant == tenant]
+        return list(self._by_kind.get((kind, tenant), ()))
+
+    def of_identity(self, tenant: str, identity: str) -> list[Observation]:
+        return list(self._by_identity.get((tenant, identity), ()))
 
 
 # --- password expiry prediction ----------------------------------------------------------------
@@ -526,7 +535,7 @@ class _Rules:
         tenant = identity.tenant
         index = self.index
         name = identity.name
-        seen = [o for o in index.all if o.identity == name and o.tenant == tenant]
+        seen = index.of_identity(tenant, name)
         if not any(o.source in ("graph", "dataverse") for o in seen):
             self.not_observed.setdefault(name, []).append(
                 f"directory: no directory read of tenant {tenant} yet"

@@ -256,46 +256,32 @@ class Store(_Queries, AlertingWriter, UsageWriter):
         kind or an outcome is not known; on any error nothing is written.
         See :mod:`monitor.store.transitions` for how held (``attempted=False``) results count.
         """
-        if run.kind not in RUN_KINDS:
-            raise ValueError(f"unknown run kind {run.kind!r}; expected one of {RUN_KINDS}")
-        _require_aware(run.started_at, "run.started_at")
-        _require_aware(run.finished_at, "run.finished_at")
-        for result in results:
-            _require_aware(result.started_at, f"started_at of {result.identity}")
-        # Outcome(...) raises ValueError for anything that is not an outcome class.
-        ordered = [
-            result.evolve(outcome=Outcome(result.outcome))
-            for result in sorted(results, key=lambda result: result.started_at)
-        ]
-        ok_count = sum(1 for result in ordered if result.outcome is Outcome.OK)
+        return self.record_batch([(run, results)])
 
+    def record_batch(
+        self, runs: Sequence[tuple[RunRecord, Sequence[ProbeResult]]]
+    ) -> list[StateChangeRecord]:
+        """Store several runs as :meth:`record_results` does, all in one transaction (the
+        daemon's write-behind, :mod:`monitor.daemon.writer`); return the state changes.
+
+        Raise ValueError before writing anything if any run is invalid.
+        """
+        checked = [(run, check_results(run, results)) for run, results in runs]
+        if not checked:
+            return []
         with self._write() as session:
-            run_row = session.scalars(select(Run).where(Run.run_id == run.run_id)).one_or_none()
-            if run_row is None:
-                run_row = Run(
-                    run_id=run.run_id,
-                    kind=run.kind,
-                    started_at=run.started_at,
-                    finished_at=run.finished_at,
-                    probes=0,
-                    ok=0,
-                    failed=0,
-                    monitor_version=run.monitor_version,
-                )
-                session.add(run_row)
-            elif run.finished_at is not None:
-                run_row.finished_at = max(run_row.finished_at or run.finished_at, run.finished_at)
-            run_row.probes += len(ordered)
-            run_row.ok += ok_count
-            run_row.failed += len(ordered) - ok_count
-            session.flush()
-
-            result_rows = [_result_row(run_row.id, result) for result in ordered]
+            run_pks = _store_runs(session, checked)
+            # One order for the whole batch: each pair's state advances in order of start.
+            ordered = sorted(
+                ((result, run_pks[run.run_id]) for run, results in checked for result in results),
+                key=lambda item: item[0].started_at,
+            )
+            results_in_order = [result for result, _ in ordered]
+            result_rows = [_result_row(run_pk, result) for result, run_pk in ordered]
             session.add_all(result_rows)
             session.flush()  # assigns ids
-
-            changes = _advance_states(session, ordered, result_rows)
-            _upsert_daily(session, ordered)
+            changes = _advance_states(session, results_in_order, result_rows)
+            _upsert_daily(session, results_in_order)
             session.flush()
             return [_change_record(row) for row in changes]
 
@@ -365,6 +351,54 @@ class Store(_Queries, AlertingWriter, UsageWriter):
                 delete(LockoutGuardRow).where(LockoutGuardRow.identity == identity)
             )
             return bool(getattr(deleted, "rowcount", 0))
+
+
+def check_results(run: RunRecord, results: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """Return *results* ready to store for *run* (ordered by start, outcomes as Outcome);
+    raise ValueError naming the problem if the run kind, a time or an outcome is not valid."""
+    if run.kind not in RUN_KINDS:
+        raise ValueError(f"unknown run kind {run.kind!r}; expected one of {RUN_KINDS}")
+    _require_aware(run.started_at, "run.started_at")
+    _require_aware(run.finished_at, "run.finished_at")
+    for result in results:
+        _require_aware(result.started_at, f"started_at of {result.identity}")
+    # Outcome(...) raises ValueError for anything that is not an outcome class.
+    return [
+        result.evolve(outcome=Outcome(result.outcome))
+        for result in sorted(results, key=lambda result: result.started_at)
+    ]
+
+
+def _store_runs(
+    session: Session, runs: Sequence[tuple[RunRecord, Sequence[ProbeResult]]]
+) -> dict[str, int]:
+    """Insert or update the run rows of *runs* (one query for those already stored, one flush);
+    return the primary key of each run id."""
+    ids = {run.run_id for run, _ in runs}
+    rows = {row.run_id: row for row in session.scalars(select(Run).where(Run.run_id.in_(ids)))}
+    for run, results in runs:
+        row = rows.get(run.run_id)
+        if row is None:
+            row = Run(
+                run_id=run.run_id,
+                kind=run.kind,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                probes=0,
+                ok=0,
+                failed=0,
+                monitor_version=run.monitor_version,
+            )
+            session.add(row)
+            rows[run.run_id] = row
+        elif run.finished_at is not None:
+            row.finished_at = max(row.finished_at or run.finished_at, run.finished_at)
+        ok_count = sum(1 for result in results if result.outcome is Outcome.OK)
+        row.probes += len(results)
+        row.ok += ok_count
+        row.failed += len(results) - ok_count
+    session.flush()
+    return {run_id: row.id for run_id, row in rows.items()}
 
 
 def _require_aware(value: datetime | None, what: str) -> None:

@@ -141,10 +141,15 @@ class UsageQueries:
         def _read(self) -> AbstractContextManager[Session]: ...
 
     def latest_attempted_results(
-        self, since: datetime, identities: Sequence[str] | None = None
+        self,
+        since: datetime,
+        identities: Sequence[str] | None = None,
+        *,
+        outcome: Outcome | None = None,
     ) -> list[ProbeResult]:
         """Return the newest attempted result of each identity / environment pair that has one
-        started at or after *since*, optionally only for *identities*, ordered by pair."""
+        started at or after *since*, optionally only for *identities*, and only those newest
+        results whose outcome is *outcome*, ordered by pair."""
         newest = (
             select(
                 ProbeResultRow.identity.label("identity"),
@@ -164,6 +169,8 @@ class UsageQueries:
             .join(latest, ProbeResultRow.id == latest.c.id)
             .order_by(ProbeResultRow.identity, ProbeResultRow.environment)
         )
+        if outcome is not None:
+            query = query.where(ProbeResultRow.outcome == outcome.value)
         with self._read() as session:
             return _probe_results(list(session.scalars(query)))
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
 from monitor.findings.base import Finding
+from monitor.probes.base import ProbeResult
 from monitor.store.usage import (
     RecordedUsage,
     ReportUsage,
@@ -37,13 +38,13 @@ from monitor.usage.allocation import (
     pool_allocation,
 )
 from monitor.usage.entitlements import EntitlementTable
-from monitor.usage.footprint import footprint
+from monitor.usage.footprint import Footprint, footprint
 from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.licences import DirectoryFacts, directory_facts
 from monitor.usage.matching import CallerDirectory, CallerIdentity
 from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageReport
 from monitor.usage.projection import DailyUsage, project
-from monitor.usage.throttle import throttle_event
+from monitor.usage.throttle import ThrottleEvent, throttle_event
 
 if TYPE_CHECKING:
     from monitor.jobs import JobContext
@@ -152,6 +153,18 @@ def gather_usage(
     )
     footprints = footprint(reader.probe_tallies(window_start))
 
+    # Grouped once by identity: the loop below touches each identity's own rows only.
+    results_of: dict[str, list[ProbeResult]] = defaultdict(list)
+    for result in results:
+        results_of[result.identity].append(result)
+    events_of: dict[str, list[ThrottleEvent]] = defaultdict(list)
+    for event in (throttle_event(result) for result in throttled):
+        if event is not None:
+            events_of[event.identity].append(event)
+    footprints_of: dict[str, list[Footprint]] = defaultdict(list)
+    for mark in footprints:
+        footprints_of[mark.identity].append(mark)
+
     identities: list[IdentityUsage] = []
     for identity in config.identities.values():
         rows = matched.get(identity.name, [])
@@ -179,9 +192,7 @@ def gather_usage(
                 horizon_days=settings.projection_days,
             )
         headroom: list[Headroom] = []
-        for result in results:
-            if result.identity != identity.name:
-                continue
+        for result in results_of.get(identity.name, ()):
             seen = headroom_of(
                 result,
                 burst_limit=settings.burst_limit,
@@ -189,11 +200,7 @@ def gather_usage(
             )
             if seen is not None:
                 headroom.append(seen)
-        events = [
-            event
-            for event in (throttle_event(result) for result in throttled)
-            if event is not None and event.identity == identity.name
-        ]
+        events = events_of.get(identity.name, [])
         directory = directories[identity.tenant]
         identities.append(
             IdentityUsage(
@@ -207,7 +214,7 @@ def gather_usage(
                 projection=projection,
                 headroom=tuple(headroom),
                 throttles=tuple(events),
-                footprint=tuple(item for item in footprints if item.identity == identity.name),
+                footprint=tuple(footprints_of.get(identity.name, ())),
             )
         )
 

@@ -35,7 +35,11 @@ _LOOKBACK = timedelta(seconds=MAX_HOLD_SECONDS + 600)
 
 class AttemptedResults(Protocol):
     def latest_attempted_results(
-        self, since: datetime, identities: Sequence[str] | None = None
+        self,
+        since: datetime,
+        identities: Sequence[str] | None = None,
+        *,
+        outcome: Outcome | None = None,
     ) -> list[ProbeResult]: ...
 
 
@@ -57,7 +61,10 @@ class RetryAfterGate:
         """Read the newest attempted results of *identities* and return the holds at *now*."""
         if not identities:
             return cls(())
-        results = store.latest_attempted_results(now - _LOOKBACK, list(identities))
+        # Only a pair whose newest attempted answer was "throttled" can be held.
+        results = store.latest_attempted_results(
+            now - _LOOKBACK, list(identities), outcome=Outcome.THROTTLED
+        )
         return cls(retry_after_holds(results, now, default_seconds=default_seconds))
 
     def split(

@@ -62,6 +62,9 @@ class CallerDirectory:
     ) -> None:
         self._entries = dict(entries)
         self.ambiguous = dict(ambiguous)
+        self._by_identity: dict[str, list[str]] = {}
+        for key, match in sorted(self._entries.items()):
+            self._by_identity.setdefault(match.identity, []).append(key)
 
     @classmethod
     def build(
@@ -114,4 +117,4 @@ class CallerDirectory:
 
     def caller_ids(self, identity: str) -> list[str]:
         """Return every caller id that matches *identity*."""
-        return sorted(key for key, match in self._entries.items() if match.identity == identity)
+        return list(self._by_identity.get(identity, ()))

@@ -126,10 +126,11 @@ class FakeResults:
         self.asked: list[tuple[datetime, list[str] | None]] = []
 
     def latest_attempted_results(
-        self, since: datetime, identities: Any = None
+        self, since: datetime, identities: Any = None, *, outcome: Outcome | None = None
     ) -> list[ProbeResult]:
         self.asked.append((since, identities))
-        return [r for r in self.results if r.started_at >= since]
+        newest = newest_attempted(r for r in self.results if r.started_at >= since)
+        return [r for r in newest if outcome is None or r.outcome is outcome]
 
 
 def identity() -> IdentityConfig:

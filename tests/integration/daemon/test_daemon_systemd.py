@@ -108,7 +108,8 @@ def test_status_line_counts_probes(deployment: Deployment, notify: NotifySocket)
             ),
             timeout=30,
         )
-        assert probe_events(daemon.events())
+        # The probe line follows the commit of the result writer's window (5 s).
+        wait_until(lambda: bool(probe_events(daemon.events())), timeout=15)
         daemon.signal(signal.SIGTERM)
         assert 0 == daemon.wait()
 

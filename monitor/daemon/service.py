@@ -212,6 +212,10 @@ class Daemon:
             id=job.job_id,
             name=job.job_id,
             executor=job.executor,
+            # The first run exactly as planned: left to the trigger, a start that is already
+            # past when the scheduler starts (a spread offset of a few milliseconds) would be
+            # moved a whole interval later, and that identity would miss its first cycle.
+            next_run_time=start,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, round(job.interval_seconds)),

@@ -153,7 +153,7 @@ RULES = [
     pytest.param(
         {"replace": {"https://contoso.crm.dynamics.com": "http://contoso.crm.dynamics.com"}},
         "environments.contoso-prod.url: expected an https:// URL such as "
-        'https://contoso.crm.dynamics.com (no query or fragment), found '
+        "https://contoso.crm.dynamics.com (no query or fragment), found "
         '"http://contoso.crm.dynamics.com"; '
         "hint: the environment URL shown in the Power Platform admin center; plain http is never "
         "used: use https://",

@@ -4,6 +4,7 @@ health, and failing jobs. (The real probes run in tests/integration/daemon.)"""
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 import time
 from collections import Counter
@@ -236,3 +237,34 @@ def test_a_failing_job_is_logged_and_the_scheduler_goes_on(tmp_path: Path, store
     failed = [e for e in logs if e["event"] == "job failed"]
     assert failed
     assert "RuntimeError" == failed[0]["error"]
+
+
+class _NoSpread(random.Random):
+    """First runs planned at the very moment of planning (the spread's lower end)."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def test_a_first_run_planned_for_now_is_not_pushed_back_an_interval(
+    tmp_path: Path, store: Store
+) -> None:
+    """A first run that is already (just) past when the scheduler starts runs at once; the
+    trigger alone would move it a whole interval later, so that identity would miss a cycle."""
+    runs = Recorder()
+    config = config_at(tmp_path)
+    daemon = Daemon(
+        config,
+        store,
+        fingerprint_key=b"k" * 32,
+        config_path=config.source,
+        notifier=Notifier({}),
+        jobs=jobs_with(runs, interval=3600),
+        rng=_NoSpread(),
+    )
+    time.sleep(0.05)  # planning happens at start; make sure the scheduler's "now" is later
+    running = Running(daemon)
+    try:
+        wait_until(lambda: len(runs.runs) == len(config.identities), timeout=10)
+    finally:
+        assert 0 == running.stop()

@@ -1,8 +1,8 @@
 """Engines with the SQLite settings the daemon and the reading CLI need, and Alembic glue.
 
 Settings (reliability reference, section 4): every connection sets ``busy_timeout=5000``;
-writers also set ``auto_vacuum=INCREMENTAL`` (effective only before the first table exists, so
-it comes before anything else), ``journal_mode=WAL``, ``synchronous=FULL`` and
+writers also set ``auto_vacuum=INCREMENTAL`` on a new, empty file (it is effective only before
+the first table exists, and setting it is a write), ``journal_mode=WAL``, ``synchronous=FULL`` and
 ``foreign_keys=ON``, and start every transaction with ``BEGIN IMMEDIATE`` so a read-then-write
 transaction never fails with "database is locked". Readers open ``file:...?mode=ro`` with
 ``PRAGMA query_only=ON`` and a plain ``BEGIN``. Both turn off the ``sqlite3`` module's own
@@ -26,6 +26,9 @@ from monitor.store.errors import StoreError
 from monitor.store.records import SchemaStatus, Upgrade
 
 BUSY_TIMEOUT_MS = 5000
+
+# Connections a writer engine keeps open (see _writer_engine).
+WRITER_POOL_SIZE = 16
 
 # Every Alembic revision in ``migrations/versions``, oldest first (a test keeps this true).
 # Readers check the schema against it without importing Alembic, which would cost ~0.15 s.
@@ -66,6 +69,11 @@ def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
     engine = create_engine(
         URL.create("sqlite+pysqlite", database=os.fspath(path)),
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        # Enough kept-open connections for every thread of the daemon (probe workers, control
+        # jobs, the result writer, the heartbeat): past the pool size a connection is opened
+        # and closed per use, which costs a file open and the set-up pragmas every time.
+        pool_size=WRITER_POOL_SIZE,
+        max_overflow=WRITER_POOL_SIZE,
     )
 
     @event.listens_for(engine, "connect")
@@ -74,7 +82,11 @@ def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # before the first table only
+            # auto_vacuum takes effect only before the first table, and setting it writes the
+            # header in a write transaction: on an existing database that would make every new
+            # connection wait for (and fail behind) a writer, so only an empty file gets it.
+            if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")

@@ -197,6 +197,31 @@ def test_writer_reads_do_not_wait_for_the_write_lock(
     assert elapsed < 1.0
 
 
+def test_a_new_connection_to_an_existing_database_does_not_wait_for_the_write_lock(
+    db_path: Path, make_result: MakeResult, make_run: MakeRun
+) -> None:
+    """Opening a connection writes nothing to an existing database (auto_vacuum is set on a new
+    file only), so a connection opened while another writer holds the lock reads at once
+    instead of failing with "database is locked" after the busy timeout."""
+    with Store.open(db_path) as store:
+        store.record_results(make_run(), [make_result()])
+        store._engine.dispose()  # the next read opens a new connection
+        other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            states = store.latest_states()
+            elapsed = time.monotonic() - started
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        with store._engine.connect() as connection:
+            auto_vacuum = connection.exec_driver_sql("PRAGMA auto_vacuum").scalar()
+    assert [state.identity for state in states] == ["sales-sync"]
+    assert auto_vacuum == 2  # INCREMENTAL, set when the file was created
+    assert elapsed < 1.0
+
+
 def test_opening_a_current_database_does_not_load_alembic(db_path: Path) -> None:
     """Readers, and writers on an up-to-date database, check the schema revision without
     importing Alembic (it costs more than the report's whole start-up budget)."""

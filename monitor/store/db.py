@@ -2,7 +2,8 @@
 
 Settings (reliability reference, section 4): every connection sets ``busy_timeout=5000``;
 writers also set ``auto_vacuum=INCREMENTAL`` on a new, empty file (it is effective only before
-the first table exists, and setting it is a write), ``journal_mode=WAL``, ``synchronous=FULL`` and
+the first table exists, and setting it is a write), ``journal_mode=WAL`` with a 64 MiB
+``journal_size_limit``, ``synchronous=FULL`` and
 ``foreign_keys=ON``, and start every transaction with ``BEGIN IMMEDIATE`` so a read-then-write
 transaction never fails with "database is locked". Readers open ``file:...?mode=ro`` with
 ``PRAGMA query_only=ON`` and a plain ``BEGIN``. Both turn off the ``sqlite3`` module's own
@@ -26,6 +27,9 @@ from monitor.store.errors import StoreError
 from monitor.store.records import SchemaStatus, Upgrade
 
 BUSY_TIMEOUT_MS = 5000
+
+# A write-ahead log left larger than this is truncated to it whenever it is reset.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 # Connections a writer engine keeps open (see _writer_engine).
 WRITER_POOL_SIZE = 16
@@ -88,6 +92,7 @@ def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
             if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
                 cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         finally:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Delete, delete, exists, select
 
 from monitor.logsetup import get_logger
-from monitor.store.db import database_errors
+from monitor.store.db import BUSY_TIMEOUT_MS, database_errors
 from monitor.store.models import ProbeResultRow, ProbeStatsDailyRow, Run
 from monitor.store.store import Store
 
@@ -32,6 +32,9 @@ log = get_logger("monitor.store.retention")
 
 # Pages freed per incremental_vacuum call (4 MiB at the default 4 KiB page size).
 VACUUM_PAGES_PER_STEP = 1024
+
+# How long the WAL checkpoint waits for readers and writers (milliseconds).
+CHECKPOINT_BUSY_MS = 200
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,15 @@ def _checkpoint(store: Store) -> bool:
         try:
             cursor = raw.cursor()
             try:
+                # A TRUNCATE checkpoint holds the write lock while it waits for readers: wait
+                # briefly, so that probes never queue behind it; a busy answer only means the
+                # WAL is truncated later (journal_size_limit bounds it meanwhile).
+                cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
                 busy, _log_frames, _checkpointed = cursor.execute(
                     "PRAGMA wal_checkpoint(TRUNCATE)"
                 ).fetchone()
             finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 cursor.close()
         finally:
             raw.close()

@@ -228,3 +228,24 @@ def test_a_writer_is_not_held_up_by_retention(store: Store) -> None:
     assert 30_000 == report.probe_results_deleted
     assert len(latencies) > 5
     assert max(latencies) < 0.5
+
+
+def test_a_reader_holding_an_old_snapshot_does_not_hold_up_the_checkpoint(store: Store) -> None:
+    """The WAL truncation waits only briefly for a reader (it holds the write lock meanwhile):
+    with a snapshot open it gives up at once, and truncates on the next run."""
+    record(store, NOW, [result("a", NOW, Outcome.OK)])
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM probe_result").fetchone()
+        record(store, NOW, [result("b", NOW, Outcome.OK)])  # frames past the reader's snapshot
+        started = time.monotonic()
+        blocked = apply_retention(store, RetentionPolicy(), now=NOW)
+        elapsed = time.monotonic() - started
+        record(store, NOW, [result("c", NOW, Outcome.OK)])  # a writer gets in at once
+    finally:
+        reader.close()
+    assert not blocked.wal_truncated
+    assert elapsed < 2.0  # the busy timeout is 5 s
+    assert apply_retention(store, RetentionPolicy(), now=NOW).wal_truncated
+    assert 0 == store.path.with_name(store.path.name + "-wal").stat().st_size

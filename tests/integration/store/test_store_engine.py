@@ -58,12 +58,19 @@ def test_writer_connection_settings(db_path: Path) -> None:
         with engine.connect() as connection:
             settings = {
                 name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+                for name in (
+                    "journal_mode",
+                    "journal_size_limit",
+                    "synchronous",
+                    "busy_timeout",
+                    "foreign_keys",
+                )
             }
     finally:
         engine.dispose()
     assert settings == {
         "journal_mode": "wal",
+        "journal_size_limit": 64 * 1024 * 1024,
         "synchronous": 2,
         "busy_timeout": 5000,
         "foreign_keys": 1,

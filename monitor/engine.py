@@ -26,7 +26,7 @@ from monitor.probes import PROBE_KINDS, ProbeContext
 from monitor.probes.base import ProbeResult
 from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
 from monitor.store.records import RunKind
-from monitor.usage.gate import RetryAfterGate
+from monitor.usage.gate import RecentThrottles, RetryAfterGate
 
 log = structlog.get_logger("monitor.engine")
 
@@ -138,11 +138,14 @@ class CheckPass:
         clock: Clock = utcnow,
         context: ProbeContext | None = None,
         recorder: Recorder | None = None,
+        attempts: RecentThrottles | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.recorder = recorder
+        # The daemon's memory of throttled answers; without it the gate reads the store.
+        self.attempts = attempts
         self.fingerprint_key = fingerprint_key
         self.context = context or ProbeContext.from_config(
             config, fingerprint_key=fingerprint_key, clock=clock
@@ -167,7 +170,7 @@ class CheckPass:
         guards: dict[str, tuple[LockoutGuard | None, str]] = {}
         # Usage hook (monitor.usage.gate): honour Retry-After, see the loop below.
         retry_after = RetryAfterGate.load(
-            self.store,
+            self.attempts if self.attempts is not None else self.store,
             [identity.name for identity in identities],
             started_at,
             default_seconds=self.config.usage.default_retry_after_seconds,
@@ -210,6 +213,8 @@ class CheckPass:
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
         finished_at = self.clock()
+        if self.attempts is not None:
+            self.attempts.observe(results)
         self._update_guards(identities, results, guards, finished_at)
         record = RunRecord(
             run_id=run_id,

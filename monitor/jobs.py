@@ -23,14 +23,10 @@ Worker pools (see :mod:`monitor.daemon.service`):
 ``watchdog``
     the heartbeat alone, so that a busy pool can never starve it.
 
-Filled in so far: ``probe`` (per identity), ``directory`` (posture reads of due tenants),
-``evaluate`` (findings -> incidents and outbox rows, :mod:`monitor.incidents.jobs`),
-``dispatch`` (outbox delivery), ``retention`` and ``heartbeat``. The slot left:
-
-``usage`` (API usage and allocations)
-    ``JobSpec(..., scope="global", interval_seconds=3600, jitter_seconds=120,
-    executor="control")`` for any periodic usage step; usage findings already reach incidents
-    through ``evaluate``.
+The jobs: ``probe`` (per identity), ``directory`` (posture reads of due tenants),
+``evaluate`` (findings -> incidents and outbox rows, :mod:`monitor.incidents.jobs`; skipped when
+nothing changed, :mod:`monitor.daemon.evaluation`), ``dispatch`` (outbox delivery), ``usage``
+(daily API usage against allocations), ``retention`` and ``heartbeat``.
 """
 
 from __future__ import annotations
@@ -42,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from monitor.config.model import Config, IdentityConfig
+    from monitor.daemon.evaluation import EvaluationGate
     from monitor.daemon.status import DaemonStatus
     from monitor.engine import CheckPass
     from monitor.store import Store
@@ -69,6 +66,7 @@ class JobContext:
     identity: IdentityConfig | None = None
     should_stop: Callable[[], bool] = lambda: False
     beat: Callable[[], None] = lambda: None
+    evaluation: EvaluationGate | None = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +123,11 @@ def run_directory(ctx: JobContext) -> None:
     observations; a tenant that is not due costs one database read."""
     from monitor.directory.engine import DirectoryPass
 
-    DirectoryPass(
+    report = DirectoryPass(
         ctx.config, ctx.store, fingerprint_key=ctx.engine.fingerprint_key, clock=ctx.clock
     ).run(ctx.clock())
+    if report.tenants_read and ctx.evaluation is not None:
+        ctx.evaluation.mark()  # new posture facts: evaluate them at the next tick
 
 
 def run_evaluate(ctx: JobContext) -> None:
@@ -135,12 +135,23 @@ def run_evaluate(ctx: JobContext) -> None:
     ``monitor check`` does after its probes (:func:`monitor.pipeline.run_cycle`): probe findings
     from the identity states, posture findings from the stored directory facts (no directory
     read here: that is the ``directory`` job), usage findings; then ping the heartbeat URL if
-    one is configured. Delivery is the ``dispatch`` job."""
+    one is configured. Delivery is the ``dispatch`` job.
+
+    In the daemon, a tick with nothing to evaluate (:mod:`monitor.daemon.evaluation`) only
+    pings the heartbeat URL."""
     from monitor.directory.report import posture_from_store
     from monitor.incidents.jobs import run_evaluate as evaluate
     from monitor.pipeline import complete_sources
     from monitor.usage.evaluate import usage_findings_for
 
+    gate = ctx.evaluation
+    reason = "unconditional" if gate is None else gate.due()
+    if reason is None:
+        from monitor.notify.heartbeat import ping_heartbeat
+
+        ping_heartbeat(ctx.config)
+        return
+    token = gate.begin(reason) if gate is not None else 0
     now = ctx.clock()
     findings = [
         *posture_from_store(ctx.store, ctx.config, now).findings,
@@ -149,6 +160,8 @@ def run_evaluate(ctx: JobContext) -> None:
     evaluate(
         ctx, extra=[lambda _store, _config, _now: findings], sources=complete_sources(findings)
     )
+    if gate is not None:
+        gate.done(token)
 
 
 def run_dispatch(ctx: JobContext) -> None:
@@ -165,6 +178,8 @@ def run_usage(ctx: JobContext) -> None:
     from monitor.usage.evaluate import run_usage_job
 
     run_usage_job(ctx)
+    if ctx.evaluation is not None:
+        ctx.evaluation.mark()  # allocations or days changed: evaluate usage at the next tick
 
 
 def run_heartbeat(ctx: JobContext) -> None:

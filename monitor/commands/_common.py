@@ -38,9 +38,11 @@ def configure_logging_for(args: argparse.Namespace, config: Config | None) -> No
     configure_logging(level, stream=sys.stderr)
 
 
-def open_for_writing(args: argparse.Namespace) -> tuple[Config, Store, bytes] | int:
+def open_for_writing(
+    args: argparse.Namespace, *, migrate_in_child: bool = False
+) -> tuple[Config, Store, bytes] | int:
     """Return the configuration, the open writer store and the fingerprint key, or an exit code
-    after printing a one-line reason."""
+    after printing a one-line reason (*migrate_in_child*: see :meth:`Store.open`)."""
     from monitor.store import StoreError, fingerprint_key
 
     config = load_or_report(args)
@@ -48,7 +50,7 @@ def open_for_writing(args: argparse.Namespace) -> tuple[Config, Store, bytes] | 
         return config
     configure_logging_for(args, config)
     try:
-        store = Store.open(config.database.path)
+        store = Store.open(config.database.path, migrate_in_child=migrate_in_child)
         if config.database.fingerprint_key is not None:
             key = config.database.fingerprint_key.reveal_bytes()
         else:

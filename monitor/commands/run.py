@@ -28,9 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import open_for_writing
     from monitor.daemon import Daemon
 
-    # Alembic lists its plugins at INFO on every start that migrates; the upgrade lines stay.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    opened = open_for_writing(args)
+    # A schema upgrade runs in a child process: the daemon never holds Alembic in memory.
+    opened = open_for_writing(args, migrate_in_child=True)
     if isinstance(opened, int):
         return opened
     config, store, key = opened

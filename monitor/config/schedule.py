@@ -42,6 +42,7 @@ _DAYS = Number(integer=True)
 _COUNT = Number(integer=True)
 
 PASSWORD_FLOOR_KEY = "password_probe_interval_seconds"  # noqa: S105 - a key name
+FULL_EVALUATION_KEY = "full_evaluation_interval_seconds"
 
 
 def _job_fields() -> dict[str, Field]:
@@ -78,6 +79,12 @@ SCHEDULE = Table(
             _SECONDS,
             hint="how long a stopping daemon waits for running probes; keep it below the "
             "unit's TimeoutStopSec=; default 20",
+        ),
+        FULL_EVALUATION_KEY: Field(
+            _SECONDS,
+            hint="the evaluate job skips minutes in which no result failed or recovered and "
+            "nothing was refreshed, but evaluates everything at least this often (clock-driven "
+            "notices, acks and imports by other commands); default 300",
         ),
         "identities": Field(
             NamedTables(Table(_identity_fields()), section="schedule.identities", noun="identity"),
@@ -166,6 +173,7 @@ def build_schedule(table: dict[str, object]) -> ScheduleConfig:
             per_identity[identity] = values
     floor = table.get(PASSWORD_FLOOR_KEY)
     stop = table.get("stop_timeout_seconds")
+    full = table.get(FULL_EVALUATION_KEY)
     return ScheduleConfig(
         intervals=intervals,
         jitters=jitters,
@@ -177,6 +185,11 @@ def build_schedule(table: dict[str, object]) -> ScheduleConfig:
         ),
         stop_timeout_seconds=(
             float(stop) if isinstance(stop, int | float) else defaults.stop_timeout_seconds
+        ),
+        full_evaluation_interval_seconds=(
+            float(full)
+            if isinstance(full, int | float)
+            else defaults.full_evaluation_interval_seconds
         ),
     )
 

@@ -51,6 +51,7 @@ from types import FrameType
 from typing import Any
 
 from monitor.config.model import Config
+from monitor.daemon.evaluation import gate_for, resolve_after
 from monitor.daemon.notify import Notifier
 from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
 from monitor.daemon.status import DaemonStatus, write_started, write_stopped, write_stopping
@@ -58,7 +59,8 @@ from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
 from monitor.engine import CheckPass
 from monitor.jobs import EXECUTORS, JOBS, JobContext, JobSpec
 from monitor.logsetup import configure_logging, get_logger
-from monitor.store import Store
+from monitor.store import Store, StoreError
+from monitor.usage.gate import RecentThrottles
 
 log = get_logger("monitor.daemon")
 
@@ -126,7 +128,11 @@ class Daemon:
         self._jobs = dict(jobs)
         self._load = load
         self._rng = rng or random.Random()  # noqa: S311 - spreading schedules, not security
-        self._writer = ResultWriter(store, window_seconds=result_window_seconds)
+        self._evaluation = gate_for(config)
+        self._throttles = RecentThrottles()
+        self._writer = ResultWriter(
+            store, window_seconds=result_window_seconds, on_commit=self._evaluation.observe
+        )
         self._runtime = Runtime(config, self._engine_for(config))
         self.status = DaemonStatus(len(config.identities))
         self.status.set_identities(len(config.identities), config.identities)
@@ -163,6 +169,7 @@ class Daemon:
             fingerprint_key=self._key,
             clock=self._clock,
             recorder=self._writer.submit,
+            attempts=self._throttles,
         )
 
     def _build_scheduler(self, config: Config) -> Any:
@@ -260,6 +267,7 @@ class Daemon:
             self._install_signals()
         self._scheduler = self._build_scheduler(config)
         self._sync_jobs(config)
+        self._load_memory()
         write_started(
             self._store,
             self.status,
@@ -282,6 +290,17 @@ class Daemon:
         self._notifier.ready(self.status.summary())
         self._last_status = self.status.summary()
         self._last_status_at = time.monotonic()
+
+    def _load_memory(self) -> None:
+        """Seed what the daemon keeps in memory from the database: each pair's "ok" streak
+        (for the evaluation gate) and the Retry-After answers still in force. Without them the
+        daemon still works: it evaluates more often, and a throttled pair is asked once more."""
+        now = self._clock()
+        try:
+            self._evaluation.seed(self._store.latest_states())
+            self._throttles.load(self._store, now)
+        except StoreError as error:
+            log.warning("could not read the stored state at start", error=str(error))
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGTERM, self._on_stop_signal)
@@ -340,6 +359,7 @@ class Daemon:
             identity=identity,
             should_stop=self._stopping.is_set,
             beat=self._beat,
+            evaluation=self._evaluation,
         )
         token = next(self._tokens)
         with self._running_lock:
@@ -469,6 +489,11 @@ class Daemon:
         _quiet_third_party(new.log_level)
         self._retired.append(self._runtime.engine)
         self._runtime = Runtime(new, self._engine_for(new))
+        self._evaluation.configure(
+            resolve_after_successes=resolve_after(new),
+            full_interval_seconds=new.schedule.full_evaluation_interval_seconds,
+        )
+        self._evaluation.mark()  # identities, rules or credentials may have changed
         self.status.set_identities(len(new.identities), new.identities)
         self._writer.flush()  # first runs are planned from the stored probe times
         added, removed, rescheduled = self._sync_jobs(new)

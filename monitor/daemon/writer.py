@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from monitor.engine import log_pass
 from monitor.logsetup import get_logger
@@ -56,8 +56,10 @@ class ResultWriter:
         *,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         max_pending: int = DEFAULT_MAX_PENDING,
+        on_commit: Callable[[Sequence[ProbeResult]], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_commit = on_commit
         self._window = window_seconds
         self._max_pending = max_pending
         self._pending: deque[Batch] = deque()
@@ -132,6 +134,7 @@ class ResultWriter:
             else:
                 for run, results in batch:
                     log_pass(run.run_id, results)
+                self._committed(batch)
             count = sum(len(results) for _, results in batch)
             with self._lock:
                 for _ in batch:
@@ -164,7 +167,20 @@ class ResultWriter:
                 )
             else:
                 log_pass(run.run_id, results)
+                self._committed([(run, results)])
         return len(batch)
+
+    def _committed(self, batch: Sequence[Batch]) -> None:
+        """Tell the ``on_commit`` hook which results are now stored, in start order."""
+        if self._on_commit is None:
+            return
+        results = sorted(
+            (result for _, results in batch for result in results), key=lambda r: r.started_at
+        )
+        try:
+            self._on_commit(results)
+        except Exception as exc:  # a hook must not make committed results look uncommitted
+            log.error("result writer: commit hook failed", error=type(exc).__name__)
 
     def _loop(self) -> None:
         while not self._closed.is_set():

@@ -13,6 +13,8 @@ transaction handling (``isolation_level=None``) so that SQLAlchemy's transaction
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +33,11 @@ BUSY_TIMEOUT_MS = 5000
 # A write-ahead log left larger than this is truncated to it whenever it is reset.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
+# How long a schema upgrade in a child process may take.
+MIGRATION_TIMEOUT_SECONDS = 600
+
 # Connections a writer engine keeps open (see _writer_engine).
-WRITER_POOL_SIZE = 16
+WRITER_POOL_SIZE = 8
 
 # Every Alembic revision in ``migrations/versions``, oldest first (a test keeps this true).
 # Readers check the schema against it without importing Alembic, which would cost ~0.15 s.
@@ -229,6 +234,28 @@ def migrate(path: Path, *, location: Path | None = None) -> Upgrade:
         engine.dispose()
     assert after is not None
     return Upgrade(before=before, after=after)
+
+
+def migrate_in_subprocess(path: Path, *, location: Path | None = None) -> Upgrade:
+    """Run :func:`migrate` in a child Python process and return what it did, so that this
+    process never imports Alembic. Raise StoreError with the child's one-line reason if it
+    fails."""
+    argv = [sys.executable, "-m", "monitor.store.migrate_child", os.fspath(path)]
+    if location is not None:
+        argv.append(os.fspath(location))
+    try:
+        child = subprocess.run(
+            argv, capture_output=True, text=True, timeout=MIGRATION_TIMEOUT_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise StoreError(f"upgrade of {path} failed: {error}") from error
+    lines = child.stdout.split()
+    if child.returncode != 0 or len(lines) != 2:
+        errors = child.stderr.strip().splitlines()
+        reason = errors[-1] if errors else f"exit status {child.returncode}"
+        raise StoreError(reason.removeprefix("monitor.store.errors.StoreError: "))
+    before, after = lines
+    return Upgrade(before=None if before == "-" else before, after=after)
 
 
 def schema_status(path: Path, *, location: Path | None = None) -> SchemaStatus:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self, cast
+from typing import Any, Self, cast
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, Table, delete, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.logsetup import get_logger
 from monitor.outcomes import Nature, Outcome, info
 from monitor.probes.base import ProbeResult, RateLimit, Stage
 from monitor.store.alerting import AlertingQueries, AlertingWriter
@@ -27,6 +28,7 @@ from monitor.store.db import (
     create_database_file,
     database_errors,
     migrate,
+    migrate_in_subprocess,
     open_engine,
     quick_schema_status,
     require_current_schema,
@@ -51,8 +53,7 @@ from monitor.store.records import (
 from monitor.store.transitions import is_change, next_state
 from monitor.store.usage import UsageQueries, UsageWriter
 
-# Rows per multi-row upsert: well under SQLite's 32,766 bound parameters.
-_UPSERT_CHUNK = 500
+log = get_logger("monitor.store")
 
 
 class _Queries(AlertingQueries, UsageQueries):
@@ -229,17 +230,29 @@ class Store(_Queries, AlertingWriter, UsageWriter):
     """
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, migrate_in_child: bool = False) -> Store:
         """Open the database at *path* for writing, creating it (directory 0700, file 0600)
         and upgrading its schema as needed. Raise StoreError if the schema is newer than this
-        monitor knows."""
+        monitor knows.
+
+        With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic
+        would stay in its memory, about 11 MB, for as long as it runs)."""
         create_database_file(path)
         engine = open_engine(path)
         try:
             with database_errors(path), engine.connect() as connection:
                 status = quick_schema_status(connection)
             if not status.up_to_date:  # only then pay for importing Alembic
-                migrate(path)
+                if migrate_in_child:
+                    upgrade = migrate_in_subprocess(path)
+                    log.info(
+                        "database schema upgraded",
+                        database=str(path),
+                        before=upgrade.before,
+                        after=upgrade.after,
+                    )
+                else:
+                    migrate(path)
         except BaseException:
             engine.dispose()
             raise
@@ -481,24 +494,31 @@ def _upsert_daily(session: Session, results: Iterable[ProbeResult]) -> None:
         {"identity": identity, "environment": environment, "day": day, **vars(tally)}
         for (identity, environment, day), tally in tallies.items()
     ]
-    table = ProbeStatsDailyRow
-    for start in range(0, len(values), _UPSERT_CHUNK):
-        statement = sqlite_insert(table).values(values[start : start + _UPSERT_CHUNK])
-        new = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.identity, table.environment, table.day],
-            set_={
-                "ok": table.ok + new.ok,
-                "definitive": table.definitive + new.definitive,
-                "transient": table.transient + new.transient,
-                "local": table.local + new.local,
-                "held": table.held + new.held,
-                "total": table.total + new.total,
-                "duration_ms_sum": table.duration_ms_sum + new.duration_ms_sum,
-                "duration_ms_max": func.max(table.duration_ms_max, new.duration_ms_max),
-            },
-        )
-        session.execute(statement)
+    # One statement, compiled once and cached, run for every row (executemany): a statement
+    # with one VALUES row per tally would be compiled anew for every batch size.
+    session.connection().execute(_DAILY_UPSERT, values)
+
+
+def _daily_upsert() -> Any:
+    table = cast(Table, ProbeStatsDailyRow.__table__)
+    statement = sqlite_insert(table)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.identity, table.c.environment, table.c.day],
+        set_={
+            "ok": table.c.ok + new.ok,
+            "definitive": table.c.definitive + new.definitive,
+            "transient": table.c.transient + new.transient,
+            "local": table.c.local + new.local,
+            "held": table.c.held + new.held,
+            "total": table.c.total + new.total,
+            "duration_ms_sum": table.c.duration_ms_sum + new.duration_ms_sum,
+            "duration_ms_max": func.max(table.c.duration_ms_max, new.duration_ms_max),
+        },
+    )
+
+
+_DAILY_UPSERT = _daily_upsert()
 
 
 # --- row <-> record --------------------------------------------------------------------------

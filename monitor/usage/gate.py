@@ -14,6 +14,7 @@ changes no failure counter: the pair's state stays "throttled" until the hold en
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -41,6 +42,62 @@ class AttemptedResults(Protocol):
         *,
         outcome: Outcome | None = None,
     ) -> list[ProbeResult]: ...
+
+
+class RecentThrottles:
+    """The daemon's memory of the pairs whose newest attempted answer was "throttled", so that
+    the gate costs no database read per probe (an :class:`AttemptedResults` for
+    :meth:`RetryAfterGate.load`).
+
+    :meth:`load` seeds it from the database at start; the engine then tells it every pass's
+    results (:meth:`observe`), before they are even committed. A throttled answer that another
+    process (``monitor check``) recorded meanwhile is not seen: the daemon may then ask that
+    environment once more, and honours the new answer. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._throttled: dict[tuple[str, str], ProbeResult] = {}
+        self._newest: dict[tuple[str, str], datetime] = {}
+
+    def load(self, store: AttemptedResults, now: datetime) -> None:
+        """Remember the stored throttled answers that can still hold at *now*."""
+        self.observe(store.latest_attempted_results(now - _LOOKBACK, outcome=Outcome.THROTTLED))
+
+    def observe(self, results: Sequence[ProbeResult]) -> None:
+        """Note the attempted results of a pass: a newer answer replaces an older one."""
+        with self._lock:
+            for result in results:
+                if not result.attempted:
+                    continue
+                key = (result.identity, result.environment)
+                newest = self._newest.get(key)
+                if newest is not None and result.started_at < newest:
+                    continue
+                self._newest[key] = result.started_at
+                if result.outcome is Outcome.THROTTLED:
+                    self._throttled[key] = result
+                else:
+                    self._throttled.pop(key, None)
+
+    def latest_attempted_results(
+        self,
+        since: datetime,
+        identities: Sequence[str] | None = None,
+        *,
+        outcome: Outcome | None = None,
+    ) -> list[ProbeResult]:
+        """Return the remembered throttled answers started at or after *since* (only
+        ``outcome=Outcome.THROTTLED`` can be asked: nothing else is kept)."""
+        if outcome is not Outcome.THROTTLED:
+            raise ValueError("RecentThrottles keeps throttled answers only")
+        wanted = None if identities is None else set(identities)
+        with self._lock:
+            return [
+                result
+                for key, result in sorted(self._throttled.items())
+                if result.started_at >= since and (wanted is None or key[0] in wanted)
+            ]
 
 
 class RetryAfterGate:

@@ -6,9 +6,12 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from cryptography import x509
 from support.daemon import (
+    FAST_SCHEDULE,
     DaemonProcess,
     NotifySocket,
     append_config,
@@ -138,3 +141,52 @@ def test_a_revoked_secret_becomes_an_incident(deployment: Deployment, sim: Simul
         events = [e["event"] for e in daemon.events()]
 
     assert "job failed" not in events
+
+
+def test_a_secret_revoked_while_all_is_quiet_opens_an_incident_at_once(
+    tmp_path: Path, sim: Simulator, certificate: tuple[bytes, x509.Certificate]
+) -> None:
+    """Once every pair has been "ok" long enough, quiet minutes skip the evaluation; a failure
+    still makes the next tick evaluate (the hourly full evaluation is not what catches it)."""
+    from support.deployment import APP_SECRET, SECRET_APP, write_deployment
+
+    deployment = write_deployment(
+        tmp_path / "deployment",
+        sim,
+        certificate[0],
+        environments=("e2e-prod",),
+        deadline_seconds=3,
+    )
+    append_config(
+        deployment,
+        FAST_SCHEDULE.replace(
+            "stop_timeout_seconds = 10",
+            "stop_timeout_seconds = 10\nfull_evaluation_interval_seconds = 3600",
+        ),
+    )
+
+    def critical() -> bool:
+        if count_rows(deployment.database, "incident") == 0:
+            return False
+        with sqlite3.connect(f"file:{deployment.database}?mode=ro", uri=True) as connection:
+            return bool(
+                connection.execute(
+                    "SELECT count(*) FROM incident WHERE identity = 'app-secret' "
+                    "AND level = 'critical'"
+                ).fetchone()[0]
+            )
+
+    with DaemonProcess(deployment) as daemon:
+        # Settled: more ok results in a row than resolve_after_successes (2).
+        wait_until(
+            lambda: sum(e["identity"] == "app-secret" for e in probe_events(daemon.events())) >= 4,
+            timeout=30,
+        )
+        assert not critical()
+        sim.revoke_secret(SECRET_APP, APP_SECRET)
+        revoked = time.monotonic()
+        wait_until(critical, timeout=30)
+        took = time.monotonic() - revoked
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+    assert took < 20  # the next probe, the writer's window (5 s) and the next tick (1 s)

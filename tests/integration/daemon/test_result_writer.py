@@ -123,3 +123,29 @@ def test_a_refused_commit_keeps_the_results_queued(
             blocker.close()
         assert writer.flush()
         assert {record.run_id} == stored_runs(store)
+
+
+def test_the_commit_hook_sees_each_committed_result_once_in_start_order(store: Store) -> None:
+    """The evaluation gate learns of results only once they are stored (an evaluation started
+    earlier could not see them); a failing hook loses nothing."""
+    seen: list[list[str]] = []
+    writer = ResultWriter(
+        store, window_seconds=3600, on_commit=lambda rs: seen.append([r.identity for r in rs])
+    )
+    late, early = run(T0 + timedelta(seconds=5)), run(T0)
+    writer.submit(late, [result("late", late.started_at)])
+    writer.submit(early, [result("early", early.started_at)])
+    assert [] == seen
+    assert writer.flush()
+    assert writer.flush()
+    assert [["early", "late"]] == seen
+
+    def broken(_results: object) -> None:
+        raise RuntimeError("hook bug")
+
+    failing = ResultWriter(store, window_seconds=3600, on_commit=broken)
+    record = run(T0 + timedelta(seconds=9))
+    failing.submit(record, [result("third", record.started_at)])
+    assert failing.flush()
+    assert record.run_id in stored_runs(store)
+    assert 0 == failing.pending

@@ -191,3 +191,31 @@ def test_not_a_database_is_a_store_error(db_path: Path) -> None:
         Reader.open(db_path)
     with pytest.raises(StoreError, match="not a database"):
         Store.open(db_path)
+
+
+def test_the_daemon_upgrades_in_a_child_process(db_path: Path) -> None:
+    """`monitor run` opens with migrate_in_child: the schema is upgraded by a child Python and
+    the daemon process never imports Alembic (it would keep ~11 MB of it for months)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from monitor.store import Store; "
+        "store = Store.open(Path(sys.argv[1]), migrate_in_child=True); store.close(); "
+        "print('alembic' in sys.modules)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(db_path)], capture_output=True, text=True, check=True
+    )
+    output = child.stdout.strip().splitlines()
+    assert "False" == output[-1]
+    assert schema_status(db_path).up_to_date
+    assert "database schema upgraded" in child.stdout + child.stderr
+
+
+def test_an_upgrade_in_a_child_reports_its_one_line_reason(db_path: Path) -> None:
+    migrate(db_path)
+    _set_revision(db_path, "ffff")
+    with pytest.raises(StoreError, match="newer monitor") as raised:
+        Store.open(db_path, migrate_in_child=True)
+    assert "\n" not in str(raised.value)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from monitor.config.model import IdentityConfig
 from monitor.outcomes import Outcome
 from monitor.probes.base import ProbeResult, RateLimit
 from monitor.secrets import Secret
-from monitor.usage.gate import RetryAfterGate
+from monitor.usage.gate import RecentThrottles, RetryAfterGate
 from monitor.usage.throttle import (
     MAX_HOLD_SECONDS,
     hold_for,
@@ -171,3 +173,46 @@ def test_gate_reads_only_recent_results_and_nothing_for_no_identities() -> None:
     ((since, names),) = store.asked
     assert T0 - since >= timedelta(seconds=MAX_HOLD_SECONDS)
     assert ["sales-sync"] == names
+
+
+def test_the_daemons_memory_holds_like_the_store() -> None:
+    """RecentThrottles, seeded from the store and told each pass's results, gives the gate the
+    same holds as a store read would, with no read per probe."""
+    store = FakeResults([throttled("prod"), result("test")])
+    memory = RecentThrottles()
+    memory.load(store, T0 + timedelta(seconds=1))
+    ((since, names),) = store.asked  # one read, at start, for every identity
+    assert names is None
+    assert T0 - since >= timedelta(seconds=MAX_HOLD_SECONDS)
+    now = T0 + timedelta(seconds=100)
+
+    probe, held = RetryAfterGate.load(memory, ["sales-sync"], now).split(identity(), now, "fp")
+    assert (["test"], ["prod"]) == (probe, [r.environment for r in held])
+
+    # The test environment answers 429 next; prod answers again (ok): prod is free, test held.
+    memory.observe(
+        [result("prod", 400), throttled("test", 120, started_at=T0 + timedelta(seconds=400))]
+    )
+    later = T0 + timedelta(seconds=450)
+    probe, held = RetryAfterGate.load(memory, ["sales-sync"], later).split(identity(), later, "fp")
+    assert (["prod"], ["test"]) == (probe, [r.environment for r in held])
+
+
+def test_the_memory_keeps_the_newest_attempted_answer_only() -> None:
+    """An older answer never replaces a newer one; held (not attempted) results change
+    nothing; only throttled answers can be asked for."""
+    memory = RecentThrottles()
+    memory.observe([throttled("prod", seconds=10)])
+    memory.observe([result("prod", seconds=5)])  # older: ignored
+    memory.observe([result("prod", seconds=20, attempted=False, outcome=Outcome.ACCOUNT_LOCKED)])
+    assert ["prod"] == [
+        r.environment for r in memory.latest_attempted_results(T0, outcome=Outcome.THROTTLED)
+    ]
+    assert [] == memory.latest_attempted_results(
+        T0 + timedelta(seconds=11), outcome=Outcome.THROTTLED
+    )
+    assert [] == memory.latest_attempted_results(T0, ["other"], outcome=Outcome.THROTTLED)
+    memory.observe([result("prod", seconds=30)])
+    assert [] == memory.latest_attempted_results(T0, outcome=Outcome.THROTTLED)
+    with pytest.raises(ValueError, match="throttled answers only"):
+        memory.latest_attempted_results(T0)

@@ -73,7 +73,7 @@ class ScheduleConfig:
     password_probe_interval_seconds: float = 3600.0  # lockout risk: never probe a password faster
     stop_timeout_seconds: float = 20.0  # wait for running probes on SIGTERM, then abandon them
     # The evaluate job re-reads everything at least this often (monitor.daemon.evaluation).
-    full_evaluation_interval_seconds: float = 300.0
+    full_evaluation_interval_seconds: float = 900.0
 
 
 @dataclass(frozen=True)

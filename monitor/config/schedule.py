@@ -84,7 +84,7 @@ SCHEDULE = Table(
             _SECONDS,
             hint="the evaluate job skips minutes in which no result failed or recovered and "
             "nothing was refreshed, but evaluates everything at least this often (clock-driven "
-            "notices, acks and imports by other commands); default 300",
+            "notices, usage imports by other commands); default 900",
         ),
         "identities": Field(
             NamedTables(Table(_identity_fields()), section="schedule.identities", noun="identity"),

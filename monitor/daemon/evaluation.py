@@ -1,7 +1,7 @@
 """When the daemon's ``evaluate`` job has something to evaluate.
 
 A full evaluation (probe, posture and usage findings into incident transitions) reads the state
-of every identity: about 0.3 s of CPU for 1,000 identities. Run every minute regardless, it
+of every identity: about 0.7 s of CPU for 1,000 identities. Run every minute regardless, it
 would cost more than all the probes of the default schedule. Most minutes nothing it reads has
 changed in a way that matters: every result was "ok" again for a pair that had been "ok" long
 enough that no incident can be waiting to resolve. So the job runs the full evaluation only
@@ -11,9 +11,10 @@ enough that no incident can be waiting to resolve. So the job runs the full eval
   ``resolve_after_successes`` of its streak (a recovery resolves an incident);
 * after something else the findings depend on was refreshed in this process: a directory read,
   a usage refresh, a configuration reload;
-* and at least every ``full_interval_seconds`` in any case: findings that follow the clock
-  (expiry ladders, reminders, projections, headroom seen in "ok" answers) and what other
-  processes wrote (``monitor ack``, ``silence``, ``usage import``) are never more than that late.
+* and at least every ``full_interval_seconds`` (15 minutes by default) in any case: findings
+  that follow the clock (expiry ladders, reminders, projections, headroom seen in "ok" answers)
+  and what other processes wrote (``monitor usage import``) are never more than that late.
+  Acks and silences need no evaluation of their own: every evaluation reads them.
 
 The first tick after start always evaluates. The heartbeat URL is pinged on every tick, run or
 skipped, so a dead-man's switch keeps seeing the daemon.
@@ -33,7 +34,7 @@ from monitor.store.records import IdentityState
 if TYPE_CHECKING:
     from monitor.config.model import Config
 
-DEFAULT_FULL_INTERVAL_SECONDS = 300.0
+DEFAULT_FULL_INTERVAL_SECONDS = 900.0
 
 
 class EvaluationGate:

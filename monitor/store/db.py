@@ -37,7 +37,8 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 MIGRATION_TIMEOUT_SECONDS = 600
 
 # Connections a writer engine keeps open (see _writer_engine).
-WRITER_POOL_SIZE = 8
+WRITER_POOL_SIZE = 5
+WRITER_POOL_OVERFLOW = 16
 
 # Every Alembic revision in ``migrations/versions``, oldest first (a test keeps this true).
 # Readers check the schema against it without importing Alembic, which would cost ~0.15 s.
@@ -78,11 +79,13 @@ def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
     engine = create_engine(
         URL.create("sqlite+pysqlite", database=os.fspath(path)),
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
-        # Enough kept-open connections for every thread of the daemon (probe workers, control
-        # jobs, the result writer, the heartbeat): past the pool size a connection is opened
-        # and closed per use, which costs a file open and the set-up pragmas every time.
+        # The daemon's threads that touch the database at once (the result writer, the control
+        # jobs, the heartbeat, password probes reading their guard) fit in the pool; past it a
+        # connection is opened and closed per use. Last in, first out: the same few connections
+        # stay warm and the others are not kept busy (each holds its own page cache).
         pool_size=WRITER_POOL_SIZE,
-        max_overflow=WRITER_POOL_SIZE,
+        max_overflow=WRITER_POOL_OVERFLOW,
+        pool_use_lifo=True,
     )
 
     @event.listens_for(engine, "connect")

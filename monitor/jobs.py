@@ -145,13 +145,12 @@ def run_evaluate(ctx: JobContext) -> None:
     from monitor.usage.evaluate import usage_findings_for
 
     gate = ctx.evaluation
-    reason = "unconditional" if gate is None else gate.due()
-    if reason is None:
+    if gate is not None and gate.due() is None:
         from monitor.notify.heartbeat import ping_heartbeat
 
         ping_heartbeat(ctx.config)
         return
-    token = gate.begin(reason) if gate is not None else 0
+    token = gate.begin() if gate is not None else 0
     now = ctx.clock()
     findings = [
         *posture_from_store(ctx.store, ctx.config, now).findings,

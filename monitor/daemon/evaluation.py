@@ -34,8 +34,6 @@ from monitor.store.records import IdentityState
 if TYPE_CHECKING:
     from monitor.config.model import Config
 
-DEFAULT_FULL_INTERVAL_SECONDS = 900.0
-
 
 class EvaluationGate:
     """Thread-safe: results are observed by the result writer, marks come from job threads,
@@ -45,7 +43,7 @@ class EvaluationGate:
         self,
         *,
         resolve_after_successes: int,
-        full_interval_seconds: float = DEFAULT_FULL_INTERVAL_SECONDS,
+        full_interval_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.Lock()
@@ -56,7 +54,6 @@ class EvaluationGate:
         self._generation = 0  # bumped by every notable event
         self._evaluated_generation = -1  # nothing evaluated yet: the first tick runs
         self._last_full: float | None = None
-        self.reasons: dict[str, int] = {}  # why evaluations ran since start (for tests, logs)
 
     def seed(self, states: Iterable[IdentityState]) -> None:
         """Start each pair's "ok" streak from the stored state (call once at start)."""
@@ -103,10 +100,9 @@ class EvaluationGate:
                 return "interval"
             return None
 
-    def begin(self, reason: str) -> int:
+    def begin(self) -> int:
         """Record that an evaluation starts now; return the token for :meth:`done`."""
         with self._lock:
-            self.reasons[reason] = self.reasons.get(reason, 0) + 1
             return self._generation
 
     def done(self, token: int) -> None:

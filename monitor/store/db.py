@@ -256,7 +256,7 @@ def migrate_in_subprocess(path: Path, *, location: Path | None = None) -> Upgrad
     if child.returncode != 0 or len(lines) != 2:
         errors = child.stderr.strip().splitlines()
         reason = errors[-1] if errors else f"exit status {child.returncode}"
-        raise StoreError(reason.removeprefix("monitor.store.errors.StoreError: "))
+        raise StoreError(reason)
     before, after = lines
     return Upgrade(before=None if before == "-" else before, after=after)
 

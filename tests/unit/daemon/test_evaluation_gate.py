@@ -55,7 +55,7 @@ def evaluated(gate: EvaluationGate) -> str | None:
     """Run the evaluate job's protocol once; return why it ran (None: skipped)."""
     reason = gate.due()
     if reason is not None:
-        gate.done(gate.begin(reason))
+        gate.done(gate.begin())
     return reason
 
 
@@ -103,7 +103,7 @@ def test_a_failure_a_recovery_and_a_new_pair_make_the_next_tick_run() -> None:
 def test_a_result_committed_during_an_evaluation_keeps_the_next_tick_due() -> None:
     clock = Clock()
     g = gate(clock)
-    token = g.begin(g.due() or "")
+    token = g.begin()
     g.observe([result("settled", Outcome.CREDENTIAL_INVALID)])  # committed meanwhile
     g.done(token)
     assert "change" == g.due()
@@ -125,7 +125,7 @@ def test_refreshes_elsewhere_and_reloads_mark_the_gate() -> None:
 def test_a_failed_evaluation_is_tried_again_at_the_next_tick() -> None:
     clock = Clock()
     g = gate(clock)
-    g.begin(g.due() or "")  # raised before done()
+    g.begin()  # raised before done()
     assert "start" == g.due()
 
 

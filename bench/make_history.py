@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from monitor.outcomes import Nature, Outcome, info  # noqa: E402
+from monitor.model.outcomes import Nature, Outcome, info  # noqa: E402
 
 US = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -525,7 +525,7 @@ def _posture(
     """Directory facts: each application's registered credential in use (ending between 5 days
     ago and 400 days ahead), each user's account (password changed up to 90 days ago) and a
     90-day password policy per tenant domain."""
-    from monitor.directory.observations import (
+    from monitor.model.observations import (
         AppCredentials,
         DomainPolicy,
         RegisteredCredential,

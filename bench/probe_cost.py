@@ -89,11 +89,12 @@ from monitor.config import load_config
 from monitor.config.model import Config, IdentityConfig
 from monitor.engine import CheckPass, _Job
 from monitor.logsetup import configure_logging
-from monitor.outcomes import Outcome
+from monitor.model.lockout import LockoutGuard
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord, StateChangeRecord
 from monitor.probes import PROBE_KINDS, ProbeContext, SessionPool
 from monitor.probes.assertion import CertificateAssertions
-from monitor.probes.base import ProbeResult
-from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
+from monitor.store import Store
 
 Kind = Literal["client_secret", "certificate", "password"]
 KINDS: tuple[Kind, ...] = ("client_secret", "certificate", "password")

@@ -1,6 +1,6 @@
 """Alembic environment for the monitor's SQLite database.
 
-There is no ``alembic.ini``: ``monitor.store.db.alembic_config`` builds the configuration in
+There is no ``alembic.ini``: ``monitor.store.migrations.alembic_config`` builds the configuration in
 code and passes an open connection, already inside ``BEGIN IMMEDIATE``, as
 ``config.attributes["connection"]``. ``monitor db upgrade`` and every writer go through
 ``monitor.store.migrate``; see ``migrations/README.md`` for writing a new revision.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from monitor.store.models import Base
+from monitor.store.models.base import Base
 
 config = context.config
 connection = config.attributes.get("connection")

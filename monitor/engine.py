@@ -20,12 +20,11 @@ import structlog
 
 from monitor import __version__
 from monitor.config.model import Config, IdentityConfig
-from monitor.lockout import LockoutDecision, decide_guard
-from monitor.outcomes import Outcome
+from monitor.model.lockout import LockoutDecision, LockoutGuard, decide_guard
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunKind, RunRecord, StateChangeRecord
 from monitor.probes import PROBE_KINDS, ProbeContext
-from monitor.probes.base import ProbeResult
-from monitor.store import LockoutGuard, RunRecord, StateChangeRecord, Store
-from monitor.store.records import RunKind
+from monitor.store import Store
 from monitor.usage.gate import RecentThrottles, RetryAfterGate
 
 log = structlog.get_logger("monitor.engine")
@@ -170,7 +169,7 @@ class CheckPass:
         guards: dict[str, tuple[LockoutGuard | None, str]] = {}
         # Usage hook (monitor.usage.gate): honour Retry-After, see the loop below.
         retry_after = RetryAfterGate.load(
-            self.attempts if self.attempts is not None else self.store,
+            self.attempts if self.attempts is not None else self.store.probes,
             [identity.name for identity in identities],
             started_at,
             default_seconds=self.config.usage.default_retry_after_seconds,
@@ -182,7 +181,7 @@ class CheckPass:
         # One read for every guard; guards exist only for password identities that failed, so
         # a pass without one (every application identity) needs no read.
         held = (
-            {guard.identity: guard for guard in self.store.list_guards()}
+            {guard.identity: guard for guard in self.store.guards.all()}
             if any(identity.kind == "user" for identity in identities)
             else {}
         )
@@ -194,10 +193,10 @@ class CheckPass:
                 now = self.clock()
                 if guard is not None and guard.holds(now, fingerprint):
                     if not force:
-                        self.store.note_blocked_attempt(identity.name, now)
+                        self.store.guards.note_blocked_attempt(identity.name, now)
                         results.extend(_held_results(identity, guard, fingerprint, now))
                         continue
-                    self.store.note_forced_probe(identity.name, now)
+                    self.store.guards.note_forced_probe(identity.name, now)
                 # Usage hook: an environment that answered 429 with Retry-After (or a token
                 # endpoint that did, for all environments) gets no request as this identity
                 # until it expires; a held, not attempted, throttled result stands in for it.
@@ -224,7 +223,7 @@ class CheckPass:
             monitor_version=__version__,
         )
         if self.recorder is None:
-            changes = self.store.record_results(record, results)
+            changes = self.store.probes.record_results(record, results)
             log_pass(run_id, results)
         else:  # the daemon's write-behind: it commits, then logs, within its window
             self.recorder(record, results)
@@ -310,7 +309,7 @@ class CheckPass:
                 now=now,
             )
             if decision.hold:
-                self.store.set_guard(
+                self.store.guards.hold(
                     identity.name,
                     fingerprint=fingerprint,
                     outcome=decision.outcome or Outcome.UNCLASSIFIED,
@@ -322,7 +321,7 @@ class CheckPass:
                     ),
                 )
             elif previous is not None:
-                self.store.clear_guard(identity.name)
+                self.store.guards.release(identity.name)
 
 
 def log_pass(run_id: str, results: Sequence[ProbeResult]) -> None:

@@ -108,11 +108,9 @@ def run_retention(ctx: JobContext) -> None:
     # follow the raw probe results' retention.
     from datetime import timedelta
 
-    from monitor.store.posture import delete_observations_before
-
     cutoff = ctx.clock() - timedelta(days=retention.probe_results_days)
-    while not ctx.should_stop() and delete_observations_before(
-        ctx.store, cutoff, batch_rows=retention.batch_rows
+    while not ctx.should_stop() and ctx.store.posture.delete_observations_before(
+        cutoff, batch_rows=retention.batch_rows
     ):
         pass  # one small transaction per batch, so probes are never held up
 

@@ -25,7 +25,7 @@ Every probe run produces exactly one line at INFO with the event name ``"probe"`
         identity="erp-integration",      # the identity's configured name
         environment="contoso-prod",      # the Dataverse environment (or "" for token-only kinds)
         kind="client_secret",            # the probe kind, as in the config
-        outcome="ok",                    # a monitor.outcomes.Outcome value
+        outcome="ok",                    # a monitor.model.outcomes.Outcome value
         duration_ms=412,                 # wall time of the probe, integer milliseconds
         run_id="2f1c...",                # the scheduler pass (or `monitor check` run) it belongs to
     )

@@ -17,9 +17,9 @@ import structlog
 
 from monitor.config.model import Config, IdentityConfig
 from monitor.engine import CheckPass, PassReport
-from monitor.findings.base import Finding
+from monitor.model.findings import Finding
+from monitor.model.probes import RunKind
 from monitor.store import Store
-from monitor.store.records import RunKind
 
 if TYPE_CHECKING:
     from monitor.directory.engine import DirectoryReport
@@ -48,8 +48,8 @@ def complete_sources(findings: Sequence[Finding]) -> set[str]:
     """Return the finding sources this cycle's lists are complete for: every source posture and
     usage can produce (their rules run over all current facts), so a problem that disappeared
     resolves its incident."""
-    from monitor.directory.observations import Source
     from monitor.findings import usage
+    from monitor.model.observations import Source
 
     sources = set(typing.get_args(Source))
     sources |= usage.USAGE_SOURCES

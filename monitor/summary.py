@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.outcomes import Nature, Severity, info, worst
-from monitor.probes.base import ProbeResult
+from monitor.model.outcomes import Nature, Severity, info, worst
+from monitor.model.probes import ProbeResult
 
 _COLUMNS = ("IDENTITY", "ENVIRONMENT", "CREDENTIAL", "OUTCOME", "MS", "DETAIL")
 _DETAIL_WIDTH = 44

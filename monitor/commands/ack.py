@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.commands.notify import open_store
     from monitor.commands.silence import who
-    from monitor.store.alerting import parse_incident_label
+    from monitor.model.incidents import parse_incident_label
 
     try:
         incident_id = parse_incident_label(args.incident)
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return opened
     _config, store = opened
     with store:
-        incident = store.acknowledge_incident(
+        incident = store.alerting.acknowledge_incident(
             incident_id, at=datetime.now(UTC), by=args.by or who(), note=args.note
         )
     if incident is None:

@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import open_for_writing
     from monitor.engine import select_identities
-    from monitor.outcomes import Severity, worst
+    from monitor.model.outcomes import Severity, worst
     from monitor.pipeline import run_cycle
     from monitor.summary import overall
 
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _severity(level: Any) -> Any:
-    from monitor.findings.base import Level
-    from monitor.outcomes import Severity
+    from monitor.model.findings import Level
+    from monitor.model.outcomes import Severity
 
     return {Level.CRITICAL: Severity.CRITICAL, Level.WARNING: Severity.WARNING}.get(
         level, Severity.OK

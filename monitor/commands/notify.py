@@ -159,7 +159,7 @@ def _flush(config: Config, store: Store) -> int:
 def _outbox(store: Store, args: argparse.Namespace) -> int:
     from monitor.notify.notice import Notice
 
-    rows = store.outbox(status=args.status, channel=args.channel, limit=args.limit)
+    rows = store.alerting.outbox(status=args.status, channel=args.channel, limit=args.limit)
     for row in rows:
         try:
             title = Notice.from_json(row.notice).title
@@ -170,7 +170,7 @@ def _outbox(store: Store, args: argparse.Namespace) -> int:
             f"{row.id:>6}  {row.status:<10} {row.channel:<16} attempts {row.attempts:<3} "
             f"{row.created_at:%Y-%m-%d %H:%M} UTC  {title}{error}"
         )
-    counts = store.outbox_counts()
+    counts = store.alerting.outbox_counts()
     dead = sum(count for (_, status), count in counts.items() if status == "dead")
     summary = ", ".join(
         f"{channel} {status} {count}" for (channel, status), count in sorted(counts.items())
@@ -180,6 +180,6 @@ def _outbox(store: Store, args: argparse.Namespace) -> int:
 
 
 def _requeue(store: Store, args: argparse.Namespace) -> int:
-    count = store.requeue_dead(datetime.now(UTC), channel=args.channel)
+    count = store.alerting.requeue_dead(datetime.now(UTC), channel=args.channel)
     print(f"{count} dead notices queued again")
     return 0

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_USAGE
-            silence = store.add_silence(
+            silence = store.alerting.add_silence(
                 identity=args.identity,
                 tag=args.tag,
                 tenant=args.tenant,
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
         if args.silence_action == "list":
-            silences = store.silences(now=None if args.all else now)
+            silences = store.alerting.silences(now=None if args.all else now)
             for silence in silences:
                 state = (
                     "removed"
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             if not silences:
                 print("no silences")
             return 0
-        removed = store.remove_silence(args.silence_id, now)
+        removed = store.alerting.remove_silence(args.silence_id, now)
         if removed is None:
             print(f"monitor silence: no silence {args.silence_id}", file=sys.stderr)
             return 1

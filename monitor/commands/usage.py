@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
-    from monitor.findings.base import Finding
+    from monitor.model.findings import Finding
     from monitor.store import Store
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
 
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
-    from monitor.usage.entitlements import EntitlementTable
+    from monitor.model.entitlements import EntitlementTable
     from monitor.usage.evaluate import refresh_usage_daily
     from monitor.usage.licences import directory_facts
     from monitor.usage.matching import CallerDirectory, CallerIdentity
@@ -190,7 +190,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
                 return EXIT_USAGE
             tenant = found[0]
 
-    outcome = store.import_usage_report(
+    outcome = store.usage.import_usage_report(
         report, tenant=tenant, file_name=path.name, imported_at=_now()
     )
     if not outcome.already_imported:
@@ -292,7 +292,7 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-    previous = store.record_usage(
+    previous = store.usage.record_usage(
         identity.name, args.environment, identity.tenant, day, args.count, now
     )
     refresh_usage_daily(config, store, now)
@@ -308,9 +308,9 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
-    from monitor.findings.base import Level
     from monitor.findings.usage import usage_findings
-    from monitor.store import Reader, StoreError
+    from monitor.model.findings import Level
+    from monitor.store import Store, StoreError
     from monitor.usage.evaluate import gather_usage
 
     unknown = [name for name in args.identity or [] if name not in config.identities]
@@ -318,7 +318,7 @@ def _show(args: argparse.Namespace, config: Config) -> int:
         print(f"monitor usage show: unknown identity: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        reader = Reader.open(config.database.path)
+        reader = Store.open_readonly(config.database.path)
     except (StoreError, OSError) as exc:
         print(f"monitor usage show: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN

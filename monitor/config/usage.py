@@ -26,7 +26,7 @@ from monitor.config.schema import (
     Text,
     ValueType,
 )
-from monitor.usage.entitlements import known_skus, normalise_sku
+from monitor.model.entitlements import known_skus, normalise_sku
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$"
 _SKU = re.compile(SKU_PATTERN)

@@ -27,9 +27,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store.records import IdentityState
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import IdentityState, ProbeResult
 
 if TYPE_CHECKING:
     from monitor.config.model import Config

@@ -195,7 +195,7 @@ class Daemon:
     def _last_runs(self) -> dict[str, datetime]:
         """Return the newest stored probe time per identity (for first-run planning)."""
         newest: dict[str, datetime] = {}
-        for state in self._store.latest_states():
+        for state in self._store.probes.latest_states():
             seen = newest.get(state.identity)
             if seen is None or state.last_probe_at > seen:
                 newest[state.identity] = state.last_probe_at
@@ -297,8 +297,8 @@ class Daemon:
         daemon still works: it evaluates more often, and a throttled pair is asked once more."""
         now = self._clock()
         try:
-            self._evaluation.seed(self._store.latest_states())
-            self._throttles.load(self._store, now)
+            self._evaluation.seed(self._store.probes.latest_states())
+            self._throttles.load(self._store.probes, now)
         except StoreError as error:
             log.warning("could not read the stored state at start", error=str(error))
 

@@ -24,14 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.logsetup import get_logger
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store.daemon import (
-    DaemonState,
-    DaemonStatusRecord,
-    read_daemon_status,
-    write_daemon_status,
-)
+from monitor.model.daemon import DaemonState, DaemonStatusRecord
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -143,7 +138,7 @@ def _write_row(store: Store, status: DaemonStatus, now: datetime) -> bool:
     if status.started_at is None:
         status.started_at = now  # write_started was not called: the first write is the start
     try:
-        write_daemon_status(store, status.record(now))
+        store.daemon.write(status.record(now))
     except (StoreError, SQLAlchemyError) as error:
         if not status._row_failing:
             status._row_failing = True
@@ -177,7 +172,7 @@ def write_started(
     or another daemon writes this database.
     """
     try:
-        previous = read_daemon_status(store)
+        previous = store.daemon.read()
     except (StoreError, SQLAlchemyError):
         previous = None  # the write below reports the problem
     if previous is not None and previous.state != "stopped":

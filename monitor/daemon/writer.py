@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 
 from monitor.engine import log_pass
 from monitor.logsetup import get_logger
-from monitor.probes.base import ProbeResult
-from monitor.store import RunRecord, Store, StoreError
-from monitor.store.store import check_results
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store, StoreError
+from monitor.store.probes import check_results
 
 log = get_logger("monitor.daemon.writer")
 
@@ -116,7 +116,7 @@ class ResultWriter:
             if not batch:
                 return True
             try:
-                self._store.record_batch(batch)
+                self._store.probes.record_batch(batch)
             except StoreError as error:
                 if not self._failing:
                     log.error(
@@ -155,7 +155,7 @@ class ResultWriter:
         log.error("result writer: batch refused; storing its passes one by one", error=error)
         for handled, (run, results) in enumerate(batch):
             try:
-                self._store.record_batch([(run, results)])
+                self._store.probes.record_batch([(run, results)])
             except StoreError:
                 return handled
             except Exception as exc:

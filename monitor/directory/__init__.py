@@ -4,7 +4,7 @@ every identity, read with the tenant's least-privilege **observer** credential.
 Probes answer "does it work now?"; directory reads answer "what will stop it working?" (expiring
 secrets and certificates, disabled accounts, lost licences, risky roles, capacity). They run on
 their own, slower interval (``[directory] interval_hours``, default 6) and only produce
-:class:`~monitor.directory.observations.Observation` objects; the directory pass
+:class:`~monitor.model.observations.Observation` objects; the directory pass
 (:mod:`monitor.directory.engine`) records them and :mod:`monitor.findings.posture` turns them into
 findings.
 

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import requests
 
-from monitor.directory.observations import NotObservedCause
 from monitor.http import MonitorSession
-from monitor.outcomes import Outcome
+from monitor.model.observations import NotObservedCause
+from monitor.model.outcomes import Outcome
 from monitor.probes.classify import explain_exception, parse_retry_after, sanitise
 
 Sleep = Callable[[float], None]

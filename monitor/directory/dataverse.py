@@ -17,7 +17,7 @@ the environment) or a missing privilege.
 from __future__ import annotations
 
 from monitor.directory.client import JsonReader, NotFound, NotObserved
-from monitor.directory.observations import (
+from monitor.model.observations import (
     ACCESS_MODE_NON_INTERACTIVE,
     NonInteractiveUsers,
     RoleGrant,

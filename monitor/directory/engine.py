@@ -36,27 +36,22 @@ from monitor.config.model import Config, IdentityConfig, TenantConfig
 from monitor.directory.client import NotObserved, ReadPolicy, Sleep
 from monitor.directory.dataverse import DataverseClient, DataverseDirectory, dataverse_headers
 from monitor.directory.graph import ConfiguredCredential, GraphClient, GraphDirectory
-from monitor.directory.observations import (
+from monitor.directory.tokens import ObserverTokens
+from monitor.findings.posture import OBSERVER_SUBJECT, Posture
+from monitor.http import MonitorSession, build_session
+from monitor.model.findings import Finding
+from monitor.model.observations import (
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
     NotObservedCause,
     Observation,
+    PostureChange,
     Source,
     SubscribedSku,
     UserAccount,
 )
-from monitor.directory.tokens import ObserverTokens
-from monitor.findings.base import Finding
-from monitor.findings.posture import OBSERVER_SUBJECT, Posture
-from monitor.http import MonitorSession, build_session
 from monitor.store import Store
-from monitor.store.posture import (
-    PostureChange,
-    current_observations,
-    last_directory_reads,
-    record_observations,
-)
 
 log = structlog.get_logger("monitor.directory")
 
@@ -164,7 +159,7 @@ class _TenantRead:
         environment: str | None = None,
         subject: str = "",
     ) -> None:
-        from monitor.directory.observations import Fact
+        from monitor.model.observations import Fact
 
         assert isinstance(fact, Fact)
         self.observations.append(
@@ -241,7 +236,7 @@ class DirectoryPass:
 
     def due_tenants(self, now: datetime) -> list[str]:
         """Return the configured tenants (with identities) whose directory should be read now."""
-        last = last_directory_reads(self.store)
+        last = self.store.posture.last_reads()
         interval = timedelta(hours=self.config.directory.interval_hours)
         due = []
         for name in self.config.tenants:
@@ -254,7 +249,7 @@ class DirectoryPass:
         return due
 
     def _config_changed(self, tenant: str, identities: Sequence[IdentityConfig]) -> bool:
-        facts = current_observations(self.store, tenant=tenant)
+        facts = self.store.posture.current(tenant=tenant)
         read = {o.identity for o in facts if o.source in ("graph", "dataverse") and o.identity}
         if any(identity.name not in read for identity in identities):
             return True
@@ -318,9 +313,7 @@ class DirectoryPass:
             )
         changes: list[PostureChange] = []
         if due:
-            changes = record_observations(
-                self.store, run_id, observations, tenants=due, at=started_at
-            )
+            changes = self.store.posture.record(run_id, observations, tenants=due, at=started_at)
         finished_at = self.clock() if now is None else started_at
         posture = posture_from_store(self.store, self.config, started_at)
         return DirectoryReport(

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from monitor.config.model import CertificateCredential
 from monitor.directory.client import JsonReader, NotFound, NotObserved
-from monitor.directory.observations import (
+from monitor.model.observations import (
     AppCredentials,
     DomainPolicy,
     Licence,

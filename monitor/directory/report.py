@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from monitor.config.model import Config
-from monitor.directory.observations import Observation
-from monitor.findings.base import Finding, Level
 from monitor.findings.posture import (
     NON_INTERACTIVE_LIMIT,
     Deadline,
@@ -28,7 +26,9 @@ from monitor.findings.posture import (
     evaluate_posture,
     relative,
 )
-from monitor.store import Reader, Store
+from monitor.model.findings import Finding, Level
+from monitor.model.observations import Observation
+from monitor.store import Store
 
 _LOCAL_SOURCES = ("certificate file", "configuration")
 _DETAIL_WIDTH = 72
@@ -51,21 +51,18 @@ def merged_observations(
     return list(merged.values())
 
 
-def posture_from_store(store: Store | Reader, config: Config, now: datetime) -> Posture:
+def posture_from_store(store: Store, config: Config, now: datetime) -> Posture:
     """Return the posture of every configured identity from the store's current facts."""
-    from monitor.store.posture import current_observations
 
-    return evaluate_posture(
-        merged_observations(current_observations(store), config, now), config, now
-    )
+    return evaluate_posture(merged_observations(store.posture.current(), config, now), config, now)
 
 
 def posture_findings(
-    source: Store | Reader | Iterable[Observation], config: Config, now: datetime
+    source: Store | Iterable[Observation], config: Config, now: datetime
 ) -> list[Finding]:
     """Return the posture findings from a store (its current facts plus the configuration's
     own) or from observations already at hand."""
-    if isinstance(source, Store | Reader):
+    if isinstance(source, Store):
         return list(posture_from_store(source, config, now).findings)
     return list(
         evaluate_posture(merged_observations(list(source), config, now), config, now).findings

@@ -5,6 +5,6 @@ observations and ``now`` returning :class:`Finding` objects. Incidents turn find
 over time; nothing else decides severity.
 """
 
-from monitor.findings.base import Finding, FindingKind, Level
+from monitor.model.findings import Finding, FindingKind, Level
 
 __all__ = ["Finding", "FindingKind", "Level"]

@@ -37,7 +37,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from monitor.config.model import Config, DirectoryConfig, IdentityConfig
-from monitor.directory.observations import (
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.observations import (
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
@@ -52,7 +53,6 @@ from monitor.directory.observations import (
     UserAccount,
     UserLicences,
 )
-from monitor.findings.base import Finding, FindingKind, Level
 
 NON_INTERACTIVE_LIMIT = 7  # per environment (domain.md 4.4)
 OBSERVER_SUBJECT = "observer"

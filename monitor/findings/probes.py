@@ -1,6 +1,6 @@
 """Findings from stored probe state: what a run of probe outcomes means, with flap damping.
 
-Pure rules over :class:`~monitor.store.records.IdentityState` (outcome, consecutive counters) and
+Pure rules over :class:`~monitor.model.probes.IdentityState` (outcome, consecutive counters) and
 :class:`~monitor.store.alerting.ProbeHistory` (when the run of failures began, what a recovery
 came from), the configuration and ``now``:
 
@@ -29,13 +29,13 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from monitor.findings.base import Finding, FindingKind, Level
-from monitor.outcomes import Nature, Outcome, info
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.outcomes import Nature, Outcome, info
 
 if TYPE_CHECKING:
     from monitor.config.model import AlertRules, Config, IdentityConfig
-    from monitor.store.alerting import ProbeHistory
-    from monitor.store.records import IdentityState
+    from monitor.model.incidents import ProbeHistory
+    from monitor.model.probes import IdentityState
 
 RECOVERING = "recovering"  # details key: the finding only keeps an open incident open
 COVERED_BY = "covered_by"  # details key: the key of a wider finding that stands for this one

@@ -26,7 +26,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from monitor.config.model import UsageConfig
-from monitor.findings.base import Finding, FindingKind, Level
+from monitor.model.findings import Finding, FindingKind, Level
 from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
 from monitor.usage.projection import Projection, percent, reaches
 from monitor.usage.throttle import ThrottleEvent

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from monitor.findings.base import Finding, FindingKind
 from monitor.findings.probes import SOURCE as PROBE_SOURCE
 from monitor.incidents.evaluate import Transition, collect_probe_findings, evaluate
+from monitor.model.findings import Finding, FindingKind
 
 if TYPE_CHECKING:
     from monitor.config.model import Config

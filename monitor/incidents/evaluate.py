@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import structlog
 
 from monitor.config.model import AlertRules, Config
-from monitor.findings.base import Finding, FindingKind
 from monitor.findings.probes import probe_findings
 from monitor.incidents.machine import Change, plan
 from monitor.incidents.silences import silenced_by
+from monitor.model.findings import Finding, FindingKind
+from monitor.model.incidents import IncidentRecord, SilenceRecord
 from monitor.notify.notice import build_notice
 from monitor.notify.routing import outbox_rows
-from monitor.store.alerting import IncidentRecord, SilenceRecord
 
 log = structlog.get_logger("monitor.incidents")
 
@@ -65,7 +65,7 @@ class _RulesFor:
 
 def collect_probe_findings(store: Store, config: Config, now: datetime) -> list[Finding]:
     """Return the probe findings from the store's current identity states and histories."""
-    return probe_findings(store.latest_states(), store.probe_history(), config, now)
+    return probe_findings(store.probes.latest_states(), store.probes.probe_history(), config, now)
 
 
 def without_duplicates(findings: Sequence[Finding]) -> list[Finding]:
@@ -109,7 +109,7 @@ def evaluate(
         raise ValueError("now must be an aware datetime")
     findings = without_duplicates(findings)
     transitions: list[Transition] = []
-    with store.alerting_unit() as unit:
+    with store.alerting.unit() as unit:
         silences = unit.active_silences(now)
 
         def muted(incident: IncidentRecord) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from monitor.findings.base import Finding
+from monitor.model.findings import Finding
 
 if TYPE_CHECKING:
     from monitor.config.model import Config

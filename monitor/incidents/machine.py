@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.config.model import AlertRules
-from monitor.findings.base import Finding, FindingKind, Level
 from monitor.findings.probes import COVERED_BY, RECOVERING
-from monitor.store.alerting import IncidentRecord
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.incidents import IncidentRecord
 
 Muted = Callable[[IncidentRecord], bool]
 RulesFor = Callable[[str | None], AlertRules]

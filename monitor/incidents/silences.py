@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.config.model import Config
+from monitor.model.incidents import IncidentRecord, SilenceRecord
 from monitor.notify.routing import incident_tags
-from monitor.store.alerting import IncidentRecord, SilenceRecord
 
 
 def silenced_by(

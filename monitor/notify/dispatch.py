@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from monitor.config.model import ChannelConfig, Config, DeliveryConfig
+from monitor.model.outbox import NewOutbox, OutboxOutcome, OutboxRecord, UrlAttempt
 from monitor.notify.channels import AppriseSender, ChannelSender
 from monitor.notify.notice import Notice, channel_failing_notice
 from monitor.notify.render import render
 from monitor.notify.urlpolicy import describe_url
 from monitor.store import Store
-from monitor.store.alerting import NewOutbox, OutboxOutcome, OutboxRecord, UrlAttempt
 
 log = structlog.get_logger("monitor.notify")
 
@@ -98,25 +98,25 @@ def dispatch(
     cutoff = now - timedelta(minutes=delivery.give_up_after_minutes)
     known = {channel.name for channel in config.channels}
     # One cheap read decides which write transactions are needed: an idle dispatch writes nothing.
-    work = store.outbox_work(now, cutoff)
-    recovered = store.recover_outbox_leases(now) if work.recoverable else 0
+    work = store.alerting.outbox_work(now, cutoff)
+    recovered = store.alerting.recover_outbox_leases(now) if work.recoverable else 0
     if recovered:
         log.warning("outbox rows recovered after a sender stopped", rows=recovered)
-        work = store.outbox_work(now, cutoff)
+        work = store.alerting.outbox_work(now, cutoff)
     dead = 0
     if work.expired or work.pending_channels - known:
         dead = _dead_letter(store, config, now)
     deliveries: list[ChannelDelivery] = []
     for round_number in range(_ROUNDS):
         if round_number or dead:
-            work = store.outbox_work(now, cutoff)
+            work = store.alerting.outbox_work(now, cutoff)
         progressed = False
         for channel in config.channels:
             if channels is not None and channel.name not in channels:
                 continue
             if channel.name not in work.due_channels:
                 continue
-            rows = store.claim_outbox(
+            rows = store.alerting.claim_outbox(
                 channel.name,
                 now,
                 now + timedelta(seconds=delivery.lease_seconds),
@@ -202,7 +202,7 @@ def _deliver(
                 retry_at=retry_at,
             )
         )
-    store.finish_outbox(outcomes, now)
+    store.alerting.finish_outbox(outcomes, now)
     return results
 
 
@@ -224,7 +224,7 @@ def _dead_letter(store: Store, config: Config, now: datetime) -> int:
     known = {channel.name: channel for channel in config.channels}
     cutoff = now - timedelta(minutes=delivery.give_up_after_minutes)
     died = 0
-    with store.alerting_unit() as unit:
+    with store.alerting.unit() as unit:
         orphaned = [name for name in unit.channels_with_pending() if name not in known]
         for name in orphaned:
             rows = unit.pending_rows(name)

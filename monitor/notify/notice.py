@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor.findings.base import FindingKind
+from monitor.model.findings import FindingKind
+from monitor.model.incidents import IncidentRecord
 from monitor.secrets import scrub
-from monitor.store.alerting import IncidentRecord
 
 if TYPE_CHECKING:
     from monitor.config.model import Config, IdentityConfig

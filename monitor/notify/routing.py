@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from monitor.config.model import ChannelConfig, Config
+from monitor.model.incidents import IncidentRecord
+from monitor.model.outbox import NewOutbox
 from monitor.notify.notice import Notice
-from monitor.store.alerting import IncidentRecord, NewOutbox
 
 
 def incident_tags(incident: IncidentRecord, config: Config) -> set[str]:

@@ -11,17 +11,13 @@ The engine calls a probe as::
 
 from __future__ import annotations
 
-from monitor.probes.base import Probe, ProbeResult, RateLimit
+from monitor.model.lockout import LOCKOUT_TRIGGERS, LockoutHold, LockoutTrigger, lockout_trigger
+from monitor.model.probes import ProbeResult, RateLimit
+from monitor.probes.base import Probe
 from monitor.probes.certificate import ApplicationCertificateProbe
 from monitor.probes.client_secret import ApplicationSecretProbe
 from monitor.probes.context import ProbeContext, SessionPool
-from monitor.probes.password import (
-    LOCKOUT_TRIGGERS,
-    LockoutHold,
-    LockoutTrigger,
-    UserPasswordProbe,
-    lockout_trigger,
-)
+from monitor.probes.password import UserPasswordProbe
 from monitor.probes.runner import MsalProbe
 
 PROBE_KINDS: dict[str, type[MsalProbe]] = {

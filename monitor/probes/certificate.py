@@ -14,7 +14,7 @@ import msal
 
 from monitor.config.model import EnvironmentConfig, TenantConfig
 from monitor.http import HttpClient
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
 from monitor.probes.assertion import AssertionSigner, BoundAssertion, CertificateError
 from monitor.probes.classify import Failure
 from monitor.probes.runner import MsalProbe

@@ -23,8 +23,8 @@ from typing import NamedTuple
 import requests
 
 from monitor.http import DeadlineExceeded, HttpResponse, ResponseTooLarge, TrustStoreError
-from monitor.outcomes import Outcome
-from monitor.probes.base import RateLimit
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import RateLimit
 from monitor.secrets import MASK, scrub
 
 MESSAGE_LIMIT = 300

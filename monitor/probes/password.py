@@ -17,85 +17,17 @@ keep it:
 from __future__ import annotations
 
 import contextlib
-import enum
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, ClassVar, cast
 
 import msal
 
 from monitor.config.model import EnvironmentConfig, TenantConfig
 from monitor.http import HttpClient
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
 from monitor.probes.runner import Attempt, MsalProbe
-
-
-class LockoutHold(enum.StrEnum):
-    UNTIL_CHANGED = "until_changed"  # never send this password value again
-    COOLDOWN = "cooldown"  # pause, doubling on every repeat (the engine's cool-down ladder)
-
-
-LOCKOUT_TRIGGERS: Mapping[Outcome, LockoutHold] = MappingProxyType(
-    {
-        # The password is wrong, or right but no longer accepted: repeating it can only add
-        # failed sign-ins. Held until the configured password (its fingerprint) changes.
-        Outcome.CREDENTIAL_INVALID: LockoutHold.UNTIL_CHANGED,
-        Outcome.PASSWORD_EXPIRED: LockoutHold.UNTIL_CHANGED,
-        # Answers that do not judge the password. A locked account re-locks on every attempt,
-        # even with the right password; disabled, unknown and policy-blocked accounts may be
-        # fixed by an admin without a password change: pause, then try again.
-        Outcome.ACCOUNT_LOCKED: LockoutHold.COOLDOWN,
-        Outcome.ACCOUNT_DISABLED: LockoutHold.COOLDOWN,
-        Outcome.IDENTITY_NOT_FOUND: LockoutHold.COOLDOWN,
-        Outcome.POLICY_BLOCKED: LockoutHold.COOLDOWN,
-        # An Entra error the monitor cannot read may have been a failed sign-in.
-        Outcome.UNCLASSIFIED: LockoutHold.COOLDOWN,
-    }
-)
-"""Outcomes after which the engine must not send the same password again (and for how long).
-
-Not triggers: ``ok``; the transient classes (throttled, unreachable, service error: the
-password was not judged); ``misconfigured`` (tenant, client or scope errors are rejected before
-the password is checked, and need a configuration change anyway); ``tls_error``.
-"""
-
-
-@dataclass(frozen=True)
-class LockoutTrigger:
-    """The result that forbids retrying a password, and how long the hold lasts."""
-
-    outcome: Outcome
-    hold: LockoutHold
-    aadsts_code: int | None
-    result: ProbeResult
-
-
-def lockout_trigger(results: Iterable[ProbeResult]) -> LockoutTrigger | None:
-    """Given one run's results for a password identity, return the first lockout trigger.
-
-    Only real sign-in answers count: ``attempted`` results of stage ``token``. An
-    ``unclassified`` result counts only when Entra answered it (an AADSTS code or OAuth error),
-    not when the monitor itself failed.
-    """
-    for result in results:
-        if not result.attempted or result.stage != "token":
-            continue
-        hold = LOCKOUT_TRIGGERS.get(result.outcome)
-        if hold is None:
-            continue
-        if (
-            result.outcome is Outcome.UNCLASSIFIED
-            and result.aadsts_code is None
-            and result.oauth_error is None
-        ):
-            continue
-        return LockoutTrigger(result.outcome, hold, result.aadsts_code, result)
-    return None
 
 
 class _DeprecationSilencer:

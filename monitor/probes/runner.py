@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 from monitor.config.model import Config, EnvironmentConfig, IdentityConfig, TenantConfig
 from monitor.http import DeadlineExceeded, HttpClient, HttpResponse
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult, RateLimit, Stage
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RateLimit, Stage
 from monitor.probes.classify import (
     Failure,
     classify_dataverse,

@@ -3,12 +3,12 @@
 Why not the store's SQLAlchemy engine: importing SQLAlchemy (and, through the store's records,
 the probe package and msal) costs most of a second on a small host, several times what a whole
 status board may take. The settings are the store's reader settings
-(:func:`monitor.store.db.open_engine` with ``readonly=True``): ``file:...?mode=ro``,
+(:func:`monitor.store.migrations.open_engine` with ``readonly=True``): ``file:...?mode=ro``,
 ``PRAGMA query_only=ON``, ``busy_timeout``, and one explicit ``BEGIN`` ... ``COMMIT`` per report
 (a consistent snapshot; in WAL mode a reader neither blocks the daemon's writes nor waits for
 them).
 
-The schema check follows :func:`monitor.store.db.require_current_schema`: the revisions this
+The schema check follows :func:`monitor.store.migrations.require_current_schema`: the revisions this
 monitor knows are read from the migration scripts themselves (``revision`` /
 ``down_revision`` lines, as Alembic does), so a new migration needs no change here.
 """

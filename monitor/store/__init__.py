@@ -1,40 +1,13 @@
-"""SQLite storage: the writer (:class:`Store`), the read-only view (:class:`Reader`), the
-records they exchange, and the Alembic glue (:func:`migrate`, :func:`schema_status`).
+"""SQLite storage: :class:`Store` (one database, one repository per aggregate), the Alembic glue
+(:func:`migrate`, :func:`schema_status`) and the install key for credential fingerprints.
 
-The store imports no probe-running, msal or apprise code; callers see only frozen dataclasses.
+The store imports no probe, msal, requests or apprise code; callers see only the records of
+:mod:`monitor.model`.
 """
 
-from monitor.store.db import migrate, open_engine, schema_status
 from monitor.store.errors import StoreError
 from monitor.store.keyfile import fingerprint_key
-from monitor.store.records import (
-    DailyStats,
-    IdentityState,
-    LockoutGuard,
-    RunKind,
-    RunRecord,
-    SchemaStatus,
-    StateChangeRecord,
-    StoredResult,
-    Upgrade,
-)
-from monitor.store.store import Reader, Store
+from monitor.store.migrations import migrate, schema_status
+from monitor.store.store import Store
 
-__all__ = [
-    "DailyStats",
-    "IdentityState",
-    "LockoutGuard",
-    "Reader",
-    "RunKind",
-    "RunRecord",
-    "SchemaStatus",
-    "StateChangeRecord",
-    "Store",
-    "StoreError",
-    "StoredResult",
-    "Upgrade",
-    "fingerprint_key",
-    "migrate",
-    "open_engine",
-    "schema_status",
-]
+__all__ = ["Store", "StoreError", "fingerprint_key", "migrate", "schema_status"]

@@ -1,4 +1,4 @@
-"""The child process of :func:`monitor.store.db.migrate_in_subprocess`.
+"""The child process of :func:`monitor.store.migrations.migrate_in_subprocess`.
 
 ``python -m monitor.store.migrate_child PATH [LOCATION]`` upgrades the database at PATH and
 prints "BEFORE AFTER" (``-`` for no revision), or prints the reason on standard error and exits
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from monitor.store.db import migrate
 from monitor.store.errors import StoreError
+from monitor.store.migrations import migrate
 
 
 def main(argv: list[str]) -> int:

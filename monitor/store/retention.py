@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Delete, delete, exists, select
 
 from monitor.logsetup import get_logger
-from monitor.store.db import BUSY_TIMEOUT_MS, database_errors
-from monitor.store.models import ProbeResultRow, ProbeStatsDailyRow, Run
+from monitor.store.database import BUSY_TIMEOUT_MS
+from monitor.store.models.probes import ProbeResultRow, ProbeStatsDailyRow, Run
 from monitor.store.store import Store
 
 log = get_logger("monitor.store.retention")
@@ -116,7 +116,7 @@ def apply_retention(
             if should_stop():
                 stopped = True
                 break
-            with store._write() as session:
+            with store.database.write() as session:
                 result = session.execute(statement())
                 deleted = int(getattr(result, "rowcount", 0) or 0)
             batches += 1
@@ -164,49 +164,35 @@ def _incremental_vacuum(
 ) -> int:
     """Free the file's free pages in chunks; return how many pages were given back."""
     freed = 0
-    with store._write_lock, database_errors(store.path):
-        raw = store._engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                while not should_stop():
-                    free = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
-                    if free == 0:
-                        break
-                    # Each step of this pragma frees one page, and the sqlite3 module's execute()
-                    # steps a statement without result columns only once: executescript runs
-                    # it to completion (sqlite3_exec).
-                    cursor.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES_PER_STEP});")
-                    after = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
-                    freed += free - after
-                    if after >= free:  # auto_vacuum is off for this file: nothing to give back
-                        break
-                    sleep(pause)
-            finally:
-                cursor.close()
-        finally:
-            raw.close()
+    with store.database.raw_connection() as cursor:
+        while not should_stop():
+            free = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
+            if free == 0:
+                break
+            # Each step of this pragma frees one page, and the sqlite3 module's execute() steps
+            # a statement without result columns only once: executescript runs it to completion
+            # (sqlite3_exec).
+            cursor.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES_PER_STEP});")
+            after = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
+            freed += free - after
+            if after >= free:  # auto_vacuum is off for this file: nothing to give back
+                break
+            sleep(pause)
     return freed
 
 
 def _checkpoint(store: Store) -> bool:
     """Copy the WAL into the database and truncate it; return whether it was fully done (a
     reader holding an old snapshot can keep part of it, which is not an error)."""
-    with store._write_lock, database_errors(store.path):
-        raw = store._engine.raw_connection()
+    with store.database.raw_connection() as cursor:
+        # A TRUNCATE checkpoint holds the write lock while it waits for readers: wait briefly,
+        # so that probes never queue behind it; a busy answer only means the WAL is truncated
+        # later (journal_size_limit bounds it meanwhile).
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
         try:
-            cursor = raw.cursor()
-            try:
-                # A TRUNCATE checkpoint holds the write lock while it waits for readers: wait
-                # briefly, so that probes never queue behind it; a busy answer only means the
-                # WAL is truncated later (journal_size_limit bounds it meanwhile).
-                cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
-                busy, _log_frames, _checkpointed = cursor.execute(
-                    "PRAGMA wal_checkpoint(TRUNCATE)"
-                ).fetchone()
-            finally:
-                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                cursor.close()
+            busy, _log_frames, _checkpointed = cursor.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchone()
         finally:
-            raw.close()
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return int(busy) == 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from monitor.usage.entitlements import (
+from monitor.model.entitlements import (
     POOL_BASE,
     POOL_CAP,
     POOL_OTHER_PRODUCTS,

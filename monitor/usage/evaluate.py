@@ -24,20 +24,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
-from monitor.findings.base import Finding
-from monitor.probes.base import ProbeResult
-from monitor.store.usage import (
-    RecordedUsage,
-    ReportUsage,
-    UsageDay,
-)
+from monitor.model.entitlements import EntitlementTable
+from monitor.model.findings import Finding
+from monitor.model.probes import ProbeResult
+from monitor.model.usage import RecordedUsage, ReportUsage, UsageDay
 from monitor.usage.allocation import (
     Allocation,
     ReportedEntitlement,
     identity_allocation,
     pool_allocation,
 )
-from monitor.usage.entitlements import EntitlementTable
 from monitor.usage.footprint import Footprint, footprint
 from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.licences import DirectoryFacts, directory_facts
@@ -48,7 +44,7 @@ from monitor.usage.throttle import ThrottleEvent, throttle_event
 
 if TYPE_CHECKING:
     from monitor.jobs import JobContext
-    from monitor.store import Reader, Store
+    from monitor.store import Store
 
 # Reported entitlements are looked up this far back (reports are downloaded now and then).
 ENTITLEMENT_LOOKBACK_DAYS = 35
@@ -98,7 +94,7 @@ def _newest_entitlement(rows: Iterable[ReportUsage], report: str) -> ReportedEnt
 
 def gather_usage(
     config: Config,
-    reader: Reader | Store,
+    reader: Store,
     now: datetime,
     *,
     facts: DirectoryFacts | None = None,
@@ -118,8 +114,8 @@ def gather_usage(
     window_start = today - timedelta(days=max(settings.trend_days, history_days or 0))
     lookback = min(window_start, today - timedelta(days=ENTITLEMENT_LOOKBACK_DAYS))
 
-    report_rows = reader.report_usage(lookback)
-    recorded_rows = reader.recorded_usage(window_start)
+    report_rows = reader.usage.report_usage(lookback)
+    recorded_rows = reader.usage.recorded_usage(window_start)
     callers = [
         CallerIdentity(
             identity.name, identity.tenant, identity.kind, identity.client_id, identity.object_id
@@ -147,11 +143,13 @@ def gather_usage(
     for item in recorded_rows:
         recorded[item.identity].append(item)
 
-    results = reader.latest_attempted_results(now - HEADROOM_MAX_AGE, list(config.identities))
-    throttled = reader.throttled_results(
+    results = reader.probes.latest_attempted_results(
+        now - HEADROOM_MAX_AGE, list(config.identities)
+    )
+    throttled = reader.probes.throttled_results(
         now - timedelta(hours=settings.throttle_window_hours), list(config.identities)
     )
-    footprints = footprint(reader.probe_tallies(window_start))
+    footprints = footprint(reader.probes.probe_tallies(window_start))
 
     # Grouped once by identity: the loop below touches each identity's own rows only.
     results_of: dict[str, list[ProbeResult]] = defaultdict(list)
@@ -346,7 +344,7 @@ def _pool_usage(
     )
 
 
-def usage_findings_for(config: Config, reader: Reader | Store, now: datetime) -> list[Finding]:
+def usage_findings_for(config: Config, reader: Store, now: datetime) -> list[Finding]:
     """Return every usage finding as of *now*: what the evaluation step (incidents) calls."""
     from monitor.findings.usage import usage_findings
 
@@ -387,7 +385,7 @@ def refresh_usage_daily(
     report = gather_usage(config, store, now, history_days=days)
     since = report.today - timedelta(days=days)
     rows = usage_days(report, since)
-    store.replace_usage_days(rows, since, report.today)
+    store.usage.replace_usage_days(rows, since, report.today)
     return rows
 
 

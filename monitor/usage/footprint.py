@@ -29,17 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-
-@dataclass(frozen=True)
-class ProbeTally:
-    """Stored results of one identity on one UTC day with one credential type."""
-
-    identity: str
-    day: date
-    credential_type: str
-    attempted: int
-    signed_in: int  # attempted results that obtained a token (WhoAmI was sent)
-    held: int
+from monitor.model.usage import ProbeTally
 
 
 @dataclass(frozen=True)

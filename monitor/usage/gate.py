@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.config.model import IdentityConfig
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult, RateLimit
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RateLimit
 from monitor.usage.throttle import (
     DEFAULT_RETRY_AFTER_SECONDS,
     MAX_HOLD_SECONDS,

@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.probes.base import ProbeResult
+    from monitor.model.probes import ProbeResult
 
 DEFAULT_BURST_LIMIT = 6_000  # requests per 300 s per user per web server
 DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000  # combined execution time per 300 s

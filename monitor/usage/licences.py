@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
-from monitor.directory.observations import (
+from monitor.model.entitlements import EntitlementTable
+from monitor.model.observations import (
     Observation,
     ServicePrincipal,
     SubscribedSku,
@@ -34,11 +35,10 @@ from monitor.directory.observations import (
     UserLicences,
 )
 from monitor.usage.allocation import LicenceFacts
-from monitor.usage.entitlements import EntitlementTable
 from monitor.usage.matching import ObservedObjectId
 
 if TYPE_CHECKING:
-    from monitor.store import Reader, Store
+    from monitor.store import Store
 
 CONFIGURED = "configuration"
 OBSERVED = "directory reads (Graph)"
@@ -135,15 +135,12 @@ def merge(declared: DirectoryFacts, observed: DirectoryFacts) -> DirectoryFacts:
     )
 
 
-def directory_facts(
-    config: Config, reader: Reader | Store, table: EntitlementTable
-) -> DirectoryFacts:
+def directory_facts(config: Config, reader: Store, table: EntitlementTable) -> DirectoryFacts:
     """Return the licence facts for *config*: observed ones from the posture store where it
     has them, declared ones from the configuration otherwise."""
-    from monitor.store.posture import current_observations
 
     declared = configured_facts(config)
-    observations = current_observations(reader)
+    observations = reader.posture.current()
     if not observations:
         return declared
     return merge(declared, posture_facts(observations, table))

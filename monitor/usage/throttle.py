@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
 
 if TYPE_CHECKING:
-    from monitor.probes.base import ProbeResult
+    from monitor.model.probes import ProbeResult
 
 MAX_HOLD_SECONDS = 3600
 DEFAULT_RETRY_AFTER_SECONDS = 60.0

@@ -21,8 +21,8 @@ from support.notify.alerting import (
 )
 from support.notify.receivers import HttpsReceiver, SmtpReceiver, card_text, free_port
 
-from monitor.findings.base import FindingKind, Level
 from monitor.incidents import evaluate
+from monitor.model.findings import FindingKind, Level
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +139,7 @@ def test_flush_delivers_the_outbox_and_outbox_lists_it(
     config = deployment.load()
     with deployment.open_store() as store:
         evaluate(store, config, broken_now(), datetime.now(UTC))
-        label = store.incidents()[0].label
+        label = store.alerting.incidents()[0].label
     flushed = monitor(deployment, teams, "notify", "flush")
     assert 0 == flushed.returncode, flushed.stderr
     assert f"ops-teams: delivered (1 notices: {label})" in flushed.stdout
@@ -175,8 +175,8 @@ def test_silence_and_ack_commands(deployment: AlertingDeployment, teams: HttpsRe
     config = deployment.load()
     with deployment.open_store() as store:
         evaluate(store, config, broken_now(), datetime.now(UTC))
-        label = store.incidents()[0].label
-        assert [] == store.outbox()
+        label = store.alerting.incidents()[0].label
+        assert [] == store.alerting.outbox()
     removed = monitor(deployment, teams, "silence", "remove", "1")
     assert "silence 1 (identity sales-sync) ended" in removed.stdout
     with deployment.open_store() as store:
@@ -188,5 +188,5 @@ def test_silence_and_ack_commands(deployment: AlertingDeployment, teams: HttpsRe
     assert 0 == acked.returncode, acked.stderr
     assert acked.stdout.startswith(f"{label} acknowledged (open): sales-sync")
     with deployment.open_store() as store:
-        incident = store.incidents()[0]
+        incident = store.alerting.incidents()[0]
     assert ("carol", "on it") == (incident.acknowledged_by, incident.acknowledgement_note)

@@ -20,8 +20,8 @@ import pytest
 from support.notify.alerting import SENTINEL_SIG, finding, write_deployment
 from support.notify.receivers import HttpsReceiver, card_text
 
-from monitor.findings.base import FindingKind, Level
 from monitor.incidents import evaluate
+from monitor.model.findings import FindingKind, Level
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ def test_kill_9_during_a_send_is_delivered_after_restart(
     )
     with deployment.open_store() as store:
         evaluate(store, config, [broken], datetime.now(UTC))
-        label = store.incidents()[0].label
+        label = store.alerting.incidents()[0].label
 
     command = [sys.executable, "-m", "monitor", "--config", str(deployment.config_path)]
     teams.hold_requests()
@@ -79,7 +79,7 @@ def test_kill_9_during_a_send_is_delivered_after_restart(
     teams.release()
 
     with deployment.open_store() as store:
-        row = store.outbox()[0]
+        row = store.alerting.outbox()[0]
     assert ("sending", 1) == (row.status, row.attempts)
 
     time.sleep(LEASE_SECONDS + 0.2)
@@ -95,8 +95,8 @@ def test_kill_9_during_a_send_is_delivered_after_restart(
     assert 0 == rerun.returncode, rerun.stderr
     assert "1 notices recovered from a sender that stopped" in rerun.stdout
     with deployment.open_store() as store:
-        row = store.outbox()[0]
-        attempts = store.delivery_attempts(row.id)
+        row = store.alerting.outbox()[0]
+        attempts = store.alerting.delivery_attempts(row.id)
     assert ("sent", 2) == (row.status, row.attempts)
     assert [True] == [a.ok for a in attempts]  # the killed try left no attempt row
     titles = [card_text(card).splitlines()[0] for card in teams.accepted_cards()]

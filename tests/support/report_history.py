@@ -32,10 +32,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
 from monitor.report.context import IdentityMeta
-from monitor.store import RunRecord, Store
+from monitor.store import Store
 
 STEP = dt.timedelta(hours=2)
 TICKS = 144  # 12 days
@@ -132,11 +132,11 @@ def write_history(path: Path, now: dt.datetime) -> History:
                         )
                     )
             day_start = start + day * 12 * STEP
-            store.record_results(
+            store.probes.record_results(
                 RunRecord(str(uuid.uuid4()), "scheduled", day_start, day_start + 12 * STEP),
                 results,
             )
-        store.set_guard(
+        store.guards.hold(
             "dataverse-sync",
             None,
             Outcome.ACCOUNT_LOCKED,
@@ -169,7 +169,7 @@ def posture_facts(now: dt.datetime) -> list[tuple[str, str | None, str, Any]]:
     ``sales-sync``'s client secret 'prod-2025' (in use) ends in 5 days; ``dataverse-sync``'s
     password was changed 50 days ago under a 90-day policy (ends in 40 days) and it holds an
     ENTERPRISEPACK licence."""
-    from monitor.directory.observations import (
+    from monitor.model.observations import (
         AppCredentials,
         DomainPolicy,
         Licence,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.lockout import MAX_COOLDOWN_SECONDS, decide_guard
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
+from monitor.model.lockout import MAX_COOLDOWN_SECONDS, decide_guard
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

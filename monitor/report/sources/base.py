@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from monitor.outcomes import Nature, Outcome, Severity, info
+from monitor.model.outcomes import Nature, Outcome, Severity, info
 from monitor.report.database import ReportDatabase
 from monitor.report.model import Level
 

@@ -146,14 +146,10 @@ def evaluate(
     # Imported here: only a report that has posture facts pays for the rules. (The ignore
     # keeps mypy quiet in a checkout that predates the posture feature; the posture_fact
     # table above only exists where its code does.)
-    from monitor.directory.observations import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
-        FACT_TYPES,
-        Observation,
-        fact_from_json,
-    )
     from monitor.findings.posture import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
         evaluate_posture,
     )
+    from monitor.model.observations import FACT_TYPES, Observation, fact_from_json
 
     observations = []
     for (

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.outcomes import Nature
+from monitor.model.outcomes import Nature
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
 from monitor.report.errors import EXIT_USAGE, ReportError

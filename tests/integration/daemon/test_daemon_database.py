@@ -10,7 +10,7 @@ import time
 from support.daemon import DaemonProcess, check_consistency, probe_events
 from support.deployment import Deployment
 
-from monitor.store import Reader, StoreError
+from monitor.store import Store, StoreError
 
 
 def test_reads_in_parallel_with_the_daemon_never_see_a_lock(deployment: Deployment) -> None:
@@ -23,11 +23,11 @@ def test_reads_in_parallel_with_the_daemon_never_see_a_lock(deployment: Deployme
     def read(slot: int) -> None:
         while not stop.is_set():
             try:
-                with Reader.open(deployment.database) as reader:
-                    reader.latest_states()
-                    reader.recent_results(limit=50)
-                    reader.state_changes()
-                    reader.daily_stats()
+                with Store.open_readonly(deployment.database) as reader:
+                    reader.probes.latest_states()
+                    reader.probes.recent_results(limit=50)
+                    reader.probes.state_changes()
+                    reader.probes.daily_stats()
                 reads[slot] += 1
             except StoreError as error:
                 errors.append(str(error))

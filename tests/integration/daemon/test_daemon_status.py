@@ -29,11 +29,12 @@ from monitor.daemon.status import (
     write_stopping,
 )
 from monitor.jobs import JOBS, JobContext, JobSpec
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
+from monitor.model.daemon import DaemonStatusRecord
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.store import Store
-from monitor.store.daemon import DaemonStatusRecord, read_daemon_status
-from monitor.store.models import Base
+from monitor.store.database import open_engine
+from monitor.store.models.base import Base
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -80,7 +81,7 @@ def heartbeat_context(
 
 
 def row(store: Store) -> DaemonStatusRecord:
-    found = read_daemon_status(store)
+    found = store.daemon.read()
     assert found is not None
     return found
 
@@ -187,7 +188,11 @@ def test_a_database_error_never_stops_the_beat(store: Store) -> None:
             JOBS["heartbeat"].run(context)
             clock.advance(STATUS_WRITE_SECONDS)
         assert 4 == beats.count
-        Base.metadata.tables["daemon_status"].create(store._engine)
+        engine = open_engine(store.path)
+        try:
+            Base.metadata.tables["daemon_status"].create(engine)
+        finally:
+            engine.dispose()
         JOBS["heartbeat"].run(context)
 
     assert 5 == beats.count
@@ -208,7 +213,7 @@ def test_the_heartbeat_does_not_write_while_the_daemon_stops(store: Store) -> No
     JOBS["heartbeat"].run(heartbeat_context(store, status, clock, beats, stopping=True))
 
     assert 1 == beats.count
-    assert read_daemon_status(store) is None
+    assert store.daemon.read() is None
 
 
 def test_start_stopping_stopped(store: Store) -> None:
@@ -296,8 +301,8 @@ def test_the_running_daemon_writes_its_row_from_the_heartbeat(tmp_path: Path, st
     serving = threading.Thread(target=daemon.serve, daemon=True)
     serving.start()
     try:
-        wait_until(lambda: read_daemon_status(store) is not None, timeout=10)
-        written = read_daemon_status(store)
+        wait_until(lambda: store.daemon.read() is not None, timeout=10)
+        written = store.daemon.read()
     finally:
         daemon.request_stop("test")
         serving.join(10)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from monitor.daemon.writer import ResultWriter
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store import RunRecord, Store
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -57,7 +57,7 @@ def test_passes_wait_for_the_window_then_commit_together(store: Store) -> None:
     assert writer.flush()
     assert {record.run_id for record in runs} == stored_runs(store)
     assert 0 == writer.pending
-    assert 5 == len(store.latest_states())
+    assert 5 == len(store.probes.latest_states())
 
 
 def test_state_advances_in_start_order_across_passes(store: Store) -> None:
@@ -66,7 +66,7 @@ def test_state_advances_in_start_order_across_passes(store: Store) -> None:
     writer.submit(late, [result("app", late.started_at, Outcome.OK)])
     writer.submit(early, [result("app", early.started_at, Outcome.CREDENTIAL_INVALID)])
     writer.flush()
-    (state,) = store.latest_states()
+    (state,) = store.probes.latest_states()
     assert Outcome.OK is state.outcome
 
 
@@ -106,7 +106,7 @@ def test_a_refused_commit_keeps_the_results_queued(
 ) -> None:
     """The database locked by another process past the busy timeout: nothing is lost, the
     next flush commits."""
-    import monitor.store.db as db
+    import monitor.store.database as db
 
     monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 50)
     with Store.open(tmp_path / "monitor.db") as store:

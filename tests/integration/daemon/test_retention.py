@@ -19,9 +19,9 @@ from support.daemon import make_config
 from monitor.config.model import RetentionConfig
 from monitor.daemon.status import DaemonStatus
 from monitor.jobs import JOBS, JobContext
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store import RunRecord, Store
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store
 from monitor.store.retention import RetentionPolicy, apply_retention
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,7 +42,7 @@ def result(identity: str, at: datetime, outcome: Outcome) -> ProbeResult:
 
 
 def record(store: Store, at: datetime, results: list[ProbeResult]) -> None:
-    store.record_results(
+    store.probes.record_results(
         RunRecord(run_id=uuid.uuid4().hex, kind="scheduled", started_at=at, finished_at=at),
         results,
     )

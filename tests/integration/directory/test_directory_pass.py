@@ -22,10 +22,9 @@ from support.posture import (
 
 from monitor.directory.client import ReadPolicy
 from monitor.directory.engine import DirectoryPass
-from monitor.findings.base import FindingKind, Level
+from monitor.model.findings import FindingKind, Level
 from monitor.simulator import Simulator
 from monitor.store import Store
-from monitor.store.posture import current_observations, observation_count, posture_changes
 
 KEY = b"k" * 32
 
@@ -73,7 +72,7 @@ def test_a_full_read_records_every_fact(tmp_path: Path, sim: Simulator, store: S
         "security_roles": 2,  # the outsider is no user of prod: no roles to read
     } == kinds(report.observations)
     assert len(report.observations) == len(report.changes)  # all first seen
-    assert len(report.observations) == observation_count(store)
+    assert len(report.observations) == store.posture.observation_count()
 
 
 def test_the_pass_finds_what_the_scenario_sets_up(
@@ -123,7 +122,7 @@ def test_changes_are_rows_with_their_time(tmp_path: Path, sim: Simulator, store:
         licences.from_fact.names,  # type: ignore[union-attr]
         licences.to_fact.names,  # type: ignore[union-attr]
     )
-    history = posture_changes(store, identity="svc-sync", kind="security_roles")
+    history = store.posture.changes(identity="svc-sync", kind="security_roles")
     assert [first, third_at] == [c.at for c in history]
     removed = next(
         f for f in third.findings if f.kind is FindingKind.LICENCE and f.identity == "svc-sync"
@@ -131,7 +130,7 @@ def test_changes_are_rows_with_their_time(tmp_path: Path, sim: Simulator, store:
     assert (Level.CRITICAL, third_at) == (removed.level, removed.deadline)
     disabled = next(f for f in third.findings if f.kind is FindingKind.ACCOUNT_DISABLED)
     assert third_at == disabled.deadline
-    assert 3 * len(second.observations) == observation_count(store)
+    assert 3 * len(second.observations) == store.posture.observation_count()
 
 
 def test_tenants_are_read_on_their_interval(tmp_path: Path, sim: Simulator, store: Store) -> None:
@@ -316,4 +315,4 @@ def test_no_secret_reaches_the_database(tmp_path: Path, sim: Simulator, store: S
     for hint in (APP_SECRET[:3], OBSERVER_SECRET[:3]):
         assert hint not in dump
     with Store.open(tmp_path / "monitor.db") as reopened:
-        assert current_observations(reopened)
+        assert reopened.posture.current()

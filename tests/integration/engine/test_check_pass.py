@@ -27,9 +27,9 @@ from support.deployment import (
 from monitor.config import load_config
 from monitor.config.model import Config, IdentityConfig
 from monitor.engine import CheckPass
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.probes import PROBE_KINDS
-from monitor.probes.base import ProbeResult
 from monitor.simulator import Simulator
 from monitor.store import Store, fingerprint_key
 
@@ -136,7 +136,7 @@ def test_an_unlocked_account_recovers_after_its_cooldown(
         held = checker.run([config.identities["user-password"]])
         clock.advance(timedelta(minutes=31))
         recovered = checker.run([config.identities["user-password"]])
-        guard = store.get_guard("user-password")
+        guard = store.guards.get("user-password")
 
     assert [r.outcome for r in first.results] == [Outcome.ACCOUNT_LOCKED]
     assert [r.attempted for r in held.results] == [False]

@@ -36,7 +36,7 @@ def test_each_rung_notified_once_across_checks_and_a_restart(
                 at = now + timedelta(minutes=check)
                 evaluate(store, config, [finding(deadline=deadline, observed_at=at)], at)
                 dispatch(store, config, at)
-        incidents = store.incidents()
+        incidents = store.alerting.incidents()
     finally:
         store.close()
 

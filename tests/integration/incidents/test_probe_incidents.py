@@ -22,7 +22,7 @@ from support.notify.receivers import HttpsReceiver, SmtpReceiver, card_text
 
 from monitor.config import Config
 from monitor.incidents import alert_cycle
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
 from monitor.store import Store
 
 IDENTITIES = (
@@ -93,8 +93,8 @@ def test_a_blip_of_two_failed_cycles_sends_nothing(
     plan = [{}, everyone(Outcome.UNREACHABLE), everyone(Outcome.SERVICE_ERROR), {}, {}, {}]
     for n, outcomes in enumerate(plan):
         cycle(store, config, T0 + timedelta(minutes=5 * n), outcomes)
-    assert [] == store.incidents()
-    assert [] == store.outbox()
+    assert [] == store.alerting.incidents()
+    assert [] == store.alerting.outbox()
     assert [] == teams.requests
     assert [] == mailbox.messages
 
@@ -111,7 +111,7 @@ def test_idp_outage_gives_one_cannot_verify_per_tenant(
     minutes = range(0, 35, 5)
     for n in minutes:
         cycle(store, config, T0 + timedelta(minutes=n), outage)
-    incidents = store.incidents(open_only=True)
+    incidents = store.alerting.incidents(open_only=True)
     assert [("cannot_verify", None, "warning")] * 2 == [
         (i.kind, i.identity, i.level) for i in incidents
     ]
@@ -131,8 +131,8 @@ def test_idp_outage_gives_one_cannot_verify_per_tenant(
 
     for n in (35, 40):
         cycle(store, config, T0 + timedelta(minutes=n), {})
-    assert [] == store.incidents(open_only=True)
-    assert 2 == len(store.incidents())
+    assert [] == store.alerting.incidents(open_only=True)
+    assert 2 == len(store.alerting.incidents())
     assert 2 == len(teams.accepted_cards())  # the resolved digest
     assert "2 notices: 2 resolved" in card_text(teams.accepted_cards()[1])
 
@@ -145,7 +145,7 @@ def test_one_identity_unreachable_is_its_own_incident(
     store, config = opened
     for n in range(0, 20, 5):
         cycle(store, config, T0 + timedelta(minutes=n), {"inventory-sync": Outcome.SERVICE_ERROR})
-    incidents = store.incidents()
+    incidents = store.alerting.incidents()
     assert [("cannot_verify", "inventory-sync")] == [(i.kind, i.identity) for i in incidents]
     assert 1 == len(teams.accepted_cards())
 
@@ -157,7 +157,7 @@ def test_definitive_failure_is_critical_at_once_and_resolves_after_two_successes
     both channels; one success keeps it open, the second resolves it."""
     store, config = opened
     cycle(store, config, T0, {"sales-sync": Outcome.CREDENTIAL_INVALID})
-    incidents = store.incidents(open_only=True)
+    incidents = store.alerting.incidents(open_only=True)
     assert [("credential_broken", "sales-sync", "critical")] == [
         (i.kind, i.identity, i.level) for i in incidents
     ]
@@ -173,7 +173,7 @@ def test_definitive_failure_is_critical_at_once_and_resolves_after_two_successes
     assert 1 == len(mailbox.wait_for(1))
 
     cycle(store, config, T0 + timedelta(minutes=15), {})
-    assert 1 == len(store.incidents(open_only=True))
+    assert 1 == len(store.alerting.incidents(open_only=True))
     cycle(store, config, T0 + timedelta(minutes=30), {})
-    assert [] == store.incidents(open_only=True)
+    assert [] == store.alerting.incidents(open_only=True)
     assert f"[{label}] RESOLVED" in card_text(teams.accepted_cards()[-1])

@@ -9,8 +9,8 @@ from support.notify.alerting import SENTINEL_SIG, T0, finding, write_deployment
 from support.notify.receivers import HttpsReceiver, card_text
 
 from monitor.config import Config
-from monitor.findings.base import Finding, FindingKind, Level
 from monitor.incidents import evaluate
+from monitor.model.findings import Finding, FindingKind, Level
 from monitor.notify.dispatch import dispatch
 from monitor.store import Store
 
@@ -40,7 +40,7 @@ def test_silenced_incidents_are_recorded_and_announced_when_the_silence_ends(
     )
     config = deployment.load()
     with deployment.open_store() as store:
-        silence = store.add_silence(
+        silence = store.alerting.add_silence(
             tag="sales",
             starts_at=T0,
             until=T0 + timedelta(hours=2),
@@ -49,8 +49,8 @@ def test_silenced_incidents_are_recorded_and_announced_when_the_silence_ends(
         )
         assert "tag sales" == silence.scope
         check(store, config, [broken("sales-sync")], T0 + timedelta(minutes=1))
-        assert 1 == len(store.incidents(open_only=True))
-        assert [] == store.outbox()
+        assert 1 == len(store.alerting.incidents(open_only=True))
+        assert [] == store.alerting.outbox()
         check(
             store,
             config,
@@ -66,7 +66,7 @@ def test_silenced_incidents_are_recorded_and_announced_when_the_silence_ends(
                 [broken("sales-sync"), broken("inventory-sync")],
                 T0 + timedelta(minutes=minutes),
             )
-        transitions = store.incident_transitions(store.incidents()[-1].id)
+        transitions = store.alerting.incident_transitions(store.alerting.incidents()[-1].id)
     titles = [card_text(card).splitlines()[0] for card in teams.accepted_cards()]
     assert 2 == len(titles)
     assert "sales-sync" in titles[1]
@@ -80,7 +80,7 @@ def test_removing_a_silence_releases_held_notices(tmp_path: Path, teams: HttpsRe
     )
     config = deployment.load()
     with deployment.open_store() as store:
-        silence = store.add_silence(
+        silence = store.alerting.add_silence(
             identity="sales-sync",
             starts_at=T0,
             until=T0 + timedelta(days=1),
@@ -89,7 +89,7 @@ def test_removing_a_silence_releases_held_notices(tmp_path: Path, teams: HttpsRe
         )
         check(store, config, [broken("sales-sync")], T0 + timedelta(minutes=1))
         assert [] == teams.accepted_cards()
-        store.remove_silence(silence.id, T0 + timedelta(minutes=5))
+        store.alerting.remove_silence(silence.id, T0 + timedelta(minutes=5))
         check(store, config, [broken("sales-sync")], T0 + timedelta(minutes=6))
     assert 1 == len(teams.accepted_cards())
 
@@ -106,8 +106,8 @@ def test_acknowledged_incident_stops_reminding_but_still_resolves(
         check(store, config, [broken("sales-sync")], T0)
         check(store, config, [broken("sales-sync")], T0 + timedelta(hours=4, minutes=1))
         assert 2 == len(teams.accepted_cards())  # opened + one reminder
-        incident = store.incidents()[0]
-        acked = store.acknowledge_incident(
+        incident = store.alerting.incidents()[0]
+        acked = store.alerting.acknowledge_incident(
             incident.id or 0, at=T0 + timedelta(hours=5), by="bob", note="rotating it"
         )
         assert acked is not None
@@ -115,7 +115,7 @@ def test_acknowledged_incident_stops_reminding_but_still_resolves(
             check(store, config, [broken("sales-sync")], T0 + timedelta(hours=hours))
         assert 2 == len(teams.accepted_cards())
         check(store, config, [], T0 + timedelta(hours=31))
-        events = [t.event for t in store.incident_transitions(incident.id)]
+        events = [t.event for t in store.alerting.incident_transitions(incident.id)]
     assert "acknowledged" in events
     last = card_text(teams.accepted_cards()[-1])
     assert "RESOLVED" in last.splitlines()[0]

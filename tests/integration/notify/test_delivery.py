@@ -13,11 +13,11 @@ from support.notify.receivers import HttpsReceiver, SmtpReceiver, card_text
 
 from monitor.config import Config
 from monitor.config.model import DeliveryConfig
-from monitor.findings.base import Finding, FindingKind, Level
 from monitor.incidents import evaluate
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.outbox import NewOutbox
 from monitor.notify.dispatch import dispatch, retry_delay
 from monitor.store import Store
-from monitor.store.alerting import NewOutbox
 
 ALERTS = """
 [alerts.delivery]
@@ -71,8 +71,8 @@ def test_channel_down_then_up_delivers_once_while_email_goes_at_once(
         assert 1 == len(mailbox.wait_for(1))
         assert 0 == len(teams.accepted_cards())
         run_until(store, config, T0, minutes=20)
-        rows = {row.channel: row for row in store.outbox()}
-        attempts = store.delivery_attempts(rows["ops-teams"].id)
+        rows = {row.channel: row for row in store.alerting.outbox()}
+        attempts = store.alerting.delivery_attempts(rows["ops-teams"].id)
 
     assert 1 == len(mailbox.messages)
     assert 1 == len(teams.accepted_cards())
@@ -116,9 +116,9 @@ def test_a_channel_that_never_recovers_is_dead_lettered_and_the_fallback_told(
     teams.answer(default=400)
     with deployment.open_store() as store:
         evaluate(store, config, [broken()], T0)
-        label = store.incidents()[0].label
+        label = store.alerting.incidents()[0].label
         run_until(store, config, T0, minutes=70, step_seconds=60)
-        rows = store.outbox()
+        rows = store.alerting.outbox()
     statuses = {(row.channel, row.event): row.status for row in rows}
     assert {
         ("ops-teams", "opened"): "dead",
@@ -159,10 +159,10 @@ def test_twenty_incidents_in_one_cycle_go_out_as_one_message_per_channel(
     with deployment.open_store() as store:
         evaluate(store, config, findings, T0)
         dispatch(store, config, T0)
-        labels = sorted(i.label for i in store.incidents())
+        labels = sorted(i.label for i in store.alerting.incidents())
         evaluate(store, config, [*findings, broken()], T0 + timedelta(minutes=5))
         dispatch(store, config, T0 + timedelta(minutes=5))
-        critical = next(i.label for i in store.incidents() if i.level == "critical")
+        critical = next(i.label for i in store.alerting.incidents() if i.level == "critical")
 
     assert 20 == len(labels)
     cards = teams.accepted_cards()
@@ -194,7 +194,7 @@ def test_a_url_that_has_the_message_is_not_sent_it_again(
     with deployment.open_store() as store:
         evaluate(store, config, [broken()], T0)
         run_until(store, config, T0, minutes=5)
-        row = store.outbox()[0]
+        row = store.alerting.outbox()[0]
     assert ("sent", 0b11) == (row.status, row.delivered_urls)
     assert 1 == len(mailbox.wait_for(1))
     assert 3 == len(teams.requests)
@@ -215,7 +215,7 @@ def test_resolved_before_delivery_supersedes_the_opening_notice(
         dispatch(store, config, T0)
         evaluate(store, config, [], T0 + timedelta(minutes=10))
         run_until(store, config, T0 + timedelta(minutes=10), minutes=2)
-        statuses = [(row.event, row.status) for row in store.outbox()]
+        statuses = [(row.event, row.status) for row in store.alerting.outbox()]
     assert [("opened", "superseded"), ("resolved", "sent")] == statuses
     cards = teams.accepted_cards()
     assert 1 == len(cards)
@@ -236,12 +236,12 @@ def test_a_sender_that_died_mid_send_is_recovered_after_its_lease(
     lease = timedelta(seconds=config.alerts.delivery.lease_seconds)
     with deployment.open_store() as store:
         evaluate(store, config, [broken()], T0)
-        claimed = store.claim_outbox("ops-teams", T0, T0 + lease, limit=10)
+        claimed = store.alerting.claim_outbox("ops-teams", T0, T0 + lease, limit=10)
         assert 1 == len(claimed)
         report = dispatch(store, config, T0 + lease / 2)
         assert (0, ()) == (report.recovered, report.deliveries)
         report = dispatch(store, config, T0 + lease + timedelta(seconds=1))
-        row = store.outbox()[0]
+        row = store.alerting.outbox()[0]
     assert 1 == report.recovered
     assert ("sent", 2) == (row.status, row.attempts)
     assert 1 == len(teams.accepted_cards())
@@ -255,8 +255,8 @@ def test_writing_the_same_notice_twice_keeps_one_row(tmp_path: Path) -> None:
     config = deployment.load()
     with deployment.open_store() as store:
         evaluate(store, config, [broken()], T0)
-        row = store.outbox()[0]
-        with store.alerting_unit() as unit:
+        row = store.alerting.outbox()[0]
+        with store.alerting.unit() as unit:
             written = unit.enqueue(
                 [
                     NewOutbox(
@@ -271,4 +271,4 @@ def test_writing_the_same_notice_twice_keeps_one_row(tmp_path: Path) -> None:
                 ],
                 T0,
             )
-        assert (0, 1) == (written, len(store.outbox()))
+        assert (0, 1) == (written, len(store.alerting.outbox()))

@@ -30,9 +30,9 @@ from support.notify.alerting import (
 )
 from support.notify.receivers import HttpsReceiver, SmtpReceiver, free_port
 
-from monitor.findings.base import FindingKind, Level
 from monitor.incidents import evaluate
 from monitor.logsetup import PINNED_LOGGERS, configure_logging
+from monitor.model.findings import FindingKind, Level
 from monitor.notify.dispatch import dispatch
 from monitor.notify.heartbeat import ping_heartbeat
 from monitor.notify.testsend import send_test
@@ -121,8 +121,8 @@ give_up_after_minutes = 5
         teams.answer(default=202)
         results = send_test(config, [], datetime.now(UTC))
         assert ping_heartbeat(config) is True
-        outbox = store.outbox()
-        attempts = store.delivery_attempts()
+        outbox = store.alerting.outbox()
+        attempts = store.alerting.delivery_attempts()
 
     assert "dead" in {row.status for row in outbox}  # Teams gave up; the fallback was told
     assert any(row.event == "channel_failing" and row.delivered_urls for row in outbox)

@@ -13,7 +13,7 @@ from loopback_tls import drip_body, drip_headers, hang, respond, serving
 
 from monitor.config.model import NetworkConfig
 from monitor.http import DeadlineExceeded, build_session
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
 from monitor.probes.classify import classify_exception, explain_exception
 
 

@@ -32,9 +32,10 @@ from monitor.config.model import (
     ProbingConfig,
     TenantConfig,
 )
-from monitor.outcomes import Outcome
-from monitor.probes import PROBE_KINDS, ProbeContext, lockout_trigger
-from monitor.probes.base import ProbeResult
+from monitor.model.lockout import lockout_trigger
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
+from monitor.probes import PROBE_KINDS, ProbeContext
 from monitor.secrets import Secret
 from monitor.simulator import Simulator, scenario_from_dict
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from report_kit import NOW, build, context
 
+from monitor.model.daemon import DaemonStatusRecord
 from monitor.report.model import ViewResult
 from monitor.report.render import html, machine, text
 from monitor.report.views import board
 from monitor.store import Store
-from monitor.store.daemon import DaemonStatusRecord, write_daemon_status
 
 STARTED = NOW - timedelta(days=3, hours=4)
 
@@ -50,7 +50,7 @@ def board_with(history_db: Path, tmp_path: Path, status: DaemonStatusRecord | No
     shutil.copy(history_db, path)
     if status is not None:
         with Store.open(path) as store:
-            write_daemon_status(store, status)
+            store.daemon.write(status)
     return build(board, path, context())
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from report_kit import build, context
 
+from monitor.model.schema import SCHEMA_REVISIONS
 from monitor.report.database import known_revisions, open_database
 from monitor.report.errors import EXIT_DATABASE, ReportError
 from monitor.report.views import board, history
-from monitor.store.db import SCHEMA_REVISIONS
 
 
 def _copy(source: Path, tmp_path: Path) -> Path:
@@ -98,9 +98,9 @@ def _options() -> object:
 
 def _write_for_a_while(path: str, seconds: float, done: multiprocessing.Queue[object]) -> None:
     """Record results one transaction after another (the daemon's pattern) for a while."""
-    from monitor.outcomes import Outcome
-    from monitor.probes.base import ProbeResult
-    from monitor.store import RunRecord, Store
+    from monitor.model.outcomes import Outcome
+    from monitor.model.probes import ProbeResult, RunRecord
+    from monitor.store import Store
 
     count = 0
     errors: list[str] = []
@@ -120,7 +120,9 @@ def _write_for_a_while(path: str, seconds: float, done: multiprocessing.Queue[ob
                 stage="dataverse",
             )
             try:
-                store.record_results(RunRecord(str(uuid.uuid4()), "scheduled", now), [result])
+                store.probes.record_results(
+                    RunRecord(str(uuid.uuid4()), "scheduled", now), [result]
+                )
                 count += 1
             except Exception as error:  # reported to the test, which fails on any
                 errors.append(f"{type(error).__name__}: {error}")

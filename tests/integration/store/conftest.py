@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store import RunRecord, Store
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store import Reader, RunRecord, Store
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store
 
 WRITE_SECONDS = 1.0
 # Each process works at least this many times, however late a loaded machine starts it.
@@ -43,7 +43,9 @@ def _write_for_a_while(path: str, start: float, seconds: float, done: Report) ->
                 stage="dataverse",
             )
             try:
-                store.record_results(RunRecord(str(uuid.uuid4()), "scheduled", now), [result])
+                store.probes.record_results(
+                    RunRecord(str(uuid.uuid4()), "scheduled", now), [result]
+                )
                 count += 1
             except Exception as error:  # reported to the test, which fails on any
                 errors.append(f"{type(error).__name__}: {error}")
@@ -56,11 +58,11 @@ def _read_for_a_while(path: str, start: float, seconds: float, done: Report) -> 
     errors: list[str] = []
     while time.time() < start:
         time.sleep(0.005)
-    with Reader.open(Path(path)) as reader:
+    with Store.open_readonly(Path(path)) as reader:
         while time.time() < start + seconds or reads < MIN_ROUNDS:
             try:
-                reader.latest_states()
-                reader.recent_results(limit=10)
+                reader.probes.latest_states()
+                reader.probes.recent_results(limit=10)
                 reads += 1
             except Exception as error:  # reported to the test, which fails on any
                 errors.append(f"{type(error).__name__}: {error}")
@@ -91,10 +93,12 @@ def test_concurrent_writers_and_a_reader(db_path: Path) -> None:
     assert [errors for _, _, errors in reports] == [[], [], []]
     writes = sum(count for kind, count, _ in reports if kind == "write")
     reads = sum(count for kind, count, _ in reports if kind == "read")
-    with Reader.open(db_path) as reader:
-        [state] = reader.latest_states()
-        stats_total = sum(stats.total for stats in reader.daily_stats())  # midnight may split
-        stored = reader.recent_results(limit=1_000_000)
+    with Store.open_readonly(db_path) as reader:
+        [state] = reader.probes.latest_states()
+        stats_total = sum(
+            stats.total for stats in reader.probes.daily_stats()
+        )  # midnight may split
+        stored = reader.probes.recent_results(limit=1_000_000)
     assert writes > 0
     assert reads > 0
     assert state.consecutive_successes == writes

@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from monitor.store import Reader, Store, migrate, open_engine
-from monitor.store.daemon import (
-    DAEMON_INSTANCE,
-    DaemonStatusRecord,
-    read_daemon_status,
-    write_daemon_status,
-)
-from monitor.store.db import alembic_config
+from monitor.model.daemon import DAEMON_INSTANCE, DaemonStatusRecord
+from monitor.store import Store, migrate
+from monitor.store.database import open_engine
+from monitor.store.migrations import alembic_config
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -60,7 +56,7 @@ def test_upgrade_from_the_posture_head_adds_the_table(db_path: Path) -> None:
     """A database at 0003_posture (the previous head) with history upgrades to 0004_daemon:
     the history stays, the status table is there and empty."""
     with Store.open(db_path) as store:
-        write_daemon_status(store, started())
+        store.daemon.write(started())
     _downgrade(db_path, "0003_posture")
     assert "daemon_status" not in _tables(db_path)
 
@@ -68,8 +64,8 @@ def test_upgrade_from_the_posture_head_adds_the_table(db_path: Path) -> None:
 
     assert ("0003_posture", "0004_daemon") == (upgrade.before, upgrade.after)
     assert "daemon_status" in _tables(db_path)
-    with Reader.open(db_path) as reader:
-        assert read_daemon_status(reader) is None
+    with Store.open_readonly(db_path) as reader:
+        assert reader.daemon.read() is None
 
 
 def test_write_then_read_round_trips(store: Store) -> None:
@@ -82,16 +78,16 @@ def test_write_then_read_round_trips(store: Store) -> None:
         failing_pairs=3,
     )
 
-    write_daemon_status(store, record)
+    store.daemon.write(record)
 
-    assert record == read_daemon_status(store)
+    assert record == store.daemon.read()
 
 
 def test_the_row_is_updated_in_place(store: Store) -> None:
     """Each write replaces the one row of the instance (one row per daemon, not a history)."""
-    write_daemon_status(store, started())
+    store.daemon.write(started())
     beat = started(last_beat_at=T0 + timedelta(minutes=1), probes_since_start=10)
-    write_daemon_status(store, beat)
+    store.daemon.write(beat)
     stopped = replace(
         beat,
         state="stopped",
@@ -99,9 +95,9 @@ def test_the_row_is_updated_in_place(store: Store) -> None:
         stopped_at=T0 + timedelta(minutes=2),
         stop_reason="SIGTERM",
     )
-    write_daemon_status(store, stopped)
+    store.daemon.write(stopped)
 
-    assert stopped == read_daemon_status(store)
+    assert stopped == store.daemon.read()
     connection = sqlite3.connect(store.path)
     try:
         rows = connection.execute("SELECT instance, state FROM daemon_status").fetchall()
@@ -112,11 +108,11 @@ def test_the_row_is_updated_in_place(store: Store) -> None:
 
 def test_the_reader_sees_the_row(store: Store, db_path: Path) -> None:
     """The read-only view reads what the writer wrote; no row at all reads as None."""
-    with Reader.open(db_path) as reader:
-        assert read_daemon_status(reader) is None
-    write_daemon_status(store, started())
-    with Reader.open(db_path) as reader:
-        found = read_daemon_status(reader)
+    with Store.open_readonly(db_path) as reader:
+        assert reader.daemon.read() is None
+    store.daemon.write(started())
+    with Store.open_readonly(db_path) as reader:
+        found = reader.daemon.read()
     assert found is not None
     assert (4242, "monitor-01") == (found.pid, found.hostname)
 
@@ -131,6 +127,6 @@ def test_the_reader_sees_the_row(store: Store, db_path: Path) -> None:
 )
 def test_bad_records_are_refused_before_writing(store: Store, record: DaemonStatusRecord) -> None:
     """An unknown state or a naive time is a ValueError, and nothing is written."""
-    with pytest.raises(ValueError, match=r"state|aware"):
-        write_daemon_status(store, record)
-    assert read_daemon_status(store) is None
+    with pytest.raises(ValueError, match=r"state|naive"):
+        store.daemon.write(record)
+    assert store.daemon.read() is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.commands import db
-from monitor.store.db import SCHEMA_REVISIONS
+from monitor.model.schema import SCHEMA_REVISIONS
 
 HEAD = SCHEMA_REVISIONS[-1]
 

@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
 
-from monitor.probes.base import ProbeResult
-from monitor.store import Reader, RunRecord, Store, StoreError, open_engine
-from monitor.store.db import SCHEMA_REVISIONS
-from monitor.store.models import Run
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.model.schema import SCHEMA_REVISIONS
+from monitor.store import Store, StoreError
+from monitor.store.database import open_engine
+from monitor.store.models.probes import Run
 
 MakeResult = Callable[..., ProbeResult]
 MakeRun = Callable[..., RunRecord]
@@ -40,7 +41,7 @@ def test_new_database_is_private_whatever_the_umask(db_path: Path) -> None:
     previous = os.umask(0o002)
     try:
         with Store.open(db_path) as store:
-            store.list_guards()
+            store.guards.all()
             wal = db_path.with_name(db_path.name + "-wal")
             shm = db_path.with_name(db_path.name + "-shm")
             modes = {path.name: _mode(path) for path in (db_path, wal, shm)}
@@ -114,7 +115,7 @@ def test_reader_on_missing_database(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "monitor.db"
     expected = f"no database at {path}; run `monitor check` or `monitor db upgrade` first"
     with pytest.raises(StoreError) as raised:
-        Reader.open(path)
+        Store.open_readonly(path)
     assert str(raised.value) == expected
     assert not path.parent.exists()
 
@@ -125,9 +126,9 @@ def test_reader_path_with_uri_characters(
     """A database path containing characters special in URIs ('?', '#', '%', space) opens."""
     path = tmp_path / "odd #1 %20 dir" / "mon?itor.db"
     with Store.open(path) as store:
-        store.record_results(make_run(), [make_result()])
-    with Reader.open(path) as reader:
-        assert [state.identity for state in reader.latest_states()] == ["sales-sync"]
+        store.probes.record_results(make_run(), [make_result()])
+    with Store.open_readonly(path) as reader:
+        assert [state.identity for state in reader.probes.latest_states()] == ["sales-sync"]
 
 
 def test_reader_is_not_blocked_by_an_open_write_transaction(
@@ -136,7 +137,7 @@ def test_reader_is_not_blocked_by_an_open_write_transaction(
     """While another thread holds a write transaction open, a reader reads the last committed
     state at once (WAL), without "database is locked"."""
     with Store.open(db_path) as store:
-        store.record_results(make_run(), [make_result()])
+        store.probes.record_results(make_run(), [make_result()])
     holding = threading.Event()
     release = threading.Event()
     failures: list[BaseException] = []
@@ -169,9 +170,9 @@ def test_reader_is_not_blocked_by_an_open_write_transaction(
     try:
         assert holding.wait(timeout=5)
         started = time.monotonic()
-        with Reader.open(db_path) as reader:
-            states = reader.latest_states()
-            results = reader.recent_results()
+        with Store.open_readonly(db_path) as reader:
+            states = reader.probes.latest_states()
+            results = reader.probes.recent_results()
         elapsed = time.monotonic() - started
     finally:
         release.set()
@@ -188,13 +189,13 @@ def test_writer_reads_do_not_wait_for_the_write_lock(
     """The writer's read methods use a plain snapshot transaction, so they answer at once while
     another writer holds the write lock."""
     with Store.open(db_path) as store:
-        store.record_results(make_run(), [make_result()])
+        store.probes.record_results(make_run(), [make_result()])
         other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
             started = time.monotonic()
-            states = store.latest_states()
-            guard = store.get_guard("sales-sync")
+            states = store.probes.latest_states()
+            guard = store.guards.get("sales-sync")
             elapsed = time.monotonic() - started
             other.execute("ROLLBACK")
         finally:
@@ -211,19 +212,22 @@ def test_a_new_connection_to_an_existing_database_does_not_wait_for_the_write_lo
     file only), so a connection opened while another writer holds the lock reads at once
     instead of failing with "database is locked" after the busy timeout."""
     with Store.open(db_path) as store:
-        store.record_results(make_run(), [make_result()])
-        store._engine.dispose()  # the next read opens a new connection
+        store.probes.record_results(make_run(), [make_result()])
+        store.database.close()  # the pool is emptied: the next read opens a new connection
         other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
             started = time.monotonic()
-            states = store.latest_states()
+            states = store.probes.latest_states()
             elapsed = time.monotonic() - started
             other.execute("ROLLBACK")
         finally:
             other.close()
-        with store._engine.connect() as connection:
-            auto_vacuum = connection.exec_driver_sql("PRAGMA auto_vacuum").scalar()
+    reader = sqlite3.connect(db_path)
+    try:
+        auto_vacuum = reader.execute("PRAGMA auto_vacuum").fetchone()[0]
+    finally:
+        reader.close()
     assert [state.identity for state in states] == ["sales-sync"]
     assert auto_vacuum == 2  # INCREMENTAL, set when the file was created
     assert elapsed < 1.0
@@ -236,9 +240,9 @@ def test_opening_a_current_database_does_not_load_alembic(db_path: Path) -> None
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from monitor.store import Reader, Store\n"
+        "from monitor.store import Store\n"
         f"path = Path({str(db_path)!r})\n"
-        "Reader.open(path).close()\n"
+        "Store.open_readonly(path).close()\n"
         "Store.open(path).close()\n"
         "print('alembic' in sys.modules)\n"
     )
@@ -262,7 +266,7 @@ def test_installed_layout_migrates_from_the_packaged_folder(tmp_path: Path) -> N
         "from pathlib import Path\n"
         "import monitor\n"
         "from monitor.store import migrate\n"
-        "from monitor.store.db import script_location\n"
+        "from monitor.store.migrations import script_location\n"
         "print(monitor.__file__)\n"
         "print(script_location())\n"
         f"print(migrate(Path({str(database)!r})).after)\n"

@@ -12,9 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from monitor.store import Reader, Store, StoreError, migrate, open_engine, schema_status
-from monitor.store.db import SCHEMA_REVISIONS, alembic_config, script_location
-from monitor.store.models import Base
+from monitor.model.schema import SCHEMA_REVISIONS
+from monitor.store import Store, StoreError, migrate, schema_status
+from monitor.store.database import open_engine
+from monitor.store.migrations import alembic_config, script_location
+from monitor.store.models.base import Base
 
 EMPTY_REVISION = '''"""An empty revision on top of the real ones."""
 
@@ -159,7 +161,7 @@ def test_reader_refuses_an_older_schema(db_path: Path) -> None:
     status = schema_status(db_path)
     assert (status.current, status.needs_upgrade) == (None, True)
     with pytest.raises(StoreError, match=r"run `monitor db upgrade`"):
-        Reader.open(db_path)
+        Store.open_readonly(db_path)
 
 
 def test_unknown_revision_is_newer(db_path: Path) -> None:
@@ -169,7 +171,7 @@ def test_unknown_revision_is_newer(db_path: Path) -> None:
     _set_revision(db_path, "ffff")
     assert schema_status(db_path).newer
     with pytest.raises(StoreError, match="newer monitor"):
-        Reader.open(db_path)
+        Store.open_readonly(db_path)
     with pytest.raises(StoreError, match="newer monitor"):
         Store.open(db_path)
 
@@ -179,7 +181,7 @@ def test_empty_file_is_migrated_by_the_writer(db_path: Path) -> None:
     db_path.parent.mkdir()
     db_path.touch(mode=0o600)
     with Store.open(db_path) as store:
-        assert store.latest_states() == []
+        assert store.probes.latest_states() == []
     assert schema_status(db_path).up_to_date
 
 
@@ -188,7 +190,7 @@ def test_not_a_database_is_a_store_error(db_path: Path) -> None:
     db_path.parent.mkdir()
     db_path.write_bytes(b"this is not a database, just some text that is long enough" * 20)
     with pytest.raises(StoreError, match="not a database"):
-        Reader.open(db_path)
+        Store.open_readonly(db_path)
     with pytest.raises(StoreError, match="not a database"):
         Store.open(db_path)
 

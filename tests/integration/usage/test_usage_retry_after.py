@@ -23,8 +23,8 @@ from support.deployment import (
 from monitor.config import load_config
 from monitor.config.model import Config
 from monitor.engine import CheckPass
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.simulator import Simulator
 from monitor.store import Store, fingerprint_key
 
@@ -118,7 +118,7 @@ def test_the_429_is_stored_with_retry_after_and_error_code(
     passes(config, SteppingClock(START), [0])
 
     with Store.open(config.database.path) as store:
-        (stored,) = store.throttled_results(START - timedelta(minutes=1))
+        (stored,) = store.probes.throttled_results(START - timedelta(minutes=1))
 
     assert (429, 90, "0x80072322", "dataverse") == (
         stored.http_status,
@@ -153,7 +153,7 @@ def test_low_headroom_is_recorded_at_probe_time(
     passes(config, SteppingClock(START), [0])
 
     with Store.open(config.database.path) as store:
-        latest = store.latest_attempted_results(START - timedelta(minutes=1), ["app-secret"])
+        latest = store.probes.latest_attempted_results(START - timedelta(minutes=1), ["app-secret"])
 
     assert {"e2e-prod": 299, "e2e-test": 5999} == {
         r.environment: r.rate_limit.burst_remaining for r in latest

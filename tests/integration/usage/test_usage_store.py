@@ -18,11 +18,10 @@ from support.usage import (
 )
 
 from monitor.config import Config, load_config
-from monitor.directory.observations import Licence, Observation, ServicePrincipal, UserLicences
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult, RateLimit
-from monitor.store import Reader, RunRecord, Store
-from monitor.store.posture import record_observations
+from monitor.model.observations import Licence, Observation, ServicePrincipal, UserLicences
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RateLimit, RunRecord
+from monitor.store import Store
 from monitor.usage.evaluate import gather_usage, refresh_usage_daily, usage_findings_for
 from monitor.usage.reports import parse_report
 
@@ -92,10 +91,14 @@ def test_import_then_reimport_adds_nothing(config: Config, store: Store) -> None
     nothing; the same rows in another file (another hash) add nothing either."""
     report = parse_report(NON_LICENSED_REPORT.read_bytes())
 
-    first = store.import_usage_report(report, tenant="contoso", file_name="a.csv", imported_at=NOW)
-    again = store.import_usage_report(report, tenant="contoso", file_name="a.csv", imported_at=NOW)
+    first = store.usage.import_usage_report(
+        report, tenant="contoso", file_name="a.csv", imported_at=NOW
+    )
+    again = store.usage.import_usage_report(
+        report, tenant="contoso", file_name="a.csv", imported_at=NOW
+    )
     copy = parse_report(NON_LICENSED_REPORT.read_bytes() + b"\n")
-    same_rows = store.import_usage_report(
+    same_rows = store.usage.import_usage_report(
         copy, tenant="contoso", file_name="b.csv", imported_at=NOW
     )
 
@@ -119,15 +122,17 @@ def test_import_then_reimport_adds_nothing(config: Config, store: Store) -> None
 def test_a_later_download_replaces_a_days_numbers(config: Config, store: Store) -> None:
     """A row with an existing key but new quantities updates it in place (a day completed)."""
     data = NON_LICENSED_REPORT.read_bytes()
-    store.import_usage_report(parse_report(data), tenant="contoso", file_name="a", imported_at=NOW)
+    store.usage.import_usage_report(
+        parse_report(data), tenant="contoso", file_name="a", imported_at=NOW
+    )
     changed = data.replace(b"3/2/2026 12:00:00 AM,201877", b"3/2/2026 12:00:00 AM,250000")
 
-    outcome = store.import_usage_report(
+    outcome = store.usage.import_usage_report(
         parse_report(changed), tenant="contoso", file_name="b", imported_at=NOW
     )
 
     assert (0, 1) == (outcome.record.new_rows, outcome.record.updated_rows)
-    rows = store.report_usage(date(2026, 3, 2))
+    rows = store.usage.report_usage(date(2026, 3, 2))
     sales = next(r for r in rows if r.caller_id == SALES_APP)
     assert 250_000 + 4_410 == sales.consumed
 
@@ -135,10 +140,12 @@ def test_a_later_download_replaces_a_days_numbers(config: Config, store: Store) 
 def test_the_same_rows_for_another_tenant_are_kept_apart(config: Config, store: Store) -> None:
     """The key includes the tenant."""
     report = parse_report(LICENSED_REPORT.read_bytes())
-    store.import_usage_report(report, tenant="contoso", file_name="a", imported_at=NOW)
+    store.usage.import_usage_report(report, tenant="contoso", file_name="a", imported_at=NOW)
     copy = parse_report(LICENSED_REPORT.read_bytes() + b"\n")
 
-    outcome = store.import_usage_report(copy, tenant="fabrikam", file_name="b", imported_at=NOW)
+    outcome = store.usage.import_usage_report(
+        copy, tenant="fabrikam", file_name="b", imported_at=NOW
+    )
 
     assert 6 == outcome.record.new_rows
 
@@ -146,11 +153,11 @@ def test_the_same_rows_for_another_tenant_are_kept_apart(config: Config, store: 
 def test_report_usage_sums_environments_and_meters(config: Config, store: Store) -> None:
     """Per caller and day: environments and meters added up, the entitlement kept."""
     for path in (LICENSED_REPORT, NON_LICENSED_REPORT):
-        store.import_usage_report(
+        store.usage.import_usage_report(
             parse_report(path.read_bytes()), tenant="contoso", file_name=path.name, imported_at=NOW
         )
 
-    rows = {(r.report, r.caller_id, r.day): r for r in store.report_usage(date(2026, 3, 1))}
+    rows = {(r.report, r.caller_id, r.day): r for r in store.usage.report_usage(date(2026, 3, 1))}
 
     named = rows[("licensed", NAMED_USER, date(2026, 3, 1))]
     assert (32_100, 40_000) == (named.consumed, named.entitled)
@@ -166,11 +173,11 @@ def test_recorded_counts_replace_and_are_never_negative(store: Store) -> None:
     """Recording a day again replaces the count and returns the old one."""
     day = date(2026, 3, 3)
 
-    assert store.record_usage("x", "prod", "contoso", day, 100, NOW) is None
-    assert 100 == store.record_usage("x", "prod", "contoso", day, 250, NOW)
-    assert [250] == [r.requests for r in store.recorded_usage(day)]
+    assert store.usage.record_usage("x", "prod", "contoso", day, 100, NOW) is None
+    assert 100 == store.usage.record_usage("x", "prod", "contoso", day, 250, NOW)
+    assert [250] == [r.requests for r in store.usage.recorded_usage(day)]
     with pytest.raises(ValueError, match="negative"):
-        store.record_usage("x", "prod", "contoso", day, -1, NOW)
+        store.usage.record_usage("x", "prod", "contoso", day, -1, NOW)
 
 
 def probe(identity: str, seconds: int, **fields: Any) -> ProbeResult:
@@ -196,7 +203,7 @@ def record(store: Store, *results: ProbeResult) -> None:
         kind="check",
         started_at=results[0].started_at,
     )
-    store.record_results(run, list(results))
+    store.probes.record_results(run, list(results))
 
 
 def test_result_views_for_usage(store: Store) -> None:
@@ -227,14 +234,14 @@ def test_result_views_for_usage(store: Store) -> None:
         ),
     )
 
-    latest = store.latest_attempted_results(NOW, ["sales-sync", "dataverse-sync"])
+    latest = store.probes.latest_attempted_results(NOW, ["sales-sync", "dataverse-sync"])
     assert [("dataverse-sync", 0), ("sales-sync", 86_400)] == [
         (r.identity, int((r.started_at - NOW).total_seconds())) for r in latest
     ]
-    assert [] == store.latest_attempted_results(NOW + timedelta(days=2))
-    (throttled,) = store.throttled_results(NOW)
+    assert [] == store.probes.latest_attempted_results(NOW + timedelta(days=2))
+    (throttled,) = store.probes.throttled_results(NOW)
     assert (429, 300) == (throttled.http_status, throttled.rate_limit.retry_after_seconds)
-    tallies = {(t.identity, t.day): t for t in store.probe_tallies(NOW.date())}
+    tallies = {(t.identity, t.day): t for t in store.probes.probe_tallies(NOW.date())}
     assert (2, 2, 0) == (
         tallies[("sales-sync", NOW.date())].attempted,
         tallies[("sales-sync", NOW.date())].signed_in,
@@ -255,7 +262,7 @@ def test_gather_usage_from_imported_reports(config: Config, store: Store) -> Non
     """Both reports imported: the named user is judged against 40,000, the application users
     go to the pool of 1,100,000 (stated by the report), unmatched callers are listed."""
     for path in (LICENSED_REPORT, NON_LICENSED_REPORT):
-        store.import_usage_report(
+        store.usage.import_usage_report(
             parse_report(path.read_bytes()), tenant="contoso", file_name=path.name, imported_at=NOW
         )
 
@@ -288,10 +295,12 @@ def test_gather_usage_from_imported_reports(config: Config, store: Store) -> Non
 def test_findings_and_usage_daily_from_a_real_database(config: Config, store: Store) -> None:
     """The named user at 85% yesterday is a warning; usage_daily gets one row per identity and
     day, read by a read-only reader."""
-    store.import_usage_report(
+    store.usage.import_usage_report(
         parse_report(LICENSED_REPORT.read_bytes()), tenant="contoso", file_name="l", imported_at=NOW
     )
-    store.record_usage("dataverse-sync", "contoso-prod", "contoso", date(2026, 3, 2), 34_000, NOW)
+    store.usage.record_usage(
+        "dataverse-sync", "contoso-prod", "contoso", date(2026, 3, 2), 34_000, NOW
+    )
 
     findings = usage_findings_for(config, store, NOW)
     written = refresh_usage_daily(config, store, NOW)
@@ -299,8 +308,8 @@ def test_findings_and_usage_daily_from_a_real_database(config: Config, store: St
     (finding,) = findings
     assert "usage:contoso/dataverse-sync/-:allocation" == finding.key
     assert "34,000 of 40,000 requests (85%) on 2026-03-02" in finding.summary
-    with Reader.open(config.database.path) as reader:
-        days = reader.usage_days(date(2026, 3, 1))
+    with Store.open_readonly(config.database.path) as reader:
+        days = reader.usage.usage_days(date(2026, 3, 1))
     assert [
         ("dataverse-sync", date(2026, 3, 1), 32_100, 40_000, "admin center csv"),
         ("dataverse-sync", date(2026, 3, 2), 34_000, 40_000, "integration"),
@@ -327,7 +336,7 @@ def test_licences_observed_by_the_directory_reads_win(config: Config, store: Sto
             identity="inventory-sync",
         ),
     ]
-    record_observations(store, "pass-1", facts, tenants=["contoso"], at=NOW)
+    store.posture.record("pass-1", facts, tenants=["contoso"], at=NOW)
 
     report = gather_usage(config, store, NOW)
 

@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.config import Config, load_config
-from monitor.findings.base import Finding, FindingKind, Level
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store import RunRecord, Store
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RunRecord
+from monitor.store import Store
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -211,7 +211,7 @@ def probe(
 
 def record(store: Store, results: Sequence[ProbeResult], at: datetime) -> None:
     """Store *results* as one check run at *at*."""
-    store.record_results(
+    store.probes.record_results(
         RunRecord(
             run_id=uuid.uuid4().hex,
             kind="check",

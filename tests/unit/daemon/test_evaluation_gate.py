@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.daemon.evaluation import EvaluationGate, resolve_after
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store.records import IdentityState
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import IdentityState, ProbeResult
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

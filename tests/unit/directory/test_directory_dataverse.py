@@ -23,7 +23,7 @@ from monitor.directory.dataverse import (
     DataverseClient,
     DataverseDirectory,
 )
-from monitor.directory.observations import RoleGrant, SystemUser
+from monitor.model.observations import RoleGrant, SystemUser
 
 ROLE_A = "e1000000-0000-4000-8000-00000000000a"
 ROLE_B = "e2000000-0000-4000-8000-00000000000b"

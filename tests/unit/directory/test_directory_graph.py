@@ -41,7 +41,7 @@ from monitor.directory.graph import (
     parse_graph_time,
     thumbprint_of,
 )
-from monitor.directory.observations import DomainPolicy, Licence, SubscribedSku
+from monitor.model.observations import DomainPolicy, Licence, SubscribedSku
 from monitor.secrets import Secret
 
 UPN = "svc-sync@contoso.com"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.directory.observations import (
+from monitor.model.observations import (
     FACT_TYPES,
     AppCredentials,
     CertificateFile,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.findings.base import Finding, FindingKind, Level
 from monitor.findings.probes import SOURCE as PROBE_SOURCE
 from monitor.incidents.evaluate import without_duplicates
+from monitor.model.findings import Finding, FindingKind, Level
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

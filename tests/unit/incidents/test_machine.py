@@ -11,10 +11,10 @@ from types import MappingProxyType
 from support.notify.alerting import T0, finding
 
 from monitor.config.model import AlertRules
-from monitor.findings.base import Finding, FindingKind, Level
 from monitor.findings.probes import COVERED_BY, RECOVERING
 from monitor.incidents.machine import Change, current_rung, plan
-from monitor.store.alerting import IncidentRecord
+from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.incidents import IncidentRecord
 
 LADDER = (60, 30, 14, 7, 3, 1)
 

@@ -10,11 +10,11 @@ import pytest
 from support.notify.alerting import T0, IdentitySpec, write_deployment
 
 from monitor.config import Config
-from monitor.findings.base import Finding, Level
 from monitor.findings.probes import COVERED_BY, RECOVERING, probe_findings
-from monitor.outcomes import Outcome
-from monitor.store.alerting import ProbeHistory
-from monitor.store.records import IdentityState
+from monitor.model.findings import Finding, Level
+from monitor.model.incidents import ProbeHistory
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import IdentityState
 
 IDENTITIES = (
     IdentitySpec("sales-sync", environments=("contoso-prod", "contoso-test")),

@@ -12,9 +12,9 @@ from support.notify.alerting import write_deployment
 from support.notify.receivers import card_text
 
 from monitor.config import Config
+from monitor.model.incidents import IncidentRecord
 from monitor.notify.notice import Notice, build_notice, channel_failing_notice, deadline_words
 from monitor.notify.render import CARD_MAX_BYTES, render
-from monitor.store.alerting import IncidentRecord
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 

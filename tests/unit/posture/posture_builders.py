@@ -18,7 +18,9 @@ from monitor.config.model import (
     ProbingConfig,
     TenantConfig,
 )
-from monitor.directory.observations import (
+from monitor.findings.posture import Posture, evaluate_posture
+from monitor.model.findings import Finding, FindingKind
+from monitor.model.observations import (
     AppCredentials,
     Fact,
     NotObservedCause,
@@ -26,8 +28,6 @@ from monitor.directory.observations import (
     RegisteredCredential,
     Source,
 )
-from monitor.findings.base import Finding, FindingKind
-from monitor.findings.posture import Posture, evaluate_posture
 from monitor.secrets import Secret
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -14,7 +14,9 @@ from posture_builders import (
     user_identity,
 )
 
-from monitor.directory.observations import (
+from monitor.findings.posture import Posture
+from monitor.model.findings import FindingKind, Level
+from monitor.model.observations import (
     Licence,
     NonInteractiveUsers,
     SubscribedSku,
@@ -22,8 +24,6 @@ from monitor.directory.observations import (
     UserAccount,
     UserLicences,
 )
-from monitor.findings.base import FindingKind, Level
-from monitor.findings.posture import Posture
 
 
 def count_posture(count: int, disabled: int = 0) -> Posture:

@@ -20,8 +20,6 @@ from posture_builders import (
 
 from monitor.config.model import DirectoryConfig
 from monitor.directory.engine import local_observations
-from monitor.directory.observations import RegisteredCredential
-from monitor.findings.base import FindingKind, Level
 from monitor.findings.posture import (
     Posture,
     Thresholds,
@@ -29,6 +27,8 @@ from monitor.findings.posture import (
     expiry_level,
     relative,
 )
+from monitor.model.findings import FindingKind, Level
+from monitor.model.observations import RegisteredCredential
 
 EXPIRING = FindingKind.CREDENTIAL_EXPIRING
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from posture_builders import NOW, config, evaluate, missing, observe, only, user_identity
 
-from monitor.directory.observations import DomainPolicy, UserAccount
-from monitor.findings.base import FindingKind, Level
 from monitor.findings.posture import Posture, predict_password_expiry
+from monitor.model.findings import FindingKind, Level
+from monitor.model.observations import DomainPolicy, UserAccount
 
 CHANGED = NOW - timedelta(days=80)
 

@@ -19,7 +19,6 @@ from posture_builders import (
 )
 
 from monitor.config.model import Config
-from monitor.directory.observations import NonInteractiveUsers, SubscribedSku
 from monitor.directory.report import (
     nearest_text,
     posture_exit_code,
@@ -28,6 +27,7 @@ from monitor.directory.report import (
     render_posture_text,
 )
 from monitor.findings.posture import Posture
+from monitor.model.observations import NonInteractiveUsers, SubscribedSku
 
 REASON = "no observer is configured for tenant contoso (tenants.contoso.observer)"
 

@@ -21,7 +21,15 @@ from posture_builders import (
 )
 
 from monitor.directory.engine import local_observations
-from monitor.directory.observations import (
+from monitor.findings.posture import (
+    APPLICATION_USER,
+    NON_INTERACTIVE_USER,
+    NOT_A_USER,
+    NOT_CLASSIFIED,
+    evaluate_posture,
+)
+from monitor.model.findings import FindingKind, Level
+from monitor.model.observations import (
     Fact,
     Licence,
     Observation,
@@ -32,14 +40,6 @@ from monitor.directory.observations import (
     SystemUser,
     UserAccount,
     UserLicences,
-)
-from monitor.findings.base import FindingKind, Level
-from monitor.findings.posture import (
-    APPLICATION_USER,
-    NON_INTERACTIVE_USER,
-    NOT_A_USER,
-    NOT_CLASSIFIED,
-    evaluate_posture,
 )
 
 SA = "627090ff-40a3-4053-8790-584edc5be201"

@@ -22,9 +22,9 @@ from probe_fakes import (
 )
 
 from monitor.config.model import IdentityConfig
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.probes import ApplicationCertificateProbe, ApplicationSecretProbe
-from monitor.probes.base import ProbeResult
 from monitor.probes.context import ProbeContext
 
 TOKEN_ENDPOINT = f"https://login.example.test/{TENANT_ID}/oauth2/v2.0/token"

@@ -13,7 +13,7 @@ import requests
 from probe_fakes import CORRELATION_ID, TRACE_ID, FakeResponse, dataverse_error, entra_error
 
 from monitor.http import DeadlineExceeded, ResponseTooLarge, TrustStoreError
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
 from monitor.probes.classify import (
     AADSTS_OUTCOMES,
     MESSAGE_LIMIT,

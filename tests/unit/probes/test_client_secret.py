@@ -29,9 +29,9 @@ from probe_fakes import (
 
 from monitor.config.model import EnvironmentConfig, TenantConfig
 from monitor.http import HttpClient
-from monitor.outcomes import Outcome
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.probes import PROBE_KINDS, ApplicationSecretProbe
-from monitor.probes.base import ProbeResult
 from monitor.probes.context import ProbeContext
 
 SECRET = "s3cr3t-value-~abc"

@@ -18,14 +18,10 @@ from probe_fakes import (
     password_identity,
 )
 
-from monitor.outcomes import Outcome
-from monitor.probes import (
-    LOCKOUT_TRIGGERS,
-    LockoutHold,
-    UserPasswordProbe,
-    lockout_trigger,
-)
-from monitor.probes.base import ProbeResult
+from monitor.model.lockout import LOCKOUT_TRIGGERS, LockoutHold, lockout_trigger
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
+from monitor.probes import UserPasswordProbe
 from monitor.probes.context import ProbeContext
 
 PASSWORD = "Corr3ct-H0rse-Battery"

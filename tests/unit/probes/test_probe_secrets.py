@@ -24,8 +24,8 @@ from probe_fakes import (
 )
 
 from monitor.config.model import IdentityConfig
+from monitor.model.probes import ProbeResult
 from monitor.probes import PROBE_KINDS
-from monitor.probes.base import ProbeResult
 
 SECRET = "SENTINEL-client-secret-7f3a9c"
 PASSWORD = "SENTINEL-password-Q9z!x"

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.outcomes import Outcome
-from monitor.store import LockoutGuard
+from monitor.model.lockout import LockoutGuard
+from monitor.model.outcomes import Outcome
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

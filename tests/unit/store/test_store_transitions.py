@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult
-from monitor.store.records import IdentityState
-from monitor.store.transitions import is_change, next_state
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import IdentityState, ProbeResult, is_change, next_state
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
+from monitor.model.entitlements import DEFAULT_SKUS, KINDS, EntitlementTable
 from monitor.usage.allocation import (
     LicenceFacts,
     ReportedEntitlement,
     identity_allocation,
     pool_allocation,
 )
-from monitor.usage.entitlements import DEFAULT_SKUS, KINDS, EntitlementTable
 
 TABLE = EntitlementTable()
 

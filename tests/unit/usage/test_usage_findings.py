@@ -9,7 +9,6 @@ from fractions import Fraction
 import pytest
 
 from monitor.config.model import UsageConfig
-from monitor.findings.base import FindingKind, Level
 from monitor.findings.usage import (
     USAGE_SOURCES,
     allocation_findings,
@@ -18,6 +17,7 @@ from monitor.findings.usage import (
     throttle_findings,
     usage_findings,
 )
+from monitor.model.findings import FindingKind, Level
 from monitor.usage.allocation import Allocation, AllocationLine, Basis
 from monitor.usage.headroom import Headroom
 from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageReport

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult, RateLimit
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RateLimit
 from monitor.probes.classify import parse_rate_limit
 from monitor.usage.headroom import headroom_of
 

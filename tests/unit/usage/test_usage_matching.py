@@ -14,7 +14,8 @@ from monitor.config.model import (
     UsageConfig,
     UsageTenantConfig,
 )
-from monitor.directory.observations import (
+from monitor.model.entitlements import EntitlementTable
+from monitor.model.observations import (
     Fact,
     Licence,
     Observation,
@@ -22,10 +23,10 @@ from monitor.directory.observations import (
     UserAccount,
     UserLicences,
 )
+from monitor.model.usage import ProbeTally
 from monitor.secrets import Secret
 from monitor.usage.allocation import LicenceFacts
-from monitor.usage.entitlements import EntitlementTable
-from monitor.usage.footprint import ProbeTally, footprint
+from monitor.usage.footprint import footprint
 from monitor.usage.licences import configured_facts, merge, posture_facts
 from monitor.usage.matching import CallerDirectory, CallerIdentity, ObservedObjectId
 

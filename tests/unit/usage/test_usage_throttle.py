@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from monitor.config.model import IdentityConfig
-from monitor.outcomes import Outcome
-from monitor.probes.base import ProbeResult, RateLimit
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult, RateLimit
 from monitor.secrets import Secret
 from monitor.usage.gate import RecentThrottles, RetryAfterGate
 from monitor.usage.throttle import (

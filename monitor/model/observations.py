@@ -703,3 +703,75 @@ class Observation:
             cause=cause,
             reason=reason,
         )
+
+
+def stored_fact(kind: str, value: str | None) -> Fact | None:
+    """Return the fact a stored JSON text holds (None for no text or a kind this monitor does
+    not know)."""
+    if value is None or kind not in FACT_TYPES:
+        return None
+    return fact_from_json(kind, json.loads(value))
+
+
+def stored_observation(
+    *,
+    kind: str,
+    tenant: str,
+    identity: str | None,
+    environment: str | None,
+    subject: str,
+    source: str,
+    observed: bool,
+    cause: str | None,
+    reason: str | None,
+    value: str | None,
+    since: datetime | None,
+    last_observed_at: datetime,
+) -> Observation | None:
+    """Return the observation a stored fact (a ``posture_fact`` row) holds, or None for a kind
+    this monitor does not know (written by a newer monitor). Every reader of stored facts (the
+    store, the report) goes through here."""
+    if kind not in FACT_TYPES:
+        return None
+    return Observation(
+        kind=kind,
+        tenant=tenant,
+        identity=identity,
+        environment=environment,
+        subject=subject,
+        source=source if source in SOURCES else "graph",
+        observed_at=last_observed_at,
+        fact=stored_fact(kind, value) if observed else None,
+        cause=cast(NotObservedCause | None, cause),
+        reason=reason,
+        since=since,
+    )
+
+
+@dataclass(frozen=True)
+class PostureChange:
+    """A fact changed: first seen (``from_observed`` None), changed value or observability, or
+    disappeared (``to_observed`` None)."""
+
+    id: int
+    fact_key: str
+    kind: str
+    tenant: str
+    identity: str | None
+    environment: str | None
+    subject: str
+    at: datetime
+    source: str
+    from_observed: bool | None
+    to_observed: bool | None
+    from_fact: Fact | None
+    to_fact: Fact | None
+    to_cause: str | None
+
+    @property
+    def appeared(self) -> bool:
+        return self.from_observed is None
+
+    @property
+    def disappeared(self) -> bool:
+        return self.to_observed is None

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.store.models import Base
+from monitor.store.models.base import Base
 
 
 class DaemonStatusRow(Base):

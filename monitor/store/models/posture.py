@@ -2,7 +2,7 @@
 
 Created by the migration ``0003_posture``. One *fact* is identified by its key
 ``kind:tenant/identity/environment:subject`` (see
-:class:`monitor.directory.observations.Observation`):
+:class:`monitor.model.observations.Observation`):
 
 * ``posture_observation`` keeps every observation of every directory pass (source, time, the
   fact as canonical JSON, or why it was not observed);
@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.store.models import Base
+from monitor.store.models.base import Base
 
 
 class PostureObservationRow(Base):

@@ -1,87 +1,14 @@
-"""The SQLite schema as SQLAlchemy declarative models.
-
-The schema is created and changed only by the Alembic migrations in ``migrations/``; a test
-checks that a migrated database equals these models. Rules that keep a year of history cheap:
-
-* Times are :class:`UTCDateTime`: an ``INTEGER`` of microseconds since the Unix epoch, UTC. It
-  sorts and range-scans like a number, costs 8 bytes and compares correctly across writers.
-* Counters are ``INTEGER`` (SQLite integers are 64-bit; no ``SMALLINT`` overflow to migrate).
-* Outcome classes are plain strings checked in Python, not ``CHECK`` constraints: adding an
-  outcome class must not rebuild a table of millions of rows.
-* Every constraint and index has a name (the naming convention below) so that Alembic's batch
-  mode can recreate SQLite tables in later migrations.
-"""
+"""The probe tables: runs, results, the current state of each identity/environment pair, its
+changes, daily rollups and lockout guards (migration ``0001``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from datetime import date, datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Date,
-    Dialect,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def to_epoch_us(value: datetime) -> int:
-    """Given an aware datetime, return microseconds since the Unix epoch (UTC).
-
-    Raise ValueError for a naive datetime: its time zone would be a guess.
-    """
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; use UTC")
-    return (value - EPOCH) // _MICROSECOND
-
-
-def from_epoch_us(value: int) -> datetime:
-    """Given microseconds since the Unix epoch, return the aware UTC datetime."""
-    return EPOCH + timedelta(microseconds=value)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as integer microseconds since the epoch, read back in UTC."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
-        return None if value is None else to_epoch_us(value)
-
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else from_epoch_us(int(value))
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(),
-        date: Date(),
-        str: String(),
-        int: Integer(),
-        bool: Boolean(),
-    }
+from monitor.store.models.base import Base
 
 
 class Run(Base):
@@ -186,7 +113,7 @@ class StateChangeRow(Base):
 
 
 class LockoutGuardRow(Base):
-    """A hold on sign-ins for one identity (see :class:`monitor.store.records.LockoutGuard`)."""
+    """A hold on sign-ins for one identity (see :class:`monitor.model.probes.LockoutGuard`)."""
 
     __tablename__ = "lockout_guard"
 
@@ -227,10 +154,3 @@ class ProbeStatsDailyRow(Base):
     total: Mapped[int] = mapped_column(default=0)
     duration_ms_sum: Mapped[int] = mapped_column(default=0)
     duration_ms_max: Mapped[int] = mapped_column(default=0)
-
-
-# Tables of the other areas register on Base.metadata when they are imported here.
-from monitor.store import models_alerting as models_alerting  # noqa: E402
-from monitor.store import models_daemon as models_daemon  # noqa: E402
-from monitor.store import models_posture as models_posture  # noqa: E402
-from monitor.store import models_usage as models_usage  # noqa: E402

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.store.models import Base
+from monitor.store.models.base import Base
 
 
 class UsageImportRow(Base):

@@ -1,0 +1,268 @@
+"""The database: one SQLite file, its engine, sessions and transactions (:class:`Database`).
+
+Settings: every connection sets ``busy_timeout=5000``; writers also set
+``auto_vacuum=INCREMENTAL`` on a new, empty file (it is effective only before the first table
+exists, and setting it is a write), ``journal_mode=WAL`` with a 64 MiB ``journal_size_limit``,
+``synchronous=FULL`` and ``foreign_keys=ON``, and start every transaction with
+``BEGIN IMMEDIATE`` so a read-then-write transaction never fails with "database is locked".
+Readers open ``file:...?mode=ro`` with ``PRAGMA query_only=ON`` and a plain ``BEGIN``. Both turn
+off the ``sqlite3`` module's own transaction handling (``isolation_level=None``) so that
+SQLAlchemy's transaction is SQLite's. See "SQLite in WAL mode" in the SQLite documentation
+(https://www.sqlite.org/wal.html).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.logsetup import get_logger
+from monitor.store.errors import StoreError
+
+log = get_logger("monitor.store")
+
+BUSY_TIMEOUT_MS = 5000
+
+# A write-ahead log left larger than this is truncated to it whenever it is reset.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+# Connections a writer engine keeps open (see _writer_engine).
+WRITER_POOL_SIZE = 5
+WRITER_POOL_OVERFLOW = 16
+
+# Execution option: on a writer engine, start a plain deferred transaction for reads only.
+READ_ONLY_OPTION = "monitor_read_only"
+
+
+def missing_database_message(path: Path) -> str:
+    return f"no database at {path}; run `monitor check` or `monitor db upgrade` first"
+
+
+def open_engine(path: Path, *, readonly: bool = False, foreign_keys: bool = True) -> Engine:
+    """Given a database file, return an engine with the settings for a writer or a reader.
+
+    A writer engine creates the file on first use and begins every transaction with ``BEGIN
+    IMMEDIATE``, except on connections with the execution option ``READ_ONLY_OPTION`` set,
+    which only read. A reader engine never creates or changes anything; raise StoreError if
+    the file does not exist. ``foreign_keys=False`` is for the
+    migration engine only (SQLite's procedure for table rebuilds).
+    """
+    if readonly:
+        return _reader_engine(path)
+    return _writer_engine(path, foreign_keys=foreign_keys)
+
+
+def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
+    engine = create_engine(
+        URL.create("sqlite+pysqlite", database=os.fspath(path)),
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        # The daemon's threads that touch the database at once (the result writer, the control
+        # jobs, the heartbeat, password probes reading their guard) fit in the pool; past it a
+        # connection is opened and closed per use. Last in, first out: the same few connections
+        # stay warm and the others are not kept busy (each holds its own page cache).
+        pool_size=WRITER_POOL_SIZE,
+        max_overflow=WRITER_POOL_OVERFLOW,
+        pool_use_lifo=True,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _setup(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below is the only one
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # auto_vacuum takes effect only before the first table, and setting it writes the
+            # header in a write transaction: on an existing database that would make every new
+            # connection wait for (and fail behind) a writer, so only an empty file gets it.
+            if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")  # a snapshot; never writes, needs no lock
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _reader_engine(path: Path) -> Engine:
+    if not path.is_file():
+        raise StoreError(missing_database_message(path))
+    # An URI so that mode=ro applies; percent-encode the path so '?', '#' and '%' in it survive.
+    uri_path = urllib.parse.quote(os.fspath(path.resolve()))
+    engine = create_engine(
+        URL.create(
+            "sqlite+pysqlite", database=f"file:{uri_path}", query={"mode": "ro", "uri": "true"}
+        ),
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _setup(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA query_only=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """Turn database failures a user can act on into StoreError: locked for longer than the
+    busy timeout, disk full, read-only or unreadable file, not a database. Constraint and
+    programming errors are bugs and pass through unchanged."""
+    try:
+        yield
+    except (IntegrityError, ProgrammingError):
+        raise
+    except DatabaseError as error:
+        raise StoreError(f"database {path}: {error.orig}") from error
+
+
+def create_database_file(path: Path) -> None:
+    """Create *path* (and a missing parent directory, mode 0700) as an empty private file.
+
+    SQLite accepts an empty file as an empty database and creates the ``-wal`` and ``-shm``
+    files with the database file's permissions, so the whole database stays 0600 whatever the
+    process umask. An existing file is left as it is.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.close(fd)
+
+
+class Database:
+    """One open database file: what every repository of the store reads and writes through.
+
+    :meth:`read` and :meth:`write` hand out an ORM session inside one transaction; nothing
+    outside :mod:`monitor.store` ever sees a session. Writers of this process take turns on a
+    lock before ``BEGIN IMMEDIATE``: SQLite's busy handler sleeps and retries instead of
+    queueing, so eight probe threads committing at once could otherwise wait past the busy
+    timeout ("database is locked"). Other processes still meet the busy timeout. The lock is
+    reentrant, so a write may call another.
+    """
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self._path = path
+        self._engine = engine
+        self._write_lock = threading.RLock()
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
+
+    @classmethod
+    def open_writer(cls, path: Path, *, migrate_in_child: bool = False) -> Database:
+        """Open the database at *path* for writing, creating it (directory 0700, file 0600) and
+        upgrading its schema as needed. Raise StoreError if the schema is newer than this
+        monitor knows.
+
+        With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic
+        would stay in its memory, about 11 MB, for as long as it runs)."""
+        from monitor.store.migrations import migrate, migrate_in_subprocess, quick_schema_status
+
+        create_database_file(path)
+        engine = open_engine(path)
+        try:
+            with database_errors(path), engine.connect() as connection:
+                status = quick_schema_status(connection)
+            if not status.up_to_date:  # only then pay for importing Alembic
+                if migrate_in_child:
+                    upgrade = migrate_in_subprocess(path)
+                    log.info(
+                        "database schema upgraded",
+                        database=str(path),
+                        before=upgrade.before,
+                        after=upgrade.after,
+                    )
+                else:
+                    migrate(path)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(path, engine)
+
+    @classmethod
+    def open_reader(cls, path: Path) -> Database:
+        """Open the database at *path* read-only; it never blocks the daemon.
+
+        Raise StoreError if there is no database, or its schema is not the one this monitor
+        writes (older: the message says to run ``monitor db upgrade``).
+        """
+        from monitor.store.migrations import quick_schema_status, require_current_schema
+
+        engine = open_engine(path, readonly=True)
+        try:
+            with database_errors(path), engine.connect() as connection:
+                require_current_schema(quick_schema_status(connection), path)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(path, engine)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session inside one read transaction (a consistent snapshot)."""
+        with database_errors(self._path), self._read_sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """Yield a session inside one ``BEGIN IMMEDIATE`` transaction, committed on success and
+        rolled back on any exception."""
+        with (
+            self._write_lock,
+            database_errors(self._path),
+            self._sessions() as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[Any]:
+        """Yield a DB-API cursor outside any transaction, holding this process's write turn
+        (for pragmas that cannot run in a transaction: incremental vacuum, WAL checkpoints)."""
+        with self._write_lock, database_errors(self._path):
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+            finally:
+                raw.close()
+
+    def close(self) -> None:
+        """Close every pooled connection; the object must not be used afterwards."""
+        self._engine.dispose()

@@ -1,0 +1,110 @@
+"""Lockout guards: which password identities the monitor must not sign in as, and until when.
+
+The rules (which answers hold, for how long) are :mod:`monitor.model.lockout`; this repository
+keeps one guard row per held identity. Record a guard before the result that caused it: a crash
+in between then errs on the side of not signing in again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from monitor.model.lockout import LockoutGuard
+from monitor.model.outcomes import Outcome
+from monitor.store.database import Database
+from monitor.store.mapping import RecordMap, column, outcome, outcome_text
+from monitor.store.models.probes import LockoutGuardRow
+
+GUARD = RecordMap(
+    LockoutGuard,
+    read={"outcome": column("outcome", outcome)},
+    write={"outcome": lambda guard: outcome_text(guard.outcome)},
+)
+
+
+class GuardRepository:
+    """Reads and writes of lockout guards; every method is one short transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def get(self, identity: str) -> LockoutGuard | None:
+        """Return the guard of *identity*, or None if its sign-ins are not held."""
+        with self._database.read() as session:
+            row = session.get(LockoutGuardRow, identity)
+            return None if row is None else GUARD.to_record(row)
+
+    def all(self) -> list[LockoutGuard]:
+        """Return every guard, ordered by identity."""
+        with self._database.read() as session:
+            rows = session.scalars(select(LockoutGuardRow).order_by(LockoutGuardRow.identity))
+            return [GUARD.to_record(row) for row in rows]
+
+    def hold(
+        self,
+        identity: str,
+        fingerprint: str | None,
+        outcome: Outcome,
+        aadsts_code: int | None,
+        since: datetime,
+        hold_until: datetime | None,
+        cooldown_seconds: int | None,
+        *,
+        forced_at: datetime | None = None,
+    ) -> LockoutGuard:
+        """Hold sign-ins of *identity* (replacing any guard it had) and return the guard.
+
+        ``hold_until`` None holds until the credential's fingerprint changes or the guard is
+        released. Replacing a guard resets its blocked-attempt count.
+        """
+        guard = LockoutGuard(
+            identity=identity,
+            credential_fingerprint=fingerprint,
+            outcome=Outcome(outcome),
+            aadsts_code=aadsts_code,
+            since=since,
+            hold_until=hold_until,
+            cooldown_seconds=cooldown_seconds,
+            blocked_attempts=0,
+            last_blocked_at=None,
+            forced_at=forced_at,
+        )
+        with self._database.write() as session:
+            row = session.get(LockoutGuardRow, identity)
+            if row is None:
+                row = LockoutGuardRow(identity=identity)
+                session.add(row)
+            GUARD.fill(row, guard)
+            session.flush()
+            return GUARD.to_record(row)
+
+    def note_blocked_attempt(self, identity: str, at: datetime) -> LockoutGuard | None:
+        """Count one sign-in the guard held back at *at*; return the guard (None if none)."""
+        with self._database.write() as session:
+            row = session.get(LockoutGuardRow, identity)
+            if row is None:
+                return None
+            row.blocked_attempts += 1
+            row.last_blocked_at = at
+            session.flush()
+            return GUARD.to_record(row)
+
+    def note_forced_probe(self, identity: str, at: datetime) -> LockoutGuard | None:
+        """Record that an operator forced a probe past the guard at *at*; return the guard."""
+        with self._database.write() as session:
+            row = session.get(LockoutGuardRow, identity)
+            if row is None:
+                return None
+            row.forced_at = at
+            session.flush()
+            return GUARD.to_record(row)
+
+    def release(self, identity: str) -> bool:
+        """Lift the guard of *identity*; return whether there was one."""
+        with self._database.write() as session:
+            deleted = session.execute(
+                delete(LockoutGuardRow).where(LockoutGuardRow.identity == identity)
+            )
+            return bool(getattr(deleted, "rowcount", 0))

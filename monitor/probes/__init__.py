@@ -11,7 +11,7 @@ The engine calls a probe as::
 
 from __future__ import annotations
 
-from monitor.probes.base import Probe, ProbeResult, RateLimit
+from monitor.probes.base import ProbeResult, RateLimit
 from monitor.probes.certificate import ApplicationCertificateProbe
 from monitor.probes.client_secret import ApplicationSecretProbe
 from monitor.probes.context import ProbeContext, SessionPool
@@ -38,7 +38,6 @@ __all__ = [
     "LockoutHold",
     "LockoutTrigger",
     "MsalProbe",
-    "Probe",
     "ProbeContext",
     "ProbeResult",
     "RateLimit",

@@ -1,10 +1,10 @@
-"""The result of one probe and the interface every probe kind implements."""
+"""The result of one probe of one identity in one environment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from monitor.outcomes import Outcome
 
@@ -53,12 +53,3 @@ class ProbeResult:
 
     def evolve(self, **changes: object) -> ProbeResult:
         return replace(self, **changes)  # type: ignore[arg-type]
-
-
-class Probe(Protocol):
-    """Sign in as one identity and call Dataverse in each of its environments.
-
-    Implementations never raise: every failure becomes a :class:`ProbeResult` with an outcome.
-    """
-
-    def run(self, environments: list[str]) -> list[ProbeResult]: ...

@@ -32,7 +32,6 @@ from monitor.store.models_alerting import (
     SilenceRow,
 )
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "superseded")
 INCIDENT_PREFIX = "CM-"
 
 

@@ -49,14 +49,6 @@ class PostureChange:
     to_fact: Fact | None
     to_cause: str | None
 
-    @property
-    def appeared(self) -> bool:
-        return self.from_observed is None
-
-    @property
-    def disappeared(self) -> bool:
-        return self.to_observed is None
-
 
 def _require_aware(value: datetime, what: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:

@@ -304,12 +304,6 @@ class UsageQueries:
                 for row in session.scalars(query)
             ]
 
-    def usage_imports(self, limit: int = 20) -> list[UsageImportRecord]:
-        """Return the newest imported report files, newest first."""
-        query = select(UsageImportRow).order_by(UsageImportRow.id.desc()).limit(limit)
-        with self._read() as session:
-            return [_import_record(row) for row in session.scalars(query)]
-
 
 def _key(row: UsageReportRow) -> tuple[str, str, date, str, str, str, str]:
     return (

@@ -60,18 +60,6 @@ def posture_from_store(store: Store | Reader, config: Config, now: datetime) -> 
     )
 
 
-def posture_findings(
-    source: Store | Reader | Iterable[Observation], config: Config, now: datetime
-) -> list[Finding]:
-    """Return the posture findings from a store (its current facts plus the configuration's
-    own) or from observations already at hand."""
-    if isinstance(source, Store | Reader):
-        return list(posture_from_store(source, config, now).findings)
-    return list(
-        evaluate_posture(merged_observations(list(source), config, now), config, now).findings
-    )
-
-
 def posture_exit_code(posture: Posture) -> int:
     """Return 2 if a finding is critical, 1 if one is a warning, else 0 (Nagios style)."""
     levels = {finding.level for finding in posture.findings}

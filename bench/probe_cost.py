@@ -676,7 +676,7 @@ class PassFigures:
     peak_rss_mib: float
     requests: int = 0
     store_seconds: float = 0.0  # monitor only: time in Store.record_results
-    guard_seconds: float = 0.0  # monitor only: time in Store.get_guard (before each submit)
+    guard_seconds: float = 0.0  # monitor only: time in Store.list_guards (before the submits)
     probing_seconds: float = 0.0  # monitor only: from run() until the last probe was collected
     config_load_seconds: float = 0.0  # monitor only: load_config, before the pass
     requests_per_probe: float = 0.0
@@ -701,10 +701,10 @@ class TimedStore(Store):
         finally:
             self.record_seconds += time.perf_counter() - start
 
-    def get_guard(self, identity: str) -> LockoutGuard | None:
+    def list_guards(self) -> list[LockoutGuard]:
         start = time.perf_counter()
         try:
-            return super().get_guard(identity)
+            return super().list_guards()
         finally:
             self.guard_seconds += time.perf_counter() - start
 
@@ -937,7 +937,7 @@ def render(
             if run.path == "monitor":
                 tail = run.wall_seconds - run.probing_seconds
                 out.append(
-                    f"{'':>11}probing {run.probing_seconds:.2f} s (Store.get_guard in the "
+                    f"{'':>11}probing {run.probing_seconds:.2f} s (Store.list_guards before the "
                     f"submit loop {run.guard_seconds:.2f} s), then {tail:.2f} s to record and log "
                     f"(Store.record_results {run.store_seconds:.2f} s); load_config before the "
                     f"pass {run.config_load_seconds:.2f} s"

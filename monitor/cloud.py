@@ -9,7 +9,7 @@ reached. Source: Microsoft's "National clouds" page (domain.md section 1.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 CloudName = Literal["public", "usgov", "china", "custom"]
 
@@ -61,20 +61,3 @@ def endpoints(
         return CLOUDS[cloud]
     except KeyError:
         raise ValueError(f"unknown cloud {cloud!r}") from None
-
-
-class _Tenant(Protocol):
-    @property
-    def authority_host(self) -> str: ...
-
-    @property
-    def tenant_id(self) -> str: ...
-
-
-def authority_url(tenant: _Tenant) -> str:
-    """Return the tenant-specific authority for msal: ``{authority_host}/{tenant_id}``.
-
-    Never ``/common`` or ``/organizations``: those accept any tenant's accounts, and client
-    credential grants fail on them.
-    """
-    return f"{tenant.authority_host.rstrip('/')}/{tenant.tenant_id}"

@@ -18,22 +18,16 @@ secret there) and msal logs request details. ``http.client`` debug output is nev
 
 The canonical per-probe line
 ----------------------------
-Every probe run produces exactly one line at INFO with the event name ``"probe"``::
+Every probe result gives exactly one line at INFO with the event name ``"probe"``, written by
+:func:`monitor.engine.log_pass` once its pass is stored (so a ``run_id`` seen in the log is always
+in the database)::
 
-    log.info(
-        "probe",
-        identity="erp-integration",      # the identity's configured name
-        environment="contoso-prod",      # the Dataverse environment (or "" for token-only kinds)
-        kind="client_secret",            # the probe kind, as in the config
-        outcome="ok",                    # a monitor.model.outcomes.Outcome value
-        duration_ms=412,                 # wall time of the probe, integer milliseconds
-        run_id="2f1c...",                # the scheduler pass (or `monitor check` run) it belongs to
-    )
+    {"event": "probe", "identity": "erp-integration", "environment": "contoso-prod",
+     "kind": "client_secret", "outcome": "ok", "duration_ms": 412, "run_id": "2f1c...", ...}
 
-:func:`log_probe` writes exactly that line and is the preferred way to do it; extra context
-(``error_code``, ``correlation_id``, ``trace_id``) goes in as further keyword arguments. Never put
-a secret, a token or a full ``error_description`` on it: the redaction below is a safety net, not
-the plan.
+with ``attempted``, ``stage``, ``aadsts``, ``http_status`` and ``correlation_id`` besides. Never
+put a secret, a token or a full ``error_description`` on it: the redaction below is a safety net,
+not the plan.
 """
 
 from __future__ import annotations
@@ -60,12 +54,9 @@ from monitor.secrets import MASK, Secret, scrub
 __all__ = [
     "HANDLER_NAME",
     "PINNED_LOGGERS",
-    "PROBE_EVENT",
-    "PROBE_FIELDS",
     "ScrubbingRenderer",
     "configure_logging",
     "get_logger",
-    "log_probe",
     "redact_sensitive_keys",
     "redact_sensitive_patterns",
     "redact_text",
@@ -81,16 +72,6 @@ PINNED_LOGGERS: Final[tuple[str, ...]] = ("urllib3", "msal")
 #: APScheduler logs two INFO lines per job run ("Running job", "executed successfully"), which
 #: would double the canonical probe line; it is kept at WARNING unless the level is DEBUG.
 _QUIET_BELOW_DEBUG: Final[tuple[str, ...]] = ("apscheduler.executors",)
-
-PROBE_EVENT: Final = "probe"
-PROBE_FIELDS: Final[tuple[str, ...]] = (
-    "identity",
-    "environment",
-    "kind",
-    "outcome",
-    "duration_ms",
-    "run_id",
-)
 
 _LEVELS: Final[dict[str, int]] = {
     "debug": logging.DEBUG,
@@ -577,27 +558,3 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """Return the structlog logger for module *name* (pass ``__name__``)."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
-
-
-def log_probe(
-    log: structlog.stdlib.BoundLogger,
-    *,
-    identity: str,
-    environment: str,
-    kind: str,
-    outcome: str,
-    duration_ms: int,
-    run_id: str,
-    **context: Any,
-) -> None:
-    """Write the canonical per-probe line (event ``"probe"``, see the module docstring)."""
-    log.info(
-        PROBE_EVENT,
-        identity=identity,
-        environment=environment,
-        kind=kind,
-        outcome=str(outcome),
-        duration_ms=duration_ms,
-        run_id=run_id,
-        **context,
-    )

@@ -6,7 +6,6 @@ used as a check command as it is.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -146,15 +145,3 @@ def result_to_dict(result: ProbeResult) -> dict[str, Any]:
         "user_id": result.user_id,
         "organization_id": result.organization_id,
     }
-
-
-def render_json(run_id: str, results: Sequence[ProbeResult]) -> str:
-    state = overall(results)
-    document = {
-        "status": state.name,
-        "exit_code": int(state),
-        "summary": status_line(results),
-        "run_id": run_id,
-        "results": [result_to_dict(r) for r in results],
-    }
-    return json.dumps(document, indent=2)

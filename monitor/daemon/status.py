@@ -50,7 +50,6 @@ class DaemonStatus:
         self.probes = 0
         self._not_ok: dict[tuple[str, str], str] = {}
         self.last_probe_at: datetime | None = None
-        self.last_retention: str | None = None
         # What the status row says about this process (see the module docstring).
         self.pid = os.getpid() if pid is None else pid
         self.hostname = socket.gethostname() if hostname is None else hostname
@@ -84,11 +83,6 @@ class DaemonStatus:
                 else:
                     self._not_ok[key] = str(result.outcome)
             self.last_probe_at = finished_at
-
-    @property
-    def not_ok(self) -> int:
-        with self._lock:
-            return len(self._not_ok)
 
     def summary(self) -> str:
         """Return the one-line summary systemctl status shows."""

@@ -69,7 +69,6 @@ class ResultWriter:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._failing = False
-        self.committed = 0  # results taken off the queue: committed, or dropped as unstorable
         self._thread = threading.Thread(target=self._loop, name="result-writer", daemon=True)
 
     def start(self) -> None:
@@ -141,7 +140,6 @@ class ResultWriter:
                     self._pending.popleft()
                 self._pending_results -= count
                 empty = not self._pending
-            self.committed += count
             if self._failing:
                 log.info("result writer: commits succeed again", committed=count)
                 self._failing = False

@@ -118,7 +118,6 @@ class JsonReader:
         origin = urllib.parse.urlsplit(self.base_url)
         self._origin = (origin.scheme.lower(), origin.netloc.lower())
         self._gave_up: NotObserved | None = None
-        self.requests_sent = 0
 
     # --- what subclasses refine ----------------------------------------------------------------
 
@@ -236,7 +235,6 @@ class JsonReader:
 
     def _send(self, url: str, token: str) -> requests.Response:
         headers = {**self.headers, "Authorization": f"Bearer {token}"}
-        self.requests_sent += 1
         try:
             return self.session.request(
                 "GET",

@@ -53,15 +53,6 @@ USER_READ_ALL = "User.Read.All"
 DOMAIN_READ_ALL = "Domain.Read.All"
 ORGANIZATION_READ_ALL = "Organization.Read.All"
 
-# Feature -> the least-privileged Graph application permission it needs (README "Posture").
-GRAPH_PERMISSIONS: dict[str, str] = {
-    "client secret and certificate end dates": APPLICATION_READ_ALL,
-    "service principal enabled": APPLICATION_READ_ALL,
-    "user account, password age and policy, licences": USER_READ_ALL,
-    "domain password expiry policy": DOMAIN_READ_ALL,
-    "SKU names and spare licences": ORGANIZATION_READ_ALL,
-}
-
 APPLICATION_SELECT = "id,appId,displayName,passwordCredentials,keyCredentials"
 SERVICE_PRINCIPAL_SELECT = "id,appId,displayName,accountEnabled,passwordCredentials,keyCredentials"
 USER_SELECT = (

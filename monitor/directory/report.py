@@ -57,18 +57,6 @@ def posture_from_store(store: Store, config: Config, now: datetime) -> Posture:
     return evaluate_posture(merged_observations(store.posture.current(), config, now), config, now)
 
 
-def posture_findings(
-    source: Store | Iterable[Observation], config: Config, now: datetime
-) -> list[Finding]:
-    """Return the posture findings from a store (its current facts plus the configuration's
-    own) or from observations already at hand."""
-    if isinstance(source, Store):
-        return list(posture_from_store(source, config, now).findings)
-    return list(
-        evaluate_posture(merged_observations(list(source), config, now), config, now).findings
-    )
-
-
 def posture_exit_code(posture: Posture) -> int:
     """Return 2 if a finding is critical, 1 if one is a warning, else 0 (Nagios style)."""
     levels = {finding.level for finding in posture.findings}

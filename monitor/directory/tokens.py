@@ -75,7 +75,6 @@ class ObserverTokens:
         self._app: msal.ConfidentialClientApplication | None = None
         self._assertion: BoundAssertion | None = None
         self._failures: dict[str, NotObserved] = {}
-        self.sign_ins = 0  # token requests that reached the identity provider (for tests)
 
     def for_resource(self, resource: str) -> ResourceTokens:
         """Return the token provider for *resource* (``https://graph...`` or an environment)."""
@@ -113,8 +112,6 @@ class ObserverTokens:
                 ),
             )
             raise self._failures[resource] from None
-        if result.get("token_source") == "identity_provider":
-            self.sign_ins += 1
         token = result.get("access_token")
         if not isinstance(token, str):
             status = self.client.last.status_code if self.client.last is not None else None

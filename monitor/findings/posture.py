@@ -1091,10 +1091,3 @@ def evaluate_posture(
         skus=MappingProxyType(skus),
         non_interactive=MappingProxyType(non_interactive),
     )
-
-
-def posture_rules(
-    observations: Iterable[Observation], config: Config, now: datetime
-) -> list[Finding]:
-    """Return only the findings of :func:`evaluate_posture`."""
-    return list(evaluate_posture(observations, config, now).findings)

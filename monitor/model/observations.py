@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeAlias, cast
+from typing import Any, ClassVar, Literal, cast
 
 Source = Literal["graph", "dataverse", "certificate file", "configuration"]
 SOURCES: tuple[Source, ...] = ("graph", "dataverse", "certificate file", "configuration")
@@ -39,14 +39,6 @@ NotObservedCause = Literal[
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
 SYSTEM_CUSTOMIZER_TEMPLATE = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
 ACCESS_MODE_NON_INTERACTIVE = 4
-ACCESS_MODES = {
-    0: "read-write",
-    1: "administrative",
-    2: "read",
-    3: "support user",
-    4: "non-interactive",
-    5: "delegated admin",
-}
 # Graph's conventional "never expires" for a domain's passwordValidityPeriodInDays.
 NEVER_EXPIRES_DAYS = 2147483647
 
@@ -600,8 +592,6 @@ FACT_TYPES: dict[str, type[Fact]] = {
     )
 }
 
-ObservationKind: TypeAlias = str  # one of FACT_TYPES' keys
-
 
 def fact_from_json(kind: str, data: Mapping[str, Any]) -> Fact:
     """Return the fact of *kind* from its JSON form. Raise KeyError for an unknown kind."""
@@ -767,11 +757,3 @@ class PostureChange:
     from_fact: Fact | None
     to_fact: Fact | None
     to_cause: str | None
-
-    @property
-    def appeared(self) -> bool:
-        return self.from_observed is None
-
-    @property
-    def disappeared(self) -> bool:
-        return self.to_observed is None

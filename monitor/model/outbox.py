@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "superseded")
-
 
 @dataclass(frozen=True)
 class NewOutbox:

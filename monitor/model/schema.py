@@ -37,10 +37,6 @@ class SchemaStatus:
         return self.current == self.head
 
     @property
-    def needs_upgrade(self) -> bool:
-        return self.known and self.current != self.head
-
-    @property
     def newer(self) -> bool:
         return not self.known
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from monitor.model.lockout import LOCKOUT_TRIGGERS, LockoutHold, LockoutTrigger, lockout_trigger
 from monitor.model.probes import ProbeResult, RateLimit
-from monitor.probes.base import Probe
 from monitor.probes.certificate import ApplicationCertificateProbe
 from monitor.probes.client_secret import ApplicationSecretProbe
 from monitor.probes.context import ProbeContext, SessionPool
@@ -34,7 +33,6 @@ __all__ = [
     "LockoutHold",
     "LockoutTrigger",
     "MsalProbe",
-    "Probe",
     "ProbeContext",
     "ProbeResult",
     "RateLimit",

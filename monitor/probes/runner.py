@@ -71,7 +71,6 @@ class _RecordingClient:
         self.deadline = deadline
         self.context = context
         self.last: HttpResponse | None = None
-        self.sent = 0
 
     def get(self, url: str, **kwargs: Any) -> HttpResponse:
         return self._send("GET", url, kwargs)
@@ -86,7 +85,6 @@ class _RecordingClient:
         if self.context.monotonic() >= self.deadline:
             raise DeadlineExceeded("the probe deadline passed before the request was sent")
         self.last = None
-        self.sent += 1
         send = self.inner.get if method == "GET" else self.inner.post
         response = send(url, **kwargs)
         self.last = response

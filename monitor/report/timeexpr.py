@@ -111,8 +111,3 @@ def _in_zone(naive: datetime, zone: tzinfo | None) -> datetime:
     if zone is None:
         return naive.astimezone().astimezone(UTC)
     return naive.replace(tzinfo=zone).astimezone(UTC)
-
-
-def to_zone(value: datetime, zone: tzinfo | None) -> datetime:
-    """Return the aware *value* as wall-clock time in *zone* (None: the local zone)."""
-    return value.astimezone(zone)

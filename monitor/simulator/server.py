@@ -269,10 +269,6 @@ class Simulator:
         self.stop()
 
     @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
     def connections_accepted(self) -> int:
         """How many TCP connections the server accepted since it started (keep-alive check)."""
         return self._server.connections_accepted if self._server is not None else 0

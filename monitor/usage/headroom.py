@@ -44,11 +44,6 @@ class Headroom:
     burst_share: Fraction | None
     time_share: Fraction | None
 
-    @property
-    def lowest_share(self) -> Fraction | None:
-        shares = [share for share in (self.burst_share, self.time_share) if share is not None]
-        return min(shares) if shares else None
-
 
 def _share(value: int | None, limit: int) -> tuple[int | None, Fraction | None]:
     if value is None or value < 0:

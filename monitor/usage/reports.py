@@ -44,7 +44,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
 ReportFormat = Literal["licensed", "non_licensed"]
-REPORT_FORMATS: tuple[ReportFormat, ...] = ("licensed", "non_licensed")
 REPORT_NAMES: Mapping[ReportFormat, str] = {
     "licensed": "Licensed User report",
     "non_licensed": "Non-licensed User report",
@@ -176,10 +175,6 @@ class ReportError(ValueError):
         if more:
             lines.append(f"... and {more} more problems")
         super().__init__("\n".join(lines))
-
-    @property
-    def first_line(self) -> int | None:
-        return self.problems[0].line if self.problems else None
 
 
 def _normalise_header(name: str) -> str:

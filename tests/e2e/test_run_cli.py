@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from support.daemon import FAST_SCHEDULE, DaemonProcess, append_config, probe_events
+from support.daemon import FAST_SCHEDULE, DaemonProcess, append_config
 from support.deployment import APP_SECRET, USER_PASSWORD, Deployment, write_deployment
 
 from monitor.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
+
+IDENTITIES = ("app-secret", "app-cert", "user-password")
 
 
 @pytest.fixture
@@ -29,10 +31,12 @@ def deployment(
 
 def test_report_beside_the_running_daemon(deployment: Deployment) -> None:
     """`monitor report --json` five times while the daemon records every second: every run
-    succeeds, none meets a locked database, and the board shows every identity."""
+    succeeds, none meets a locked database, and the board shows every identity with the state
+    the daemon recorded for it."""
     outputs = []
     with DaemonProcess(deployment) as daemon:
-        daemon.wait_for_event("probe")
+        for identity in IDENTITIES:  # a probe line follows its result's commit
+            daemon.wait_for_event("probe", lambda event, name=identity: event["identity"] == name)
         for _ in range(5):
             done = deployment.run("report", "--json")
             outputs.append(done)
@@ -41,12 +45,14 @@ def test_report_beside_the_running_daemon(deployment: Deployment) -> None:
         assert 0 == daemon.wait()
         log = daemon.text()
 
+    expected = {identity: ("ok", "e2e-prod") for identity in IDENTITIES}
     for done in outputs:
-        assert "locked" not in done.stderr
-        json.loads(done.stdout)
-    assert {"app-secret", "app-cert", "user-password"} <= {
-        event["identity"] for event in probe_events(daemon.events())
-    }
+        assert (0, "") == (done.returncode, done.stderr)
+        board = json.loads(done.stdout)
+        assert "board" == board["view"]
+        assert expected == {
+            row["identity"]: (row["state"], row["environments"]) for row in board["identities"]
+        }
     assert "database is locked" not in log
 
 

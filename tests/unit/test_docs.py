@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
-from monitor.cli import COMMANDS, build_parser
+import pytest
+
+from monitor.cli import COMMANDS, build_parser, main
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
@@ -17,18 +20,77 @@ def _quick_start(tag: str) -> str:
     return match.group(1)
 
 
+def _subcommands(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Return the parser's one sub-command action."""
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action
+
+
+def _help_lines(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Return each sub-command's (or action's) help line, by name, as argparse registered it."""
+    return {choice.dest: choice.help or "" for choice in _subcommands(parser)._choices_actions}
+
+
+def _help_output(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Return what ``monitor ARGV... --help`` prints, with its line wrapping undone."""
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert 0 == exited.value.code
+    return " ".join(capsys.readouterr().out.split())
+
+
+def _command_rows(name: str) -> list[str]:
+    """Return the first cell of every README table row that documents ``monitor NAME``."""
+    return [
+        line.split(" | ", 1)[0]
+        for line in README.splitlines()
+        if re.match(rf"\| `monitor {name}[ `]", line)
+    ]
+
+
 def test_every_subcommand_is_documented_in_the_readme() -> None:
-    """Each registered subcommand appears in the README's commands table."""
-    missing = [name for name in COMMANDS if f"`monitor {name}" not in README]
-    assert [] == missing
+    """Each registered subcommand has a row in the README's commands table."""
+    commands = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        match.group(1) for match in re.finditer(r"^\| `monitor ([a-z]+)", commands, re.MULTILINE)
+    }
+    assert [] == [name for name in COMMANDS if name not in documented]
 
 
-def test_every_subcommand_has_help() -> None:
-    """The parser builds with every command module and each has a help line."""
-    parser = build_parser()
-    actions = [a for a in parser._actions if a.dest == "command"]
-    choices = actions[0].choices  # type: ignore[union-attr]
-    assert sorted(COMMANDS) == sorted(choices)
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every subcommand registers a non-empty help line, and `monitor --help` prints it next to
+    the subcommand's name, in the order of the registry."""
+    helps = _help_lines(build_parser())
+    output = _help_output(capsys)
+
+    assert list(COMMANDS) == list(helps)
+    assert [] == [name for name, text in helps.items() if not text.strip()]
+    assert [] == [name for name, text in helps.items() if f"{name} {text}" not in output]
+
+
+def test_every_subcommand_action_has_help_and_a_readme_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Actions and views (``config validate``, ``report history`` ...) each have a non-empty help
+    line that ``monitor COMMAND --help`` prints, and are named in the README row of their
+    command."""
+    subparsers = _subcommands(build_parser()).choices
+    nested = {
+        name: _help_lines(parser)
+        for name, parser in subparsers.items()
+        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+    }
+    assert nested, "no subcommand has actions"
+
+    for name, helps in nested.items():
+        output = _help_output(capsys, name)
+        rows = " ".join(_command_rows(name))
+        for action, text in helps.items():
+            assert text.strip(), f"monitor {name} {action} has no help"
+            assert f"{action} {text}" in output, f"monitor {name} --help lacks {action}"
+            assert re.search(rf"\b{action}\b", rows), f"README has no row for {name} {action}"
 
 
 def test_quick_start_has_exactly_the_two_commands_ci_runs() -> None:

@@ -17,17 +17,19 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from monitor.engine import log_pass
 from monitor.logsetup import (
     HANDLER_NAME,
     PINNED_LOGGERS,
     configure_logging,
     get_logger,
-    log_probe,
     redact_sensitive_keys,
     redact_sensitive_patterns,
     redact_text,
     scrub_secret_values,
 )
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.secrets import MASK, Secret
 
 _TOUCHED_LOGGERS = ("", *PINNED_LOGGERS, "apscheduler.executors")
@@ -611,63 +613,106 @@ def test_apscheduler_job_chatter_is_quiet_below_debug() -> None:
     assert events == ['Running job "probe"']
 
 
-def test_log_probe_writes_the_canonical_line() -> None:
-    """log_probe emits one INFO event named "probe" with the canonical fields and extra context."""
+def _probe_results() -> list[ProbeResult]:
+    """Two results of one pass: a success and a refused client secret."""
+    started = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
+    return [
+        ProbeResult(
+            identity="erp",
+            environment="contoso-prod",
+            tenant="contoso",
+            credential_type="client_secret",
+            started_at=started,
+            duration_ms=412,
+            outcome=Outcome.OK,
+            stage="dataverse",
+            http_status=200,
+            correlation_id="c-1",
+        ),
+        ProbeResult(
+            identity="erp",
+            environment="contoso-test",
+            tenant="contoso",
+            credential_type="client_secret",
+            started_at=started,
+            duration_ms=98,
+            outcome=Outcome.CREDENTIAL_INVALID,
+            stage="token",
+            message="invalid client secret",
+            aadsts_code=7000215,
+            http_status=401,
+        ),
+    ]
+
+
+def test_log_pass_writes_one_canonical_line_per_result() -> None:
+    """log_pass (what the engine and the daemon's writer call) emits one INFO event named
+    "probe" per result, with the canonical fields and the sign-in details."""
     configure_logging("info", stream=io.StringIO())
 
     with capture_logs() as logs:
-        log_probe(
-            get_logger("monitor.engine"),
-            identity="erp",
-            environment="contoso-prod",
-            kind="client_secret",
-            outcome="ok",
-            duration_ms=412,
-            run_id="run-1",
-            correlation_id="c-1",
-        )
+        log_pass("run-1", _probe_results())
 
     expected = [
         {
             "event": "probe",
+            "run_id": "run-1",
             "identity": "erp",
             "environment": "contoso-prod",
             "kind": "client_secret",
             "outcome": "ok",
+            "attempted": True,
+            "stage": "dataverse",
             "duration_ms": 412,
-            "run_id": "run-1",
+            "aadsts": None,
+            "http_status": 200,
             "correlation_id": "c-1",
             "log_level": "info",
-        }
+        },
+        {
+            "event": "probe",
+            "run_id": "run-1",
+            "identity": "erp",
+            "environment": "contoso-test",
+            "kind": "client_secret",
+            "outcome": "credential_invalid",
+            "attempted": True,
+            "stage": "token",
+            "duration_ms": 98,
+            "aadsts": 7000215,
+            "http_status": 401,
+            "correlation_id": None,
+            "log_level": "info",
+        },
     ]
     assert expected == logs
 
 
 def test_canonical_probe_line_in_json() -> None:
-    """The probe line renders as one JSON object with all canonical fields."""
+    """Each probe line of a pass renders as one JSON object with all canonical fields."""
     stream = io.StringIO()
     configure_logging("info", json=True, stream=stream)
 
-    log_probe(
-        get_logger("monitor.engine"),
-        identity="erp",
-        environment="contoso-prod",
-        kind="certificate",
-        outcome="credential_expired",
-        duration_ms=98,
-        run_id="run-2",
-    )
+    log_pass("run-2", _probe_results())
 
-    (line,) = _json_lines(stream)
-    expected = {
-        "event": "probe",
-        "level": "info",
-        "logger": "monitor.engine",
-        "identity": "erp",
-        "environment": "contoso-prod",
-        "kind": "certificate",
-        "outcome": "credential_expired",
-        "duration_ms": 98,
-        "run_id": "run-2",
-    }
-    assert expected == {key: value for key, value in line.items() if key != "timestamp"}
+    canonical = {"event": "probe", "level": "info", "logger": "monitor.engine", "run_id": "run-2"}
+    expected = [
+        {
+            **canonical,
+            "identity": "erp",
+            "environment": "contoso-prod",
+            "kind": "client_secret",
+            "outcome": "ok",
+            "duration_ms": 412,
+        },
+        {
+            **canonical,
+            "identity": "erp",
+            "environment": "contoso-test",
+            "kind": "client_secret",
+            "outcome": "credential_invalid",
+            "duration_ms": 98,
+        },
+    ]
+    keys = expected[0].keys()
+    assert expected == [{key: line.get(key) for key in keys} for line in _json_lines(stream)]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 
-from support.daemon import DaemonProcess, check_consistency, count_rows, probe_events, wait_until
+from support.daemon import DaemonProcess, check_consistency, probe_events, wait_until
 from support.deployment import Deployment
 
 from monitor.simulator import Simulator
@@ -30,7 +31,13 @@ def test_sigterm_during_a_hanging_probe_exits_cleanly(
     assert elapsed < 10
     assert 0 == stopped["abandoned"]
     check_consistency(deployment.database)
-    assert count_rows(deployment.database, "probe_result") > 0
+    with sqlite3.connect(f"file:{deployment.database}?mode=ro", uri=True) as connection:
+        rows = connection.execute("SELECT outcome, stage, attempted FROM probe_result").fetchall()
+    # Every probe hung on WhoAmI: each result is unreachable at the deadline (the identity's
+    # other environment repeats it without a new sign-in).
+    assert rows
+    assert {("unreachable", "deadline")} == {(outcome, stage) for outcome, stage, _ in rows}
+    assert any(attempted for _, _, attempted in rows)
 
 
 def sim_requests(sim: Simulator) -> list[int]:

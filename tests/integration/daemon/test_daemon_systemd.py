@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import time
@@ -100,15 +101,21 @@ def test_invalid_configuration_at_start_exits_78_without_ready(
     assert [] == notify.with_key("READY")
 
 
-def test_status_line_counts_probes(deployment: Deployment, notify: NotifySocket) -> None:
-    """STATUS= is refreshed with the number of probes and failures."""
+def test_status_line_counts_probes(
+    deployment: Deployment, sim: Simulator, notify: NotifySocket
+) -> None:
+    """STATUS= is refreshed with the number of probes and failures: with the client secret
+    revoked, its two identity/environment pairs are counted as not ok."""
+    from support.deployment import APP_SECRET, SECRET_APP
+
+    sim.revoke_secret(SECRET_APP, APP_SECRET)
+    counted = re.compile(
+        r"3 identities scheduled; [1-9][0-9]* probes since start; "
+        r"2 identity/environment pairs not ok; last probe [0-9-]+ [0-9:]+ UTC"
+    )
     with DaemonProcess(deployment, notify=notify) as daemon:
         wait_until(
-            lambda: any(
-                "probes since start" in m.fields.get("STATUS", "")
-                and not m.fields["STATUS"].endswith("0 probes since start")
-                for m in notify.snapshot()
-            ),
+            lambda: any(counted.fullmatch(m.fields.get("STATUS", "")) for m in notify.snapshot()),
             timeout=30,
         )
         # The probe line follows the commit of the result writer's window (5 s).

@@ -27,6 +27,16 @@ from monitor.simulator import Simulator
 from monitor.store import Store
 
 KEY = b"k" * 32
+# The facts a full pass reads from each service (test_a_full_read_records_every_fact).
+GRAPH_KINDS = {
+    "subscribed_sku",
+    "domain_policy",
+    "service_principal",
+    "app_credentials",
+    "user_account",
+    "user_licences",
+}
+DATAVERSE_KINDS = {"noninteractive_users", "systemuser", "security_roles"}
 
 
 class Sleeps:
@@ -180,6 +190,7 @@ def test_without_observer_everything_is_not_observed_except_local_facts(
     report = directory_pass(tmp_path, sim, store, observer=False).run()
 
     assert 0 == sim.request_count()
+    assert GRAPH_KINDS | DATAVERSE_KINDS == set(kinds(report.observations))
     assert all(not o.observed and o.cause == "no_observer" for o in report.observations)
     (finding,) = [f for f in report.findings if f.kind is FindingKind.NOT_OBSERVED]
     assert Level.INFO == finding.level
@@ -247,10 +258,12 @@ def test_long_graph_throttling_skips_the_remaining_graph_reads(
     ).run()
 
     graph = [o for o in report.observations if o.source == "graph"]
+    dataverse = [o for o in report.observations if o.source == "dataverse"]
+    assert (GRAPH_KINDS, DATAVERSE_KINDS) == (set(kinds(graph)), set(kinds(dataverse)))
     assert all(o.cause == "throttled" for o in graph)
     assert 1 == sim.request_count("graph")
     assert [] == sleeps.calls
-    assert all(o.observed for o in report.observations if o.source == "dataverse")
+    assert all(o.observed for o in dataverse)
 
 
 def test_wrong_observer_secret_fails_once_per_resource(
@@ -263,6 +276,7 @@ def test_wrong_observer_secret_fails_once_per_resource(
     ).run()
 
     remote = [o for o in report.observations if o.source in ("graph", "dataverse")]
+    assert GRAPH_KINDS | DATAVERSE_KINDS == set(kinds(remote))
     assert all(o.cause == "sign_in" for o in remote)
     assert all("AADSTS7000215" in (o.reason or "") for o in remote)
     assert 2 == sim.request_count("token", client_id=OBSERVER)
@@ -293,7 +307,9 @@ def test_certificate_observer_signs_in(tmp_path: Path, sim: Simulator, store: St
     config = load_config(cfg.source, environ={})
     report = DirectoryPass(config, store, fingerprint_key=KEY, sleep=Sleeps()).run()
 
-    assert all(o.observed for o in report.observations if o.source in ("graph", "dataverse"))
+    remote = [o for o in report.observations if o.source in ("graph", "dataverse")]
+    assert GRAPH_KINDS | DATAVERSE_KINDS == set(kinds(remote))
+    assert all(o.observed for o in remote)
     observer_files = [o for o in report.observations if o.kind == "certificate_file"]
     assert [("observer", None)] == [(o.subject, o.identity) for o in observer_files]
 

@@ -47,7 +47,6 @@ def test_first_observations_are_changes_from_nothing(store: Store) -> None:
     changes = store.posture.record("r1", [licences("SALES"), count(3)], tenants=["contoso"], at=T0)
 
     assert [(None, True), (None, True)] == [(c.from_observed, c.to_observed) for c in changes]
-    assert all(c.appeared for c in changes)
     current = store.posture.current()
     assert [T0, T0] == [o.since for o in current]
 
@@ -108,7 +107,11 @@ def test_facts_not_seen_again_disappear_with_a_change(store: Store) -> None:
     changes = store.posture.record("r2", [count(3, at=T1)], tenants=["contoso"], at=T1)
 
     (gone,) = changes
-    assert (True, None, True) == (gone.from_observed, gone.to_observed, gone.disappeared)
+    assert (licences("SALES").key, True, None) == (
+        gone.fact_key,
+        gone.from_observed,
+        gone.to_observed,
+    )
     assert ["contoso", "fabrikam"] == sorted(o.tenant for o in store.posture.current())
 
 

@@ -131,10 +131,9 @@ def test_schema_status_current(db_path: Path) -> None:
     """A freshly migrated database reports the newest revision."""
     migrate(db_path)
     status = schema_status(db_path)
-    assert (status.current, status.up_to_date, status.needs_upgrade, status.newer) == (
+    assert (status.current, status.up_to_date, status.newer) == (
         SCHEMA_REVISIONS[-1],
         True,
-        False,
         False,
     )
 
@@ -144,10 +143,11 @@ def test_schema_status_detects_older_schema(db_path: Path, tmp_path: Path) -> No
     migrate(db_path)
     location = _scripts_with_extra_revision(tmp_path)
     status = schema_status(db_path, location=location)
-    assert (status.current, status.head, status.needs_upgrade) == (
+    assert (status.current, status.head, status.up_to_date, status.newer) == (
         SCHEMA_REVISIONS[-1],
         "9999",
-        True,
+        False,
+        False,
     )
     upgrade = migrate(db_path, location=location)
     assert (upgrade.before, upgrade.after) == (SCHEMA_REVISIONS[-1], "9999")
@@ -159,7 +159,7 @@ def test_reader_refuses_an_older_schema(db_path: Path) -> None:
     migrate(db_path)
     _set_revision(db_path, None)
     status = schema_status(db_path)
-    assert (status.current, status.needs_upgrade) == (None, True)
+    assert (status.current, status.up_to_date, status.newer) == (None, False, False)
     with pytest.raises(StoreError, match=r"run `monitor db upgrade`"):
         Store.open_readonly(db_path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from config_testkit import (
     load,
     make_certificate,
 )
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from monitor.config.model import CertificateCredential
@@ -37,6 +39,21 @@ def certificate_config(
         secret = write_secret("app.passphrase", passphrase + b"\n")
         lines += f'\ncertificate_passphrase = {{ file = "{secret}" }}'
     return write_config(MINIMAL.replace('secret = { env = "SALES_SECRET" }', lines))
+
+
+def thumbprints(certificate: x509.Certificate) -> tuple[str, str]:
+    """Return the SHA-1 and SHA-256 thumbprints of *certificate* as Entra ID shows them: the hash
+    of its DER bytes in upper-case hex (computed here, not by the loader's code path)."""
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return (
+        hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
+        hashlib.sha256(der).hexdigest().upper(),
+    )
+
+
+def thumbprints_of(credential: CertificateCredential) -> tuple[str | None, str | None]:
+    """Return the thumbprints the loader put on *credential*."""
+    return credential.thumbprint_sha1, credential.thumbprint_sha256
 
 
 def loaded_certificate(path: Path) -> CertificateCredential:
@@ -66,10 +83,7 @@ def test_pem_key_and_certificate(
     assert certificate.private_key_pem is not None
     assert certificate.private_key_pem.reveal_bytes() == certificate_files.key_pem
     assert certificate.certificate_pem == certificate_files.certificate_pem.decode()
-    expected_sha1 = certificate_files.certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
-    assert certificate.thumbprint_sha1 == expected_sha1
-    expected_sha256 = certificate_files.certificate.fingerprint(hashes.SHA256()).hex().upper()
-    assert certificate.thumbprint_sha256 == expected_sha256
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(certificate)
     assert certificate.not_after == certificate_files.certificate.not_valid_after_utc
     identity = load(path).identities["sales-sync"]
     assert identity.credential_type == "certificate"
@@ -79,11 +93,16 @@ def test_pem_key_and_certificate(
 def test_pem_certificate_first(
     write_config: WriteConfig, write_secret: WriteSecret, certificate_files: CertificateFiles
 ) -> None:
-    """The order of the PEM blocks does not matter."""
+    """The order of the PEM blocks does not matter: the same key, certificate and thumbprints."""
     data = certificate_files.certificate_pem + certificate_files.key_pem
     path = certificate_config(write_config, write_secret, data)
 
-    assert loaded_certificate(path).thumbprint_sha1 is not None
+    certificate = loaded_certificate(path)
+
+    assert certificate.private_key_pem is not None
+    assert certificate.private_key_pem.reveal_bytes() == certificate_files.key_pem
+    assert certificate.certificate_pem == certificate_files.certificate_pem.decode()
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(certificate)
 
 
 def test_pem_with_chain_picks_the_certificate_of_the_key(
@@ -97,7 +116,10 @@ def test_pem_with_chain_picks_the_certificate_of_the_key(
     data = certificate_files.key_pem + issuer + certificate_files.certificate_pem
     path = certificate_config(write_config, write_secret, data)
 
-    assert loaded_certificate(path).certificate_pem == certificate_files.certificate_pem.decode()
+    certificate = loaded_certificate(path)
+
+    assert certificate.certificate_pem == certificate_files.certificate_pem.decode()
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(certificate)
 
 
 def test_encrypted_pem_with_passphrase(
@@ -168,9 +190,7 @@ def test_pfx_with_passphrase(
     assert certificate.private_key_pem is not None
     assert certificate.private_key_pem.reveal_bytes() == certificate_files.key_pem
     assert certificate.data.source == f"file:{path.parent / 'app.cert'}"
-    assert certificate.thumbprint_sha1 == (
-        certificate_files.certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
-    )
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(certificate)
 
 
 def test_unencrypted_pfx(
@@ -179,7 +199,12 @@ def test_unencrypted_pfx(
     """A PFX exported without a password needs no passphrase."""
     path = certificate_config(write_config, write_secret, certificate_files.pfx(None))
 
-    assert loaded_certificate(path).thumbprint_sha1 is not None
+    certificate = loaded_certificate(path)
+
+    assert certificate.passphrase is None
+    assert certificate.private_key_pem is not None
+    assert certificate.private_key_pem.reveal_bytes() == certificate_files.key_pem
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(certificate)
 
 
 def test_pfx_with_wrong_passphrase(
@@ -305,7 +330,7 @@ def test_observer_with_certificate(
     assert observer is not None
     assert observer.secret is None
     assert observer.certificate is not None
-    assert observer.certificate.thumbprint_sha1 is not None
+    assert thumbprints(certificate_files.certificate) == thumbprints_of(observer.certificate)
 
 
 def test_observer_needs_one_credential(write_config: WriteConfig) -> None:

@@ -1,11 +1,12 @@
-"""Endpoints per cloud and the tenant-specific authority."""
+"""Endpoints per cloud and the tenant-specific authority the probes sign in at."""
 
 from __future__ import annotations
 
 import pytest
+from config_testkit import MINIMAL, MINIMAL_ENVIRON, TENANT_ID, WriteConfig, load
 
-from monitor.cloud import CLOUDS, CloudEndpoints, authority_url, endpoints
-from monitor.config.model import TenantConfig
+from monitor.cloud import CLOUDS, CloudEndpoints, endpoints
+from monitor.probes.runner import MsalProbe
 
 
 @pytest.mark.parametrize(
@@ -62,16 +63,27 @@ def test_unknown_cloud() -> None:
         endpoints("mars")  # type: ignore[arg-type]
 
 
-def test_authority_url_is_tenant_specific() -> None:
-    """The authority is the cloud's host followed by the tenant ID, never /common."""
-    tenant = TenantConfig(
-        name="contoso",
-        tenant_id="3f2c9a1e-8b4d-4c6e-9a1f-2b3c4d5e6f70",
-        cloud="usgov",
-        authority_host="https://login.microsoftonline.us",
-        graph_url="https://graph.microsoft.us",
-    )
+@pytest.mark.parametrize(
+    ("cloud", "endpoint_lines", "authority"),
+    [
+        ("public", "", f"https://login.microsoftonline.com/{TENANT_ID}"),
+        ("usgov", "", f"https://login.microsoftonline.us/{TENANT_ID}"),
+        ("china", "", f"https://login.partner.microsoftonline.cn/{TENANT_ID}"),
+        (
+            "custom",
+            'authority_host = "https://127.0.0.1:8443/"\ngraph_url = "https://127.0.0.1:8444"\n',
+            f"https://127.0.0.1:8443/{TENANT_ID}",
+        ),
+    ],
+    ids=["public", "usgov", "china", "custom"],
+)
+def test_probes_sign_in_at_the_tenants_own_authority(
+    write_config: WriteConfig, cloud: str, endpoint_lines: str, authority: str
+) -> None:
+    """The authority the probes hand to msal (``MsalProbe.authority``) is the configured cloud's
+    host followed by the tenant ID: never /common or /organizations, never a doubled slash."""
+    tenant_line = f'tenant_id = "{TENANT_ID}"'
+    text = MINIMAL.replace(tenant_line, f'{tenant_line}\ncloud = "{cloud}"\n{endpoint_lines}')
+    tenant = load(write_config(text), MINIMAL_ENVIRON).tenants["contoso"]
 
-    assert authority_url(tenant) == (
-        "https://login.microsoftonline.us/3f2c9a1e-8b4d-4c6e-9a1f-2b3c4d5e6f70"
-    )
+    assert authority == MsalProbe.authority(tenant)

@@ -71,7 +71,9 @@ def test_env_secret_is_left_in_the_process_environment(
 
     config = load_config(write_config(MINIMAL))
 
-    assert config.identities["sales-sync"].secret is not None
+    secret = config.identities["sales-sync"].secret
+    assert secret is not None
+    assert (SECRET_VALUE, "env:SALES_SECRET") == (secret.reveal(), secret.source)
     assert os.environ["SALES_SECRET"] == SECRET_VALUE
 
 

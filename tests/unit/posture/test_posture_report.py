@@ -20,14 +20,14 @@ from posture_builders import (
 
 from monitor.config.model import Config
 from monitor.directory.report import (
+    merged_observations,
     nearest_text,
     posture_exit_code,
-    posture_findings,
     posture_to_dict,
     render_posture_text,
 )
-from monitor.findings.posture import Posture
-from monitor.model.observations import NonInteractiveUsers, SubscribedSku
+from monitor.findings.posture import Posture, evaluate_posture
+from monitor.model.observations import CertificateFile, NonInteractiveUsers, SubscribedSku
 
 REASON = "no observer is configured for tenant contoso (tenants.contoso.observer)"
 
@@ -83,8 +83,12 @@ def test_text_output_for_selected_identities() -> None:
 
     text = render_posture_text(posture, cfg, NOW, identities=["crm-import"])
 
+    lines = text.splitlines()
     assert "sales-sync" not in text
-    assert "crm-import" in text
+    assert any(line.startswith("crm-import ") for line in lines)
+    assert "Posture findings (1 warning, 1 info):" in lines
+    scopes = [line.split("] ", 1)[1].split(":", 1)[0] for line in lines if line.startswith("  [")]
+    assert ["prod", "contoso"] == scopes
 
 
 def test_json_carries_everything() -> None:
@@ -95,7 +99,14 @@ def test_json_carries_everything() -> None:
     document = posture_to_dict(posture, cfg, NOW)
     json.dumps(document)
 
+    assert NOW.isoformat() == document["evaluated_at"]
     app = document["identities"]["sales-sync"]
+    assert ("contoso", "not classified (Dataverse not observed)", [], None) == (
+        app["tenant"],
+        app["classification"],
+        app["not_observed"],
+        app["licences"],
+    )
     assert {
         "at": days(9).isoformat(),
         "in_days": 9.0,
@@ -103,13 +114,17 @@ def test_json_carries_everything() -> None:
         "source": "graph",
         "kind": "credential_expiring",
     } == app["nearest_deadline"]
+    assert [app["nearest_deadline"]] == app["deadlines"]
     assert [REASON] == [
         line.split(": ", 1)[1] for line in document["identities"]["crm-import"]["not_observed"]
     ]
     assert {"non_interactive_users": 7, "limit": 7} == document["environments"]["prod"]
     assert 1 == document["tenants"]["contoso"]["skus"][0]["spare"]
-    levels = sorted(f["level"] for f in document["findings"])
-    assert ["info", "warning", "warning"] == levels
+    assert [
+        ("credential_expiring:contoso/sales-sync/-:k1", "warning"),
+        ("capacity:contoso/-/prod:non-interactive-users", "warning"),
+        ("not_observed:contoso/-/-:no_observer", "info"),
+    ] == [(f["key"], f["level"]) for f in document["findings"]]
 
 
 def test_exit_code_follows_the_worst_finding() -> None:
@@ -124,10 +139,57 @@ def test_exit_code_follows_the_worst_finding() -> None:
     assert 0 == posture_exit_code(evaluate(config()))
 
 
-def test_posture_findings_from_observations_adds_the_configuration_facts() -> None:
-    """posture_findings over plain observations still sees certificate files in the config."""
+def test_configuration_facts_count_without_a_directory_read() -> None:
+    """With nothing stored, the merge posture_from_store makes still sees the certificate files
+    in the configuration: their end date gives a finding."""
     cfg = config(app_identity("erp", certificate_not_after=days(3)))
 
-    findings = posture_findings([], cfg, NOW)
+    findings = evaluate_posture(merged_observations([], cfg, NOW), cfg, NOW).findings
 
     assert ["credential_expiring:contoso/erp/-:file:" + "AB" * 20] == [f.key for f in findings]
+
+
+def test_stored_configuration_facts_are_replaced_by_the_configuration() -> None:
+    """A stored certificate-file fact the configuration still has keeps its since; a changed one
+    starts now; one the configuration no longer has is dropped; directory facts stay as stored."""
+    cfg = config(
+        app_identity("erp", certificate_not_after=days(3)),
+        app_identity("billing", certificate_not_after=days(40)),
+    )
+    graph = observe(
+        credentials(secret("k1", days(9), in_use=True)), identity="sales-sync", since=days(-5)
+    )
+    stored = [
+        graph,
+        observe(
+            CertificateFile(days(3), "AB" * 20),
+            identity="erp",
+            source="certificate file",
+            since=days(-20),
+        ),
+        observe(
+            CertificateFile(days(10), "AB" * 20),
+            identity="billing",
+            source="certificate file",
+            since=days(-20),
+        ),
+        observe(
+            CertificateFile(days(60), "CD" * 20),
+            identity="retired",
+            source="certificate file",
+            since=days(-20),
+        ),
+    ]
+
+    merged = {o.identity: o for o in merged_observations(stored, cfg, NOW)}
+
+    assert {"sales-sync", "erp", "billing"} == set(merged)
+    assert graph == merged["sales-sync"]
+    assert (CertificateFile(days(3), "AB" * 20), days(-20)) == (
+        merged["erp"].fact,
+        merged["erp"].since,
+    )
+    assert (CertificateFile(days(40), "AB" * 20), NOW) == (
+        merged["billing"].fact,
+        merged["billing"].since,
+    )

@@ -57,9 +57,9 @@ def _raise(exc: BaseException) -> Any:
 
 
 def test_registry_maps_every_kind() -> None:
-    """The registry is keyed by ``IdentityConfig.credential_type``."""
-    assert PROBE_KINDS["client_secret"] is ApplicationSecretProbe
-    assert set(PROBE_KINDS) == {"client_secret", "certificate", "password"}
+    """The registry is keyed by ``IdentityConfig.credential_type``: an identity with a client
+    secret is probed by this kind (tests/unit/probes/test_probe_kinds.py checks the key set)."""
+    assert PROBE_KINDS[secret_identity().credential_type] is ApplicationSecretProbe
 
 
 def test_healthy_secret_is_ok_with_whoami_details(fake: FakeEntra) -> None:

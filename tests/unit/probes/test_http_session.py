@@ -129,12 +129,31 @@ def test_timeouts_are_always_set_and_capped(
     assert session._timeouts(requested, remaining) == expected
 
 
+class _RecordingAdapter(requests.adapters.BaseAdapter):
+    """A transport that records what would have been sent, and sends nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        self.sent.append(str(request.url))
+        raise requests.exceptions.ConnectionError("not sent: recorded by the test")
+
+    def close(self) -> None:
+        pass
+
+
 def test_a_passed_deadline_sends_nothing() -> None:
-    """A request whose deadline already passed raises DeadlineExceeded (a Timeout) at once."""
+    """A request whose deadline already passed raises DeadlineExceeded (a Timeout) at once,
+    without reaching the transport."""
     session = MonitorSession(NetworkConfig())
+    transport = _RecordingAdapter()
+    session.mount("https://", transport)
     with pytest.raises(DeadlineExceeded) as caught:
         session.bounded(time.monotonic() - 1).get("https://203.0.113.1/")
     assert isinstance(caught.value, requests.exceptions.Timeout)
+    assert [] == transport.sent
 
 
 def test_session_pool_shares_one_session_per_tenant() -> None:

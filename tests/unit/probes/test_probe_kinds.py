@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import typing
 from pathlib import Path
 
 import pytest
 
+from monitor.config.model import IdentityConfig
 from monitor.probes import PROBE_KINDS
 
 HERE = Path(__file__).parent
@@ -24,5 +26,10 @@ def test_kind_module_class_and_tests_share_one_word(kind: str) -> None:
 
 
 def test_registry_covers_every_credential_type() -> None:
-    """Every value of ``IdentityConfig.credential_type`` has a probe kind."""
-    assert set(PROBE_KINDS) == {"client_secret", "certificate", "password"}
+    """The probe kinds are exactly the values ``IdentityConfig.credential_type`` can take: every
+    credential the configuration accepts can be probed, and no kind is left without one."""
+    hints = typing.get_type_hints(IdentityConfig.credential_type.fget)
+    credential_types = set(typing.get_args(hints["return"]))
+
+    assert credential_types
+    assert credential_types == set(PROBE_KINDS)

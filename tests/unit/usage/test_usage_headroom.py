@@ -59,11 +59,7 @@ def test_headroom_shares_of_the_limits() -> None:
     headroom = headroom_of(result(RateLimit(1200, 600_000)))
 
     assert headroom is not None
-    assert (Fraction(1, 5), Fraction(1, 2), Fraction(1, 5)) == (
-        headroom.burst_share,
-        headroom.time_share,
-        headroom.lowest_share,
-    )
+    assert (Fraction(1, 5), Fraction(1, 2)) == (headroom.burst_share, headroom.time_share)
     assert T0 == headroom.observed_at
 
 

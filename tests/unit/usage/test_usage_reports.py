@@ -173,7 +173,7 @@ def test_every_problem_is_listed_up_to_a_limit() -> None:
 
     assert 20 == len(caught.value.problems)
     assert 5 == caught.value.more
-    assert 2 == caught.value.first_line
+    assert 2 == caught.value.problems[0].line
     assert "... and 5 more problems" in str(caught.value)
 
 
@@ -185,7 +185,7 @@ def test_line_numbers_count_quoted_newlines_and_blank_lines() -> None:
     with pytest.raises(ReportError) as caught:
         parse_report(licensed(good, "", bad))
 
-    assert 5 == caught.value.first_line
+    assert 5 == caught.value.problems[0].line
     assert "Prod second line" == parse_report(licensed(good)).rows[0].environment_name
 
 

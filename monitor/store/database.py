@@ -26,10 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.logsetup import get_logger
 from monitor.store.errors import StoreError
-
-log = get_logger("monitor.store")
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -176,55 +173,6 @@ class Database:
         self._read_sessions = sessionmaker(
             engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
-
-    @classmethod
-    def open_writer(cls, path: Path, *, migrate_in_child: bool = False) -> Database:
-        """Open the database at *path* for writing, creating it (directory 0700, file 0600) and
-        upgrading its schema as needed. Raise StoreError if the schema is newer than this
-        monitor knows.
-
-        With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic
-        would stay in its memory, about 11 MB, for as long as it runs)."""
-        from monitor.store.migrations import migrate, migrate_in_subprocess, quick_schema_status
-
-        create_database_file(path)
-        engine = open_engine(path)
-        try:
-            with database_errors(path), engine.connect() as connection:
-                status = quick_schema_status(connection)
-            if not status.up_to_date:  # only then pay for importing Alembic
-                if migrate_in_child:
-                    upgrade = migrate_in_subprocess(path)
-                    log.info(
-                        "database schema upgraded",
-                        database=str(path),
-                        before=upgrade.before,
-                        after=upgrade.after,
-                    )
-                else:
-                    migrate(path)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(path, engine)
-
-    @classmethod
-    def open_reader(cls, path: Path) -> Database:
-        """Open the database at *path* read-only; it never blocks the daemon.
-
-        Raise StoreError if there is no database, or its schema is not the one this monitor
-        writes (older: the message says to run ``monitor db upgrade``).
-        """
-        from monitor.store.migrations import quick_schema_status, require_current_schema
-
-        engine = open_engine(path, readonly=True)
-        try:
-            with database_errors(path), engine.connect() as connection:
-                require_current_schema(quick_schema_status(connection), path)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(path, engine)
 
     @property
     def path(self) -> Path:

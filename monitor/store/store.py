@@ -15,13 +15,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from monitor.logsetup import get_logger
 from monitor.store.alerting import AlertingRepository
 from monitor.store.daemon import DaemonStatusRepository
-from monitor.store.database import Database
+from monitor.store.database import Database, create_database_file, database_errors, open_engine
 from monitor.store.guards import GuardRepository
+from monitor.store.migrations import (
+    migrate,
+    migrate_in_subprocess,
+    quick_schema_status,
+    require_current_schema,
+)
 from monitor.store.posture import PostureRepository
 from monitor.store.probes import ProbeRepository
 from monitor.store.usage import UsageRepository
+
+log = get_logger("monitor.store")
 
 
 class Store:
@@ -38,13 +47,48 @@ class Store:
 
     @classmethod
     def open(cls, path: Path, *, migrate_in_child: bool = False) -> Store:
-        """Open the database at *path* for writing (see :meth:`Database.open_writer`)."""
-        return cls(Database.open_writer(path, migrate_in_child=migrate_in_child))
+        """Open the database at *path* for writing, creating it (directory 0700, file 0600) and
+        upgrading its schema as needed. Raise StoreError if the schema is newer than this
+        monitor knows.
+
+        With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic
+        would stay in its memory, about 11 MB, for as long as it runs)."""
+        create_database_file(path)
+        engine = open_engine(path)
+        try:
+            with database_errors(path), engine.connect() as connection:
+                status = quick_schema_status(connection)
+            if not status.up_to_date:  # only then pay for importing Alembic
+                if migrate_in_child:
+                    upgrade = migrate_in_subprocess(path)
+                    log.info(
+                        "database schema upgraded",
+                        database=str(path),
+                        before=upgrade.before,
+                        after=upgrade.after,
+                    )
+                else:
+                    migrate(path)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(Database(path, engine))
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store:
-        """Open the database at *path* read-only (see :meth:`Database.open_reader`)."""
-        return cls(Database.open_reader(path))
+        """Open the database at *path* read-only; it never blocks the daemon.
+
+        Raise StoreError if there is no database, or its schema is not the one this monitor
+        writes (older: the message says to run ``monitor db upgrade``).
+        """
+        engine = open_engine(path, readonly=True)
+        try:
+            with database_errors(path), engine.connect() as connection:
+                require_current_schema(quick_schema_status(connection), path)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(Database(path, engine))
 
     @property
     def path(self) -> Path:

@@ -33,10 +33,11 @@ process** (loopback HTTPS with its own CA), so the CPU time measured here is the
 
 2. **Concurrent pass** over N client-secret identities (default 200 and 1,000; certificate and
    password identities at the smallest N only, to keep the default run short) with a ``slow``
-   fault on every endpoint family (default 100 ms per response): ``monitor.engine.CheckPass`` with
-   a throwaway SQLite database (it records the results, as ``monitor check`` does), against the
-   baseline probe run by a ``ThreadPoolExecutor`` of the same size (and, for information at the
-   smallest N, the baseline with a shared ``http_cache``). One tenant, so
+   fault on every endpoint family (default 100 ms per response):
+   ``monitor.pipeline.probing.ProbePass`` with a throwaway SQLite database (it records the
+   results, as ``monitor check`` does), against the baseline probe run by a
+   ``ThreadPoolExecutor`` of the same size (and, for information at the smallest N, the
+   baseline with a shared ``http_cache``). One tenant, so
    ``per_tenant_concurrency`` is set to the concurrency. Certificate identities share one
    certificate file unless ``--distinct-certificates`` gives each its own key (slow to generate,
    and much slower for the monitor: every PEM line is registered for secret scrubbing). Each
@@ -87,13 +88,14 @@ from cryptography.x509.oid import NameOID
 import monitor
 from monitor.config import load_config
 from monitor.config.model import Config, IdentityConfig
-from monitor.engine import CheckPass, _Job
 from monitor.logsetup import configure_logging
 from monitor.model.lockout import LockoutGuard
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RunRecord, StateChangeRecord
-from monitor.probes import PROBE_KINDS, ProbeContext, SessionPool
+from monitor.pipeline.probing import ProbePass, _Job
 from monitor.probes.assertion import CertificateAssertions
+from monitor.probes.context import ProbeContext, SessionPool
+from monitor.probes.registry import PROBE_KINDS
 from monitor.store import Store
 
 Kind = Literal["client_secret", "certificate", "password"]
@@ -709,7 +711,7 @@ class TimedStore(Store):
             self.guard_seconds += time.perf_counter() - start
 
 
-class TimedCheckPass(CheckPass):
+class TimedCheckPass(ProbePass):
     """The real engine pass, noting when the last probe was collected."""
 
     collected_at = 0.0
@@ -920,7 +922,7 @@ def render(
             label = {
                 "baseline": "baseline: bare msal, thread pool",
                 "baseline-cached": "baseline, shared http_cache (info)",
-                "monitor": f"monitor CheckPass ({run.kind})",
+                "monitor": f"monitor ProbePass ({run.kind})",
             }[run.path]
             ratio = f"{run.ratio:.2f}" if run.ratio is not None else ""
             strict = f"{run.ratio_strict:.2f}" if run.ratio_strict is not None else ""

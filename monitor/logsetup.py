@@ -19,8 +19,8 @@ secret there) and msal logs request details. ``http.client`` debug output is nev
 The canonical per-probe line
 ----------------------------
 Every probe result gives exactly one line at INFO with the event name ``"probe"``, written by
-:func:`monitor.engine.log_pass` once its pass is stored (so a ``run_id`` seen in the log is always
-in the database)::
+:func:`monitor.pipeline.probing.log_pass` once its pass is stored (so a ``run_id`` seen in the
+log is always in the database)::
 
     {"event": "probe", "identity": "erp-integration", "environment": "contoso-prod",
      "kind": "client_secret", "outcome": "ok", "duration_ms": 412, "run_id": "2f1c...", ...}

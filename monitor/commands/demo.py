@@ -198,12 +198,11 @@ def run(args: argparse.Namespace) -> int:
 def _run_in(folder: Path, args: argparse.Namespace) -> int:
     from monitor.commands._common import configure_logging_for
     from monitor.config import load_config
-    from monitor.directory.report import render_posture_text
-    from monitor.engine import CheckPass
-    from monitor.pipeline import run_cycle
+    from monitor.output.posture import render_posture_text
+    from monitor.output.probes import render_table
+    from monitor.pipeline.steps import CycleContext, probe, run_cycle
     from monitor.simulator import Simulator, demo_scenario_path, load_scenario
     from monitor.store import Store, fingerprint_key
-    from monitor.summary import render_table
 
     configure_logging_for(args, None)
     begun = time.monotonic()
@@ -220,14 +219,8 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
         print(_intro(folder, sim.authority_host))
         with Store.open(config.database.path) as store:
             key = fingerprint_key(config.database.path)
-            cycle = run_cycle(
-                config,
-                store,
-                fingerprint_key=key,
-                identities=list(config.identities.values()),
-                notify=False,
-                kind="demo",
-            )
+            context = CycleContext.build(config, store, fingerprint_key=key)
+            cycle = run_cycle(context, list(config.identities.values()), notify=False, kind="demo")
             first = cycle.probes
             print(render_table(first.results))
             print()
@@ -235,9 +228,8 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
                 print(render_posture_text(cycle.directory.posture, config, first.finished_at))
                 print()
             print(_alerts(cycle))
-            checker = CheckPass(config, store, fingerprint_key=key)
             wrong_before = sim.failed_password_attempts("j.doe@contoso.com")
-            second = checker.run([config.identities["crm-import"]], kind="demo")
+            second = probe(context, [config.identities["crm-import"]], kind="demo")
             wrong_after = sim.failed_password_attempts("j.doe@contoso.com")
         print(_lockout_story(second.results, wrong_before, wrong_after))
     mismatches = _mismatches(first.results)
@@ -374,9 +366,7 @@ def _intro(folder: Path, authority_host: str) -> str:
 
 def _alerts(cycle: Any) -> str:
     """Return the incidents the pass opened: what would go to Teams and e-mail."""
-    alerts = cycle.alerts
-    transitions = alerts.transitions if alerts is not None else ()
-    opened = [t for t in transitions if t.event == "opened"]
+    opened = [t for t in cycle.transitions if t.event == "opened"]
     lines = [
         f"Incidents: {len(opened)} opened. With channels configured ([[channels]]: a Teams "
         "Workflows URL, an e-mail address) each would be sent now, grouped into one message per "

@@ -42,13 +42,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import open_for_writing
-    from monitor.directory.engine import DirectoryPass, utcnow
-    from monitor.directory.report import (
-        posture_exit_code,
-        posture_from_store,
-        posture_to_dict,
-        render_posture_text,
-    )
+    from monitor.model.clock import utcnow
+    from monitor.output.posture import posture_exit_code, posture_to_dict, render_posture_text
+    from monitor.pipeline.posture import posture_from_store
+    from monitor.pipeline.steps import CycleContext, read_directory
 
     opened = open_for_writing(args)
     if isinstance(opened, int):
@@ -68,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
             posture = posture_from_store(store, config, now)
             read: tuple[str, ...] = ()
         else:
-            report = DirectoryPass(config, store, fingerprint_key=key).run(
-                now, force=not args.due, tenants=tenants
-            )
+            context = CycleContext.build(config, store, fingerprint_key=key)
+            report = read_directory(context, now, force=not args.due, tenants=tenants)
             posture = report.posture
             read = report.tenants_read
     if args.json:

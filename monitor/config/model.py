@@ -7,9 +7,11 @@ without touching the filesystem again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from monitor.cloud import CloudName
@@ -61,10 +63,11 @@ class ProbingConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """How often the daemon runs each job of :data:`monitor.jobs.JOBS` (``[schedule]``).
+    """How often the daemon runs each job of :data:`JOB_TIMINGS` (``[schedule]``).
 
-    ``intervals`` / ``jitters`` hold only what the file sets (job name -> seconds; the registry
-    has the defaults); ``identity_intervals`` maps identity -> job -> seconds.
+    ``intervals`` / ``jitters`` hold only what the file sets (job name -> seconds;
+    :data:`JOB_TIMINGS` has the defaults); ``identity_intervals`` maps identity -> job ->
+    seconds.
     """
 
     intervals: dict[str, float] = field(default_factory=dict)
@@ -74,6 +77,45 @@ class ScheduleConfig:
     stop_timeout_seconds: float = 20.0  # wait for running probes on SIGTERM, then abandon them
     # The evaluate job re-reads everything at least this often (monitor.daemon.evaluation).
     full_evaluation_interval_seconds: float = 900.0
+
+
+JobScope = Literal["identity", "global"]
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """A job of the daemon as ``[schedule]`` knows it: what it does (the hint of its keys),
+    whether it runs once per identity, and its default interval and jitter in seconds."""
+
+    description: str
+    scope: JobScope
+    interval_seconds: float
+    jitter_seconds: float
+
+
+# Every job ``monitor run`` schedules, by name: ``[schedule]`` has ``NAME_interval_seconds`` and
+# ``NAME_jitter_seconds`` for each (and ``[schedule.identities.ID]`` the per-identity ones). The
+# daemon's job registry (monitor.daemon.jobs.JOBS) names the step each one runs.
+JOB_TIMINGS: Mapping[str, JobTiming] = MappingProxyType(
+    {
+        "probe": JobTiming(
+            "sign in as the identity and call Dataverse WhoAmI", "identity", 15 * 60, 60
+        ),
+        "retention": JobTiming(
+            "delete raw history past [retention], vacuum incrementally", "global", 24 * 3600, 900
+        ),
+        # How often due-ness is checked; [directory] interval_hours sets the read interval.
+        "directory": JobTiming(
+            "read Graph / Dataverse metadata of due tenants (posture)", "global", 15 * 60, 60
+        ),
+        "evaluate": JobTiming("turn findings into incidents and outbox rows", "global", 60, 0),
+        "dispatch": JobTiming("deliver due notifications from the outbox", "global", 30, 0),
+        "usage": JobTiming("refresh daily API usage against allocations", "global", 3600, 120),
+        "heartbeat": JobTiming(
+            "prove the scheduler is dispatching jobs (systemd watchdog)", "global", 5, 0
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)

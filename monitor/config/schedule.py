@@ -1,15 +1,14 @@
 """The ``[schedule]`` and ``[retention]`` sections: how often the daemon runs each job, and how
 long the database keeps raw history.
 
-The keys of ``[schedule]`` follow the job registry (:data:`monitor.jobs.JOBS`): every job NAME
-has ``NAME_interval_seconds`` and ``NAME_jitter_seconds``; every per-identity job also has
-``NAME_interval_seconds`` in ``[schedule.identities.IDENTITY]``. A job added to the registry
-therefore gets its configuration keys without touching this module.
+The keys of ``[schedule]`` follow :data:`monitor.config.model.JOB_TIMINGS`: every job NAME has
+``NAME_interval_seconds`` and ``NAME_jitter_seconds``; every per-identity job also has
+``NAME_interval_seconds`` in ``[schedule.identities.IDENTITY]``.
 """
 
 from __future__ import annotations
 
-from monitor.config.model import RetentionConfig, ScheduleConfig
+from monitor.config.model import JOB_TIMINGS, RetentionConfig, ScheduleConfig
 from monitor.config.problems import KeyPath, describe
 from monitor.config.schema import (
     Context,
@@ -20,7 +19,6 @@ from monitor.config.schema import (
     ValueType,
     suggest,
 )
-from monitor.jobs import JOBS
 
 
 class _Jitter(ValueType):
@@ -47,7 +45,7 @@ FULL_EVALUATION_KEY = "full_evaluation_interval_seconds"
 
 def _job_fields() -> dict[str, Field]:
     fields: dict[str, Field] = {}
-    for name, spec in JOBS.items():
+    for name, spec in JOB_TIMINGS.items():
         fields[f"{name}_interval_seconds"] = Field(
             _SECONDS, hint=f"{spec.description}; default {spec.interval_seconds:g}"
         )
@@ -62,7 +60,7 @@ def _job_fields() -> dict[str, Field]:
 def _identity_fields() -> dict[str, Field]:
     return {
         f"{name}_interval_seconds": Field(_SECONDS, hint=f"{spec.description}, this identity")
-        for name, spec in JOBS.items()
+        for name, spec in JOB_TIMINGS.items()
         if spec.scope == "identity"
     }
 
@@ -155,7 +153,7 @@ def build_schedule(table: dict[str, object]) -> ScheduleConfig:
     defaults = ScheduleConfig()
     intervals: dict[str, float] = {}
     jitters: dict[str, float] = {}
-    for name in JOBS:
+    for name in JOB_TIMINGS:
         interval = table.get(f"{name}_interval_seconds")
         if isinstance(interval, int | float):
             intervals[name] = float(interval)

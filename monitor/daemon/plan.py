@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config.model import Config, IdentityConfig
-from monitor.jobs import Executor, JobSpec
+from monitor.daemon.jobs import Executor, JobSpec
 
 # First runs of due or never-run jobs are spread over at most this many seconds after start.
 STARTUP_SPREAD_SECONDS = 60.0
@@ -54,12 +54,12 @@ def interval_for(
     capped at a quarter of the interval so that a short interval stays meaningful.
     """
     schedule = config.schedule
-    interval = schedule.intervals.get(name, spec.interval_seconds)
+    interval = schedule.intervals.get(name, spec.timing.interval_seconds)
     if identity is not None:
         interval = schedule.identity_intervals.get(identity.name, {}).get(name, interval)
         if name == "probe" and identity.kind == "user":
             interval = max(interval, schedule.password_probe_interval_seconds)
-    jitter = min(schedule.jitters.get(name, spec.jitter_seconds), interval / 4)
+    jitter = min(schedule.jitters.get(name, spec.timing.jitter_seconds), interval / 4)
     return float(interval), float(jitter)
 
 
@@ -76,7 +76,7 @@ def plan_jobs(
     """
     planned: list[PlannedJob] = []
     for name, spec in jobs.items():
-        if spec.scope == "identity":
+        if spec.timing.scope == "identity":
             for identity in config.identities.values():
                 interval, jitter = interval_for(config, name, spec, identity)
                 planned.append(

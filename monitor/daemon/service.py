@@ -1,4 +1,4 @@
-"""``monitor run``: the jobs of :data:`monitor.jobs.JOBS` on a schedule, under systemd.
+"""``monitor run``: the jobs of :data:`monitor.daemon.jobs.JOBS` on a schedule, under systemd.
 
 Threads and who does what:
 
@@ -12,13 +12,13 @@ Threads and who does what:
   steps) and ``watchdog`` (the heartbeat alone). Every job runs with ``max_instances=1`` (never
   two probes of one identity at once), missed runs coalesce into one, and a run later than its
   misfire grace (one interval) is skipped.
-* All per-identity probe jobs share **one** :class:`~monitor.engine.CheckPass`, so the engine's
-  per-tenant semaphores bound the load on each tenant across jobs, and the engine abandons a
+* All per-identity probe jobs share **one** :class:`~monitor.pipeline.probing.ProbePass`, so its
+  per-tenant semaphores bound the load on each tenant across jobs, and the pass abandons a
   probe at its deadline.
 
 * Probe passes hand their results to the **result writer** (:mod:`monitor.daemon.writer`),
   whose thread commits everything handed over in the last few seconds in one transaction.
-  Lockout guards are written at once by the engine, never deferred.
+  Lockout guards are written at once by the probe pass, never deferred.
 
 Stopping (SIGTERM): ``STOPPING=1``; no new job starts (queued runs return at once); running jobs
 get ``[schedule] stop_timeout_seconds`` to finish; whatever is still running then is abandoned;
@@ -52,19 +52,20 @@ from typing import Any
 
 from monitor.config.model import Config
 from monitor.daemon.evaluation import gate_for, resolve_after
+from monitor.daemon.jobs import EXECUTORS, JOBS, JobContext, JobSpec
 from monitor.daemon.notify import Notifier
 from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
 from monitor.daemon.status import DaemonStatus, write_started, write_stopped, write_stopping
 from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
-from monitor.engine import CheckPass
-from monitor.jobs import EXECUTORS, JOBS, JobContext, JobSpec
 from monitor.logsetup import configure_logging, get_logger
+from monitor.model.clock import Clock, utcnow
+from monitor.pipeline.probing import ProbePass
+from monitor.pipeline.steps import CycleContext
 from monitor.store import Store, StoreError
 from monitor.usage.gate import RecentThrottles
 
 log = get_logger("monitor.daemon")
 
-Clock = Callable[[], datetime]
 
 EXIT_OK = 0
 
@@ -80,23 +81,11 @@ CONTROL_WORKERS = 4
 _QUIET_LOGGERS = ("apscheduler.scheduler", "alembic.runtime.plugins")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The configuration in force and the engine built for it (replaced as a whole on reload)."""
-
-    config: Config
-    engine: CheckPass
-
-
 @dataclass(frozen=True)
 class _Running:
     job_id: str
     started: float
-    engine: CheckPass
+    prober: ProbePass
 
 
 class Daemon:
@@ -133,12 +122,14 @@ class Daemon:
         self._writer = ResultWriter(
             store, window_seconds=result_window_seconds, on_commit=self._evaluation.observe
         )
-        self._runtime = Runtime(config, self._engine_for(config))
+        self._runtime = self._cycle_for(config)
         self.status = DaemonStatus(len(config.identities))
         self.status.set_identities(len(config.identities), config.identities)
 
         watchdog = self._notifier.watchdog_interval
-        spec_beat = config.schedule.intervals.get("heartbeat", JOBS["heartbeat"].interval_seconds)
+        spec_beat = config.schedule.intervals.get(
+            "heartbeat", JOBS["heartbeat"].timing.interval_seconds
+        )
         # Beat at least twice per watchdog ping interval, so one late beat is not a restart.
         self._beat_seconds = min(spec_beat, watchdog / 2) if watchdog else spec_beat
         self._stale_after = self._beat_seconds * STALE_AFTER_BEATS
@@ -154,7 +145,7 @@ class Daemon:
         self._running: dict[int, _Running] = {}
         self._running_lock = threading.Condition()
         self._tokens = itertools.count()
-        self._retired: list[CheckPass] = []
+        self._retired: list[ProbePass] = []
         self._planned: dict[str, PlannedJob] = {}
         self._scheduler: Any = None
         self._last_status = ""
@@ -162,8 +153,10 @@ class Daemon:
 
     # -- building ------------------------------------------------------------------------
 
-    def _engine_for(self, config: Config) -> CheckPass:
-        return CheckPass(
+    def _cycle_for(self, config: Config) -> CycleContext:
+        """Return the cycle's context for *config* (replaced as a whole on reload): its probe
+        pass hands results to the result writer and keeps the Retry-After memory."""
+        prober = ProbePass(
             config,
             self._store,
             fingerprint_key=self._key,
@@ -171,6 +164,7 @@ class Daemon:
             recorder=self._writer.submit,
             attempts=self._throttles,
         )
+        return CycleContext(config, self._store, self._key, prober, self._clock)
 
     def _build_scheduler(self, config: Config) -> Any:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -351,10 +345,7 @@ class Daemon:
             if identity is None:
                 return  # removed by a reload after this run was queued
         context = JobContext(
-            config=runtime.config,
-            store=self._store,
-            clock=self._clock,
-            engine=runtime.engine,
+            cycle=runtime,
             status=self.status,
             identity=identity,
             should_stop=self._stopping.is_set,
@@ -366,7 +357,7 @@ class Daemon:
             self._running[token] = _Running(
                 f"{name}:{identity_name}" if identity_name else name,
                 time.monotonic(),
-                runtime.engine,
+                runtime.prober,
             )
         try:
             spec.run(context)
@@ -443,15 +434,16 @@ class Daemon:
             self._last_status_at = now
 
     def _close_retired(self) -> None:
-        """Close the HTTP sessions of engines replaced by a reload once no job uses them."""
+        """Close the HTTP sessions of probe passes replaced by a reload once no job uses
+        them."""
         if not self._retired:
             return
         with self._running_lock:
-            in_use = {id(entry.engine) for entry in self._running.values()}
-        for engine in list(self._retired):
-            if id(engine) not in in_use:
-                self._retired.remove(engine)
-                close = getattr(engine.context.http_clients, "close", None)
+            in_use = {id(entry.prober) for entry in self._running.values()}
+        for prober in list(self._retired):
+            if id(prober) not in in_use:
+                self._retired.remove(prober)
+                close = getattr(prober.context.http_clients, "close", None)
                 if callable(close):
                     close()
 
@@ -487,8 +479,8 @@ class Daemon:
             log.warning("database.fingerprint_key changed; it takes effect after a restart")
         configure_logging(new.log_level)
         _quiet_third_party(new.log_level)
-        self._retired.append(self._runtime.engine)
-        self._runtime = Runtime(new, self._engine_for(new))
+        self._retired.append(self._runtime.prober)
+        self._runtime = self._cycle_for(new)
         self._evaluation.configure(
             resolve_after_successes=resolve_after(new),
             full_interval_seconds=new.schedule.full_evaluation_interval_seconds,

@@ -31,9 +31,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from monitor.engine import log_pass
 from monitor.logsetup import get_logger
 from monitor.model.probes import ProbeResult, RunRecord
+from monitor.pipeline.probing import log_pass
 from monitor.store import Store, StoreError
 from monitor.store.probes import check_results
 

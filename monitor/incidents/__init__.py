@@ -1,13 +1,6 @@
 """Incidents: findings over time, with stable ids, stored transitions and notices.
 
-* :func:`evaluate` (findings + now -> transitions, with their outbox rows, in one transaction);
-* :func:`collect_probe_findings` (the probe rules over the stored identity states);
-* :func:`alert_cycle` (one pass: probe findings + the caller's findings -> evaluate -> dispatch).
-
-The decisions themselves are pure functions in :mod:`monitor.incidents.machine`.
+The decisions are pure functions (:mod:`monitor.incidents.machine`: open, escalate, remind,
+resolve, silences and acknowledgements); :func:`monitor.incidents.evaluate.evaluate_findings`
+applies them to the store in one transaction, writing the outbox rows of the notices with them.
 """
-
-from monitor.incidents.cycle import CycleReport, alert_cycle
-from monitor.incidents.evaluate import Transition, collect_probe_findings, evaluate
-
-__all__ = ["CycleReport", "Transition", "alert_cycle", "collect_probe_findings", "evaluate"]

@@ -1,11 +1,12 @@
 """Evaluation: findings + now -> incident transitions and outbox rows, in one transaction.
 
-:func:`evaluate` is what ``monitor check`` runs after its probes and the daemon after each batch
-of probes. It opens one ``BEGIN IMMEDIATE`` transaction, reads the open incidents and active
-silences, lets :func:`monitor.incidents.machine.plan` decide, and writes every incident change,
-its transitions and the outbox rows of its notices before committing. A crash before the commit
-loses all of it (the next evaluation decides the same again); after it, nothing: the outbox rows
-are there for :func:`monitor.notify.dispatch.dispatch` to deliver.
+:func:`evaluate_findings` is what the cycle's evaluate step runs (when it runs:
+:func:`monitor.pipeline.steps.evaluate`). It opens one ``BEGIN IMMEDIATE`` transaction, reads
+the open incidents and active silences, lets :func:`monitor.incidents.machine.plan` decide, and
+writes every incident change, its transitions and the outbox rows of its notices before
+committing. A crash before the commit loses all of it (the next evaluation decides the same
+again); after it, nothing: the outbox rows are there for :func:`monitor.notify.dispatch.dispatch`
+to deliver.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 import structlog
 
 from monitor.config.model import AlertRules, Config
-from monitor.findings.probes import probe_findings
 from monitor.incidents.machine import Change, plan
 from monitor.incidents.silences import silenced_by
 from monitor.model.findings import Finding, FindingKind
@@ -63,11 +63,6 @@ class _RulesFor:
         return self._config.alerts.rules_for(self._config.identities.get(identity or ""))
 
 
-def collect_probe_findings(store: Store, config: Config, now: datetime) -> list[Finding]:
-    """Return the probe findings from the store's current identity states and histories."""
-    return probe_findings(store.probes.latest_states(), store.probes.probe_history(), config, now)
-
-
 def without_duplicates(findings: Sequence[Finding]) -> list[Finding]:
     """Return *findings* without directory findings that repeat a probe finding.
 
@@ -89,7 +84,7 @@ def without_duplicates(findings: Sequence[Finding]) -> list[Finding]:
     ]
 
 
-def evaluate(
+def evaluate_findings(
     store: Store,
     config: Config,
     findings: Sequence[Finding],

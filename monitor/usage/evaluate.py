@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
 from monitor.model.entitlements import EntitlementTable
-from monitor.model.findings import Finding
 from monitor.model.probes import ProbeResult
 from monitor.model.usage import RecordedUsage, ReportUsage, UsageDay
 from monitor.usage.allocation import (
@@ -43,7 +42,6 @@ from monitor.usage.projection import DailyUsage, project
 from monitor.usage.throttle import ThrottleEvent, throttle_event
 
 if TYPE_CHECKING:
-    from monitor.jobs import JobContext
     from monitor.store import Store
 
 # Reported entitlements are looked up this far back (reports are downloaded now and then).
@@ -344,13 +342,6 @@ def _pool_usage(
     )
 
 
-def usage_findings_for(config: Config, reader: Store, now: datetime) -> list[Finding]:
-    """Return every usage finding as of *now*: what the evaluation step (incidents) calls."""
-    from monitor.findings.usage import usage_findings
-
-    return usage_findings(gather_usage(config, reader, now), config.usage, now)
-
-
 SOURCE_LABELS = {
     SOURCE_LICENSED: "admin center csv",
     SOURCE_NON_LICENSED: "admin center csv",
@@ -387,9 +378,3 @@ def refresh_usage_daily(
     rows = usage_days(report, since)
     store.usage.replace_usage_days(rows, since, report.today)
     return rows
-
-
-def run_usage_job(ctx: JobContext) -> None:
-    """The daemon's ``usage`` job: rewrite ``usage_daily`` for recent days, so the report sees
-    allocation changes (licences, configuration) and new days without an import."""
-    refresh_usage_daily(ctx.config, ctx.store, ctx.clock())

@@ -21,7 +21,7 @@ from support.notify.alerting import (
 )
 from support.notify.receivers import HttpsReceiver, SmtpReceiver, card_text, free_port
 
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.model.findings import FindingKind, Level
 
 pytestmark = pytest.mark.e2e
@@ -138,7 +138,7 @@ def test_flush_delivers_the_outbox_and_outbox_lists_it(
     """Notices queued by an evaluation go out with `notify flush`; `notify outbox` lists them."""
     config = deployment.load()
     with deployment.open_store() as store:
-        evaluate(store, config, broken_now(), datetime.now(UTC))
+        evaluate_findings(store, config, broken_now(), datetime.now(UTC))
         label = store.alerting.incidents()[0].label
     flushed = monitor(deployment, teams, "notify", "flush")
     assert 0 == flushed.returncode, flushed.stderr
@@ -174,13 +174,13 @@ def test_silence_and_ack_commands(deployment: AlertingDeployment, teams: HttpsRe
     assert "rotating the secret" in listed.stdout
     config = deployment.load()
     with deployment.open_store() as store:
-        evaluate(store, config, broken_now(), datetime.now(UTC))
+        evaluate_findings(store, config, broken_now(), datetime.now(UTC))
         label = store.alerting.incidents()[0].label
         assert [] == store.alerting.outbox()
     removed = monitor(deployment, teams, "silence", "remove", "1")
     assert "silence 1 (identity sales-sync) ended" in removed.stdout
     with deployment.open_store() as store:
-        evaluate(store, config, broken_now(), datetime.now(UTC))
+        evaluate_findings(store, config, broken_now(), datetime.now(UTC))
     monitor(deployment, teams, "notify", "flush")
     assert 1 == len(teams.accepted_cards())
 

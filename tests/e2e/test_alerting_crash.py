@@ -20,7 +20,7 @@ import pytest
 from support.notify.alerting import SENTINEL_SIG, finding, write_deployment
 from support.notify.receivers import HttpsReceiver, card_text
 
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.model.findings import FindingKind, Level
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def test_kill_9_during_a_send_is_delivered_after_restart(
         observed_at=datetime.now(UTC),
     )
     with deployment.open_store() as store:
-        evaluate(store, config, [broken], datetime.now(UTC))
+        evaluate_findings(store, config, [broken], datetime.now(UTC))
         label = store.alerting.incidents()[0].label
 
     command = [sys.executable, "-m", "monitor", "--config", str(deployment.config_path)]

@@ -17,7 +17,6 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from monitor.engine import log_pass
 from monitor.logsetup import (
     HANDLER_NAME,
     PINNED_LOGGERS,
@@ -30,6 +29,7 @@ from monitor.logsetup import (
 )
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
+from monitor.pipeline.probing import log_pass
 from monitor.secrets import MASK, Secret
 
 _TOUCHED_LOGGERS = ("", *PINNED_LOGGERS, "apscheduler.executors")
@@ -93,7 +93,7 @@ def test_json_lines_parse_with_timestamp_level_and_logger() -> None:
     """Every line is one JSON object with an ISO UTC timestamp, the level and the logger name."""
     stream = io.StringIO()
     configure_logging("info", json=True, stream=stream)
-    log = get_logger("monitor.engine")
+    log = get_logger("monitor.probes")
 
     log.info("started", identities=3)
     logging.getLogger("apprise").warning("delivery %s failed", "mail")
@@ -104,9 +104,9 @@ def test_json_lines_parse_with_timestamp_level_and_logger() -> None:
 
     lines = _json_lines(stream)
     expected = [
-        ("info", "monitor.engine", "started"),
+        ("info", "monitor.probes", "started"),
         ("warning", "apprise", "delivery mail failed"),
-        ("error", "monitor.engine", "failed"),
+        ("error", "monitor.probes", "failed"),
     ]
     assert expected == [(line["level"], line["logger"], line["event"]) for line in lines]
     utc = datetime.timedelta(0)
@@ -159,9 +159,9 @@ def test_level_filters_events() -> None:
     stream = io.StringIO()
     configure_logging("info", json=True, stream=stream)
 
-    get_logger("monitor.engine").debug("hidden")
+    get_logger("monitor.probes").debug("hidden")
     logging.getLogger("sqlalchemy.engine").debug("hidden too")
-    get_logger("monitor.engine").info("shown")
+    get_logger("monitor.probes").info("shown")
 
     events = [line["event"] for line in _json_lines(stream)]
     assert events == ["shown"]
@@ -187,7 +187,7 @@ def test_tracebacks_do_not_show_local_variables(renderer_json: bool) -> None:
     try:
         fail()
     except KeyError:
-        get_logger("monitor.engine").exception("probe crashed")
+        get_logger("monitor.probes").exception("probe crashed")
 
     output = stream.getvalue()
     assert "probe crashed" in output
@@ -576,7 +576,7 @@ def test_reconfiguring_does_not_duplicate_handlers() -> None:
     configure_logging("info", json=True, stream=first)
     configure_logging("debug", json=True, stream=first)
     configure_logging("info", json=True, stream=second)
-    get_logger("monitor.engine").info("once")
+    get_logger("monitor.probes").info("once")
     logging.getLogger("apscheduler.scheduler").info("also once")
 
     ours = [h for h in logging.getLogger().handlers if h.get_name() == HANDLER_NAME]
@@ -695,7 +695,7 @@ def test_canonical_probe_line_in_json() -> None:
 
     log_pass("run-2", _probe_results())
 
-    canonical = {"event": "probe", "level": "info", "logger": "monitor.engine", "run_id": "run-2"}
+    canonical = {"event": "probe", "level": "info", "logger": "monitor.probes", "run_id": "run-2"}
     expected = [
         {
             **canonical,

@@ -17,8 +17,9 @@ import pytest
 import structlog
 from support.daemon import make_config, wait_until
 
-from monitor.config.model import DatabaseConfig, ScheduleConfig
+from monitor.config.model import DatabaseConfig, JobTiming, ScheduleConfig
 from monitor.daemon import Daemon, Notifier
+from monitor.daemon.jobs import JOBS, JobContext, JobSpec
 from monitor.daemon.service import _QUIET_LOGGERS
 from monitor.daemon.status import (
     STATUS_WRITE_SECONDS,
@@ -28,10 +29,10 @@ from monitor.daemon.status import (
     write_stopped,
     write_stopping,
 )
-from monitor.jobs import JOBS, JobContext, JobSpec
 from monitor.model.daemon import DaemonStatusRecord
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
+from monitor.pipeline.steps import CycleContext
 from monitor.store import Store
 from monitor.store.database import open_engine
 from monitor.store.models.base import Base
@@ -70,10 +71,7 @@ def heartbeat_context(
     store: Store, status: DaemonStatus, clock: Clock, beats: Beats, *, stopping: bool = False
 ) -> JobContext:
     return JobContext(
-        config=make_config(),
-        store=store,
-        clock=clock,
-        engine=cast(Any, None),
+        cycle=CycleContext(make_config(), store, bytes(32), cast(Any, None), clock),
         status=status,
         should_stop=lambda: stopping,
         beat=beats,
@@ -288,7 +286,7 @@ def test_the_running_daemon_writes_its_row_from_the_heartbeat(tmp_path: Path, st
         make_config(ScheduleConfig(intervals={"heartbeat": 0.2})),
         database=DatabaseConfig(store.path),
     )
-    idle = JobSpec("stand-in probe", "identity", 3600, 0, lambda ctx: None, executor="probes")
+    idle = JobSpec(JobTiming("stand-in probe", "identity", 3600, 0), lambda ctx: None, "probes")
     daemon = Daemon(
         config,
         store,

@@ -17,10 +17,11 @@ import pytest
 from support.daemon import make_config
 
 from monitor.config.model import RetentionConfig
+from monitor.daemon.jobs import JOBS, JobContext
 from monitor.daemon.status import DaemonStatus
-from monitor.jobs import JOBS, JobContext
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RunRecord
+from monitor.pipeline.steps import CycleContext
 from monitor.store import Store
 from monitor.store.retention import RetentionPolicy, apply_retention
 
@@ -190,10 +191,7 @@ def test_the_retention_job_uses_the_configured_policy(seeded: Store) -> None:
 
     config = dataclasses.replace(config, retention=RetentionConfig(30, 30, 100))
     context = JobContext(
-        config=config,
-        store=seeded,
-        clock=lambda: NOW,
-        engine=cast(Any, None),
+        cycle=CycleContext(config, seeded, bytes(32), cast(Any, None), lambda: NOW),
         status=DaemonStatus(),
     )
 

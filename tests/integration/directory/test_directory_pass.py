@@ -21,8 +21,8 @@ from support.posture import (
 )
 
 from monitor.directory.client import ReadPolicy
-from monitor.directory.engine import DirectoryPass
 from monitor.model.findings import FindingKind, Level
+from monitor.pipeline.directory import DirectoryPass
 from monitor.simulator import Simulator
 from monitor.store import Store
 

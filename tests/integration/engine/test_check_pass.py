@@ -26,10 +26,10 @@ from support.deployment import (
 
 from monitor.config import load_config
 from monitor.config.model import Config, IdentityConfig
-from monitor.engine import CheckPass
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
-from monitor.probes import PROBE_KINDS
+from monitor.pipeline.probing import ProbePass
+from monitor.probes.registry import PROBE_KINDS
 from monitor.simulator import Simulator
 from monitor.store import Store, fingerprint_key
 
@@ -69,7 +69,7 @@ def _load(tmp_path: Path, sim: Simulator, pem: bytes, **kwargs: object) -> Confi
 def _day_of_passes(config: Config, clock: SteppingClock, names: list[str]) -> list[ProbeResult]:
     results: list[ProbeResult] = []
     with Store.open(config.database.path) as store:
-        checker = CheckPass(
+        checker = ProbePass(
             config,
             store,
             fingerprint_key=fingerprint_key(config.database.path),
@@ -127,7 +127,7 @@ def test_an_unlocked_account_recovers_after_its_cooldown(
     config = _load(tmp_path, sim, certificate[0], identities=["user-password"])
     clock = SteppingClock(START)
     with Store.open(config.database.path) as store:
-        checker = CheckPass(
+        checker = ProbePass(
             config, store, fingerprint_key=fingerprint_key(config.database.path), clock=clock
         )
         first = checker.run([config.identities["user-password"]])
@@ -186,7 +186,7 @@ def test_a_probe_that_overruns_its_deadline_is_abandoned(
     )
     try:
         with Store.open(config.database.path) as store:
-            report = CheckPass(
+            report = ProbePass(
                 config, store, fingerprint_key=fingerprint_key(config.database.path)
             ).run(list(config.identities.values()))
     finally:
@@ -217,7 +217,7 @@ def test_one_crashing_probe_does_not_stop_the_others(
     monkeypatch.setitem(PROBE_KINDS, "certificate", BrokenProbe)  # type: ignore[arg-type]
     config = _load(tmp_path, sim, certificate[0], identities=["app-cert", "app-secret"])
     with Store.open(config.database.path) as store:
-        report = CheckPass(
+        report = ProbePass(
             config, store, fingerprint_key=fingerprint_key(config.database.path)
         ).run(list(config.identities.values()))
 

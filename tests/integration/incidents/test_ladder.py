@@ -9,7 +9,7 @@ from pathlib import Path
 from support.notify.alerting import SENTINEL_SIG, T0, finding, write_deployment
 from support.notify.receivers import HttpsReceiver, card_text
 
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.notify.dispatch import dispatch
 
 
@@ -34,7 +34,7 @@ def test_each_rung_notified_once_across_checks_and_a_restart(
                 config = deployment.load()
             for check in range(2):
                 at = now + timedelta(minutes=check)
-                evaluate(store, config, [finding(deadline=deadline, observed_at=at)], at)
+                evaluate_findings(store, config, [finding(deadline=deadline, observed_at=at)], at)
                 dispatch(store, config, at)
         incidents = store.alerting.incidents()
     finally:

@@ -9,7 +9,7 @@ from support.notify.alerting import SENTINEL_SIG, T0, finding, write_deployment
 from support.notify.receivers import HttpsReceiver, card_text
 
 from monitor.config import Config
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.model.findings import Finding, FindingKind, Level
 from monitor.notify.dispatch import dispatch
 from monitor.store import Store
@@ -26,7 +26,7 @@ def broken(identity: str) -> Finding:
 
 
 def check(store: Store, config: Config, findings: list[Finding], at: datetime) -> None:
-    evaluate(store, config, findings, at)
+    evaluate_findings(store, config, findings, at)
     dispatch(store, config, at)
 
 

@@ -13,7 +13,7 @@ from support.notify.receivers import HttpsReceiver, SmtpReceiver, card_text
 
 from monitor.config import Config
 from monitor.config.model import DeliveryConfig
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.model.findings import Finding, FindingKind, Level
 from monitor.model.outbox import NewOutbox
 from monitor.notify.dispatch import dispatch, retry_delay
@@ -66,7 +66,7 @@ def test_channel_down_then_up_delivers_once_while_email_goes_at_once(
     config = deployment.load()
     teams.answer([500] * 5)
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         dispatch(store, config, T0)
         assert 1 == len(mailbox.wait_for(1))
         assert 0 == len(teams.accepted_cards())
@@ -115,7 +115,7 @@ def test_a_channel_that_never_recovers_is_dead_lettered_and_the_fallback_told(
     config = deployment.load()
     teams.answer(default=400)
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         label = store.alerting.incidents()[0].label
         run_until(store, config, T0, minutes=70, step_seconds=60)
         rows = store.alerting.outbox()
@@ -157,10 +157,10 @@ def test_twenty_incidents_in_one_cycle_go_out_as_one_message_per_channel(
         for n in range(20)
     ]
     with deployment.open_store() as store:
-        evaluate(store, config, findings, T0)
+        evaluate_findings(store, config, findings, T0)
         dispatch(store, config, T0)
         labels = sorted(i.label for i in store.alerting.incidents())
-        evaluate(store, config, [*findings, broken()], T0 + timedelta(minutes=5))
+        evaluate_findings(store, config, [*findings, broken()], T0 + timedelta(minutes=5))
         dispatch(store, config, T0 + timedelta(minutes=5))
         critical = next(i.label for i in store.alerting.incidents() if i.level == "critical")
 
@@ -192,7 +192,7 @@ def test_a_url_that_has_the_message_is_not_sent_it_again(
     config = deployment.load()
     teams.answer([503, 503])
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         run_until(store, config, T0, minutes=5)
         row = store.alerting.outbox()[0]
     assert ("sent", 0b11) == (row.status, row.delivered_urls)
@@ -211,9 +211,9 @@ def test_resolved_before_delivery_supersedes_the_opening_notice(
     config = deployment.load()
     teams.answer([500])
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         dispatch(store, config, T0)
-        evaluate(store, config, [], T0 + timedelta(minutes=10))
+        evaluate_findings(store, config, [], T0 + timedelta(minutes=10))
         run_until(store, config, T0 + timedelta(minutes=10), minutes=2)
         statuses = [(row.event, row.status) for row in store.alerting.outbox()]
     assert [("opened", "superseded"), ("resolved", "sent")] == statuses
@@ -235,7 +235,7 @@ def test_a_sender_that_died_mid_send_is_recovered_after_its_lease(
     config = deployment.load()
     lease = timedelta(seconds=config.alerts.delivery.lease_seconds)
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         claimed = store.alerting.claim_outbox("ops-teams", T0, T0 + lease, limit=10)
         assert 1 == len(claimed)
         report = dispatch(store, config, T0 + lease / 2)
@@ -254,7 +254,7 @@ def test_writing_the_same_notice_twice_keeps_one_row(tmp_path: Path) -> None:
     )
     config = deployment.load()
     with deployment.open_store() as store:
-        evaluate(store, config, [broken()], T0)
+        evaluate_findings(store, config, [broken()], T0)
         row = store.alerting.outbox()[0]
         with store.alerting.unit() as unit:
             written = unit.enqueue(

@@ -10,8 +10,9 @@ from support.notify.alerting import SENTINEL_HEARTBEAT, T0, write_deployment
 from support.notify.receivers import HttpsReceiver
 
 from monitor.config import Config
-from monitor.incidents import alert_cycle
 from monitor.notify.heartbeat import ping_heartbeat
+from monitor.pipeline import steps
+from monitor.pipeline.steps import CycleContext
 
 
 def with_heartbeat(tmp_path: Path, url: str, ca: Path | None) -> Config:
@@ -50,15 +51,15 @@ def test_ping_failures_are_reported_not_raised(tmp_path: Path, teams: HttpsRecei
 def test_no_heartbeat_configured_and_cycle_integration(
     tmp_path: Path, teams: HttpsReceiver
 ) -> None:
-    """Without a URL nothing is pinged (None); alert_cycle pings when asked to."""
+    """Without a URL nothing is pinged (None); the cycle's heartbeat step pings a configured
+    one, after an evaluation and a delivery with nothing to do."""
     assert ping_heartbeat(write_deployment(tmp_path / "none").load()) is None
     config = with_heartbeat(tmp_path / "c", teams.heartbeat_url(SENTINEL_HEARTBEAT), teams.ca_file)
     from monitor.store import Store
 
     with Store.open(config.database.path) as store:
-        report = alert_cycle(store, config, T0, heartbeat=True)
-    assert (True, (), 0) == (
-        report.heartbeat,
-        report.transitions,
-        len(report.dispatch.deliveries) if report.dispatch else -1,
-    )
+        context = CycleContext.build(config, store, fingerprint_key=bytes(32))
+        evaluation = steps.evaluate(context, T0)
+        delivered = steps.dispatch(context, T0)
+        pinged = steps.ping_heartbeat(context)
+    assert (True, (), 0) == (pinged, evaluation.transitions, len(delivered.deliveries))

@@ -30,7 +30,7 @@ from support.notify.alerting import (
 )
 from support.notify.receivers import HttpsReceiver, SmtpReceiver, free_port
 
-from monitor.incidents import evaluate
+from monitor.incidents.evaluate import evaluate_findings
 from monitor.logsetup import PINNED_LOGGERS, configure_logging
 from monitor.model.findings import FindingKind, Level
 from monitor.notify.dispatch import dispatch
@@ -113,10 +113,10 @@ give_up_after_minutes = 5
         subject_id="probe",
     )
     with deployment.open_store() as store:
-        evaluate(store, config, [broken, finding(deadline=T0 + timedelta(days=6))], T0)
+        evaluate_findings(store, config, [broken, finding(deadline=T0 + timedelta(days=6))], T0)
         for minutes in range(0, 8):
             dispatch(store, config, T0 + timedelta(minutes=minutes))
-        evaluate(store, config, [], T0 + timedelta(minutes=9))
+        evaluate_findings(store, config, [], T0 + timedelta(minutes=9))
         dispatch(store, config, T0 + timedelta(minutes=9))
         teams.answer(default=202)
         results = send_test(config, [], datetime.now(UTC))

@@ -35,7 +35,8 @@ from monitor.config.model import (
 from monitor.model.lockout import lockout_trigger
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
-from monitor.probes import PROBE_KINDS, ProbeContext
+from monitor.probes.context import ProbeContext
+from monitor.probes.registry import PROBE_KINDS
 from monitor.secrets import Secret
 from monitor.simulator import Simulator, scenario_from_dict
 

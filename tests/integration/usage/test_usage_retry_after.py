@@ -22,9 +22,9 @@ from support.deployment import (
 
 from monitor.config import load_config
 from monitor.config.model import Config
-from monitor.engine import CheckPass
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
+from monitor.pipeline.probing import ProbePass
 from monitor.simulator import Simulator
 from monitor.store import Store, fingerprint_key
 
@@ -68,7 +68,7 @@ def passes(config: Config, clock: SteppingClock, offsets: list[int]) -> list[lis
     """Run one pass at each START + offset seconds; return each pass's results."""
     runs: list[list[ProbeResult]] = []
     with Store.open(config.database.path) as store:
-        checker = CheckPass(
+        checker = ProbePass(
             config, store, fingerprint_key=fingerprint_key(config.database.path), clock=clock
         )
         for offset in offsets:

@@ -18,11 +18,12 @@ from support.usage import (
 )
 
 from monitor.config import Config, load_config
+from monitor.findings.usage import usage_findings
 from monitor.model.observations import Licence, Observation, ServicePrincipal, UserLicences
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit, RunRecord
 from monitor.store import Store
-from monitor.usage.evaluate import gather_usage, refresh_usage_daily, usage_findings_for
+from monitor.usage.evaluate import gather_usage, refresh_usage_daily
 from monitor.usage.reports import parse_report
 
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -302,7 +303,7 @@ def test_findings_and_usage_daily_from_a_real_database(config: Config, store: St
         "dataverse-sync", "contoso-prod", "contoso", date(2026, 3, 2), 34_000, NOW
     )
 
-    findings = usage_findings_for(config, store, NOW)
+    findings = usage_findings(gather_usage(config, store, NOW), config.usage, NOW)
     written = refresh_usage_daily(config, store, NOW)
 
     (finding,) = findings

@@ -16,10 +16,10 @@ import structlog
 from support.daemon import NotifySocket, make_config, wait_until
 
 from monitor.config import ConfigError
-from monitor.config.model import Config, DatabaseConfig, ScheduleConfig
+from monitor.config.model import Config, DatabaseConfig, JobTiming, ScheduleConfig
 from monitor.config.problems import Problem
 from monitor.daemon import Daemon, Notifier
-from monitor.jobs import JOBS, JobContext, JobSpec
+from monitor.daemon.jobs import JOBS, JobContext, JobSpec
 from monitor.store import Store
 
 
@@ -53,7 +53,7 @@ class Recorder:
 
 def jobs_with(run: Callable[[JobContext], None], interval: float = 0.05) -> dict[str, JobSpec]:
     return {
-        "probe": JobSpec("stand-in probe", "identity", interval, 0, run, executor="probes"),
+        "probe": JobSpec(JobTiming("stand-in probe", "identity", interval, 0), run, "probes"),
         "heartbeat": JOBS["heartbeat"],
     }
 

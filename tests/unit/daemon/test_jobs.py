@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config.model import JOB_TIMINGS
 from monitor.config.schedule import SCHEDULE
-from monitor.jobs import EXECUTORS, JOBS
+from monitor.daemon.jobs import EXECUTORS, JOBS
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.toml"
 
@@ -19,12 +20,19 @@ def test_every_job_is_well_formed(name: str) -> None:
     spec = JOBS[name]
 
     assert re.fullmatch(r"[a-z]+", name)
-    assert spec.interval_seconds > 0
-    assert 0 <= spec.jitter_seconds < spec.interval_seconds
+    assert spec.timing is JOB_TIMINGS[name]
+    assert spec.timing.interval_seconds > 0
+    assert 0 <= spec.timing.jitter_seconds < spec.timing.interval_seconds
     assert spec.executor in EXECUTORS
-    assert spec.scope in ("identity", "global")
+    assert spec.timing.scope in ("identity", "global")
     assert callable(spec.run)
-    assert spec.description
+    assert spec.timing.description
+
+
+def test_the_registry_runs_every_job_the_configuration_knows() -> None:
+    """[schedule] and the daemon name the same jobs: none configurable but never run, none run
+    without configuration keys."""
+    assert set(JOB_TIMINGS) == set(JOBS)
 
 
 @pytest.mark.parametrize("name", list(JOBS))
@@ -42,10 +50,10 @@ def test_probe_is_per_identity_on_the_probe_pool() -> None:
     probe = JOBS["probe"]
 
     assert ("identity", "probes", 900, 60) == (
-        probe.scope,
+        probe.timing.scope,
         probe.executor,
-        probe.interval_seconds,
-        probe.jitter_seconds,
+        probe.timing.interval_seconds,
+        probe.timing.jitter_seconds,
     )
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from support.daemon import make_config
 
 from monitor.config.model import Config, ScheduleConfig
+from monitor.daemon.jobs import JOBS
 from monitor.daemon.plan import STARTUP_SPREAD_SECONDS, PlannedJob, first_run, plan_jobs
-from monitor.jobs import JOBS
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def test_defaults_probe_every_15_minutes_and_passwords_hourly() -> None:
     assert 86400 == jobs["retention"].interval_seconds
     assert "probes" == jobs["probe:app"].executor
     assert "watchdog" == jobs["heartbeat"].executor
-    global_jobs = {name for name, spec in JOBS.items() if spec.scope == "global"}
+    global_jobs = {name for name, spec in JOBS.items() if spec.timing.scope == "global"}
     assert {"probe:app", "probe:user"} | global_jobs == set(jobs)
 
 

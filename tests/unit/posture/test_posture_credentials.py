@@ -19,7 +19,6 @@ from posture_builders import (
 )
 
 from monitor.config.model import DirectoryConfig
-from monitor.directory.engine import local_observations
 from monitor.findings.posture import (
     Posture,
     Thresholds,
@@ -29,6 +28,7 @@ from monitor.findings.posture import (
 )
 from monitor.model.findings import FindingKind, Level
 from monitor.model.observations import RegisteredCredential
+from monitor.pipeline.posture import local_observations
 
 EXPIRING = FindingKind.CREDENTIAL_EXPIRING
 

@@ -19,15 +19,15 @@ from posture_builders import (
 )
 
 from monitor.config.model import Config
-from monitor.directory.report import (
-    merged_observations,
+from monitor.findings.posture import Posture, evaluate_posture
+from monitor.model.observations import CertificateFile, NonInteractiveUsers, SubscribedSku
+from monitor.output.posture import (
     nearest_text,
     posture_exit_code,
     posture_to_dict,
     render_posture_text,
 )
-from monitor.findings.posture import Posture, evaluate_posture
-from monitor.model.observations import CertificateFile, NonInteractiveUsers, SubscribedSku
+from monitor.pipeline.posture import merged_observations
 
 REASON = "no observer is configured for tenant contoso (tenants.contoso.observer)"
 

@@ -20,7 +20,6 @@ from posture_builders import (
     user_identity,
 )
 
-from monitor.directory.engine import local_observations
 from monitor.findings.posture import (
     APPLICATION_USER,
     NON_INTERACTIVE_USER,
@@ -41,6 +40,7 @@ from monitor.model.observations import (
     UserAccount,
     UserLicences,
 )
+from monitor.pipeline.posture import local_observations
 
 SA = "627090ff-40a3-4053-8790-584edc5be201"
 SC = "119f245c-3cc8-4b62-b31c-d1a046ced15d"

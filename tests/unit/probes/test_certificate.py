@@ -24,7 +24,8 @@ from probe_fakes import (
 from monitor.config.model import IdentityConfig
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
-from monitor.probes import ApplicationCertificateProbe, ApplicationSecretProbe
+from monitor.probes.certificate import ApplicationCertificateProbe
+from monitor.probes.client_secret import ApplicationSecretProbe
 from monitor.probes.context import ProbeContext
 
 TOKEN_ENDPOINT = f"https://login.example.test/{TENANT_ID}/oauth2/v2.0/token"

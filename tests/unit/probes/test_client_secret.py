@@ -31,8 +31,9 @@ from monitor.config.model import EnvironmentConfig, TenantConfig
 from monitor.http import HttpClient
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
-from monitor.probes import PROBE_KINDS, ApplicationSecretProbe
+from monitor.probes.client_secret import ApplicationSecretProbe
 from monitor.probes.context import ProbeContext
+from monitor.probes.registry import PROBE_KINDS
 
 SECRET = "s3cr3t-value-~abc"
 

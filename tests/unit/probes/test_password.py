@@ -21,8 +21,8 @@ from probe_fakes import (
 from monitor.model.lockout import LOCKOUT_TRIGGERS, LockoutHold, lockout_trigger
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
-from monitor.probes import UserPasswordProbe
 from monitor.probes.context import ProbeContext
+from monitor.probes.password import UserPasswordProbe
 
 PASSWORD = "Corr3ct-H0rse-Battery"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config.model import IdentityConfig
-from monitor.probes import PROBE_KINDS
+from monitor.probes.registry import PROBE_KINDS
 
 HERE = Path(__file__).parent
 

@@ -25,7 +25,7 @@ from probe_fakes import (
 
 from monitor.config.model import IdentityConfig
 from monitor.model.probes import ProbeResult
-from monitor.probes import PROBE_KINDS
+from monitor.probes.registry import PROBE_KINDS
 
 SECRET = "SENTINEL-client-secret-7f3a9c"
 PASSWORD = "SENTINEL-password-Q9z!x"

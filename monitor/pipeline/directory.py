@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -39,11 +39,10 @@ from monitor.directory.graph import ConfiguredCredential, GraphClient, GraphDire
 from monitor.directory.tokens import ObserverTokens
 from monitor.findings.posture import OBSERVER_SUBJECT, Posture
 from monitor.http import MonitorSession, build_session
+from monitor.model.clock import Clock, utcnow
 from monitor.model.findings import Finding
 from monitor.model.observations import (
     AppCredentials,
-    CertificateFile,
-    DeclaredExpiry,
     NotObservedCause,
     Observation,
     PostureChange,
@@ -51,11 +50,11 @@ from monitor.model.observations import (
     SubscribedSku,
     UserAccount,
 )
+from monitor.pipeline.posture import local_observations, posture_from_store
 from monitor.store import Store
 
 log = structlog.get_logger("monitor.directory")
 
-Clock = Callable[[], datetime]
 SessionFactory = Callable[[TenantConfig], MonitorSession]
 
 # Facts a tenant's read produces, by scope (used to say "not observed" for each of them).
@@ -63,10 +62,6 @@ _GRAPH_TENANT_KINDS = ("subscribed_sku", "domain_policy")
 _APPLICATION_KINDS = ("service_principal", "app_credentials")
 _USER_KINDS = ("user_account", "user_licences")
 _SYSTEMUSER_KINDS = ("systemuser", "security_roles")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -93,53 +88,6 @@ class DirectoryReport:
 
 def _tenant_identities(config: Config, tenant: str) -> list[IdentityConfig]:
     return [identity for identity in config.identities.values() if identity.tenant == tenant]
-
-
-def local_observations(config: Config, now: datetime) -> list[Observation]:
-    """Return what the configuration alone says: certificate files' ``notAfter`` (identities
-    and observers) and declared expiries. No I/O: the loader already parsed the files."""
-    found: list[Observation] = []
-    for identity in config.identities.values():
-        certificate = identity.certificate
-        if certificate is not None and certificate.not_after is not None:
-            found.append(
-                Observation.of(
-                    CertificateFile(certificate.not_after, certificate.thumbprint_sha1),
-                    tenant=identity.tenant,
-                    identity=identity.name,
-                    source="certificate file",
-                    observed_at=now,
-                )
-            )
-        if identity.credential_expires is not None:
-            found.append(
-                Observation.of(
-                    DeclaredExpiry(
-                        identity.credential_expires, identity.credential_expires_source or ""
-                    ),
-                    tenant=identity.tenant,
-                    identity=identity.name,
-                    source="configuration",
-                    observed_at=now,
-                )
-            )
-    for tenant in config.tenants.values():
-        observer = tenant.observer
-        if observer is None or observer.certificate is None:
-            continue
-        if observer.certificate.not_after is not None:
-            found.append(
-                Observation.of(
-                    CertificateFile(
-                        observer.certificate.not_after, observer.certificate.thumbprint_sha1
-                    ),
-                    tenant=tenant.name,
-                    subject=OBSERVER_SUBJECT,
-                    source="certificate file",
-                    observed_at=now,
-                )
-            )
-    return found
 
 
 class _TenantRead:
@@ -286,7 +234,6 @@ class DirectoryPass:
         Never raises for what a directory answers; raises :class:`~monitor.store.StoreError`
         when the database cannot be written.
         """
-        from monitor.directory.report import posture_from_store
 
         started_at = now or self.clock()
         run_id = uuid.uuid4().hex

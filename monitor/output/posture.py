@@ -12,8 +12,7 @@ from, or "not observed: <why>") and the findings with their remedies;
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,38 +22,12 @@ from monitor.findings.posture import (
     Deadline,
     IdentityPosture,
     Posture,
-    evaluate_posture,
     relative,
 )
 from monitor.model.findings import Finding, Level
-from monitor.model.observations import Observation
-from monitor.store import Store
 
 _LOCAL_SOURCES = ("certificate file", "configuration")
 _DETAIL_WIDTH = 72
-
-
-def merged_observations(
-    stored: Iterable[Observation], config: Config, now: datetime
-) -> list[Observation]:
-    """Return the stored observations with the configuration's own facts replaced by fresh
-    ones (a stored certificate-file or declared date the configuration no longer has is
-    dropped; an unchanged one keeps its ``since``)."""
-    from monitor.directory.engine import local_observations
-
-    merged = {o.key: o for o in stored if o.source not in _LOCAL_SOURCES}
-    previous = {o.key: o for o in stored if o.source in _LOCAL_SOURCES}
-    for observation in local_observations(config, now):
-        before = previous.get(observation.key)
-        since = before.first_seen if before is not None and before.fact == observation.fact else now
-        merged[observation.key] = replace(observation, since=since)
-    return list(merged.values())
-
-
-def posture_from_store(store: Store, config: Config, now: datetime) -> Posture:
-    """Return the posture of every configured identity from the store's current facts."""
-
-    return evaluate_posture(merged_observations(store.posture.current(), config, now), config, now)
 
 
 def posture_exit_code(posture: Posture) -> int:

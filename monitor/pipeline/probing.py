@@ -1,8 +1,9 @@
-"""One pass of the pipeline: probe every selected identity, guard passwords, record the results.
+"""The probe step: probe every selected identity once, guard passwords, record the results.
 
-``monitor check`` runs exactly one pass; the daemon runs the same pass on a schedule. The engine
-is the only place where probes, the lockout guard and the store meet: probes do not import the
-store, and the store knows nothing about msal.
+A :class:`ProbePass` is the only place where probes, the lockout guard and the store meet:
+probes do not import the store, and the store knows nothing about msal. ``monitor check`` runs
+one pass over every identity; the daemon runs one pass per identity on that identity's
+interval, all through one :class:`ProbePass` so that its per-tenant limits hold across jobs.
 """
 
 from __future__ import annotations
@@ -14,31 +15,28 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from monitor import __version__
 from monitor.config.model import Config, IdentityConfig
+from monitor.model.clock import Clock, utcnow
 from monitor.model.lockout import LockoutDecision, LockoutGuard, decide_guard
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RunKind, RunRecord, StateChangeRecord
-from monitor.probes import PROBE_KINDS, ProbeContext
+from monitor.probes.context import ProbeContext
+from monitor.probes.registry import PROBE_KINDS
 from monitor.store import Store
 from monitor.usage.gate import RecentThrottles, RetryAfterGate
 
-log = structlog.get_logger("monitor.engine")
+log = structlog.get_logger("monitor.probes")
 
-Clock = Callable[[], datetime]
 # Takes a finished pass for storing later (monitor.daemon.writer.ResultWriter.submit).
 Recorder = Callable[[RunRecord, Sequence[ProbeResult]], None]
 
 # How long past its own deadline a probe thread may run before the pass stops waiting for it.
 _ABANDON_GRACE_SECONDS = 2.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ def _deadline_results(
     ]
 
 
-class CheckPass:
+class ProbePass:
     """Run probes for a set of identities with bounded concurrency and record the results."""
 
     def __init__(

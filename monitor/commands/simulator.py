@@ -7,32 +7,6 @@ a configuration snippet to paste. Without ``--scenario`` it serves the shipped d
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--scenario",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="scenario TOML file (default: the demo scenario shipped with monitor)",
-    )
-    parser.add_argument(
-        "--port", type=int, default=8443, help="port on 127.0.0.1 (default: 8443; 0 = any free)"
-    )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where the simulator keeps its CA and server certificate across restarts "
-        "(default: $STATE_DIRECTORY, $XDG_STATE_HOME/monitor-simulator or "
-        "~/.local/state/monitor-simulator)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every request to standard error"
-    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "trust, tenant ids, environment URLs and a configuration snippet to paste. Without "
         "--scenario it serves the demo scenario shipped with monitor.",
     )
+    from monitor.simulator.standalone import add_arguments
+
     add_arguments(parser)
     parser.set_defaults(run=run)
 

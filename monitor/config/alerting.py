@@ -33,7 +33,7 @@ from monitor.config.schema import (
     Table,
     Text,
 )
-from monitor.notify.urlpolicy import secret_parts, url_problems
+from monitor.config.urls import secret_parts, url_problems
 from monitor.secrets import Secret, register_secret_value
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
+
+# The admin center's two request reports about identities (monitor.usage.reports reads them).
+ReportFormat = Literal["licensed", "non_licensed"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,59 @@ class UsageDay:
     allocation: int | None
     source: str  # "admin center csv" or "integration"
     environment: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One usage row: an environment, a caller, a UTC day, a meter and a quantity.
+
+    ``line`` is the first line of the (first) CSV record it came from. ``entitled`` is the
+    caller's entitlement (licensed report) or the tenant pool's (non-licensed report).
+    """
+
+    line: int
+    environment_id: str
+    environment_name: str
+    caller_id: str  # lower case; "" when the report has none
+    caller_type: str
+    day: date
+    consumed: int
+    entitled: int | None
+    resource_type: str = ""
+    resource_id: str = ""
+    meter_category: str = ""
+    meter_subcategory: str = ""
+    dataverse_requests: int | None = None
+    power_automate_requests: int | None = None
+    power_apps_requests: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, date, str, str, str, str]:
+        """The idempotency key: the same key in a later import replaces this row."""
+        return (
+            self.environment_id,
+            self.caller_id,
+            self.day,
+            self.resource_type,
+            self.resource_id,
+            self.meter_category,
+            self.meter_subcategory,
+        )
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    """A checked report: its format, its rows (one per key) and the file's SHA-256."""
+
+    format: ReportFormat
+    rows: tuple[ReportRow, ...]
+    sha256: str
+    records: int  # CSV records read (before rows with the same key were summed)
+
+    @property
+    def first_day(self) -> date | None:
+        return min((row.day for row in self.rows), default=None)
+
+    @property
+    def last_day(self) -> date | None:
+        return max((row.day for row in self.rows), default=None)

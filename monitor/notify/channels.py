@@ -39,9 +39,9 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from monitor.config.model import ChannelConfig
+from monitor.config.urls import UrlKind, inspect_url, is_loopback_host, url_problems
 from monitor.model.outbox import UrlAttempt
 from monitor.notify.render import Rendered
-from monitor.notify.urlpolicy import UrlKind, inspect_url, is_loopback_host, url_problems
 from monitor.secrets import scrub
 
 _HTTP_STATUS = re.compile(r"error=(\d{3})\b")

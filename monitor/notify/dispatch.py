@@ -27,11 +27,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from monitor.config.model import ChannelConfig, Config, DeliveryConfig
+from monitor.config.urls import describe_url
 from monitor.model.outbox import NewOutbox, OutboxOutcome, OutboxRecord, UrlAttempt
 from monitor.notify.channels import AppriseSender, ChannelSender
 from monitor.notify.notice import Notice, channel_failing_notice
 from monitor.notify.render import render
-from monitor.notify.urlpolicy import describe_url
 from monitor.store import Store
 
 log = structlog.get_logger("monitor.notify")

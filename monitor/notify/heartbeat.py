@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from monitor.notify.urlpolicy import describe_url, url_problems
+from monitor.config.urls import describe_url, url_problems
 
 if TYPE_CHECKING:
     from monitor.config.model import Config

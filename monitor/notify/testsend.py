@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.config.model import Config
+from monitor.config.urls import describe_url, url_problems
 from monitor.notify.channels import AppriseSender, ChannelSender
 from monitor.notify.notice import make_test_notice
 from monitor.notify.render import render
-from monitor.notify.urlpolicy import describe_url, url_problems
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Used by ``monitor simulator`` and ``python -m monitor.simulator``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -20,6 +21,32 @@ from monitor.simulator.server import Simulator
 EXIT_CONFIG = 78  # EX_CONFIG, as the monitor CLI uses for configuration errors
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the port could not be bound
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``monitor simulator`` (and ``python -m monitor.simulator``)."""
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="scenario TOML file (default: the demo scenario shipped with monitor)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8443, help="port on 127.0.0.1 (default: 8443; 0 = any free)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the simulator keeps its CA and server certificate across restarts "
+        "(default: $STATE_DIRECTORY, $XDG_STATE_HOME/monitor-simulator or "
+        "~/.local/state/monitor-simulator)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request to standard error"
+    )
 
 
 def default_state_dir() -> Path:

@@ -11,7 +11,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.model.usage import (
     ImportOutcome,
+    ParsedReport,
     RecordedUsage,
+    ReportRow,
     ReportUsage,
     UsageDay,
     UsageImportRecord,
@@ -24,7 +26,6 @@ from monitor.store.models.usage import (
     UsageRecordedRow,
     UsageReportRow,
 )
-from monitor.usage.reports import ParsedReport, ReportRow
 
 IMPORT = RecordMap(UsageImportRecord)
 RECORDED = RecordMap(RecordedUsage)

@@ -41,9 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Literal
 
-ReportFormat = Literal["licensed", "non_licensed"]
+from monitor.model.usage import ParsedReport, ReportFormat, ReportRow
+
 REPORT_NAMES: Mapping[ReportFormat, str] = {
     "licensed": "Licensed User report",
     "non_licensed": "Non-licensed User report",
@@ -98,62 +98,6 @@ _OPTIONAL = frozenset(
         "power_apps_requests",
     }
 )
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    """One usage row: an environment, a caller, a UTC day, a meter and a quantity.
-
-    ``line`` is the first line of the (first) CSV record it came from. ``entitled`` is the
-    caller's entitlement (licensed report) or the tenant pool's (non-licensed report).
-    """
-
-    line: int
-    environment_id: str
-    environment_name: str
-    caller_id: str  # lower case; "" when the report has none
-    caller_type: str
-    day: date
-    consumed: int
-    entitled: int | None
-    resource_type: str = ""
-    resource_id: str = ""
-    meter_category: str = ""
-    meter_subcategory: str = ""
-    dataverse_requests: int | None = None
-    power_automate_requests: int | None = None
-    power_apps_requests: int | None = None
-
-    @property
-    def key(self) -> tuple[str, str, date, str, str, str, str]:
-        """The idempotency key: the same key in a later import replaces this row."""
-        return (
-            self.environment_id,
-            self.caller_id,
-            self.day,
-            self.resource_type,
-            self.resource_id,
-            self.meter_category,
-            self.meter_subcategory,
-        )
-
-
-@dataclass(frozen=True)
-class ParsedReport:
-    """A checked report: its format, its rows (one per key) and the file's SHA-256."""
-
-    format: ReportFormat
-    rows: tuple[ReportRow, ...]
-    sha256: str
-    records: int  # CSV records read (before rows with the same key were summed)
-
-    @property
-    def first_day(self) -> date | None:
-        return min((row.day for row in self.rows), default=None)
-
-    @property
-    def last_day(self) -> date | None:
-        return max((row.day for row in self.rows), default=None)
 
 
 @dataclass(frozen=True)

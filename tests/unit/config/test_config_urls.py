@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.notify.urlpolicy import (
+from monitor.config.urls import (
     describe_url,
     email_uses_tls,
     inspect_url,

@@ -1,81 +1,31 @@
 """The report's read-only view of the database, with the standard library's ``sqlite3``.
 
-Why not the store's SQLAlchemy engine: importing SQLAlchemy (and, through the store's records,
-the probe package and msal) costs most of a second on a small host, several times what a whole
-status board may take. The settings are the store's reader settings
-(:func:`monitor.store.migrations.open_engine` with ``readonly=True``): ``file:...?mode=ro``,
-``PRAGMA query_only=ON``, ``busy_timeout``, and one explicit ``BEGIN`` ... ``COMMIT`` per report
-(a consistent snapshot; in WAL mode a reader neither blocks the daemon's writes nor waits for
-them).
+Why not the store's SQLAlchemy engine: importing SQLAlchemy costs most of a second on a small
+host, several times what a whole status board may take. The settings are the store's reader
+settings (:func:`monitor.store.database.open_engine` with ``readonly=True``):
+``file:...?mode=ro``, ``PRAGMA query_only=ON``, ``busy_timeout``, and one explicit ``BEGIN``
+... ``COMMIT`` per report (a consistent snapshot; in WAL mode a reader neither blocks the
+daemon's writes nor waits for them).
 
-The schema check follows :func:`monitor.store.migrations.require_current_schema`: the revisions this
-monitor knows are read from the migration scripts themselves (``revision`` /
-``down_revision`` lines, as Alembic does), so a new migration needs no change here.
+The schema check is the store's (:func:`monitor.store.migrations.require_current_schema`) over
+the same list of revisions, :data:`monitor.model.schema.SCHEMA_REVISIONS`; the columns each data
+source reads are declared through :func:`monitor.model.schema.columns`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from monitor.model.schema import SCHEMA_REVISIONS
 from monitor.report.errors import EXIT_DATABASE, ReportError
 
 BUSY_TIMEOUT_MS = 5000
-
-_PACKAGE = Path(__file__).resolve().parents[1]
-_PACKAGED_VERSIONS = _PACKAGE / "_migrations" / "versions"
-_REPO_VERSIONS = _PACKAGE.parent / "migrations" / "versions"
-
-_REVISION = re.compile(r"^revision(?:\s*:\s*[\w\[\], |]+)?\s*=\s*[\"']([^\"']+)[\"']", re.M)
-_DOWN = re.compile(
-    r"^down_revision(?:\s*:\s*[\w\[\], |]+)?\s*=\s*(?:None|[\"']([^\"']+)[\"'])", re.M
-)
-
-
-def versions_folder() -> Path:
-    """Return the migration scripts' folder: the one in the wheel, else the repository's."""
-    if _PACKAGED_VERSIONS.is_dir():
-        return _PACKAGED_VERSIONS
-    return _REPO_VERSIONS
-
-
-@cache
-def known_revisions(folder: Path | None = None) -> tuple[str, ...]:
-    """Return the revisions of the migration scripts, oldest first (equal to the store's
-    ``SCHEMA_REVISIONS``; a test keeps them so). Raise ReportError if they do not form one
-    chain."""
-    parents: dict[str, str | None] = {}
-    for script in sorted((folder or versions_folder()).glob("*.py")):
-        text = script.read_text(encoding="utf-8")
-        revision_match = _REVISION.search(text)
-        down_match = _DOWN.search(text)
-        if revision_match is None or down_match is None:
-            continue
-        parents[revision_match.group(1)] = down_match.group(1)
-    children: dict[str | None, list[str]] = {}
-    for revision, parent in parents.items():
-        children.setdefault(parent, []).append(revision)
-    chain: list[str] = []
-    current: str | None = None
-    while current in children:
-        following = children[current]
-        if len(following) != 1:
-            raise ReportError(
-                f"the migration scripts branch after {current or 'the base'}: {following}",
-                EXIT_DATABASE,
-            )
-        current = following[0]
-        chain.append(current)
-    if len(chain) != len(parents):
-        raise ReportError("the migration scripts do not form one chain", EXIT_DATABASE)
-    return tuple(chain)
 
 
 @dataclass
@@ -116,7 +66,7 @@ def open_database(
     database, it cannot be read (e.g. locked beyond the busy timeout), or its schema is not
     the newest this monitor knows (older: run ``monitor db upgrade``; newer: upgrade monitor).
     """
-    expected = revisions if revisions is not None else known_revisions()
+    expected = revisions if revisions is not None else SCHEMA_REVISIONS
     if not path.is_file():
         raise ReportError(
             f"no database at {path}; run `monitor check` or `monitor db upgrade` first "

@@ -235,9 +235,9 @@ def test_database_without_results_is_an_error(install: Install, tmp_path: Path) 
 
 def test_older_schema_says_upgrade(install: Install, tmp_path: Path) -> None:
     """A database at an older revision: run `monitor db upgrade`."""
-    from monitor.report.database import known_revisions
+    from monitor.model.schema import SCHEMA_REVISIONS
 
-    revisions = known_revisions()
+    revisions = SCHEMA_REVISIONS
     if len(revisions) < 2:
         pytest.skip("only one schema revision exists; nothing is older")
     path = tmp_path / "old.db"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -60,15 +60,21 @@ class Unavailable:
     note: str
 
 
+def select(table: str, names: Sequence[str]) -> str:
+    """Return ``SELECT <names> FROM <table>`` for column names declared through
+    :func:`monitor.model.schema.columns` (schema constants, never input)."""
+    return f"SELECT {', '.join(names)} FROM {table}"  # noqa: S608 - schema constants only
+
+
 def check_tables(
-    database: ReportDatabase, expected: Mapping[str, frozenset[str]], missing_note: str
+    database: ReportDatabase, expected: Mapping[str, Collection[str]], missing_note: str
 ) -> Unavailable | None:
     """Return None if every expected table exists with at least the expected columns;
     otherwise the note to show (*missing_note* when a table does not exist at all)."""
     for table, columns in expected.items():
         if not database.has(table):
             return Unavailable(missing_note)
-        lacking = sorted(columns - database.columns(table))
+        lacking = sorted(set(columns) - database.columns(table))
         if lacking:
             return Unavailable(
                 f"the {table} table lacks {', '.join(lacking)}; this report version cannot "

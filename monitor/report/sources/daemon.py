@@ -21,34 +21,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
 from monitor.report.model import DaemonSummary, DaemonVerdict, Level
-from monitor.report.sources.base import Unavailable, check_tables, utc
+from monitor.report.sources.base import Unavailable, check_tables, select, utc
 
 REQUIRES = "requires the daemon migration 0004_daemon"
 MISSING = f"the daemon's status is not recorded in this database ({REQUIRES})"
 
-TABLES = {
-    "daemon_status": frozenset(
-        {
-            "instance",
-            "state",
-            "pid",
-            "hostname",
-            "monitor_version",
-            "config_path",
-            "started_at",
-            "last_beat_at",
-            "write_interval_seconds",
-            "last_probe_at",
-            "probes_since_start",
-            "identities",
-            "failing_pairs",
-            "stopped_at",
-            "stop_reason",
-        }
-    )
-}
+COLUMNS = columns(
+    "daemon_status",
+    "instance",
+    "state",
+    "pid",
+    "hostname",
+    "monitor_version",
+    "config_path",
+    "started_at",
+    "last_beat_at",
+    "write_interval_seconds",
+    "last_probe_at",
+    "probes_since_start",
+    "identities",
+    "failing_pairs",
+    "stopped_at",
+    "stop_reason",
+)
+TABLES = {"daemon_status": COLUMNS}
 
 # A running daemon rewrites its row every write interval (60 s); three missed writes is dead.
 STALE_AFTER_WRITES = 3
@@ -82,10 +81,7 @@ def status_row(database: ReportDatabase) -> DaemonRow | Unavailable | None:
     if missing is not None:
         return missing
     row = database.connection.execute(
-        "SELECT instance, state, pid, hostname, monitor_version, config_path, started_at,"
-        " last_beat_at, write_interval_seconds, last_probe_at, probes_since_start, identities,"
-        " failing_pairs, stopped_at, stop_reason"
-        " FROM daemon_status ORDER BY last_beat_at DESC LIMIT 1"
+        select("daemon_status", COLUMNS) + " ORDER BY last_beat_at DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None

@@ -14,31 +14,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import Unavailable, check_tables, stored, utc
+from monitor.report.sources.base import Unavailable, check_tables, select, stored, utc
 
 REQUIRES = "requires the alerting migration 0002_alerting"
 MISSING = f"no incidents recorded yet ({REQUIRES})"
 PREFIX = "CM-"
 
-TABLES = {
-    "incident": frozenset(
-        {
-            "id",
-            "kind",
-            "level",
-            "tenant",
-            "identity",
-            "environment",
-            "subject",
-            "summary",
-            "deadline",
-            "opened_at",
-            "resolved_at",
-            "acknowledged_at",
-        }
-    )
-}
+COLUMNS = columns(
+    "incident",
+    "id",
+    "tenant",
+    "identity",
+    "environment",
+    "kind",
+    "level",
+    "subject",
+    "summary",
+    "deadline",
+    "opened_at",
+    "resolved_at",
+    "acknowledged_at",
+)
+TABLES = {"incident": COLUMNS}
 
 # Incident levels as the report's levels.
 LEVELS = {"critical": "critical", "warning": "warning", "info": "notice"}
@@ -82,10 +81,7 @@ def incidents(
     missing = check_tables(database, TABLES, MISSING)
     if missing is not None:
         return missing
-    sql = (
-        "SELECT id, tenant, identity, environment, kind, level, subject, summary, deadline,"
-        " opened_at, resolved_at, acknowledged_at FROM incident WHERE resolved_at IS NULL"
-    )
+    sql = select("incident", COLUMNS) + " WHERE resolved_at IS NULL"
     parameters: list[object] = []
     if not open_only:
         clauses = []

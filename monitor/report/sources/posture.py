@@ -14,15 +14,16 @@ Two sources:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from monitor.model.findings import Finding
+from monitor.model.schema import columns
 from monitor.report.context import IdentityMeta
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import Unavailable, check_tables, utc
+from monitor.report.sources.base import Unavailable, check_tables, select, utc
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
@@ -31,24 +32,22 @@ REQUIRES = "requires the posture migration 0003_posture and a directory read by 
 MISSING = f"no posture data recorded yet ({REQUIRES})"
 NEEDS_CONFIG = "posture needs the configuration (--config): directory facts are judged against it"
 
-TABLES = {
-    "posture_fact": frozenset(
-        {
-            "kind",
-            "tenant",
-            "identity",
-            "environment",
-            "subject",
-            "source",
-            "observed",
-            "cause",
-            "reason",
-            "value",
-            "since",
-            "last_observed_at",
-        }
-    )
-}
+COLUMNS = columns(
+    "posture_fact",
+    "kind",
+    "tenant",
+    "identity",
+    "environment",
+    "subject",
+    "source",
+    "observed",
+    "cause",
+    "reason",
+    "value",
+    "since",
+    "last_observed_at",
+)
+TABLES = {"posture_fact": COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -84,28 +83,13 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class Finding:
-    identity: str | None
-    tenant: str
-    environment: str | None
-    kind: str
-    severity: str
-    subject: str
-    message: str
-    remedy: str
-    source: str
-    deadline: datetime | None
-    observed_at: datetime | None
-
-
-@dataclass(frozen=True)
 class PostureData:
     """What the posture rules derived: deadlines soonest first, profiles by identity, and the
     findings (worst first)."""
 
     deadlines: tuple[Deadline, ...]
     profiles: Mapping[str, Profile]
-    findings: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # the posture rules' own findings (monitor.model.findings)
 
 
 def configured_deadlines(configured: Mapping[str, IdentityMeta]) -> list[Deadline]:
@@ -136,8 +120,7 @@ def evaluate(
     if missing is not None:
         return missing
     rows = database.connection.execute(
-        "SELECT kind, tenant, identity, environment, subject, source, observed, cause, reason,"
-        " value, since, last_observed_at FROM posture_fact ORDER BY fact_key"
+        select("posture_fact", COLUMNS) + " ORDER BY fact_key"
     ).fetchall()
     if not rows:
         return Unavailable(MISSING)
@@ -149,45 +132,16 @@ def evaluate(
     from monitor.findings.posture import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
         evaluate_posture,
     )
-    from monitor.model.observations import FACT_TYPES, Observation, fact_from_json
+    from monitor.model.observations import stored_observation
 
     observations = []
-    for (
-        kind,
-        tenant,
-        identity,
-        environment,
-        subject,
-        source,
-        observed,
-        cause,
-        reason,
-        value,
-        since,
-        last,
-    ) in rows:
-        if kind not in FACT_TYPES:
-            continue  # written by a newer monitor
-        fact = None
-        if observed and value is not None:
-            fact = fact_from_json(kind, json.loads(value))
-        observed_at = utc(last)
-        assert observed_at is not None
-        observations.append(
-            Observation(
-                kind=kind,
-                tenant=tenant,
-                identity=identity,
-                environment=environment,
-                subject=subject,
-                source=source,
-                observed_at=observed_at,
-                fact=fact,
-                cause=cause,
-                reason=reason,
-                since=utc(since),
-            )
-        )
+    for row in rows:
+        values = dict(zip(COLUMNS, row, strict=True))
+        since, last = utc(values.pop("since")), utc(values.pop("last_observed_at"))
+        assert last is not None
+        observation = stored_observation(**values, since=since, last_observed_at=last)
+        if observation is not None:  # None: a fact kind written by a newer monitor
+            observations.append(observation)
     posture = evaluate_posture(observations, config, now)
     deadlines: list[Deadline] = []
     profiles: dict[str, Profile] = {}
@@ -207,8 +161,7 @@ def evaluate(
                 )
             )
     deadlines.sort(key=lambda item: item.ends_at)
-    findings = tuple(_finding(finding) for finding in posture.findings)
-    return PostureData(tuple(deadlines), profiles, findings)
+    return PostureData(tuple(deadlines), profiles, tuple(posture.findings))
 
 
 def _deadline_kind(finding_kind: str, what: str) -> str:
@@ -220,19 +173,3 @@ def _deadline_kind(finding_kind: str, what: str) -> str:
     if "licen" in text:
         return "licence"
     return "secret"
-
-
-def _finding(finding: Any) -> Finding:
-    return Finding(
-        identity=finding.identity,
-        tenant=finding.tenant,
-        environment=finding.environment,
-        kind=str(finding.kind.value),
-        severity=str(finding.level.value),
-        subject=finding.subject,
-        message=finding.summary,
-        remedy=finding.remedy,
-        source=finding.source,
-        deadline=finding.deadline,
-        observed_at=finding.observed_at,
-    )

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import day_text, stored, utc
+from monitor.report.sources.base import day_text, select, stored, utc
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,64 @@ class ChangeRow:
     http_status: int | None
 
 
+# The columns this source reads, by table (checked against the schema on import).
+STATE_COLUMNS = columns(
+    "identity_state",
+    "identity",
+    "environment",
+    "tenant",
+    "credential_type",
+    "outcome",
+    "since",
+    "last_probe_at",
+    "last_attempt_at",
+    "last_success_at",
+    "consecutive_failures",
+)
+READS = {
+    "identity_state": STATE_COLUMNS,
+    "lockout_guard": columns(
+        "lockout_guard", "identity", "outcome", "since", "hold_until", "blocked_attempts"
+    ),
+    "probe_stats_daily": columns(
+        "probe_stats_daily",
+        "identity",
+        "environment",
+        "day",
+        "ok",
+        "definitive",
+        "transient",
+        "local",
+    ),
+    "state_change": columns(
+        "state_change",
+        "id",
+        "identity",
+        "environment",
+        "at",
+        "from_outcome",
+        "to_outcome",
+        "result_id",
+    ),
+    "probe_result": columns(
+        "probe_result",
+        "id",
+        "identity",
+        "environment",
+        "started_at",
+        "outcome",
+        "attempted",
+        "message",
+        "aadsts_code",
+        "http_status",
+    ),
+}
+
+
 def states(database: ReportDatabase) -> list[StateRow]:
     """Return every identity/environment state, ordered by identity and environment."""
     rows = database.connection.execute(
-        "SELECT identity, environment, tenant, credential_type, outcome, since, last_probe_at,"
-        " last_attempt_at, last_success_at, consecutive_failures"
-        " FROM identity_state ORDER BY identity, environment"
+        select("identity_state", STATE_COLUMNS) + " ORDER BY identity, environment"
     )
     result: list[StateRow] = []
     for row in rows:

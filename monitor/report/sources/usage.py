@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
 from monitor.report.sources.base import Unavailable, check_tables, day_text
 
@@ -24,7 +25,9 @@ REQUIRES = "requires the usage migration 0005_usage and `monitor usage import`"
 MISSING = f"no usage data recorded yet ({REQUIRES})"
 
 TABLES = {
-    "usage_daily": frozenset({"identity", "environment", "day", "requests", "allocation", "source"})
+    "usage_daily": columns(
+        "usage_daily", "identity", "environment", "day", "requests", "allocation", "source"
+    )
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from monitor.model.findings import Finding
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
 from monitor.report.model import LEVEL_RANK, Cell, Column, Level, Table, ViewResult
@@ -34,7 +35,7 @@ COLUMNS = (
 )
 
 
-def wanted(finding: source.Finding, context: ReportContext) -> bool:
+def wanted(finding: Finding, context: ReportContext) -> bool:
     """A finding passes the filters like an incident: tenant-wide ones only without an
     identity or tag filter."""
     selection = context.selection
@@ -51,7 +52,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     """Return the posture findings that pass the filters, worst first."""
     data = source.evaluate(database, context.config, context.now)
     notes: list[str] = []
-    findings: tuple[source.Finding, ...] = ()
+    findings: tuple[Finding, ...] = ()
     profiles: dict[str, source.Profile] = {}
     if isinstance(data, Unavailable):
         notes.append(data.note)
@@ -63,19 +64,19 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         if not wanted(finding, context):
             continue
         profile = None if finding.identity is None else profiles.get(finding.identity)
-        level = as_level(finding.severity)
+        level = as_level(finding.level.value)
         built.append(
             (
-                (LEVEL_RANK[level], finding.identity or "", finding.kind),
+                (LEVEL_RANK[level], finding.identity or "", finding.kind.value),
                 {
                     "identity": finding.identity or f"(tenant {finding.tenant})",
                     "classification": None if profile is None else profile.classification,
-                    "severity": finding.severity,
-                    "message": finding.message,
+                    "severity": finding.level.value,
+                    "message": finding.summary,
                     "remedy": finding.remedy,
                     "tenant": finding.tenant,
                     "environment": finding.environment,
-                    "kind": finding.kind,
+                    "kind": finding.kind.value,
                     "subject": finding.subject,
                     "deadline": finding.deadline,
                     "source": finding.source,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
+from monitor.exits import EXIT_INTERRUPTED
 
 # Subcommand name -> module under monitor.commands. The order is the order in --help.
 COMMANDS: dict[str, str] = {
@@ -29,8 +30,6 @@ COMMANDS: dict[str, str] = {
     "db": "db",
     "simulator": "simulator",
 }
-
-EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
 
 
 def default_config_path() -> str:
@@ -74,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 

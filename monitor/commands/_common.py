@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from monitor.cli import EXIT_CONFIG
 from monitor.config.model import Config
+from monitor.exits import EXIT_CONFIG, EXIT_SOFTWARE
 from monitor.store import Store
-
-EXIT_SOFTWARE = 70  # EX_SOFTWARE: the database or key could not be opened
 
 
 def load_or_report(args: argparse.Namespace) -> Config | int:

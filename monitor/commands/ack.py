@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
-EXIT_USAGE = 2
+from monitor.exits import EXIT_USAGE
+from monitor.model.clock import utcnow
 
 
 def add_parser(subparsers: Any) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     _config, store = opened
     with store:
         incident = store.alerting.acknowledge_incident(
-            incident_id, at=datetime.now(UTC), by=args.by or who(), note=args.note
+            incident_id, at=utcnow(), by=args.by or who(), note=args.note
         )
     if incident is None:
         print(f"monitor ack: no incident CM-{incident_id}", file=sys.stderr)

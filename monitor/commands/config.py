@@ -8,6 +8,8 @@ import sys
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from monitor.exits import EXIT_CONFIG
+
 if TYPE_CHECKING:
     from monitor.config.model import CertificateCredential, Config
     from monitor.secrets import Secret
@@ -44,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     """Run ``config validate`` or ``config show``; return the exit status."""
     from pathlib import Path
 
-    from monitor.cli import EXIT_CONFIG
     from monitor.config import ConfigError, load_config
 
     try:

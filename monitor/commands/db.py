@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_CONFIG = 78
+from monitor.exits import EXIT_CONFIG
 
 HELP = "create or upgrade the database schema, or show its revision"
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from monitor.exits import EXIT_SOFTWARE, EXIT_USAGE
+from monitor.model.clock import utcnow
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.store import Store
 
-EXIT_USAGE = 2
-EXIT_SOFTWARE = 70
 
 HELP = "test notification channels, deliver or inspect the outbox"
 
@@ -115,7 +115,7 @@ def _test(args: argparse.Namespace) -> int:
         print("monitor notify test: no [[channels]] configured", file=sys.stderr)
         return EXIT_USAGE
     try:
-        results = send_test(config, args.channels, datetime.now(UTC))
+        results = send_test(config, args.channels, utcnow())
     except KeyError as exc:
         known = ", ".join(channel.name for channel in config.channels)
         print(
@@ -136,7 +136,7 @@ def _test(args: argparse.Namespace) -> int:
 def _flush(config: Config, store: Store) -> int:
     from monitor.notify.dispatch import dispatch
 
-    report = dispatch(store, config, datetime.now(UTC))
+    report = dispatch(store, config, utcnow())
     for delivery in report.deliveries:
         state = "delivered" if delivery.delivered else "not delivered"
         errors = "; ".join(sorted({a.error for a in delivery.attempts if a.error}))
@@ -180,6 +180,6 @@ def _outbox(store: Store, args: argparse.Namespace) -> int:
 
 
 def _requeue(store: Store, args: argparse.Namespace) -> int:
-    count = store.alerting.requeue_dead(datetime.now(UTC), channel=args.channel)
+    count = store.alerting.requeue_dead(utcnow(), channel=args.channel)
     print(f"{count} dead notices queued again")
     return 0

@@ -12,6 +12,8 @@ import json
 import sys
 from typing import Any
 
+from monitor.exits import EXIT_UNKNOWN
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"monitor posture: unknown identity: {', '.join(unknown)}", file=sys.stderr)
             store.close()
-            return 3
+            return EXIT_UNKNOWN
     tenants = sorted({config.identities[name].tenant for name in selected}) if selected else None
     with store:
         now = utcnow()

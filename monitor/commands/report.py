@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_CONFIG = 78
+from monitor.exits import EXIT_CONFIG
+from monitor.model.clock import utcnow
 
 HELP = "show the status board, an identity's history, what expires, incidents, usage, posture"
 
@@ -140,11 +141,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import importlib
-    from datetime import UTC, datetime
+    from datetime import UTC
 
+    from monitor.exits import EXIT_DATABASE
     from monitor.report import context as report_context
     from monitor.report.database import open_database
-    from monitor.report.errors import EXIT_DATABASE, ReportError
+    from monitor.report.errors import ReportError
     from monitor.report.sources import probes
     from monitor.report.timeexpr import parse_duration, parse_window
     from monitor.report.views import VIEWS
@@ -152,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
 
     view_name = args.report_view or "board"
     view = importlib.import_module(VIEWS[view_name])
-    now = datetime.now(UTC)
+    now = utcnow()
     zone = UTC if args.utc else None
 
     loaded = _configuration(args)
@@ -256,7 +258,8 @@ def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
 
 def _write_file(path: Path, content: str) -> None:
     """Write *content* to *path* atomically (a reader never sees half a page)."""
-    from monitor.report.errors import EXIT_USAGE, ReportError
+    from monitor.exits import EXIT_USAGE
+    from monitor.report.errors import ReportError
 
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

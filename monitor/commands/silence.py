@@ -23,7 +23,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-EXIT_USAGE = 2
+from monitor.exits import EXIT_USAGE
+from monitor.model.clock import utcnow
 
 _RELATIVE = re.compile(r"^\+?(?P<amount>\d+(\.\d+)?)\s*(?P<unit>m|min|h|d|w)$", re.I)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(opened, int):
         return opened
     config, store = opened
-    now = datetime.now(UTC)
+    now = utcnow()
     with store:
         if args.silence_action == "add":
             try:

@@ -23,24 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from monitor.exits import EXIT_REFUSED, EXIT_SOFTWARE, EXIT_UNKNOWN, EXIT_USAGE
+from monitor.model.clock import utcnow
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.model.findings import Finding
     from monitor.store import Store
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
-
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_UNKNOWN = 3
-EXIT_SOFTWARE = 70
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 HELP = "import usage reports, record counts, show API usage against the 24-hour allocation"
@@ -191,10 +185,10 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
             tenant = found[0]
 
     outcome = store.usage.import_usage_report(
-        report, tenant=tenant, file_name=path.name, imported_at=_now()
+        report, tenant=tenant, file_name=path.name, imported_at=utcnow()
     )
     if not outcome.already_imported:
-        refresh_usage_daily(config, store, _now())
+        refresh_usage_daily(config, store, utcnow())
     directory = directories[tenant]
     matched: dict[str, int] = {}
     unmatched: dict[str, int] = {}
@@ -274,7 +268,7 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
     if args.count < 0:
         print("monitor usage record: --count must be 0 or more", file=sys.stderr)
         return EXIT_USAGE
-    now = _now()
+    now = utcnow()
     today = now.date()
     day = today
     if args.date is not None:
@@ -322,7 +316,7 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     except (StoreError, OSError) as exc:
         print(f"monitor usage show: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
-    now = _now()
+    now = utcnow()
     with reader:
         report = gather_usage(config, reader, now)
     findings = usage_findings(report, config.usage, now)

@@ -57,6 +57,7 @@ from monitor.daemon.notify import Notifier
 from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
 from monitor.daemon.status import DaemonStatus, write_started, write_stopped, write_stopping
 from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
+from monitor.exits import EXIT_OK
 from monitor.logsetup import configure_logging, get_logger
 from monitor.model.clock import Clock, utcnow
 from monitor.pipeline.probing import ProbePass
@@ -66,8 +67,6 @@ from monitor.usage.gate import RecentThrottles
 
 log = get_logger("monitor.daemon")
 
-
-EXIT_OK = 0
 
 # Without a systemd watchdog the heartbeat still runs, and the loop wakes this often.
 DEFAULT_TICK_SECONDS = 1.0

@@ -22,12 +22,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from monitor.config.model import ChannelConfig, Config, DeliveryConfig
 from monitor.config.urls import describe_url
+from monitor.model.clock import utcnow
 from monitor.model.outbox import NewOutbox, OutboxOutcome, OutboxRecord, UrlAttempt
 from monitor.notify.channels import AppriseSender, ChannelSender
 from monitor.notify.notice import Notice, channel_failing_notice
@@ -91,7 +92,7 @@ def dispatch(
     *now* is the time the outbox is judged at (due rows, leases, ages); by default the clock.
     *channels* limits sending to those channels. Never raises for a delivery failure.
     """
-    now = now or (clock or (lambda: datetime.now(UTC)))()
+    now = now or (clock or utcnow)()
     sender = sender or AppriseSender()
     rng = rng or random.Random()  # noqa: S311 - jitter, not security
     delivery = config.alerts.delivery

@@ -6,19 +6,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from monitor.config.model import Config, NetworkConfig, TenantConfig
 from monitor.http import DEFAULT_USER_AGENT, HttpClient, MonitorSession, build_session
+from monitor.model.clock import utcnow
 from monitor.probes.assertion import CertificateAssertions
 from monitor.probes.discovery import DiscoveryCache
 
 HttpClientFactory = Callable[[TenantConfig, float], HttpClient]
 """Given a tenant and a ``time.monotonic()`` deadline, return the HTTP client one probe uses."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class SessionPool:

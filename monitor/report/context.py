@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from monitor.report.errors import EXIT_USAGE, ReportError
+from monitor.exits import EXIT_USAGE
+from monitor.report.errors import ReportError
 
 if TYPE_CHECKING:
     from monitor.config.model import Config

@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.exits import EXIT_DATABASE
 from monitor.model.schema import SCHEMA_REVISIONS
-from monitor.report.errors import EXIT_DATABASE, ReportError
+from monitor.report.errors import ReportError
 
 BUSY_TIMEOUT_MS = 5000
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes of `monitor report` (the README's table repeats them).
-EXIT_DATABASE = 1  # the database is missing, empty, locked, unreadable or has another schema
-EXIT_USAGE = 2  # a bad time expression, an unknown identity / tag / tenant / environment
+from monitor.exits import EXIT_USAGE
 
 
 class ReportError(Exception):

@@ -17,7 +17,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from monitor.report.errors import EXIT_USAGE, ReportError
+from monitor.exits import EXIT_USAGE
+from monitor.report.errors import ReportError
 
 Bound = Literal["since", "until"]
 

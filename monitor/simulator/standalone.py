@@ -15,11 +15,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from monitor.exits import EXIT_CONFIG, EXIT_UNAVAILABLE
 from monitor.simulator.scenario import ScenarioError, demo_scenario_path, load_scenario
 from monitor.simulator.server import Simulator
 
-EXIT_CONFIG = 78  # EX_CONFIG, as the monitor CLI uses for configuration errors
-EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the port could not be bound
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

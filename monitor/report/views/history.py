@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.exits import EXIT_USAGE
 from monitor.model.outcomes import Nature
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
-from monitor.report.errors import EXIT_USAGE, ReportError
+from monitor.report.errors import ReportError
 from monitor.report.model import (
     AvailabilityChart,
     AvailabilityStrip,

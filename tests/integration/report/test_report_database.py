@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from report_kit import build, context
 
+from monitor.exits import EXIT_DATABASE
 from monitor.model.schema import SCHEMA_REVISIONS
 from monitor.report.database import open_database
-from monitor.report.errors import EXIT_DATABASE, ReportError
+from monitor.report.errors import ReportError
 from monitor.report.views import board, history
 
 

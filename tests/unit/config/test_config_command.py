@@ -9,7 +9,7 @@ import pytest
 from config_testkit import MINIMAL, SECRET_VALUE, WriteConfig, WriteSecret
 
 from monitor import cli
-from monitor.cli import EXIT_CONFIG
+from monitor.exits import EXIT_CONFIG
 
 Main = Callable[[Sequence[str] | None], int]
 

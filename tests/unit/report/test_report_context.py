@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.exits import EXIT_USAGE
 from monitor.report.context import IdentityMeta, Selection, build_selection, check_known
-from monitor.report.errors import EXIT_USAGE, ReportError
+from monitor.report.errors import ReportError
 
 CONFIGURED = {
     "a": IdentityMeta("a", "application", "t1", "client_secret", ("e1",), ("sales", "tier-1")),

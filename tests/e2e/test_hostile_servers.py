@@ -1,7 +1,9 @@
-"""The real CLI in a subprocess against hostile servers: an SMTP tarpit behind an alert channel."""
+"""The real CLI in a subprocess against hostile servers: an SMTP tarpit behind an alert channel,
+an identity provider that echoes the credential back re-encoded."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import time
@@ -10,11 +12,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from support.deployment import APP_SECRET, SECRET_APP, write_deployment
+from support.deployment import APP_SECRET, PUBLIC_APP, SECRET_APP, USER_UPN, write_deployment
 from support.notify.alerting import write_deployment as write_alerting_deployment
 from support.notify.receivers import TarpitServer
 
+from monitor.secrets import MASK
 from monitor.simulator import Simulator
+from monitor.simulator.entra import echo_encode
+from monitor.simulator.faults import ECHO_ENCODINGS
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +96,56 @@ def test_check_with_a_tarpit_channel_prints_and_exits_after_the_send_timeout(
     assert done.stdout.startswith("MONITOR CRITICAL")
     assert "delivered 0 notice(s), 1 failed (retried later)" in done.stdout
     assert elapsed < SEND_TIMEOUT + MARGIN
+
+
+# Characters that every encoding changes: a space, +, /, &, <, >, quotes, ~, a non-ASCII letter.
+ECHO_SECRET = "Echo Secret+/&<'\"~>é-Vx8Q7kPq9Z"
+ECHO_PASSWORD = "Echo Pass word+/&<é~9hG2kL"
+
+
+def echoed_forms(value: str, encoding: str, client_id: str) -> list[str]:
+    """Return what must not appear anywhere: the value and the echo of it (for base64, the
+    characters that carry only the value's bits)."""
+    forms = [value, echo_encode(value, encoding, client_id=client_id)]
+    if encoding == "base64":
+        prefix = f"{client_id}:".encode()
+        padded = base64.b64encode(prefix + value.encode() + b"\0\0").decode()
+        forms.append(
+            padded[-(-len(prefix) * 8 // 6) : (len(prefix) + len(value.encode())) * 8 // 6]
+        )
+    return forms
+
+
+@pytest.mark.parametrize("encoding", ECHO_ENCODINGS)
+def test_an_echoed_credential_reaches_no_output_log_or_database(
+    tmp_path: Path, sim: Simulator, certificate: Certificate, encoding: str
+) -> None:
+    """The token endpoint echoes the client secret and the password back (raw, upper- and
+    lower-case percent-encoded, form-encoded, as HTML references, as JSON \\u escapes, in
+    base64 after the client id): neither appears in `check` output (text and JSON), its debug
+    log, or the database files; the echo did reach the monitor (it was masked)."""
+    deployment = write_deployment(
+        tmp_path,
+        sim,
+        certificate[0],
+        identities=["app-secret", "user-password"],
+        app_secret=ECHO_SECRET,
+        password=ECHO_PASSWORD,
+    )
+    sim.set_fault("token", "echo", encoding=encoding, client_id=SECRET_APP)
+    sim.set_fault("token", "echo", encoding=encoding, username=USER_UPN)
+
+    runs = [deployment.run("-vv", "check"), deployment.run("-vv", "check", "--json")]
+
+    output = "".join(run.stdout + run.stderr for run in runs)
+    haystack = output.encode()
+    for path in deployment.database.parent.iterdir():
+        haystack += path.read_bytes()
+    forbidden = [
+        *echoed_forms(ECHO_SECRET, encoding, SECRET_APP),
+        *echoed_forms(ECHO_PASSWORD, encoding, PUBLIC_APP),
+    ]
+    for form in forbidden:
+        assert form.encode() not in haystack, f"{form[:12]}... leaked"
+    assert MASK in output
+    assert all(run.returncode in (1, 2, 3) for run in runs), [r.stderr for r in runs]

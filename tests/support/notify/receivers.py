@@ -16,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import socket
 import ssl
 import threading
@@ -277,15 +278,22 @@ class HttpsReceiver:
             return list(self.requests)
 
 
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def card_text(card: dict[str, Any]) -> str:
-    """Return every text of an Adaptive Card (text blocks, facts, actions) joined by newlines."""
+    """Return every text of an Adaptive Card (text blocks, facts, actions) joined by newlines,
+    as a reader sees it: Markdown backslash escapes (``\\[``) resolved in texts and facts."""
     texts: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key in ("text", "title", "value", "url"):
                 if isinstance(node.get(key), str):
-                    texts.append(node[key])
+                    shown = node[key]
+                    if node.get("type") != "Action.OpenUrl" and key != "url":
+                        shown = _MARKDOWN_ESCAPE.sub(r"\1", shown)
+                    texts.append(shown)
             for value in node.values():
                 if isinstance(value, dict | list):
                     walk(value)

@@ -20,6 +20,7 @@ from config_testkit import (
 from monitor.config import ConfigError, Problem
 from monitor.config.problems import dotted
 from monitor.config.sections import ROOT
+from monitor.config.validate import MAX_CA_BUNDLE_BYTES
 
 
 def document(
@@ -603,6 +604,33 @@ def test_ca_bundle_must_hold_certificates(
     assert problem_lines(path) == [
         "network.ca_bundle: expected a readable PEM file with at least one CA certificate, found "
         + found.format(path=bundle)
+        + "; hint: point to the CA bundle file (PEM), or leave ca_bundle out for the system store"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "oversized"])
+def test_ca_bundle_must_be_a_regular_file_of_bounded_size(
+    write_config: WriteConfig, tmp_path: Path, kind: str
+) -> None:
+    """An endless device, a FIFO (which would block the open) and a huge file are refused
+    without being read: one problem naming the path."""
+    bundle = Path("/dev/zero")
+    found = "'/dev/zero', which is not a regular file"
+    if kind == "fifo":
+        bundle = tmp_path / "ca.pem"
+        os.mkfifo(bundle)
+        found = f"'{bundle}', which is not a regular file"
+    elif kind == "oversized":
+        bundle = tmp_path / "ca.pem"
+        with bundle.open("wb") as file:
+            file.truncate(MAX_CA_BUNDLE_BYTES + 1)  # sparse: nothing is written
+        limit = MAX_CA_BUNDLE_BYTES
+        found = f"{limit + 1} bytes in '{bundle}' (at most {limit} are read)"
+    path = write_config(f'[network]\nca_bundle = "{bundle}"\n{MINIMAL}')
+
+    assert problem_lines(path) == [
+        "network.ca_bundle: expected a readable PEM file with at least one CA certificate, found "
+        + found
         + "; hint: point to the CA bundle file (PEM), or leave ca_bundle out for the system store"
     ]
 

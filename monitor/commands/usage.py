@@ -12,9 +12,10 @@ environment and UTC day (replacing an earlier count for that day).
 service-protection headroom, 429 answers and the monitor's own footprint, each tenant's pool,
 and the usage findings.
 
-Exit codes: ``import`` / ``record``: 0 stored (or already stored); 1 the file was refused; 2 a
-bad option (unknown identity, environment or tenant; a bad count or date); 70 the database
-cannot be opened; 78 the configuration is invalid. ``show`` follows the Nagios convention: 0 no
+Exit codes: ``import`` / ``record``: 0 stored (or already stored); 2 a bad option (unknown
+identity, environment or tenant; a bad count or date); 65 (EX_DATAERR) the file was refused (not
+a regular file, too large, unreadable or malformed); 70 the database cannot be opened; 78 the
+configuration is invalid. ``show`` follows the Nagios convention: 0 no
 finding, 1 a warning, 2 a critical finding, 3 no usable database.
 """
 
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
     from monitor.store import Store
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
 
-EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
+EXIT_DATA = 65  # EX_DATAERR: the report file was refused
 EXIT_SOFTWARE = 70
 
 
@@ -63,7 +64,7 @@ def add_parser(subparsers: Any) -> None:
         description="Import a Power Platform requests report downloaded from the Power Platform "
         "admin center (Capacity > Summary > Download reports). All or nothing: a malformed file "
         "is refused with the line numbers of its problems. Importing the same rows again adds "
-        "nothing. Exit 0 imported, 1 refused, 2 bad option.",
+        "nothing. Exit 0 imported, 2 bad option, 65 file refused.",
     )
     importing.add_argument("file", type=Path, metavar="FILE.csv", help="the downloaded report")
     importing.add_argument(
@@ -137,16 +138,24 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
     from monitor.usage.evaluate import refresh_usage_daily
     from monitor.usage.licences import directory_facts
     from monitor.usage.matching import CallerDirectory, CallerIdentity
-    from monitor.usage.reports import REPORT_NAMES, ReportError, parse_report
+    from monitor.usage.reports import (
+        REPORT_NAMES,
+        ReportError,
+        ReportFileError,
+        open_report,
+        read_report,
+    )
 
     path: Path = args.file
     try:
-        data = path.read_bytes()
+        with open_report(path) as stream:
+            report = read_report(stream)
+    except ReportFileError as exc:
+        print(f"monitor usage import: {exc}; nothing imported", file=sys.stderr)
+        return EXIT_DATA
     except OSError as exc:
         print(f"monitor usage import: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return EXIT_REFUSED
-    try:
-        report = parse_report(data)
+        return EXIT_DATA
     except ReportError as exc:
         lines = str(exc).splitlines()
         print(
@@ -154,7 +163,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
             + "\n".join(f"  {line}" for line in lines),
             file=sys.stderr,
         )
-        return EXIT_REFUSED
+        return EXIT_DATA
 
     table = EntitlementTable(config.usage.entitlements)
     facts = directory_facts(config, store, table)

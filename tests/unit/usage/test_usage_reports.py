@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import date
 
 import pytest
@@ -21,6 +23,7 @@ from monitor.usage.reports import (
     parse_quantity,
     parse_report,
     parse_usage_day,
+    read_report,
 )
 
 LICENSED_HEADER = ",".join(LICENSED_COLUMNS.values())
@@ -235,6 +238,37 @@ def test_utf16_export_is_read() -> None:
     report = parse_report(text.encode("utf-16"))
 
     assert 9 == report.rows[0].consumed
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("newline", ["\r\n", "\r", "\n"])
+def test_a_long_report_streams_across_read_chunks(encoding: str, newline: str) -> None:
+    """Three thousand rows (several read chunks) in UTF-8 with a byte-order mark or UTF-16,
+    with Windows, old Mac or Unix line ends: every row read, numbered, hashed as the bytes."""
+    lines = [LICENSED_HEADER] + [
+        f"{ENV},Prod,{NAMED_USER},User,2026-03-{1 + n % 28:02d},40000,{n},{n},0,0"
+        for n in range(3000)
+    ]
+    data = (newline.join(lines) + newline).encode(encoding)
+
+    report = read_report(io.BytesIO(data))
+
+    assert 3000 == report.records
+    assert 28 == len(report.rows)
+    assert sum(range(3000)) == sum(row.consumed for row in report.rows)
+    assert hashlib.sha256(data).hexdigest() == report.sha256
+    assert 2 == report.rows[0].line
+
+
+def test_a_byte_that_is_not_utf8_is_named_with_its_line_far_into_a_file() -> None:
+    """A bad byte on line 2,001 is reported with that number, not the first line of its read
+    chunk."""
+    good = f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,1,1,0,0"
+    data = licensed(*[good] * 1999, "\xff" * 3, good)
+    data = data.replace("ÿÿÿ".encode(), b"\xff\xfe\xfa")
+
+    with pytest.raises(ReportError, match="line 2001: bytes that are not UTF-8"):
+        read_report(io.BytesIO(data))
 
 
 @pytest.mark.parametrize(

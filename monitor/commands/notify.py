@@ -19,6 +19,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor.commands._args import bounded_int
+
 if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.store import Store
@@ -59,7 +61,7 @@ def add_parser(subparsers: Any) -> None:
         "--status", choices=("pending", "sending", "sent", "dead", "superseded"), default=None
     )
     outbox.add_argument("--channel", default=None)
-    outbox.add_argument("--limit", type=int, default=200)
+    outbox.add_argument("--limit", type=bounded_int(1, 1_000_000), default=200)
     requeue = actions.add_parser(
         "requeue",
         help="send dead notices again",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from monitor.commands._args import bounded_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -19,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scenario TOML file (default: the demo scenario shipped with monitor)",
     )
     parser.add_argument(
-        "--port", type=int, default=8443, help="port on 127.0.0.1 (default: 8443; 0 = any free)"
+        "--port",
+        type=bounded_int(0, 65535),
+        default=8443,
+        help="port on 127.0.0.1 (default: 8443; 0 = any free)",
     )
     parser.add_argument(
         "--state-dir",

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
 EXIT_DATA = 65  # EX_DATAERR: the report file was refused
+# A count older than this is no use to any judgement (and a day near year 1 would overflow the
+# date arithmetic of the trend).
+MAX_RECORD_AGE_DAYS = 3660
 EXIT_SOFTWARE = 70
 
 
@@ -262,6 +265,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
+    from monitor.commands._args import MAX_REQUESTS
     from monitor.usage.evaluate import refresh_usage_daily
 
     identity = config.identities.get(args.identity)
@@ -280,8 +284,11 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.count < 0:
-        print("monitor usage record: --count must be 0 or more", file=sys.stderr)
+    if not 0 <= args.count <= MAX_REQUESTS:
+        print(
+            f"monitor usage record: --count must be 0 or more and at most {MAX_REQUESTS:,}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     now = _now()
     today = now.date()
@@ -298,6 +305,12 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
         if day > today:
             print(
                 f"monitor usage record: --date {day} is in the future (today is {today} UTC)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if (today - day).days > MAX_RECORD_AGE_DAYS:
+            print(
+                f"monitor usage record: --date {day} is more than {MAX_RECORD_AGE_DAYS} days ago",
                 file=sys.stderr,
             )
             return EXIT_USAGE

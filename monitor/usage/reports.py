@@ -61,6 +61,9 @@ REPORT_NAMES: Mapping[ReportFormat, str] = {
 
 MAX_PROBLEMS = 20
 MAX_REPORT_BYTES = 256 * 1024 * 1024
+# No identity makes this many requests a day (the largest tenant pool is 10,000,000); rows are
+# summed per day, and a million of them stay far below SQLite's 2**63.
+MAX_QUANTITY = 10**12
 _MAX_TEXT = 256
 
 # canonical column -> header text as Microsoft documents it
@@ -315,17 +318,23 @@ _GROUPED_NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def parse_quantity(text: str) -> int:
-    """Return a non-negative request count (a fraction rounded half up). Raise ValueError."""
+    """Return a request count from 0 to :data:`MAX_QUANTITY` (a fraction rounded half up).
+    Raise ValueError for anything else, including numbers too large to be a day's requests
+    (a 32-digit quantity would overflow the decimal context and the database)."""
     value = text.strip()
     if _GROUPED_NUMBER.match(value):
         value = value.replace(",", "")
     if not _PLAIN_NUMBER.match(value):
         raise ValueError("not a number")
+    if len(value.split(".")[0].lstrip("0")) > len(str(MAX_QUANTITY)):
+        raise ValueError("too large")
     try:
-        number = Decimal(value)
+        number = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except InvalidOperation:
         raise ValueError("not a number") from None
-    return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if number > MAX_QUANTITY:
+        raise ValueError("too large")
+    return number
 
 
 def _shown(value: str) -> str:
@@ -606,7 +615,7 @@ def _parse_row(
         try:
             numbers[key] = shared.number(parse_quantity(raw))
         except ValueError:
-            fail(key, "a number of requests (0 or more)")
+            fail(key, f"a number of requests from 0 to {MAX_QUANTITY:,}")
     if bad or day is None:
         return None
     consumed = numbers["consumed"]

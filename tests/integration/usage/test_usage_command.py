@@ -260,6 +260,10 @@ def test_record_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "--count must be 0 or more",
         ),
         (
+            ["--identity", "dataverse-sync", "--environment", "contoso-prod", "--count", "9" * 19],
+            "--count must be 0 or more and at most 1,000,000,000,000",
+        ),
+        (
             [
                 "--identity",
                 "dataverse-sync",
@@ -285,12 +289,26 @@ def test_record_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             ],
             "in the future",
         ),
+        (
+            [
+                "--identity",
+                "dataverse-sync",
+                "--environment",
+                "contoso-prod",
+                "--count",
+                "1",
+                "--date",
+                "0001-01-01",
+            ],
+            "--date 0001-01-01 is more than 3660 days ago",
+        ),
     ],
 )
 def test_record_refuses_bad_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
 ) -> None:
-    """Unknown names, negative counts, bad or future dates: exit 2 and nothing stored."""
+    """Unknown names, negative counts or counts beyond any allocation (2**63 would overflow the
+    database), bad or future dates: exit 2 and nothing stored."""
     config = str(write_config(tmp_path))
 
     assert 2 == main(["--config", config, "usage", "record", *arguments])

@@ -351,37 +351,43 @@ RULES = [
     ),
     pytest.param(
         {"before": "[network]\nconnect_timeout_seconds = 0"},
-        "network.connect_timeout_seconds: expected a positive number of seconds, found 0; hint: "
+        "network.connect_timeout_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; hint: "
         "default 5",
         id="zero-timeout",
     ),
     pytest.param(
         {"before": "[network]\nprobe_deadline_seconds = -30"},
-        "network.probe_deadline_seconds: expected a positive number of seconds, found -30; hint: "
+        "network.probe_deadline_seconds: expected a positive number of seconds, at most 31,622,400,"
+        " found -30; hint: "
         "default 30",
         id="negative-deadline",
     ),
     pytest.param(
         {"before": "[network]\nread_timeout_seconds = true"},
-        "network.read_timeout_seconds: expected a positive number of seconds, found true; hint: "
+        "network.read_timeout_seconds: expected a positive number of seconds, at most 31,622,400,"
+        " found true; hint: "
         "default 20",
         id="boolean-timeout",
     ),
     pytest.param(
         {"before": '[network]\nread_timeout_seconds = "20"'},
-        'network.read_timeout_seconds: expected a positive number of seconds, found "20"; hint: '
+        "network.read_timeout_seconds: expected a positive number of seconds, at most 31,622,400,"
+        ' found "20"; hint: '
         "default 20",
         id="string-timeout",
     ),
     pytest.param(
         {"before": "[probing]\nconcurrency = 2.5"},
-        "probing.concurrency: expected a positive integer, found 2.5; hint: probes in flight at "
+        "probing.concurrency: expected a positive integer, at most 1,000,"
+        " found 2.5; hint: probes in flight at "
         "once; default 8",
         id="fractional-concurrency",
     ),
     pytest.param(
         {"before": "[probing]\nlockout_cooldown_seconds = 0"},
-        "probing.lockout_cooldown_seconds: expected a positive number of seconds, found 0; hint: "
+        "probing.lockout_cooldown_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; hint: "
         "default 3600",
         id="zero-cooldown",
     ),
@@ -442,7 +448,8 @@ def test_render_names_the_file_once_then_one_line_per_problem(write_config: Writ
     lines = rendered.splitlines()
     assert lines[0] == f"{path}: 2 configuration problems:"
     assert lines[1:] == [
-        "  network.connect_timeout_seconds: expected a positive number of seconds, found 0; "
+        "  network.connect_timeout_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; "
         "hint: default 5",
         "  tenants.contoso.tenant_id: expected a GUID (8-4-4-4-12 hexadecimal digits), found "
         '"3f2c9a1e"; hint: the Directory (tenant) ID on the tenant\'s Entra ID overview page',

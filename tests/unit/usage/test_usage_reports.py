@@ -126,8 +126,8 @@ def test_records_with_the_same_key_are_summed() -> None:
         (
             [f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,lots,1,0,0"],
             [
-                "line 2: Total consumed quantity: expected a number of requests (0 or more), "
-                "found 'lots'"
+                "line 2: Total consumed quantity: expected a number of requests from 0 to "
+                "1,000,000,000,000, found 'lots'"
             ],
         ),
         (
@@ -153,8 +153,8 @@ def test_records_with_the_same_key_are_summed() -> None:
         (
             [f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,-5,1,0,0"],
             [
-                "line 2: Total consumed quantity: expected a number of requests (0 or more), "
-                "found '-5'"
+                "line 2: Total consumed quantity: expected a number of requests from 0 to "
+                "1,000,000,000,000, found '-5'"
             ],
         ),
     ],
@@ -310,3 +310,27 @@ def test_bad_quantities(text: str) -> None:
     """Negative, mis-grouped, exponent, spaced and empty values are not request counts."""
     with pytest.raises(ValueError, match="not a number"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["9" * 32, "1" + "0" * 12 + ".5", "1,000,000,000,001", "0" * 40 + "1" + "0" * 13]
+)
+def test_quantities_beyond_any_days_requests_are_refused(text: str) -> None:
+    """A 32-digit quantity (beyond the decimal context and the database's integers) and anything
+    over 10**12 requests is refused with a reason, not an InvalidOperation or an overflow."""
+    with pytest.raises(ValueError, match="too large"):
+        parse_quantity(text)
+    assert 10**12 == parse_quantity("1,000,000,000,000")
+
+
+def test_a_report_with_a_32_digit_quantity_is_refused_naming_the_line() -> None:
+    """The whole file is refused with the line of the absurd number."""
+    row = f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,{'9' * 32},1,0,0"
+
+    with pytest.raises(ReportError) as caught:
+        parse_report(licensed(row))
+
+    assert [
+        "line 2: Total consumed quantity: expected a number of requests from 0 to "
+        f"1,000,000,000,000, found '{'9' * 32}'"
+    ] == [str(problem) for problem in caught.value.problems]

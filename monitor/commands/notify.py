@@ -75,6 +75,7 @@ def open_store(args: argparse.Namespace) -> tuple[Config, Store] | int:
     """Load the configuration and open the writer store, or print why not and return the exit
     code (78 configuration, 70 database)."""
     from monitor.commands._common import configure_logging_for, load_or_report
+    from monitor.damage import report_damage
     from monitor.store import Store, StoreError
 
     config = load_or_report(args)
@@ -84,6 +85,9 @@ def open_store(args: argparse.Namespace) -> tuple[Config, Store] | int:
     try:
         store = Store.open(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
         return EXIT_SOFTWARE
     return config, store

@@ -104,7 +104,7 @@ def add_parser(subparsers: Any) -> None:
     )
     show.add_argument("--identity", action="append", metavar="NAME", help="only this identity")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(run=run)
+    show.set_defaults(run=run, damaged_exit=EXIT_UNKNOWN)  # Nagios: nothing could be judged
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,11 +117,15 @@ def run(args: argparse.Namespace) -> int:
         return config
     if args.usage_action == "show":
         return _show(args, config)
+    from monitor.damage import report_damage
     from monitor.store import Store, StoreError
 
     try:
         store = Store.open(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(
             f"monitor usage: cannot open the database {config.database.path}: {exc}",
             file=sys.stderr,
@@ -330,6 +334,7 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
+    from monitor.damage import report_damage
     from monitor.findings.base import Level
     from monitor.findings.usage import usage_findings
     from monitor.store import Reader, StoreError
@@ -342,6 +347,9 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     try:
         reader = Reader.open(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor usage show: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
     now = _now()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from monitor.damage import EXIT_DAMAGED, damage_detail, damage_message
 from monitor.report.errors import EXIT_DATABASE, ReportError
 
 BUSY_TIMEOUT_MS = 5000
@@ -106,6 +107,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _read_error(path: Path, error: sqlite3.Error, what: str) -> ReportError:
+    """The report's error for a failed read: a damaged file says so and how to recover
+    (exit 70, as every command), anything else is exit 1."""
+    detail = damage_detail(error)
+    if detail is not None:
+        return ReportError(damage_message(path, detail), EXIT_DAMAGED)
+    return ReportError(f"{what} the database {path}: {error}", EXIT_DATABASE)
+
+
 @contextmanager
 def open_database(
     path: Path, *, revisions: tuple[str, ...] | None = None
@@ -129,7 +139,7 @@ def open_database(
             uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
         )
     except sqlite3.Error as error:
-        raise ReportError(f"cannot open the database {path}: {error}", EXIT_DATABASE) from None
+        raise _read_error(path, error, "cannot open") from None
     try:
         try:
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -141,14 +151,14 @@ def open_database(
             )
             revision = _revision(connection, tables)
         except sqlite3.Error as error:
-            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+            raise _read_error(path, error, "cannot read") from None
         _require_current(path, revision, expected)
         assert revision is not None
         database = ReportDatabase(path, connection, tables, revision)
         try:
             yield database
         except sqlite3.Error as error:
-            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+            raise _read_error(path, error, "cannot read") from None
     finally:
         try:
             if connection.in_transaction:

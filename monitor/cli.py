@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from monitor import __version__
 from monitor.exits import EXIT_INTERRUPTED
@@ -74,7 +75,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        from monitor.damage import report_damage
+
+        damaged = report_damage(error, _database_of(args), args)
+        if damaged is None:
+            raise
+        return damaged
     return code
+
+
+def _database_of(args: argparse.Namespace) -> Path | None:
+    """Return the database the command used (``--database``, else the configuration's), or
+    None when it cannot be told."""
+    given = getattr(args, "database", None)
+    if given is not None:
+        return Path(given)
+    try:
+        from monitor.config import load_config
+
+        return load_config(Path(args.config)).database.path
+    except Exception:  # only for the message: the command already reported its own failure
+        return None
 
 
 if __name__ == "__main__":

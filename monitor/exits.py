@@ -12,9 +12,9 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_DATABASE = 1  # report: the database is missing, empty, locked, unreadable or of another schema
-EXIT_REFUSED = 1  # the command refused its input as a whole (a usage report that does not parse)
 EXIT_USAGE = 2  # bad arguments: an unknown identity, a bad time expression (argparse uses 2 too)
 EXIT_UNKNOWN = 3  # Nagios UNKNOWN: the check could not tell
+EXIT_DATAERR = 65  # EX_DATAERR: an input file was refused as a whole (a usage report)
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service could not be started (the simulator's port)
 EXIT_SOFTWARE = 70  # EX_SOFTWARE: the database or the fingerprint key could not be opened
 EXIT_CONFIG = 78  # EX_CONFIG: the configuration is invalid

@@ -41,6 +41,7 @@ def open_for_writing(
 ) -> tuple[Config, Store, bytes] | int:
     """Return the configuration, the open writer store and the fingerprint key, or an exit code
     after printing a one-line reason (*migrate_in_child*: see :meth:`Store.open`)."""
+    from monitor.damage import report_damage
     from monitor.store import StoreError, fingerprint_key
 
     config = load_or_report(args)
@@ -54,6 +55,9 @@ def open_for_writing(
         else:
             key = fingerprint_key(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
         return EXIT_SOFTWARE
     return config, store, key

@@ -30,6 +30,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.commands._args import MAX_ROW_ID
     from monitor.commands.notify import open_store
     from monitor.commands.silence import who
     from monitor.model.incidents import parse_incident_label
@@ -38,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
         incident_id = parse_incident_label(args.incident)
     except ValueError as exc:
         print(f"monitor ack: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not 1 <= incident_id <= MAX_ROW_ID:
+        print(f"monitor ack: no incident can have the id {args.incident[:40]!r}", file=sys.stderr)
         return EXIT_USAGE
     opened = open_store(args)
     if isinstance(opened, int):

@@ -42,6 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.damage import report_damage
     from monitor.store import StoreError, migrate, schema_status
 
     path = _database_path(args)
@@ -57,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         status = schema_status(path)
     except (StoreError, OSError) as error:
+        damaged = report_damage(error, path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor db: {error}", file=sys.stderr)
         missing = args.db_action == "status" and not path.exists()
         return 1 if missing else 2

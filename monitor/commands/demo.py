@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import stat
 import sys
 import tempfile
 import textwrap
@@ -187,12 +188,33 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+class UnsafePath(Exception):
+    """A path the demo would write through is a link or not what it should be."""
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.keep is not None:
-        args.keep.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return _run_in(args.keep.resolve(), args)
-    with tempfile.TemporaryDirectory(prefix="monitor-demo-") as folder:
-        return _run_in(Path(folder), args)
+    try:
+        if args.keep is not None:
+            args.keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _require_directory(args.keep)
+            return _run_in(args.keep.resolve(), args)
+        with tempfile.TemporaryDirectory(prefix="monitor-demo-") as folder:
+            return _run_in(Path(folder), args)
+    except UnsafePath as error:
+        print(f"monitor demo: {error}", file=sys.stderr)
+        return 2
+
+
+def _require_directory(path: Path) -> None:
+    """Refuse a symbolic link or anything but a directory where the demo writes (as root, a
+    link planted there would send secrets, or a chmod, elsewhere)."""
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafePath(f"refusing to write into {path}: it is not a directory (or is a link)")
+    if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
+        raise UnsafePath(
+            f"refusing to write into {path}: it belongs to another user or others may write to it"
+        )
 
 
 def _run_in(folder: Path, args: argparse.Namespace) -> int:
@@ -209,6 +231,7 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
     os.chmod(folder, 0o700)
     credentials = folder / "credentials"
     credentials.mkdir(mode=0o700, exist_ok=True)
+    _require_directory(credentials)
     certificate_pem, certificate = _demo_certificate()
 
     with Simulator(load_scenario(demo_scenario_path()), state_dir=folder / "simulator") as sim:
@@ -255,8 +278,18 @@ def _demo_certificate() -> tuple[bytes, Any]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    """Write *data* to the file *path* (mode 0600), never through a link or into anything but
+    a regular file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        raise UnsafePath(f"refusing to write {path}: {error.strerror}") from None
     with os.fdopen(fd, "wb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePath(f"refusing to write {path}: it is not a regular file")
+        os.fchmod(fd, 0o600)
+        file.truncate(0)
         file.write(data)
 
 

@@ -18,6 +18,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from monitor.commands._args import bounded_int
 from monitor.exits import EXIT_SOFTWARE, EXIT_USAGE
 from monitor.model.clock import utcnow
 
@@ -59,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
         "--status", choices=("pending", "sending", "sent", "dead", "superseded"), default=None
     )
     outbox.add_argument("--channel", default=None)
-    outbox.add_argument("--limit", type=int, default=200)
+    outbox.add_argument("--limit", type=bounded_int(1, 1_000_000), default=200)
     requeue = actions.add_parser(
         "requeue",
         help="send dead notices again",
@@ -73,6 +74,7 @@ def open_store(args: argparse.Namespace) -> tuple[Config, Store] | int:
     """Load the configuration and open the writer store, or print why not and return the exit
     code (78 configuration, 70 database)."""
     from monitor.commands._common import configure_logging_for, load_or_report
+    from monitor.damage import report_damage
     from monitor.store import Store, StoreError
 
     config = load_or_report(args)
@@ -82,6 +84,9 @@ def open_store(args: argparse.Namespace) -> tuple[Config, Store] | int:
     try:
         store = Store.open(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
         return EXIT_SOFTWARE
     return config, store

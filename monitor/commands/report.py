@@ -92,8 +92,25 @@ def _add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         type=Path,
         metavar="FILE",
         default=default(None),
-        help="write one self-contained HTML page with charts to FILE",
+        help="write one self-contained HTML page with charts to FILE (created with mode 0600; "
+        "a FIFO or a character device such as /dev/stdout is written to directly)",
     )
+    parser.add_argument(
+        "--mode",
+        type=_file_mode,
+        metavar="OCTAL",
+        default=default(None),
+        help="permissions of the file --html creates (default 0600)",
+    )
+
+
+def _file_mode(text: str) -> int:
+    from monitor.report.output import parse_mode
+
+    try:
+        return parse_mode(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parser(subparsers: Any) -> None:
@@ -231,6 +248,11 @@ def _configuration(
 
 
 def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
+    from monitor.exits import EXIT_USAGE
+    from monitor.report.errors import ReportError
+
+    if args.mode is not None and args.html is None:
+        raise ReportError("--mode applies to the file --html writes", EXIT_USAGE)
     if args.json or args.csv:
         from monitor.report.render import machine
 
@@ -240,7 +262,7 @@ def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
     if args.html is not None:
         from monitor.report.render import html
 
-        _write_file(Path(args.html), html.render(result, zone=zone))
+        _write_file(Path(args.html), html.render(result, zone=zone), args.mode)
         print(f"report written to {args.html}")
         return 0
     from monitor.report.render import text
@@ -256,15 +278,13 @@ def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
     return 0
 
 
-def _write_file(path: Path, content: str) -> None:
-    """Write *content* to *path* atomically (a reader never sees half a page)."""
+def _write_file(path: Path, content: str, mode: int | None) -> None:
+    """Write *content* to *path* (see :mod:`monitor.report.output`)."""
     from monitor.exits import EXIT_USAGE
     from monitor.report.errors import ReportError
+    from monitor.report.output import DEFAULT_MODE, OutputError, write_output
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(content, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise ReportError(f"cannot write {path}: {error.strerror}", EXIT_USAGE) from None
+        write_output(path, content.encode("utf-8"), mode=DEFAULT_MODE if mode is None else mode)
+    except OutputError as error:
+        raise ReportError(str(error), EXIT_USAGE) from None

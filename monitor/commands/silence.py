@@ -23,6 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.commands._args import MAX_ROW_ID, bounded_int
 from monitor.exits import EXIT_USAGE
 from monitor.model.clock import utcnow
 
@@ -30,23 +31,34 @@ _RELATIVE = re.compile(r"^\+?(?P<amount>\d+(\.\d+)?)\s*(?P<unit>m|min|h|d|w)$", 
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+# A silence longer than this is a mistake (and a time this far off would overflow dates).
+MAX_SILENCE = timedelta(days=3660)
+
+
 def parse_time(text: str, now: datetime) -> datetime:
-    """Return the aware UTC time *text* means (relative to *now*, or ISO; naive ISO is local).
-    Raise ValueError with a readable message otherwise."""
+    """Return the aware UTC time *text* means (relative to *now*, or ISO; naive ISO is local),
+    at most :data:`MAX_SILENCE` before or after *now*. Raise ValueError with a readable message
+    otherwise."""
     value = text.strip()
     match = _RELATIVE.match(value)
     if match:
+        unit = _UNITS[match["unit"].lower()]
         amount = float(match["amount"])
-        return now + timedelta(**{_UNITS[match["unit"].lower()]: amount})
+        if amount > MAX_SILENCE / timedelta(**{unit: 1}):
+            raise ValueError(f"too far: {text[:40]!r} (at most {MAX_SILENCE.days} days ahead)")
+        return now + timedelta(**{unit: amount})
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()  # local time, as the operator typed it
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError(
-            f"not a time: {text!r} (use e.g. 4h, 2d, 2026-12-01 or 2026-12-01T18:00)"
+            f"not a time: {text[:40]!r} (use e.g. 4h, 2d, 2026-12-01 or 2026-12-01T18:00)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # local time, as the operator typed it
-    return parsed.astimezone(UTC)
+    if abs(parsed - now) > MAX_SILENCE:
+        raise ValueError(f"too far: {text[:40]!r} (at most {MAX_SILENCE.days} days from now)")
+    return parsed
 
 
 def who() -> str | None:
@@ -92,7 +104,7 @@ def add_parser(subparsers: Any) -> None:
     remove = actions.add_parser(
         "remove", help="end a silence now", description="End a silence now."
     )
-    remove.add_argument("silence_id", type=int, metavar="ID")
+    remove.add_argument("silence_id", type=bounded_int(1, MAX_ROW_ID), metavar="ID")
     parser.set_defaults(run=run)
 
 

@@ -12,9 +12,10 @@ environment and UTC day (replacing an earlier count for that day).
 service-protection headroom, 429 answers and the monitor's own footprint, each tenant's pool,
 and the usage findings.
 
-Exit codes: ``import`` / ``record``: 0 stored (or already stored); 1 the file was refused; 2 a
-bad option (unknown identity, environment or tenant; a bad count or date); 70 the database
-cannot be opened; 78 the configuration is invalid. ``show`` follows the Nagios convention: 0 no
+Exit codes: ``import`` / ``record``: 0 stored (or already stored); 2 a bad option (unknown
+identity, environment or tenant; a bad count or date); 65 (EX_DATAERR) the file was refused (not
+a regular file, too large, unreadable or malformed); 70 the database cannot be opened; 78 the
+configuration is invalid. ``show`` follows the Nagios convention: 0 no
 finding, 1 a warning, 2 a critical finding, 3 no usable database.
 """
 
@@ -27,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.exits import EXIT_REFUSED, EXIT_SOFTWARE, EXIT_UNKNOWN, EXIT_USAGE
+from monitor.exits import EXIT_DATAERR, EXIT_SOFTWARE, EXIT_UNKNOWN, EXIT_USAGE
 from monitor.model.clock import utcnow
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from monitor.model.findings import Finding
     from monitor.store import Store
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
+
+# A count older than this is no use to any judgement (and a day near year 1 would overflow the
+# date arithmetic of the trend).
+MAX_RECORD_AGE_DAYS = 3660
 
 
 HELP = "import usage reports, record counts, show API usage against the 24-hour allocation"
@@ -57,7 +62,7 @@ def add_parser(subparsers: Any) -> None:
         description="Import a Power Platform requests report downloaded from the Power Platform "
         "admin center (Capacity > Summary > Download reports). All or nothing: a malformed file "
         "is refused with the line numbers of its problems. Importing the same rows again adds "
-        "nothing. Exit 0 imported, 1 refused, 2 bad option.",
+        "nothing. Exit 0 imported, 2 bad option, 65 file refused.",
     )
     importing.add_argument("file", type=Path, metavar="FILE.csv", help="the downloaded report")
     importing.add_argument(
@@ -94,7 +99,7 @@ def add_parser(subparsers: Any) -> None:
     )
     show.add_argument("--identity", action="append", metavar="NAME", help="only this identity")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(run=run)
+    show.set_defaults(run=run, damaged_exit=EXIT_UNKNOWN)  # Nagios: nothing could be judged
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,11 +112,15 @@ def run(args: argparse.Namespace) -> int:
         return config
     if args.usage_action == "show":
         return _show(args, config)
+    from monitor.damage import report_damage
     from monitor.store import Store, StoreError
 
     try:
         store = Store.open(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(
             f"monitor usage: cannot open the database {config.database.path}: {exc}",
             file=sys.stderr,
@@ -131,16 +140,24 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
     from monitor.usage.evaluate import refresh_usage_daily
     from monitor.usage.licences import directory_facts
     from monitor.usage.matching import CallerDirectory, CallerIdentity
-    from monitor.usage.reports import REPORT_NAMES, ReportError, parse_report
+    from monitor.usage.reports import (
+        REPORT_NAMES,
+        ReportError,
+        ReportFileError,
+        open_report,
+        read_report,
+    )
 
     path: Path = args.file
     try:
-        data = path.read_bytes()
+        with open_report(path) as stream:
+            report = read_report(stream)
+    except ReportFileError as exc:
+        print(f"monitor usage import: {exc}; nothing imported", file=sys.stderr)
+        return EXIT_DATAERR
     except OSError as exc:
         print(f"monitor usage import: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return EXIT_REFUSED
-    try:
-        report = parse_report(data)
+        return EXIT_DATAERR
     except ReportError as exc:
         lines = str(exc).splitlines()
         print(
@@ -148,7 +165,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
             + "\n".join(f"  {line}" for line in lines),
             file=sys.stderr,
         )
-        return EXIT_REFUSED
+        return EXIT_DATAERR
 
     table = EntitlementTable(config.usage.entitlements)
     facts = directory_facts(config, store, table)
@@ -247,6 +264,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
+    from monitor.commands._args import MAX_REQUESTS
     from monitor.usage.evaluate import refresh_usage_daily
 
     identity = config.identities.get(args.identity)
@@ -265,8 +283,11 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.count < 0:
-        print("monitor usage record: --count must be 0 or more", file=sys.stderr)
+    if not 0 <= args.count <= MAX_REQUESTS:
+        print(
+            f"monitor usage record: --count must be 0 or more and at most {MAX_REQUESTS:,}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     now = utcnow()
     today = now.date()
@@ -286,6 +307,12 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+        if (today - day).days > MAX_RECORD_AGE_DAYS:
+            print(
+                f"monitor usage record: --date {day} is more than {MAX_RECORD_AGE_DAYS} days ago",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     previous = store.usage.record_usage(
         identity.name, args.environment, identity.tenant, day, args.count, now
     )
@@ -302,6 +329,7 @@ def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def _show(args: argparse.Namespace, config: Config) -> int:
+    from monitor.damage import report_damage
     from monitor.findings.usage import usage_findings
     from monitor.model.findings import Level
     from monitor.store import Store, StoreError
@@ -314,6 +342,9 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     try:
         reader = Store.open_readonly(config.database.path)
     except (StoreError, OSError) as exc:
+        damaged = report_damage(exc, config.database.path, args)
+        if damaged is not None:
+            return damaged
         print(f"monitor usage show: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
     now = utcnow()

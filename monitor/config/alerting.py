@@ -22,6 +22,10 @@ from monitor.config.model import (
 )
 from monitor.config.problems import KeyPath, describe
 from monitor.config.schema import (
+    MAX_DAYS,
+    MAX_HOURS,
+    MAX_MINUTES,
+    MAX_SECONDS,
     ArrayOfTables,
     Choice,
     Context,
@@ -37,8 +41,11 @@ from monitor.config.urls import secret_parts, url_problems
 from monitor.secrets import Secret, register_secret_value
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_HOURS = Number()
-_COUNT = Number(integer=True)
+_HOURS = Number(maximum=MAX_HOURS, unit="hours")
+_MINUTES = Number(maximum=MAX_MINUTES, unit="minutes")
+_SECONDS = Number(maximum=MAX_SECONDS)
+_LADDER_DAYS = Number(integer=True, maximum=MAX_DAYS)
+_COUNT = Number(integer=True, maximum=10_000)
 _DEFAULT_RULES = AlertRules()
 _DEFAULT_DELIVERY = DeliveryConfig()
 
@@ -71,7 +78,7 @@ CHANNEL = Table(
 
 RULE_FIELDS: dict[str, Field] = {
     "expiry_ladder_days": Field(
-        ListOf(_COUNT, min_items=1),
+        ListOf(_LADDER_DAYS, min_items=1),
         hint="days before a deadline when a notice goes out; default [60, 30, 14, 7, 3, 1]",
     ),
     "expired_repeat_hours": Field(
@@ -87,7 +94,7 @@ RULE_FIELDS: dict[str, Field] = {
         _COUNT, hint='transient failures in a row before "cannot verify"; default 3'
     ),
     "cannot_verify_after_minutes": Field(
-        _HOURS, hint="... and spanning at least this many minutes; default 10"
+        _MINUTES, hint="... and spanning at least this many minutes; default 10"
     ),
     "resolve_after_successes": Field(
         _COUNT, hint="successful probes in a row before a probe incident resolves; default 2"
@@ -96,19 +103,19 @@ RULE_FIELDS: dict[str, Field] = {
 
 DELIVERY = Table(
     {
-        "retry_initial_seconds": Field(_HOURS, hint="first retry delay; default 10"),
-        "retry_max_seconds": Field(_HOURS, hint="longest retry delay; default 900"),
+        "retry_initial_seconds": Field(_SECONDS, hint="first retry delay; default 10"),
+        "retry_max_seconds": Field(_SECONDS, hint="longest retry delay; default 900"),
         "give_up_after_minutes": Field(
-            _HOURS,
+            _MINUTES,
             hint="then the notice is dead-lettered and the fallback channel gets it; default 60",
         ),
         "lease_seconds": Field(
-            _HOURS, hint="a notice being sent returns to the queue after this; default 120"
+            _SECONDS, hint="a notice being sent returns to the queue after this; default 120"
         ),
-        "send_timeout_seconds": Field(_HOURS, hint="one delivery attempt; default 30"),
+        "send_timeout_seconds": Field(_SECONDS, hint="one delivery attempt; default 30"),
         "digest_limit": Field(_COUNT, hint="incidents in one message at most; default 50"),
         "group_wait_seconds": Field(
-            _HOURS, hint="hold warning notices this long so they group; default 0"
+            _SECONDS, hint="hold warning notices this long so they group; default 0"
         ),
     }
 )

@@ -14,12 +14,20 @@ from datetime import UTC, date, datetime, time
 
 from monitor.config.model import DirectoryConfig
 from monitor.config.problems import KeyPath
-from monitor.config.schema import Context, Field, Guid, Number, Table, Text, ValueType
+from monitor.config.schema import (
+    MAX_DAYS,
+    MAX_HOURS,
+    Context,
+    Field,
+    Guid,
+    Number,
+    Table,
+    Text,
+    ValueType,
+)
 
-_HOURS = Number()
-_HOURS.expected = "a positive number of hours"
-_DAYS = Number()
-_DAYS.expected = "a positive number of days"
+_HOURS = Number(maximum=MAX_HOURS, unit="hours")
+_DAYS = Number(maximum=MAX_DAYS, unit="days")
 
 
 class Moment(ValueType):

@@ -76,6 +76,10 @@ def load_config(
         document = tomllib.loads(content)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(given, [_syntax_problem(error)]) from None
+    except RecursionError:
+        # tomllib reads nested arrays and inline tables recursively: a few hundred levels
+        # exhaust Python's recursion limit. No configuration nests more than a handful.
+        raise ConfigError(given, [_NESTING_PROBLEM]) from None
 
     ctx = Context(source.parent)
     converted = ROOT.convert(document, (), ctx, "")
@@ -144,6 +148,14 @@ def _read_config_file(path: Path) -> tuple[str, ConfigFileAccess]:
                 )
             ],
         ) from None
+
+
+_NESTING_PROBLEM = Problem(
+    "",
+    "valid TOML",
+    "arrays or inline tables nested hundreds of levels deep",
+    "the monitor's configuration nests at most a few levels; check the file is the right one",
+)
 
 
 def _syntax_problem(error: tomllib.TOMLDecodeError) -> Problem:

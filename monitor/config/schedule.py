@@ -11,6 +11,8 @@ from __future__ import annotations
 from monitor.config.model import JOB_TIMINGS, RetentionConfig, ScheduleConfig
 from monitor.config.problems import KeyPath, describe
 from monitor.config.schema import (
+    MAX_DAYS,
+    MAX_SECONDS,
     Context,
     Field,
     NamedTables,
@@ -24,20 +26,20 @@ from monitor.config.schema import (
 class _Jitter(ValueType):
     """Seconds, zero allowed (no jitter)."""
 
-    expected = "a number of seconds, 0 or more"
+    expected = f"a number of seconds from 0 to {MAX_SECONDS:,}"
 
     def convert(self, value: object, path: KeyPath, ctx: Context, hint: str) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.wrong(value, path, ctx, hint)
-        if not 0 <= value < float("inf"):
+        if not 0 <= value <= MAX_SECONDS:  # also false for NaN
             return self.wrong(value, path, ctx, hint)
         return float(value)
 
 
-_SECONDS = Number()
+_SECONDS = Number(maximum=MAX_SECONDS)
 _JITTER = _Jitter()
-_DAYS = Number(integer=True)
-_COUNT = Number(integer=True)
+_DAYS = Number(integer=True, maximum=MAX_DAYS)
+_COUNT = Number(integer=True, maximum=1_000_000)
 
 PASSWORD_FLOOR_KEY = "password_probe_interval_seconds"  # noqa: S105 - a key name
 FULL_EVALUATION_KEY = "full_evaluation_interval_seconds"

@@ -292,19 +292,38 @@ class Url(ValueType):
         return value.rstrip("/")
 
 
-class Number(ValueType):
-    """A positive number (or positive integer); booleans are not numbers."""
+# Upper bounds of durations: generous for any real setting, small enough that no date or
+# timedelta computed from them overflows (a TOML float can be 1e308).
+YEAR_SECONDS = 366 * 86_400
+MAX_SECONDS = YEAR_SECONDS
+MAX_MINUTES = YEAR_SECONDS // 60
+MAX_HOURS = YEAR_SECONDS // 3600
+MAX_DAYS = 36_600  # a hundred years
 
-    def __init__(self, *, integer: bool = False) -> None:
+
+class Number(ValueType):
+    """A positive number (or positive integer) of at most *maximum*; booleans are not numbers.
+
+    Every number has an upper bound, so that a value that passes validation cannot overflow
+    later (``interval_hours = 1e308`` would break the first date computed from it).
+    """
+
+    def __init__(self, *, maximum: float, integer: bool = False, unit: str = "seconds") -> None:
         self.integer = integer
-        self.expected = "a positive integer" if integer else "a positive number of seconds"
+        self.maximum = maximum
+        what = "a positive integer" if integer else f"a positive number of {unit}"
+        self.expected = (
+            f"{what}, at most {maximum:,.10g}"
+            if maximum % 1
+            else f"{what}, at most {int(maximum):,}"
+        )
 
     def convert(self, value: object, path: KeyPath, ctx: Context, hint: str) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.wrong(value, path, ctx, hint)
         if self.integer and not isinstance(value, int):
             return self.wrong(value, path, ctx, hint)
-        if not value > 0 or value != value or value == float("inf"):
+        if not 0 < value <= self.maximum:  # also false for NaN
             return self.wrong(value, path, ctx, hint)
         return value if self.integer else float(value)
 

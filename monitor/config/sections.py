@@ -12,6 +12,7 @@ from monitor.config.alerting import ALERTS, CHANNELS
 from monitor.config.directory import DIRECTORY, IDENTITY_FIELDS
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
+    MAX_SECONDS,
     Choice,
     Field,
     FilePath,
@@ -31,8 +32,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 IDENTITY_KINDS = ("application", "user")
 UPN_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
-_SECONDS = Number()
-_COUNT = Number(integer=True)
+_SECONDS = Number(maximum=MAX_SECONDS)
+_CONCURRENCY = Number(integer=True, maximum=1_000)
 
 NETWORK = Table(
     {
@@ -53,8 +54,10 @@ NETWORK = Table(
 
 PROBING = Table(
     {
-        "concurrency": Field(_COUNT, hint="probes in flight at once; default 8"),
-        "per_tenant_concurrency": Field(_COUNT, hint="probes in flight per tenant; default 4"),
+        "concurrency": Field(_CONCURRENCY, hint="probes in flight at once; default 8"),
+        "per_tenant_concurrency": Field(
+            _CONCURRENCY, hint="probes in flight per tenant; default 4"
+        ),
         "lockout_cooldown_seconds": Field(_SECONDS, hint="default 3600"),
     }
 )

@@ -17,11 +17,14 @@ from monitor.config.model import UsageConfig, UsageTenantConfig
 from monitor.config.problems import KeyPath, describe
 from monitor.config.schema import (
     INVALID,
+    MAX_HOURS,
+    MAX_SECONDS,
     Context,
     Field,
     Guid,
     ListOf,
     NamedTables,
+    Number,
     Table,
     Text,
     ValueType,
@@ -59,20 +62,6 @@ class Percent(ValueType):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.wrong(value, path, ctx, hint)
         if not 0 < value <= 1000:
-            return self.wrong(value, path, ctx, hint)
-        return float(value)
-
-
-class Positive(ValueType):
-    """A positive number (hours, seconds)."""
-
-    def __init__(self, unit: str) -> None:
-        self.expected = f"a positive number of {unit}"
-
-    def convert(self, value: object, path: KeyPath, ctx: Context, hint: str) -> object:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return self.wrong(value, path, ctx, hint)
-        if not 0 < value < float("inf"):
             return self.wrong(value, path, ctx, hint)
         return float(value)
 
@@ -137,7 +126,7 @@ USAGE = Table(
             hint="throttled (429) answers within throttle_window_hours that make it critical; "
             "default 2",
         ),
-        "throttle_window_hours": Field(Positive("hours"), hint="default 24"),
+        "throttle_window_hours": Field(Number(maximum=MAX_HOURS, unit="hours"), hint="default 24"),
         "trend_days": Field(
             Count(minimum=1, maximum=90), hint="complete days the trend is fitted to; default 7"
         ),
@@ -152,7 +141,7 @@ USAGE = Table(
             Count(minimum=1, what="milliseconds per 5 minutes"), hint="default 1200000"
         ),
         "default_retry_after_seconds": Field(
-            Positive("seconds"),
+            Number(maximum=MAX_SECONDS),
             hint="how long to wait after a throttled answer without Retry-After; default 60",
         ),
         "entitlements": Field(

@@ -7,6 +7,8 @@ reported once and not again as a dangling reference) and reports to the same con
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from monitor.config.alerting import check_alerting
@@ -21,6 +23,8 @@ from monitor.config.usage import check_usage
 from monitor.secrets import Secret
 
 MIN_FINGERPRINT_KEY_BYTES = 16
+# A system CA bundle is a few hundred KB; anything this large is not a bundle.
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
 Tables = dict[str, dict[str, object]]
 
 
@@ -181,12 +185,29 @@ def _check_network(network: dict[str, object], ctx: Context) -> None:
 
 
 def _ca_bundle_problem(path: Path) -> str:
+    """Return what is wrong with the CA bundle at *path*, or "". Only a regular file of at most
+    :data:`MAX_CA_BUNDLE_BYTES` is read (a device such as /dev/zero would never end, a FIFO
+    never open); symbolic links are followed, as system bundles often are links."""
     from cryptography import x509
 
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as error:
         return f"'{path}': {error.strerror}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return f"'{path}', which is not a regular file"
+        if info.st_size > MAX_CA_BUNDLE_BYTES:
+            return f"{info.st_size} bytes in '{path}' (at most {MAX_CA_BUNDLE_BYTES} are read)"
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_CA_BUNDLE_BYTES + 1)
+    except OSError as error:
+        return f"'{path}': {error.strerror}"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CA_BUNDLE_BYTES:
+        return f"more than {MAX_CA_BUNDLE_BYTES} bytes in '{path}'"
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError:

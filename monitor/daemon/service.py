@@ -468,6 +468,15 @@ class Daemon:
             )
             self._notifier.ready(self.status.summary() + "; last reload refused (invalid config)")
             return False
+        except Exception as error:  # a reload never stops the daemon, whatever the file holds
+            log.error(
+                "reload refused: the configuration could not be read; the running configuration "
+                "stays",
+                config=str(self._config_path),
+                error=type(error).__name__,
+            )
+            self._notifier.ready(self.status.summary() + "; last reload refused (unreadable)")
+            return False
         if new.database.path != old.database.path:
             log.warning(
                 "database.path changed; the new path takes effect after a restart",

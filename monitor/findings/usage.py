@@ -12,7 +12,8 @@ Pure rules over a :class:`~monitor.usage.model.UsageReport`, the ``[usage]`` thr
     the same rule for the non-licensed pool's daily total over every caller.
 ``headroom`` (per identity and environment)
     **warning** when the newest answer from Dataverse left less than ``burst_warning_percent``
-    of the service-protection budget (requests, or execution time) of its 5-minute window.
+    of the service-protection budget (requests, or execution time) of its 5-minute window, and
+    when it said the budget was overdrawn (a remainder below zero).
 ``throttled`` (per identity and environment)
     **warning** for a throttled answer (HTTP 429 from Dataverse, or Entra's throttling) within
     ``throttle_window_hours``; **critical** from ``throttled_critical_count`` of them.
@@ -218,20 +219,27 @@ def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
     threshold = Fraction(str(settings.burst_warning_percent)) / 100
     for headroom in usage.headroom:
         low: list[str] = []
+        overdrawn = False
+        burst = headroom.burst_remaining
         if headroom.burst_share is not None and headroom.burst_share < threshold:
+            assert burst is not None
+            overdrawn |= burst < 0
             low.append(
-                f"{headroom.burst_remaining:,} of {settings.burst_limit:,} requests "
-                f"({percent(headroom.burst_share)})"
+                f"{burst:,} of {settings.burst_limit:,} requests"
+                + ("" if burst < 0 else f" ({percent(headroom.burst_share)})")
             )
+        time_ms = headroom.time_remaining_ms
         if headroom.time_share is not None and headroom.time_share < threshold:
-            assert headroom.time_remaining_ms is not None
+            assert time_ms is not None
+            overdrawn |= time_ms < 0
             low.append(
-                f"{headroom.time_remaining_ms / 1000:,.0f} of "
-                f"{settings.execution_time_limit_ms / 1000:,.0f} s of execution time "
-                f"({percent(headroom.time_share)})"
+                f"{time_ms / 1000:,.0f} of "
+                f"{settings.execution_time_limit_ms / 1000:,.0f} s of execution time"
+                + ("" if time_ms < 0 else f" ({percent(headroom.time_share)})")
             )
         if not low:
             continue
+        prefix = "the budget was overdrawn:" if overdrawn else "only"
         findings.append(
             Finding(
                 key=Finding.make_key(
@@ -248,7 +256,7 @@ def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
                 environment=headroom.environment,
                 subject="Dataverse service-protection headroom",
                 summary=(
-                    f"only {' and '.join(low)} were left of {usage.identity}'s 5-minute "
+                    f"{prefix} {' and '.join(low)} were left of {usage.identity}'s 5-minute "
                     f"service-protection budget in {headroom.environment} at "
                     f"{headroom.observed_at:%Y-%m-%d %H:%M} UTC"
                 ),

@@ -96,7 +96,7 @@ class UsageDay:
     environment: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportRow:
     """One usage row: an environment, a caller, a UTC day, a meter and a quantity.
 

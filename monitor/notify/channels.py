@@ -17,13 +17,23 @@ the message. By the kind of URL (:data:`SENDERS`, keyed like :func:`urlpolicy.in
 
 apprise reports failures instead of raising; its log lines for the call are captured and reduced
 to a short error class ("HTTP 500", "connection failed", "timed out") so that nothing the
-service echoed (and no URL) reaches the database. TLS: apprise verifies certificates through
+service echoed (and no URL) reaches the database.
+
+``send_timeout_seconds`` bounds the whole call to one URL, not each socket read: apprise runs on
+a thread of a small pool of daemon threads (:mod:`monitor.notify.deadline`) and the sender stops
+waiting at the deadline, recording "timed out". A server that keeps the call alive by answering
+a byte at a time (an SMTP tarpit) therefore costs one timeout and one pool thread, never a
+process that cannot exit or a thread per attempt: while that call still runs, further sends to
+the same URL fail at once. apprise's own call and service timeouts are switched off, because
+apprise enforces them by abandoning work on its own non-daemon threads, which the interpreter
+waits for at exit. TLS: apprise verifies certificates through
 ``requests`` (``REQUESTS_CA_BUNDLE`` if set, else requests' default bundle) and Python's ``ssl``
 default context for SMTP (the system store).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -41,6 +51,7 @@ from typing import Any, Protocol
 from monitor.config.model import ChannelConfig
 from monitor.config.urls import UrlKind, inspect_url, is_loopback_host, url_problems
 from monitor.model.outbox import UrlAttempt
+from monitor.notify.deadline import DeadlineExceeded, DeadlinePool, StillRunning
 from monitor.notify.render import Rendered
 from monitor.secrets import scrub
 
@@ -49,6 +60,10 @@ _SMTP_CODE = re.compile(r"\b([45]\d\d)\b")
 
 
 _load_lock = threading.Lock()
+
+# One pool for the whole process (the daemon's dispatch job, `monitor check`, `notify test`).
+SEND_POOL_SIZE = 8
+_send_pool = DeadlinePool(SEND_POOL_SIZE, name="monitor-send")
 
 
 def load_apprise() -> ModuleType:
@@ -117,10 +132,12 @@ def classify_error(messages: Sequence[str], *, timed_out: bool = False) -> str:
 
 
 class AppriseSender:
-    """Deliver with apprise (see the module docstring)."""
+    """Deliver with apprise (see the module docstring). *pool* runs the calls (default: the
+    process-wide send pool)."""
 
-    def __init__(self, *, temp_dir: Path | None = None) -> None:
+    def __init__(self, *, temp_dir: Path | None = None, pool: DeadlinePool | None = None) -> None:
         self._temp_dir = temp_dir
+        self._pool = pool or _send_pool
 
     def send(
         self,
@@ -134,10 +151,7 @@ class AppriseSender:
         for index in url_indexes:
             url = channel.urls[index].reveal()
             started = time.monotonic()
-            try:
-                ok, error = self._send_one(url, message, timeout)
-            except Exception as exc:  # a plugin bug must never stop the dispatcher
-                ok, error = False, f"internal error ({type(exc).__name__})"
+            ok, error = self._bounded(url, message, timeout)
             attempts.append(
                 UrlAttempt(
                     url_index=index,
@@ -147,6 +161,20 @@ class AppriseSender:
                 )
             )
         return attempts
+
+    def _bounded(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
+        """Send to *url* on the pool; give up waiting after *timeout* seconds."""
+        key = hashlib.sha256(url.encode()).hexdigest()  # the pool never holds the URL itself
+        try:
+            return self._pool.run(key, lambda: self._send_one(url, message, timeout), timeout)
+        except DeadlineExceeded as exc:
+            if exc.started:
+                return False, f"timed out after {timeout:g} s"
+            return False, f"timed out after {timeout:g} s waiting for a free sender"
+        except StillRunning:
+            return False, "timed out: the previous send to this URL still hangs"
+        except Exception as exc:  # a plugin bug must never stop the dispatcher
+            return False, f"internal error ({type(exc).__name__})"
 
     def _send_one(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
         problems = url_problems(url)
@@ -186,8 +214,12 @@ class AppriseSender:
     def _notify(
         self, url: str, title: str, body: str, body_format: str, timeout: float
     ) -> tuple[bool, str | None]:
+        """Send with apprise on the calling thread; *timeout* is enforced by the pool around
+        this call (apprise would enforce it on threads the interpreter waits for at exit)."""
         apprise = load_apprise()
-        manager = apprise.Apprise()
+        # service_timeout=0 and no call timeout: apprise then runs the service on this (pool)
+        # thread instead of abandoning it on one of its own; the pool enforces the deadline.
+        manager = apprise.Apprise(asset=apprise.AppriseAsset(service_timeout=0))
         if not manager.add(url):
             return False, "apprise cannot load this URL (check its form)"
         plugin = manager[0]
@@ -204,7 +236,6 @@ class AppriseSender:
             body=body,
             title=title,
             body_format=body_format,
-            timeout=timeout,
             log_callback=capture,
             log_level=logging.WARNING,
         )

@@ -7,12 +7,21 @@ incident id, then the full text of every notice below it (e-mail and text) so no
 
 Pure functions; no apprise. :func:`render` returns all forms at once and the channel picks the
 one it sends.
+
+Every text of a notice may hold what someone else chose: a secret's display name read from Graph,
+a role or team name from Dataverse, an error message a server returned. Such text is shown as
+itself, never as formatting: escaped for HTML in the e-mail, and in the Teams card escaped for
+the Markdown subset Adaptive Card text blocks and facts interpret (bold, italic, links, lists;
+Microsoft Learn, "Adaptive Cards: Text features") and for their ``{{DATE()}}`` / ``{{TIME()}}``
+functions (:func:`escape_card_text`). Only the card's own link rows are Markdown, with their label
+and address escaped.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,7 +95,9 @@ def _digest_card(title: str, notices: Sequence[Notice]) -> dict[str, Any]:
         body = _card_table(shown, links=False)
         if rest:
             body.append(
-                _block(f"... and {rest} more: see the e-mail or `monitor report`.", isSubtle=True)
+                _markdown_block(
+                    f"... and {rest} more: see the e-mail or `monitor report`.", isSubtle=True
+                )
             )
         card = _card(title, worst, body)
         if len(json.dumps(card)) <= CARD_MAX_BYTES:
@@ -235,9 +246,37 @@ def _html_table(notices: Sequence[Notice]) -> str:
 
 # --- Adaptive Card (Teams Workflows) ---------------------------------------------------------
 
+# CommonMark lets any ASCII punctuation be escaped with a backslash; these are the characters
+# that start formatting in a card (emphasis, links, code, HTML-like tags and autolinks, headings,
+# tables, strike-through).
+_MARKDOWN_CHARACTERS = re.compile(r"([\\`*_~\[\]<>#|])")
+_LIST_MARKER = re.compile(r"(?m)^([ \t]*)([-+])(?=[ \t]|$)")
+_ORDERED_MARKER = re.compile(r"(?m)^([ \t]*\d+)([.)])(?=[ \t]|$)")
+_FUNCTION_OPENING = re.compile(r"\{(?=\{)")  # "{{" starts a DATE()/TIME() function
+
+
+def escape_card_text(text: str) -> str:
+    """Return *text* escaped so that an Adaptive Card shows it as it is: no bold, italic,
+    link, list or date function, whatever it contains."""
+    text = _MARKDOWN_CHARACTERS.sub(r"\\\1", text)
+    text = _LIST_MARKER.sub(r"\1\\\2", text)
+    text = _ORDERED_MARKER.sub(r"\1\\\2", text)
+    return _FUNCTION_OPENING.sub("{\\\\", text)
+
+
+def _link_target(url: str) -> str:
+    """Return *url* with the characters that could end a Markdown link target percent-encoded."""
+    return re.sub(r"[\s()<>\[\]\\]", lambda match: f"%{ord(match[0]):02X}", url)
+
 
 def _block(text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+    """A text block showing *text* literally (see :func:`escape_card_text`)."""
+    return _markdown_block(escape_card_text(text), **extra)
+
+
+def _markdown_block(markdown: str, **extra: Any) -> dict[str, Any]:
+    """A text block whose text is Markdown we wrote (untrusted parts already escaped)."""
+    return {"type": "TextBlock", "text": markdown, "wrap": True, **extra}
 
 
 def _card(title: str, level: str, body: list[dict[str, Any]]) -> dict[str, Any]:
@@ -273,7 +312,10 @@ def _card_notice(notice: Notice) -> list[dict[str, Any]]:
         body.append(
             {
                 "type": "FactSet",
-                "facts": [{"title": label, "value": value} for label, value in notice.facts],
+                "facts": [
+                    {"title": escape_card_text(label), "value": escape_card_text(value)}
+                    for label, value in notice.facts
+                ],
             }
         )
     for heading, text in (
@@ -333,9 +375,10 @@ def _card_table(notices: Sequence[Notice], *, links: bool = True) -> list[dict[s
             }
         )
         if links and notice.portal_url:
+            label = escape_card_text(notice.portal_label or "Open the portal")
             rows.append(
-                _block(
-                    f"[{notice.portal_label or 'Open the portal'}]({notice.portal_url})",
+                _markdown_block(
+                    f"[{label}]({_link_target(notice.portal_url)})",
                     isSubtle=True,
                     spacing="None",
                 )

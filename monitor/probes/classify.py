@@ -205,11 +205,13 @@ def sanitise(text: object, limit: int = MESSAGE_LIMIT) -> str:
     """Return *text* as one line: diagnostics tail removed, secrets masked, at most *limit* chars.
 
     Entra appends ``Trace ID: ... Correlation ID: ... Timestamp: ...`` to every description;
-    those are stored in their own fields. Registered secret values are masked (defence in depth:
-    no answer should ever contain one).
+    those are stored in their own fields. Registered secret values are masked in every encoding
+    a server may echo them in (:func:`monitor.secrets.scrub`), first, before whitespace is
+    folded or the text cut, which could break an occurrence apart.
     """
     if not isinstance(text, str):
         return ""
+    text = scrub(text)
     text = _DIAGNOSTIC_TAIL.sub("", text)
     text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.exits import EXIT_DATABASE
+from monitor.damage import damage_detail, damage_message
+from monitor.exits import EXIT_DATABASE, EXIT_SOFTWARE
 from monitor.model.schema import SCHEMA_REVISIONS
 from monitor.report.errors import ReportError
 
@@ -57,6 +58,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _read_error(path: Path, error: sqlite3.Error, what: str) -> ReportError:
+    """The report's error for a failed read: a damaged file says so and how to recover
+    (exit 70, as every command), anything else is exit 1."""
+    detail = damage_detail(error)
+    if detail is not None:
+        return ReportError(damage_message(path, detail), EXIT_SOFTWARE)
+    return ReportError(f"{what} the database {path}: {error}", EXIT_DATABASE)
+
+
 @contextmanager
 def open_database(
     path: Path, *, revisions: tuple[str, ...] | None = None
@@ -80,7 +90,7 @@ def open_database(
             uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
         )
     except sqlite3.Error as error:
-        raise ReportError(f"cannot open the database {path}: {error}", EXIT_DATABASE) from None
+        raise _read_error(path, error, "cannot open") from None
     try:
         try:
             connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -92,14 +102,14 @@ def open_database(
             )
             revision = _revision(connection, tables)
         except sqlite3.Error as error:
-            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+            raise _read_error(path, error, "cannot read") from None
         _require_current(path, revision, expected)
         assert revision is not None
         database = ReportDatabase(path, connection, tables, revision)
         try:
             yield database
         except sqlite3.Error as error:
-            raise ReportError(f"cannot read the database {path}: {error}", EXIT_DATABASE) from None
+            raise _read_error(path, error, "cannot read") from None
     finally:
         try:
             if connection.in_transaction:

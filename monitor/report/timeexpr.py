@@ -54,8 +54,19 @@ def parse_time(text: str, *, now: datetime, zone: tzinfo | None, bound: Bound) -
     the system's local zone); *bound*
     says whether a bare date opens (``since``: its midnight) or closes (``until``: the next
     midnight) a range. Raise ReportError (one line naming the option) if *text* is none of
-    the accepted forms.
+    the accepted forms, or is more than 100 years from *now* (a report computes days and
+    periods around it, which would overflow near the ends of the calendar).
     """
+    try:
+        moment = _parse_time(text, now=now, zone=zone, bound=bound)
+    except (OverflowError, ValueError):
+        moment = None
+    if moment is None or abs(moment - now) > timedelta(seconds=_MAX_SECONDS):
+        raise ReportError(f"time {text[:40]!r} for --{bound} is too far (at most 100 years away)")
+    return moment
+
+
+def _parse_time(text: str, *, now: datetime, zone: tzinfo | None, bound: Bound) -> datetime:
     option = f"--{bound}"
     cleaned = text.strip()
     lowered = cleaned.lower()

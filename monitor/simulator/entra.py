@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -142,6 +143,61 @@ def entra_error_response(
     )
     extra = [*_NO_STORE, ("x-ms-request-id", body["trace_id"]), *(headers or [])]
     return Response(failure.status, json.dumps(body).encode("utf-8"), JSON_UTF8, extra)
+
+
+def echo_encode(value: str, encoding: str, *, client_id: str = "") -> str:
+    """Return *value* re-encoded as a careless server echoes it (``faults.ECHO_ENCODINGS``)."""
+    if encoding == "percent_upper":
+        return urllib.parse.quote(value, safe="")
+    if encoding == "percent_lower":
+        return _lower_hex(urllib.parse.quote(value, safe=""))
+    if encoding == "form":
+        return _lower_hex(urllib.parse.quote_plus(value, safe=""))
+    if encoding == "html":
+        named = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+        return "".join(
+            c if c.isalnum() else named.get(c, f"&#{ord(c)};" if ord(c) % 2 else f"&#x{ord(c):x};")
+            for c in value
+        )
+    if encoding == "json_escaped":
+        return "".join(c if c.isalnum() else f"\\u{ord(c):04x}" for c in value)
+    if encoding == "base64":
+        return base64.b64encode(f"{client_id}:{value}".encode()).decode()
+    return value
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), text)
+
+
+def echo_response(encoding: str, form: Mapping[str, str], correlation_id: str) -> Response:
+    """The token endpoint's answer that echoes the credential it received back (the ``echo``
+    fault): a wrong-password or wrong-secret error quoting the value, or for ``html`` an HTML
+    error page."""
+    password = form.get("password")
+    value = password if password is not None else form.get("client_secret", "")
+    echoed = echo_encode(value, encoding, client_id=form.get("client_id", ""))
+    if encoding == "html":
+        page = (
+            "<html><head><title>400 Bad Request</title></head><body><h1>Bad Request</h1>"
+            f"<p>Rejected credential: {echoed}</p></body></html>\n"
+        )
+        return Response(400, page.encode("utf-8"), "text/html; charset=utf-8")
+    if password is not None:
+        failure = EntraError(
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password. Received "
+            f"password '{echoed}'.",
+        )
+    else:
+        failure = EntraError(
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the "
+            f"client secret value, not the client secret ID. Received '{echoed}'.",
+        )
+    return entra_error_response(failure, correlation_id)
 
 
 def correlation_id_of(request: Request) -> str:

@@ -20,6 +20,9 @@ fault in the scenario's list wins. Modes:
 ``hang``            read the request and never answer (until the server stops)
 ``malformed_json``  200 with a truncated JSON body
 ``html``            200 with an HTML captive-portal page
+``echo``            token endpoint only: the credential sent (password, else client secret) is
+                    echoed back in the error, re-encoded as ``encoding`` says (see
+                    :data:`ECHO_ENCODINGS`): what a careless proxy or server does
 ==================  =============================================================================
 
 Every wait is cut short when the simulator stops, so no fault outlives the server.
@@ -44,8 +47,20 @@ FaultMode = Literal[
     "hang",
     "malformed_json",
     "html",
+    "echo",
 ]
 FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
+
+EchoEncoding = Literal[
+    "raw",  # as sent
+    "percent_upper",  # %2B, as most URL encoders write it
+    "percent_lower",  # %2b, as .NET's WebUtility.UrlEncode writes it
+    "form",  # + for a space, lower-case %xx otherwise (an echoed form body)
+    "html",  # an HTML error page with the value as HTML character references
+    "json_escaped",  # every non-alphanumeric character as a \u00xx escape
+    "base64",  # base64 of client_id:secret, as in an HTTP Basic header
+]
+ECHO_ENCODINGS: tuple[str, ...] = get_args(EchoEncoding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +86,17 @@ class Fault:
     username: str | None = None
     environment: str | None = None
     text_body: bool = False
+    encoding: EchoEncoding = "raw"  # echo only
 
     def __post_init__(self) -> None:
         if self.family != "*" and self.family not in FAMILIES:
             raise ValueError(f"unknown endpoint family {self.family!r}")
         if self.mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {self.mode!r}")
-        if self.mode == "loop_detected" and self.family != "token":
-            raise ValueError("loop_detected applies to the token family only")
+        if self.mode in ("loop_detected", "echo") and self.family != "token":
+            raise ValueError(f"{self.mode} applies to the token family only")
+        if self.encoding not in ECHO_ENCODINGS:
+            raise ValueError(f"unknown echo encoding {self.encoding!r}")
         if self.seconds < 0 or self.retry_after < 0:
             raise ValueError("seconds and retry_after must not be negative")
         if self.count is not None and self.count < 1:

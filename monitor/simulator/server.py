@@ -49,11 +49,12 @@ from monitor.simulator.entra import (
     EntraError,
     EntraService,
     correlation_id_of,
+    echo_response,
     entra_error_response,
     parse_token_form,
     resources_of_scope,
 )
-from monitor.simulator.faults import Fault, FaultMode, RequestInfo, take_fault
+from monitor.simulator.faults import EchoEncoding, Fault, FaultMode, RequestInfo, take_fault
 from monitor.simulator.graph import GraphService, throttled_response
 from monitor.simulator.scenario import (
     ClientCertificate,
@@ -589,6 +590,7 @@ class Simulator:
         username: str | None = None,
         environment: str | None = None,
         text_body: bool = False,
+        encoding: EchoEncoding = "raw",
     ) -> Fault:
         """Add a fault (see :mod:`monitor.simulator.faults`); earlier faults take precedence."""
         fault = Fault(
@@ -601,6 +603,7 @@ class Simulator:
             username=username,
             environment=environment,
             text_body=text_body,
+            encoding=encoding,
         )
         return self._scenario.add_fault(fault)
 
@@ -820,6 +823,8 @@ class Simulator:
             return Delivery(None, drop=True)
         if mode == "drop":
             return Delivery(None, drop=True)
+        if mode == "echo":
+            return Delivery(echo_response(fault.encoding, route.form, correlation_id_of(request)))
         if mode == "malformed_json":
             body = json.dumps(self._plausible_body(family)).encode("utf-8")
             return Delivery(

@@ -32,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scenario TOML file (default: the demo scenario shipped with monitor)",
     )
     parser.add_argument(
-        "--port", type=int, default=8443, help="port on 127.0.0.1 (default: 8443; 0 = any free)"
+        "--port",
+        type=_port,
+        default=8443,
+        help="port on 127.0.0.1 (default: 8443; 0 = any free)",
     )
     parser.add_argument(
         "--state-dir",
@@ -46,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request to standard error"
     )
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 to 65535 (0: any free port)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is out of range (from 0 to 65,535)")
+    return value
 
 
 def default_state_dir() -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.model.usage import (
@@ -123,47 +123,44 @@ class UsageRepository:
             )
             session.add(record)
             session.flush()
-            stored = {
-                _key(row): row
-                for row in session.scalars(
-                    select(UsageReportRow).where(
-                        UsageReportRow.tenant == tenant,
-                        UsageReportRow.report == report.format,
-                        UsageReportRow.day >= report.first_day,
-                        UsageReportRow.day <= report.last_day,
+            # An upsert per batch: nothing stored is read into memory, so a million-row report
+            # costs no more here than its batches. A stored row changes (and takes this import's
+            # id) only when a value differs.
+            statement = sqlite_insert(UsageReportRow)
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=[getattr(UsageReportRow, name) for name in _UNIQUE_COLUMNS],
+                set_={name: excluded[name] for name in ("import_id", *_VALUE_COLUMNS)},
+                where=or_(
+                    *(
+                        getattr(UsageReportRow, name).is_distinct_from(excluded[name])
+                        for name in _VALUE_COLUMNS
                     )
-                )
-            }
-            new: list[dict[str, object]] = []
-            updated = 0
+                ),
+            )
+            mine = (UsageReportRow.tenant == tenant) & (UsageReportRow.report == report.format)
+            counted = select(func.count()).select_from(UsageReportRow)
+            before = session.scalar(counted.where(mine)) or 0
+            batch: list[dict[str, object]] = []
             for row in report.rows:
-                values = _values(row)
-                current = stored.get(row.key)
-                if current is None:
-                    new.append(
-                        {
-                            "import_id": record.id,
-                            "tenant": tenant,
-                            "report": report.format,
-                            "environment_id": row.environment_id,
-                            "caller_id": row.caller_id,
-                            "day": row.day,
-                            "resource_type": row.resource_type,
-                            "resource_id": row.resource_id,
-                            "meter_category": row.meter_category,
-                            "meter_subcategory": row.meter_subcategory,
-                            **values,
-                        }
-                    )
-                    continue
-                if any(getattr(current, name) != value for name, value in values.items()):
-                    for name, value in values.items():
-                        setattr(current, name, value)
-                    current.import_id = record.id
-                    updated += 1
-            for start in range(0, len(new), 500):
-                session.execute(insert(UsageReportRow), new[start : start + 500])
-            record.new_rows = len(new)
+                batch.append(
+                    {
+                        "import_id": record.id,
+                        "tenant": tenant,
+                        "report": report.format,
+                        **{name: getattr(row, name) for name in _KEY_COLUMNS},
+                        **_values(row),
+                    }
+                )
+                if len(batch) >= _BATCH_ROWS:
+                    session.connection().execute(statement, batch)
+                    batch.clear()
+            if batch:
+                session.connection().execute(statement, batch)
+            new_rows = (session.scalar(counted.where(mine)) or 0) - before
+            touched = session.scalar(counted.where(UsageReportRow.import_id == record.id)) or 0
+            updated = touched - new_rows
+            record.new_rows = new_rows
             record.updated_rows = updated
             session.flush()
             return ImportOutcome(IMPORT.to_record(record), already_imported=False)
@@ -227,18 +224,6 @@ class UsageRepository:
                 session.execute(insert(UsageDailyRow), values[start : start + 500])
 
 
-def _key(row: UsageReportRow) -> tuple[str, str, date, str, str, str, str]:
-    return (
-        row.environment_id,
-        row.caller_id,
-        row.day,
-        row.resource_type,
-        row.resource_id,
-        row.meter_category,
-        row.meter_subcategory,
-    )
-
-
 _QUANTITIES = (
     "consumed",
     "entitled",
@@ -249,8 +234,24 @@ _QUANTITIES = (
 
 
 def _values(row: ReportRow) -> dict[str, object]:
+    """The stored columns a later report may change (:data:`_VALUE_COLUMNS`)."""
     return {
         "environment_name": row.environment_name,
         "caller_type": row.caller_type,
         **{name: getattr(row, name) for name in _QUANTITIES},
     }
+
+
+# A stored row's key (ReportRow.key's order) and the columns _values gives.
+_KEY_COLUMNS = (
+    "environment_id",
+    "caller_id",
+    "day",
+    "resource_type",
+    "resource_id",
+    "meter_category",
+    "meter_subcategory",
+)
+_VALUE_COLUMNS = ("environment_name", "caller_type", *_QUANTITIES)
+_UNIQUE_COLUMNS = ("tenant", "report", *_KEY_COLUMNS)
+_BATCH_ROWS = 500

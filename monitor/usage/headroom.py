@@ -10,7 +10,8 @@ the store keeps them in ``probe_result.ratelimit_*``.
 The limits are per user, so the monitor's WhoAmI sees the same counters the integration spends:
 low headroom at probe time means the integration itself is close to being throttled. (The
 counters reset when a request lands on another web server, so a high value proves little; a low
-one is the signal.)
+one is the signal.) A remainder below zero is possible (requests still running when the window
+filled count against it): the budget is overdrawn, a share of 0, the lowest there is.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Headroom:
     """What was left of the service-protection budget when the monitor called Dataverse.
 
     A share is the remaining value over the limit (capped at 1: a server may allow more than the
-    default); None when the header was absent or unreadable (negative values are unreadable).
+    default; 0 when the remainder is below zero, an overdrawn budget); None when the header was
+    absent or unreadable.
     """
 
     identity: str
@@ -46,9 +48,9 @@ class Headroom:
 
 
 def _share(value: int | None, limit: int) -> tuple[int | None, Fraction | None]:
-    if value is None or value < 0:
+    if value is None:
         return None, None
-    return value, min(Fraction(value, limit), Fraction(1))
+    return value, min(max(Fraction(value, limit), Fraction(0)), Fraction(1))
 
 
 def headroom_of(

@@ -29,18 +29,28 @@ All or nothing: every line is checked before anything is returned; a problem rai
 :class:`ReportError` naming each bad line (up to :data:`MAX_PROBLEMS`). Rows with the same key
 (environment, caller, day, meter) are summed, so the result has one row per key — the unit the
 store keeps idempotently.
+
+The file is read as a stream (:func:`read_report`): line by line, hashed on the way, never held
+whole in memory, and the rows share their repeated texts and dates, so a report of a million
+rows costs a few hundred bytes per row. :func:`open_report` opens only a regular file of at most
+:data:`MAX_REPORT_BYTES` (never a device that would not end or a FIFO that would block).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
+import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO
 
 from monitor.model.usage import ParsedReport, ReportFormat, ReportRow
 
@@ -51,6 +61,9 @@ REPORT_NAMES: Mapping[ReportFormat, str] = {
 
 MAX_PROBLEMS = 20
 MAX_REPORT_BYTES = 256 * 1024 * 1024
+# No identity makes this many requests a day (the largest tenant pool is 10,000,000); rows are
+# summed per day, and a million of them stay far below SQLite's 2**63.
+MAX_QUANTITY = 10**12
 _MAX_TEXT = 256
 
 # canonical column -> header text as Microsoft documents it
@@ -134,21 +147,6 @@ _CANONICAL: dict[ReportFormat, dict[str, str]] = {
 }
 _ALIASES = {"usage date": "usage datetime", "usage date time": "usage datetime"}
 _PER_FLOW_MARKERS = frozenset({"entitled quantity", "consumed quantity"})
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ReportError([ReportProblem(None, "not readable UTF-16 text")]) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ReportError(
-            [ReportProblem(line, "bytes that are not UTF-8 text; save the report as CSV UTF-8")]
-        ) from None
 
 
 def _detect_format(
@@ -260,17 +258,23 @@ _GROUPED_NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def parse_quantity(text: str) -> int:
-    """Return a non-negative request count (a fraction rounded half up). Raise ValueError."""
+    """Return a request count from 0 to :data:`MAX_QUANTITY` (a fraction rounded half up).
+    Raise ValueError for anything else, including numbers too large to be a day's requests
+    (a 32-digit quantity would overflow the decimal context and the database)."""
     value = text.strip()
     if _GROUPED_NUMBER.match(value):
         value = value.replace(",", "")
     if not _PLAIN_NUMBER.match(value):
         raise ValueError("not a number")
+    if len(value.split(".")[0].lstrip("0")) > len(str(MAX_QUANTITY)):
+        raise ValueError("too large")
     try:
-        number = Decimal(value)
+        number = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except InvalidOperation:
         raise ValueError("not a number") from None
-    return int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if number > MAX_QUANTITY:
+        raise ValueError("too large")
+    return number
 
 
 def _shown(value: str) -> str:
@@ -284,29 +288,153 @@ def _text(value: str, column: str) -> str:
     return cleaned
 
 
+class ReportFileError(Exception):
+    """The path cannot be read as a report file; ``str()`` is one line for the user."""
+
+
+def open_report(path: Path) -> BinaryIO:
+    """Open the report at *path* for reading, checked on the open descriptor: a regular file
+    of at most :data:`MAX_REPORT_BYTES`. Raise :class:`ReportFileError` otherwise (a device such
+    as /dev/zero would never end, a FIFO would block the open without O_NONBLOCK)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        raise ReportFileError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ReportFileError(f"{path} is not a regular file")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise ReportFileError(
+                f"{path} has {info.st_size:,} bytes; a report has at most {MAX_REPORT_BYTES:,}"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def parse_report(data: bytes) -> ParsedReport:
-    """Given the bytes of a report file, return its checked rows.
+    """Given the bytes of a report file, return its checked rows (see :func:`read_report`)."""
+    return read_report(io.BytesIO(data))
+
+
+class _HashingReader(io.RawIOBase):
+    """Pass bytes through, hashing and counting them; refuse more than the limit."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self.size = 0
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        count = len(data)
+        buffer[:count] = data
+        self.size += count
+        if self.size > self._limit:
+            raise ReportError([ReportProblem(None, f"larger than {self._limit} bytes")])
+        self.hash.update(data)
+        return count
+
+
+def _text_lines(stream: io.BufferedReader) -> Iterator[str]:
+    """Yield the file's lines as text, split as :meth:`str.splitlines` splits (every line break
+    Python knows, so a file with lone carriage returns reads too), each with its line break.
+
+    UTF-16 (with a byte-order mark) is decoded incrementally; anything else must be UTF-8 (a
+    byte-order mark is dropped) and is decoded line by line, so that a byte that is not UTF-8 is
+    reported with its line number.
+    """
+    start = stream.peek(2)[:2]
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        decoder = codecs.getincrementaldecoder("utf-16")()
+        pending = ""
+        try:
+            while chunk := stream.read(65536):
+                pending += decoder.decode(chunk)
+                lines = pending.splitlines(keepends=True)
+                # The last line may continue in the next chunk (or be "\r" before "\n").
+                pending = lines.pop() if lines else ""
+                yield from lines
+            pending += decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ReportError([ReportProblem(None, "not readable UTF-16 text")]) from None
+        yield from pending.splitlines(keepends=True)
+        return
+    for physical, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if physical == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ReportError(
+                [
+                    ReportProblem(
+                        physical, "bytes that are not UTF-8 text; save the report as CSV UTF-8"
+                    )
+                ]
+            ) from None
+        yield from text.splitlines(keepends=True)
+
+
+class _Shared:
+    """One object per distinct text or day, so a million rows do not hold a million copies
+    of the same ten environment ids."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._days: dict[date, date] = {}
+        self._numbers: dict[int, int] = {}
+
+    def text(self, value: str) -> str:
+        return self._texts.setdefault(value, value)
+
+    def number(self, value: int) -> int:
+        if len(self._numbers) < 100_000:  # quantities repeat; a bound keeps this table small
+            return self._numbers.setdefault(value, value)
+        return self._numbers.get(value, value)
+
+    def day(self, value: date) -> date:
+        return self._days.setdefault(value, value)
+
+
+def read_report(stream: BinaryIO) -> ParsedReport:
+    """Given a report file open for reading (binary), return its checked rows.
 
     Raise :class:`ReportError` (with line numbers) if the file is not one of the two identity
-    reports, or if any line is malformed; nothing is returned in that case.
+    reports, is larger than :data:`MAX_REPORT_BYTES`, or if any line is malformed; nothing is
+    returned in that case.
     """
-    if len(data) > MAX_REPORT_BYTES:
-        raise ReportError([ReportProblem(None, f"larger than {MAX_REPORT_BYTES} bytes")])
-    sha256 = hashlib.sha256(data).hexdigest()
-    text = _decode(data)
-    lines = text.splitlines(keepends=True)
+    hashing = _HashingReader(stream, MAX_REPORT_BYTES)
+    lines = _text_lines(io.BufferedReader(hashing, buffer_size=65536))
     skip = 0
     delimiter: str | None = None
-    if lines and lines[0].strip().lower().startswith("sep=") and len(lines[0].strip()) == 5:
-        delimiter = lines[0].strip()[4]
-        skip = 1
-    while skip < len(lines) and not lines[skip].strip():
+    first = ""
+    for first in lines:
         skip += 1
-    if skip >= len(lines):
+        if skip == 1 and first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
+            delimiter = first.strip()[4]
+            first = ""
+            continue
+        if first.strip():
+            break
+    else:
+        first = ""
+    if not first.strip():
         raise ReportError([ReportProblem(None, "the file is empty")])
+    skip -= 1  # the header is the reader's line 1
     if delimiter is None:
-        delimiter = _delimiter(lines[skip])
-    reader = csv.reader(io.StringIO("".join(lines[skip:])), delimiter=delimiter, strict=True)
+        delimiter = _delimiter(first)
+
+    def records() -> Iterator[str]:
+        yield first
+        yield from lines
+
+    reader = csv.reader(records(), delimiter=delimiter, strict=True)
     problems: list[ReportProblem] = []
     more = 0
 
@@ -328,8 +456,9 @@ def parse_report(data: bytes) -> ParsedReport:
             [replace(p, line=skip + 1) if p.line == 1 else p for p in error.problems]
         ) from None
 
+    shared = _Shared()
     rows: dict[tuple[str, str, date, str, str, str, str], ReportRow] = {}
-    records = 0
+    records_read = 0
     previous_line = reader.line_num
     while True:
         try:
@@ -343,11 +472,11 @@ def parse_report(data: bytes) -> ParsedReport:
         previous_line = reader.line_num
         if not record or all(not field.strip() for field in record):
             continue
-        records += 1
+        records_read += 1
         if len(record) != len(header):
             problem(line, f"expected {len(header)} fields like the header, found {len(record)}")
             continue
-        row = _parse_row(fmt, index, record, line, problem)
+        row = _parse_row(fmt, index, record, line, problem, shared)
         if row is None:
             continue
         existing = rows.get(row.key)
@@ -356,8 +485,12 @@ def parse_report(data: bytes) -> ParsedReport:
         raise ReportError(problems, more=more)
     if not rows:
         raise ReportError([ReportProblem(skip + 1, "the report has a header but no rows")])
-    ordered = tuple(sorted(rows.values(), key=lambda row: row.line))
-    return ParsedReport(format=fmt, rows=ordered, sha256=sha256, records=records)
+    # In line order already: a key keeps the place (and line) of its first record.
+    ordered = tuple(rows.values())
+    rows.clear()
+    return ParsedReport(
+        format=fmt, rows=ordered, sha256=hashing.hash.hexdigest(), records=records_read
+    )
 
 
 def _parse_row(
@@ -366,8 +499,10 @@ def _parse_row(
     record: Sequence[str],
     line: int,
     report: Callable[[int, str], None],
+    shared: _Shared | None = None,
 ) -> ReportRow | None:
     headers = COLUMNS[fmt]
+    shared = shared or _Shared()
     values: dict[str, str] = {key: record[position] for key, position in index.items()}
     bad = False
 
@@ -418,26 +553,27 @@ def _parse_row(
             numbers[key] = None
             continue
         try:
-            numbers[key] = parse_quantity(raw)
+            numbers[key] = shared.number(parse_quantity(raw))
         except ValueError:
-            fail(key, "a number of requests (0 or more)")
+            fail(key, f"a number of requests from 0 to {MAX_QUANTITY:,}")
     if bad or day is None:
         return None
     consumed = numbers["consumed"]
     assert consumed is not None
+    text = shared.text
     return ReportRow(
         line=line,
-        environment_id=texts["environment_id"].lower(),
-        environment_name=texts.get("environment_name", ""),
-        caller_id=texts.get("caller_id", "").lower(),
-        caller_type=texts.get("caller_type", ""),
-        day=day,
+        environment_id=text(texts["environment_id"].lower()),
+        environment_name=text(texts.get("environment_name", "")),
+        caller_id=text(texts.get("caller_id", "").lower()),
+        caller_type=text(texts.get("caller_type", "")),
+        day=shared.day(day),
         consumed=consumed,
         entitled=numbers.get("entitled"),
-        resource_type=texts.get("resource_type", ""),
-        resource_id=texts.get("resource_id", "").lower(),
-        meter_category=texts.get("meter_category", ""),
-        meter_subcategory=texts.get("meter_subcategory", ""),
+        resource_type=text(texts.get("resource_type", "")),
+        resource_id=text(texts.get("resource_id", "").lower()),
+        meter_category=text(texts.get("meter_category", "")),
+        meter_subcategory=text(texts.get("meter_subcategory", "")),
         dataverse_requests=numbers.get("dataverse_requests"),
         power_automate_requests=numbers.get("power_automate_requests"),
         power_apps_requests=numbers.get("power_apps_requests"),

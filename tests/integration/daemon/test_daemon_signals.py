@@ -102,3 +102,27 @@ def test_sighup_with_a_bad_configuration_keeps_running(deployment: Deployment) -
 
     assert any("valid TOML" in problem for problem in refused["problems"])
     assert (4, 1) == (reloaded["identities"], reloaded["jobs_added"])
+
+
+def test_sighup_with_deeply_nested_toml_keeps_the_daemon_running(deployment: Deployment) -> None:
+    """A file of 800 nested arrays (which exhausts the TOML parser's recursion) on SIGHUP is
+    refused as an invalid configuration; the daemon keeps probing with the old one and stops
+    cleanly."""
+    good = deployment.config.read_text()
+    with DaemonProcess(deployment) as daemon:
+        daemon.wait_for_event("probe")
+        deployment.config.write_text(good + "\nx = " + "[" * 800 + "]" * 800 + "\n")
+        daemon.signal(signal.SIGHUP)
+        refused = daemon.wait_for_event(
+            "reload refused: the configuration is invalid; the running configuration stays"
+        )
+        before = len(probe_events(daemon.events()))
+        wait_until(lambda: len(probe_events(daemon.events())) > before + 3, timeout=20)
+        daemon.signal(signal.SIGTERM)
+        assert 0 == daemon.wait()
+
+    assert [
+        "(file): expected valid TOML, found arrays or inline tables nested hundreds of levels "
+        "deep; hint: the monitor's configuration nests at most a few levels; check the file is "
+        "the right one"
+    ] == refused["problems"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from support.usage import LICENSED_REPORT, NAMED_USER, NON_LICENSED_REPORT
 
 from monitor.cli import main
+from monitor.usage.reports import MAX_REPORT_BYTES
 
 TENANT_ID = "3f2c9a1e-8b4d-4c6e-9a1f-2b3c4d5e6f70"
 OTHER_TENANT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
@@ -95,7 +97,7 @@ def test_malformed_file_is_refused_and_nothing_imported(
     code = main(["--config", config, "usage", "import", str(bad)])
 
     err = capsys.readouterr().err
-    assert 1 == code
+    assert 65 == code
     assert f"monitor usage import: {bad}: refused, nothing imported:" in err
     assert "line 4: Total consumed quantity: expected a number of requests" in err
     assert (0, 0) == (rows(tmp_path, "usage_report_row"), rows(tmp_path, "usage_import"))
@@ -152,11 +154,40 @@ def test_import_infers_the_tenant_from_a_matched_caller(
 
 
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing file is refused (exit 1)."""
+    """A missing file is refused (exit 65, EX_DATAERR)."""
     config = str(write_config(tmp_path))
 
-    assert 1 == main(["--config", config, "usage", "import", str(tmp_path / "nope.csv")])
+    assert 65 == main(["--config", config, "usage", "import", str(tmp_path / "nope.csv")])
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "oversized"])
+def test_only_a_regular_file_of_bounded_size_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """/dev/zero (endless), a FIFO (whose open would block) and a file over the size limit are
+    refused before anything is read: one line, exit 65, nothing stored."""
+    config = str(write_config(tmp_path))
+    target = Path("/dev/zero")
+    expected = "/dev/zero is not a regular file"
+    if kind == "fifo":
+        target = tmp_path / "report.csv"
+        os.mkfifo(target)
+        expected = f"{target} is not a regular file"
+    elif kind == "oversized":
+        target = tmp_path / "report.csv"
+        with target.open("wb") as file:
+            file.truncate(MAX_REPORT_BYTES + 1)  # sparse: nothing is written
+        expected = f"{target} has {MAX_REPORT_BYTES + 1:,} bytes; a report has at most"
+
+    code = main(["--config", config, "usage", "import", str(target)])
+
+    err = capsys.readouterr().err.splitlines()
+    assert 65 == code
+    assert 1 == len(err)
+    assert err[0].startswith(f"monitor usage import: {expected}")
+    assert err[0].endswith("; nothing imported")
+    assert (0, 0) == (rows(tmp_path, "usage_report_row"), rows(tmp_path, "usage_import"))
 
 
 def test_record_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,6 +260,10 @@ def test_record_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             "--count must be 0 or more",
         ),
         (
+            ["--identity", "dataverse-sync", "--environment", "contoso-prod", "--count", "9" * 19],
+            "--count must be 0 or more and at most 1,000,000,000,000",
+        ),
+        (
             [
                 "--identity",
                 "dataverse-sync",
@@ -254,12 +289,26 @@ def test_record_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             ],
             "in the future",
         ),
+        (
+            [
+                "--identity",
+                "dataverse-sync",
+                "--environment",
+                "contoso-prod",
+                "--count",
+                "1",
+                "--date",
+                "0001-01-01",
+            ],
+            "--date 0001-01-01 is more than 3660 days ago",
+        ),
     ],
 )
 def test_record_refuses_bad_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
 ) -> None:
-    """Unknown names, negative counts, bad or future dates: exit 2 and nothing stored."""
+    """Unknown names, negative counts or counts beyond any allocation (2**63 would overflow the
+    database), bad or future dates: exit 2 and nothing stored."""
     config = str(write_config(tmp_path))
 
     assert 2 == main(["--config", config, "usage", "record", *arguments])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import socket
 import ssl
 import threading
@@ -277,15 +278,22 @@ class HttpsReceiver:
             return list(self.requests)
 
 
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def card_text(card: dict[str, Any]) -> str:
-    """Return every text of an Adaptive Card (text blocks, facts, actions) joined by newlines."""
+    """Return every text of an Adaptive Card (text blocks, facts, actions) joined by newlines,
+    as a reader sees it: Markdown backslash escapes (``\\[``) resolved in texts and facts."""
     texts: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key in ("text", "title", "value", "url"):
                 if isinstance(node.get(key), str):
-                    texts.append(node[key])
+                    shown = node[key]
+                    if node.get("type") != "Action.OpenUrl" and key != "url":
+                        shown = _MARKDOWN_ESCAPE.sub(r"\1", shown)
+                    texts.append(shown)
             for value in node.values():
                 if isinstance(value, dict | list):
                     walk(value)
@@ -295,3 +303,71 @@ def card_text(card: dict[str, Any]) -> str:
 
     walk(card)
     return "\n".join(texts)
+
+
+class TarpitServer:
+    """A hostile server on 127.0.0.1: accepts every connection, then sends its greeting one byte
+    every ``interval`` seconds and never finishes (an SMTP tarpit). Each byte resets a client's
+    per-read socket timeout, so only a deadline on the whole call ends it.
+
+    One thread serves every connection (so a test can count the threads of the code under test).
+    """
+
+    GREETING = b"220 tarpit.example ESMTP " + b"." * 4000 + b"\r\n"
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.port = free_port()
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listener: socket.socket | None = None
+
+    def start(self) -> TarpitServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.setblocking(False)
+        self._listener = listener
+        self._thread = threading.Thread(target=self._serve, name="tarpit", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        assert self._listener is not None
+        clients: list[tuple[socket.socket, int]] = []
+        next_drip = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                while True:
+                    client, _ = self._listener.accept()
+                    client.setblocking(False)
+                    clients.append((client, 0))
+                    self.accepted += 1
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= next_drip:
+                next_drip = time.monotonic() + self.interval
+                kept = []
+                for client, sent in clients:
+                    try:
+                        client.send(self.GREETING[sent % len(self.GREETING) :][:1])
+                        kept.append((client, sent + 1))
+                    except OSError:
+                        client.close()
+                clients = kept
+            self._stop.wait(0.05)
+        for client, _ in clients:
+            client.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._listener is not None:
+            self._listener.close()
+
+    def url(self, *, to: str = "ops@example.com") -> str:
+        """Return an apprise e-mail URL that delivers to the tarpit (plain SMTP, loopback)."""
+        return f"mailto://127.0.0.1:{self.port}/{to}?from=monitor@example.com&mode=insecure"

@@ -63,6 +63,51 @@ def test_validate_bad_config_exits_78(
     ]
 
 
+def test_an_endless_ca_bundle_is_a_configuration_error(
+    main: Main, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`network.ca_bundle = "/dev/zero"` is reported at once (exit 78), never read."""
+    path = write_config(f'[network]\nca_bundle = "/dev/zero"\n{MINIMAL}')
+
+    code = main(["--config", str(path), "config", "validate"])
+
+    out, err = capsys.readouterr()
+    assert (EXIT_CONFIG, "") == (code, out)
+    assert [
+        f"{path}: 1 configuration problem:",
+        "  network.ca_bundle: expected a readable PEM file with at least one CA certificate, "
+        "found '/dev/zero', which is not a regular file; hint: point to the CA bundle file "
+        "(PEM), or leave ca_bundle out for the system store",
+    ] == err.splitlines()
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "x = " + "[" * 800 + "]" * 800,
+        "x = " + "{ a = " * 800 + "1" + " }" * 800,
+    ],
+    ids=["arrays", "inline tables"],
+)
+def test_deeply_nested_toml_is_a_configuration_error(
+    main: Main, write_config: WriteConfig, capsys: pytest.CaptureFixture[str], nested: str
+) -> None:
+    """800 levels of nested arrays or inline tables (which exhaust the TOML parser's recursion)
+    are one configuration problem, exit 78, not a traceback."""
+    path = write_config(f"{MINIMAL}\n{nested}\n")
+
+    code = main(["--config", str(path), "config", "validate"])
+
+    out, err = capsys.readouterr()
+    assert (EXIT_CONFIG, "") == (code, out)
+    assert [
+        f"{path}: 1 configuration problem:",
+        "  (file): expected valid TOML, found arrays or inline tables nested hundreds of levels "
+        "deep; hint: the monitor's configuration nests at most a few levels; check the file is "
+        "the right one",
+    ] == err.splitlines()
+
+
 def test_validate_missing_config_exits_78(
     main: Main, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,6 +20,7 @@ from config_testkit import (
 from monitor.config import ConfigError, Problem
 from monitor.config.problems import dotted
 from monitor.config.sections import ROOT
+from monitor.config.validate import MAX_CA_BUNDLE_BYTES
 
 
 def document(
@@ -350,37 +351,43 @@ RULES = [
     ),
     pytest.param(
         {"before": "[network]\nconnect_timeout_seconds = 0"},
-        "network.connect_timeout_seconds: expected a positive number of seconds, found 0; hint: "
+        "network.connect_timeout_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; hint: "
         "default 5",
         id="zero-timeout",
     ),
     pytest.param(
         {"before": "[network]\nprobe_deadline_seconds = -30"},
-        "network.probe_deadline_seconds: expected a positive number of seconds, found -30; hint: "
+        "network.probe_deadline_seconds: expected a positive number of seconds, at most 31,622,400,"
+        " found -30; hint: "
         "default 30",
         id="negative-deadline",
     ),
     pytest.param(
         {"before": "[network]\nread_timeout_seconds = true"},
-        "network.read_timeout_seconds: expected a positive number of seconds, found true; hint: "
+        "network.read_timeout_seconds: expected a positive number of seconds, at most 31,622,400,"
+        " found true; hint: "
         "default 20",
         id="boolean-timeout",
     ),
     pytest.param(
         {"before": '[network]\nread_timeout_seconds = "20"'},
-        'network.read_timeout_seconds: expected a positive number of seconds, found "20"; hint: '
+        "network.read_timeout_seconds: expected a positive number of seconds, at most 31,622,400,"
+        ' found "20"; hint: '
         "default 20",
         id="string-timeout",
     ),
     pytest.param(
         {"before": "[probing]\nconcurrency = 2.5"},
-        "probing.concurrency: expected a positive integer, found 2.5; hint: probes in flight at "
+        "probing.concurrency: expected a positive integer, at most 1,000,"
+        " found 2.5; hint: probes in flight at "
         "once; default 8",
         id="fractional-concurrency",
     ),
     pytest.param(
         {"before": "[probing]\nlockout_cooldown_seconds = 0"},
-        "probing.lockout_cooldown_seconds: expected a positive number of seconds, found 0; hint: "
+        "probing.lockout_cooldown_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; hint: "
         "default 3600",
         id="zero-cooldown",
     ),
@@ -441,7 +448,8 @@ def test_render_names_the_file_once_then_one_line_per_problem(write_config: Writ
     lines = rendered.splitlines()
     assert lines[0] == f"{path}: 2 configuration problems:"
     assert lines[1:] == [
-        "  network.connect_timeout_seconds: expected a positive number of seconds, found 0; "
+        "  network.connect_timeout_seconds: expected a positive number of seconds, at most "
+        "31,622,400, found 0; "
         "hint: default 5",
         "  tenants.contoso.tenant_id: expected a GUID (8-4-4-4-12 hexadecimal digits), found "
         '"3f2c9a1e"; hint: the Directory (tenant) ID on the tenant\'s Entra ID overview page',
@@ -603,6 +611,33 @@ def test_ca_bundle_must_hold_certificates(
     assert problem_lines(path) == [
         "network.ca_bundle: expected a readable PEM file with at least one CA certificate, found "
         + found.format(path=bundle)
+        + "; hint: point to the CA bundle file (PEM), or leave ca_bundle out for the system store"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "oversized"])
+def test_ca_bundle_must_be_a_regular_file_of_bounded_size(
+    write_config: WriteConfig, tmp_path: Path, kind: str
+) -> None:
+    """An endless device, a FIFO (which would block the open) and a huge file are refused
+    without being read: one problem naming the path."""
+    bundle = Path("/dev/zero")
+    found = "'/dev/zero', which is not a regular file"
+    if kind == "fifo":
+        bundle = tmp_path / "ca.pem"
+        os.mkfifo(bundle)
+        found = f"'{bundle}', which is not a regular file"
+    elif kind == "oversized":
+        bundle = tmp_path / "ca.pem"
+        with bundle.open("wb") as file:
+            file.truncate(MAX_CA_BUNDLE_BYTES + 1)  # sparse: nothing is written
+        limit = MAX_CA_BUNDLE_BYTES
+        found = f"{limit + 1} bytes in '{bundle}' (at most {limit} are read)"
+    path = write_config(f'[network]\nca_bundle = "{bundle}"\n{MINIMAL}')
+
+    assert problem_lines(path) == [
+        "network.ca_bundle: expected a readable PEM file with at least one CA certificate, found "
+        + found
         + "; hint: point to the CA bundle file (PEM), or leave ca_bundle out for the system store"
     ]
 

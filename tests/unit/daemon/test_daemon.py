@@ -152,6 +152,30 @@ def test_invalid_reload_keeps_the_running_configuration(tmp_path: Path, store: S
         notify.close()
 
 
+def test_a_reload_that_fails_unexpectedly_keeps_the_daemon_running(
+    tmp_path: Path, store: Store
+) -> None:
+    """A loader that raises something other than a configuration error (a bug, memory) is
+    logged and refused like an invalid file: the daemon keeps running its jobs."""
+    recorder = Recorder()
+
+    def failing(path: Path) -> Config:
+        raise MemoryError
+
+    daemon = make_daemon(config_at(tmp_path), store, jobs_with(recorder), load=failing)
+    running = Running(daemon)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            assert not daemon.reload()
+        runs_before = recorder.runs["app"]
+        wait_until(lambda: recorder.runs["app"] > runs_before + 2)
+    finally:
+        assert 0 == running.stop()
+
+    refused = [e for e in logs if e["event"].startswith("reload refused")]
+    assert "MemoryError" == refused[0]["error"]
+
+
 def test_reload_adds_and_removes_identity_jobs(tmp_path: Path, store: Store) -> None:
     """After a reload without 'user', only 'app' keeps being run; a new interval applies."""
     recorder = Recorder()

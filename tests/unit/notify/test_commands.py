@@ -72,3 +72,28 @@ def test_ack_and_notify_usage_errors(
     assert 0 == run(deployment, "notify", "outbox")
     assert "outbox: empty" in capsys.readouterr().out
     assert 0 == run(deployment, "notify", "requeue")
+
+
+HUGE = "9" * 20  # beyond SQLite's 2**63 - 1
+
+
+def test_numbers_too_large_for_a_date_or_the_database_are_argument_errors(
+    deployment: AlertingDeployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A silence ending in 99999999999 days or in the year 9999, a silence id, an incident id or
+    an outbox limit beyond SQLite's integers: exit 2 with one message each, never an
+    OverflowError."""
+    base = ("silence", "add", "--reason", "x", "--tag", "sales")
+    assert 2 == run(deployment, *base, "--until", "99999999999d")
+    assert "too far: '99999999999d' (at most 3660 days ahead)" in capsys.readouterr().err
+    assert 2 == run(deployment, *base, "--until", "9999-12-31T23:59:59Z")
+    assert "too far: '9999-12-31T23:59:59Z'" in capsys.readouterr().err
+    assert 2 == run(deployment, *base, "--until", "1h", "--from", "0001-01-01T00:00Z")
+    assert "too far: '0001-01-01T00:00Z'" in capsys.readouterr().err
+    assert 2 == run(deployment, "ack", f"CM-{HUGE}")
+    assert f"no incident can have the id 'CM-{HUGE}'" in capsys.readouterr().err
+    for arguments in (("silence", "remove", HUGE), ("notify", "outbox", "--limit", HUGE)):
+        with pytest.raises(SystemExit) as exited:
+            run(deployment, *arguments)
+        assert 2 == exited.value.code
+        assert f"'{HUGE}' is out of range" in capsys.readouterr().err

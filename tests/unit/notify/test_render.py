@@ -3,12 +3,14 @@ the deadline, the impact, the remedy, the portal link and the incident id; diges
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import pytest
 from support.notify.alerting import write_deployment
+from support.notify.markdown import card_markdown, formatting
 from support.notify.receivers import card_text
 
 from monitor.config import Config
@@ -108,6 +110,47 @@ def test_markup_in_names_is_escaped_in_html_and_cannot_reach_card_templates(
     rendered = render([build_notice(incident, "opened", config, NOW)])
     assert "<script>" not in rendered.html
     assert "{{app_body}}" in card_text(rendered.card["attachments"][0]["content"])
+
+
+HOSTILE_NAME = "[Click here](https://evil.example) **URGENT**"
+
+
+def test_markdown_in_untrusted_names_and_errors_shows_as_text_in_the_card_and_e_mail(
+    config: Config,
+) -> None:
+    """A secret display name from Graph and an error message from a server carrying Markdown
+    (a link, bold, italic, a list, code, a tag, a date function) show as plain text in every
+    text and fact of the Teams card, and as escaped text in the e-mail; a reader sees the
+    characters themselves."""
+    summary = (
+        "the client secret expires; the server said: _see_ <at>ops</at> `x`\n- item\n"
+        "1. step {{DATE(2026-12-01T00:00:00Z, SHORT)}}"
+    )
+    incident = expiring(subject=f"client secret '{HOSTILE_NAME}'", summary=summary)
+    notice = build_notice(incident, "opened", config, NOW)
+    rendered = render([notice])
+    content = rendered.card["attachments"][0]["content"]
+
+    formatted = {text: formatting(text) for text in card_markdown(content)}
+    assert {} == {text: found for text, found in formatted.items() if found}
+    assert f"client secret '{HOSTILE_NAME}'" in card_text(content)
+    assert "{{DATE(2026-12-01T00:00:00Z, SHORT)}}" in card_text(content)
+    assert "evil.example" not in rendered.html.replace(html.escape(HOSTILE_NAME), "")
+    assert "<b>URGENT" not in rendered.html
+    assert html.escape(HOSTILE_NAME) in rendered.html
+
+
+def test_a_digest_card_links_only_to_the_portal(config: Config) -> None:
+    """In a digest card the only links are the portal rows; a hostile name adds none and
+    cannot break out of a row's link."""
+    notices = [
+        build_notice(expiring(1, subject=f"client secret '{HOSTILE_NAME}'"), "opened", config, NOW),
+        build_notice(expiring(2), "opened", config, NOW),
+    ]
+    content = render(notices).card["attachments"][0]["content"]
+    links = [text for text in card_markdown(content) if "link" in formatting(text)]
+    assert 2 == len(links)
+    assert all(text.count("](") == 1 and "evil" not in text for text in links)
 
 
 def test_resolved_and_tenant_wide_notices(config: Config) -> None:

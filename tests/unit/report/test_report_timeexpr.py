@@ -120,3 +120,20 @@ def test_window_defaults_and_order() -> None:
         parse_window("1d", "2d", now=NOW, zone=UTC, default_since=timedelta(days=30))
     with pytest.raises(ReportError, match="must be before"):
         parse_window("0d", None, now=NOW, zone=UTC, default_since=timedelta(days=30))
+
+
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [
+        ("0001-01-01", "since"),
+        ("0001-01-01T00:00", "since"),
+        ("0001-01-02", "until"),
+        ("2200-01-01T00:00Z", "until"),
+    ],
+)
+def test_times_near_the_ends_of_the_calendar_are_refused(text: str, bound: str) -> None:
+    """A date or time more than 100 years away is one usage error (exit 2), not a ValueError or
+    OverflowError from the local zone or the report's day arithmetic."""
+    with pytest.raises(ReportError, match="too far") as caught:
+        parse_time(text, now=NOW, zone=None, bound=bound)  # type: ignore[arg-type]
+    assert 2 == caught.value.exit_code

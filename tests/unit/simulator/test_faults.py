@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from monitor.simulator import Simulator
+from monitor.simulator.entra import echo_encode
 
 from .helpers import (
     GOOD_SECRET,
@@ -122,6 +123,29 @@ def test_loop_detected_is_only_for_the_token_endpoint(sim: Simulator) -> None:
         sim.set_fault("token", "explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown endpoint family"):
         sim.set_fault("ldap", "drop")
+
+
+def test_echo_quotes_the_credential_in_the_encoding_asked_for(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """echo answers the wrong-secret error quoting the secret it received, re-encoded; with
+    html an HTML page; it applies to the token endpoint only."""
+    sim.set_fault("token", "echo", encoding="percent_lower", count=1)
+    result = sign_in(sim, session)
+    assert_entra_error(result, "invalid_client", 7000215)
+    assert f"Received '{echo_encode(GOOD_SECRET, 'percent_lower')}'" in result["error_description"]
+    sim.set_fault("token", "echo", encoding="html", count=1)
+    page = session.post(
+        f"{sim.authority_host}/{TENANT_ID}/oauth2/v2.0/token",
+        data={"client_id": SECRET_APP, "client_secret": "a<b", "grant_type": "client_credentials"},
+        timeout=5,
+    )
+    assert 400 == page.status_code
+    assert "<p>Rejected credential: a&lt;b</p>" in page.text
+    with pytest.raises(ValueError, match="token family only"):
+        sim.set_fault("whoami", "echo")
+    with pytest.raises(ValueError, match="unknown echo encoding"):
+        sim.set_fault("token", "echo", encoding="rot13")  # type: ignore[arg-type]
 
 
 def test_slow_delays_the_answer_and_trips_a_read_timeout(

@@ -18,8 +18,11 @@ from monitor.findings.usage import (
     usage_findings,
 )
 from monitor.model.findings import FindingKind, Level
+from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
+from monitor.probes.classify import parse_rate_limit
 from monitor.usage.allocation import Allocation, AllocationLine, Basis
-from monitor.usage.headroom import Headroom
+from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageReport
 from monitor.usage.projection import DailyUsage, project
 from monitor.usage.throttle import ThrottleEvent
@@ -213,6 +216,52 @@ def test_headroom_summary_names_what_is_low() -> None:
         "only 500 of 6,000 requests (8.3%) and 100 of 1,200 s of execution time (8.3%) were "
         "left of sales-sync's 5-minute service-protection budget in contoso-prod at 2026-03-10 "
         "14:55 UTC"
+    )
+
+
+def test_an_overdrawn_budget_read_from_the_headers_is_a_usage_warning() -> None:
+    """Dataverse answering `x-ms-ratelimit-burst-remaining-xrm-requests: -5` (the counter can go
+    below zero): the probe keeps the value and the usage rules warn that the budget was
+    overdrawn, instead of ignoring it."""
+    rate_limit = parse_rate_limit(
+        {
+            "x-ms-ratelimit-burst-remaining-xrm-requests": "-5",
+            "x-ms-ratelimit-time-remaining-xrm-requests": "1,199.99",
+        }
+    )
+    probe = ProbeResult(
+        identity="sales-sync",
+        environment="contoso-prod",
+        tenant="contoso",
+        credential_type="client_secret",
+        started_at=NOW - timedelta(minutes=5),
+        duration_ms=80,
+        outcome=Outcome.OK,
+        stage="dataverse",
+        rate_limit=rate_limit,
+    )
+    observed = headroom_of(probe)
+    assert observed is not None
+    usage = identity_usage([], identity="sales-sync", headroom=(observed,))
+
+    report = UsageReport(
+        as_of=NOW,
+        today=TODAY,
+        identities=(usage,),
+        pools=(),
+        unmatched_callers=(),
+        licence_sources=("configuration",),
+    )
+
+    (finding,) = usage_findings(report, SETTINGS, NOW)
+
+    assert (Level.WARNING, "usage:contoso/sales-sync/contoso-prod:headroom") == (
+        finding.level,
+        finding.key,
+    )
+    assert finding.summary.startswith(
+        "the budget was overdrawn: -5 of 6,000 requests were left of sales-sync's 5-minute "
+        "service-protection budget in contoso-prod at 2026-03-10 14:55 UTC"
     )
 
 

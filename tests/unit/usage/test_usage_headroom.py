@@ -71,13 +71,20 @@ def test_headroom_with_one_header_missing() -> None:
     assert (Fraction(1, 20), None) == (headroom.burst_share, headroom.time_share)
 
 
-def test_negative_values_are_unreadable_and_large_ones_capped() -> None:
-    """A negative remainder is malformed (ignored); more than the limit counts as 100%."""
+def test_a_negative_remainder_is_an_overdrawn_budget_and_large_ones_capped() -> None:
+    """A remainder below zero (the header can go there) is a share of 0, the lowest; more than
+    the limit counts as 100%."""
     headroom = headroom_of(result(RateLimit(-5, 5_000_000)))
+    both = headroom_of(result(RateLimit(-1, -1)))
 
     assert headroom is not None
-    assert (None, Fraction(1)) == (headroom.burst_share, headroom.time_share)
-    assert headroom_of(result(RateLimit(-1, -1))) is None
+    assert both is not None
+    assert (-5, Fraction(0), Fraction(1)) == (
+        headroom.burst_remaining,
+        headroom.burst_share,
+        headroom.time_share,
+    )
+    assert (Fraction(0), Fraction(0)) == (both.burst_share, both.time_share)
 
 
 def test_configured_limits_are_used() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import date
 
 import pytest
@@ -21,6 +23,7 @@ from monitor.usage.reports import (
     parse_quantity,
     parse_report,
     parse_usage_day,
+    read_report,
 )
 
 LICENSED_HEADER = ",".join(LICENSED_COLUMNS.values())
@@ -123,8 +126,8 @@ def test_records_with_the_same_key_are_summed() -> None:
         (
             [f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,lots,1,0,0"],
             [
-                "line 2: Total consumed quantity: expected a number of requests (0 or more), "
-                "found 'lots'"
+                "line 2: Total consumed quantity: expected a number of requests from 0 to "
+                "1,000,000,000,000, found 'lots'"
             ],
         ),
         (
@@ -150,8 +153,8 @@ def test_records_with_the_same_key_are_summed() -> None:
         (
             [f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,-5,1,0,0"],
             [
-                "line 2: Total consumed quantity: expected a number of requests (0 or more), "
-                "found '-5'"
+                "line 2: Total consumed quantity: expected a number of requests from 0 to "
+                "1,000,000,000,000, found '-5'"
             ],
         ),
     ],
@@ -237,6 +240,37 @@ def test_utf16_export_is_read() -> None:
     assert 9 == report.rows[0].consumed
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("newline", ["\r\n", "\r", "\n"])
+def test_a_long_report_streams_across_read_chunks(encoding: str, newline: str) -> None:
+    """Three thousand rows (several read chunks) in UTF-8 with a byte-order mark or UTF-16,
+    with Windows, old Mac or Unix line ends: every row read, numbered, hashed as the bytes."""
+    lines = [LICENSED_HEADER] + [
+        f"{ENV},Prod,{NAMED_USER},User,2026-03-{1 + n % 28:02d},40000,{n},{n},0,0"
+        for n in range(3000)
+    ]
+    data = (newline.join(lines) + newline).encode(encoding)
+
+    report = read_report(io.BytesIO(data))
+
+    assert 3000 == report.records
+    assert 28 == len(report.rows)
+    assert sum(range(3000)) == sum(row.consumed for row in report.rows)
+    assert hashlib.sha256(data).hexdigest() == report.sha256
+    assert 2 == report.rows[0].line
+
+
+def test_a_byte_that_is_not_utf8_is_named_with_its_line_far_into_a_file() -> None:
+    """A bad byte on line 2,001 is reported with that number, not the first line of its read
+    chunk."""
+    good = f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,1,1,0,0"
+    data = licensed(*[good] * 1999, "\xff" * 3, good)
+    data = data.replace("ÿÿÿ".encode(), b"\xff\xfe\xfa")
+
+    with pytest.raises(ReportError, match="line 2001: bytes that are not UTF-8"):
+        read_report(io.BytesIO(data))
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -276,3 +310,27 @@ def test_bad_quantities(text: str) -> None:
     """Negative, mis-grouped, exponent, spaced and empty values are not request counts."""
     with pytest.raises(ValueError, match="not a number"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["9" * 32, "1" + "0" * 12 + ".5", "1,000,000,000,001", "0" * 40 + "1" + "0" * 13]
+)
+def test_quantities_beyond_any_days_requests_are_refused(text: str) -> None:
+    """A 32-digit quantity (beyond the decimal context and the database's integers) and anything
+    over 10**12 requests is refused with a reason, not an InvalidOperation or an overflow."""
+    with pytest.raises(ValueError, match="too large"):
+        parse_quantity(text)
+    assert 10**12 == parse_quantity("1,000,000,000,000")
+
+
+def test_a_report_with_a_32_digit_quantity_is_refused_naming_the_line() -> None:
+    """The whole file is refused with the line of the absurd number."""
+    row = f"{ENV},Prod,{NAMED_USER},User,2026-03-05,40000,{'9' * 32},1,0,0"
+
+    with pytest.raises(ReportError) as caught:
+        parse_report(licensed(row))
+
+    assert [
+        "line 2: Total consumed quantity: expected a number of requests from 0 to "
+        f"1,000,000,000,000, found '{'9' * 32}'"
+    ] == [str(problem) for problem in caught.value.problems]

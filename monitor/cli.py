@@ -75,7 +75,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last line of defence: one line, never a bare traceback
+        return internal_error(args, exc)
     return code
+
+
+def internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    """Report an exception no command handled: one line naming it (the traceback with ``-v``).
+
+    A Nagios check command (``check``) prints its UNKNOWN status line on stdout and exits 3;
+    every other command prints to stderr and exits 1. Registered secret values are masked.
+    """
+    import traceback
+
+    from monitor.secrets import scrub
+
+    detail = " ".join(str(exc).split())
+    what = scrub(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+    if len(what) > 300:
+        what = what[:299] + "…"
+    if args.verbose:
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+    hint = "" if args.verbose else " (run with -v for the traceback)"
+    if getattr(args, "nagios", False):
+        print(f"MONITOR UNKNOWN - internal error: {what}{hint}")
+        return 3
+    print(f"monitor {args.command}: internal error: {what}{hint}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="skip the directory (posture) reads even if they are due",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, nagios=True)
 
 
 def run(args: argparse.Namespace) -> int:

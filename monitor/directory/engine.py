@@ -355,6 +355,18 @@ class DirectoryPass:
             )
             self._read_graph(read, tenant, identities, session, tokens)
             self._read_dataverse(read, identities, session, tokens)
+        except Exception as exc:  # a reader bug must not take the pass (or a check) down
+            log.error("directory read failed", tenant=tenant.name, error=type(exc).__name__)
+            unread = _TenantRead(tenant.name, now)
+            reason = f"the read stopped on an internal error ({type(exc).__name__})"
+            self._all_missing(unread, identities, "service_error", reason)
+            unread.missing(
+                ("app_credentials",), "graph", "service_error", reason, subject="observer"
+            )
+            seen = {(o.kind, o.identity, o.environment) for o in read.observations}
+            read.observations += [
+                o for o in unread.observations if (o.kind, o.identity, o.environment) not in seen
+            ]
         finally:
             session.close()
         return read.observations

@@ -100,7 +100,8 @@ File format (every key except those marked *required* is optional)::
                                            # graph | dataverse (metadata) | *
     mode = "throttle_429"                  # http_500 | http_502 | http_503 | throttle_429 |
                                            # slow | drip | drop | hang | malformed_json | html |
-                                           # loop_detected
+                                           # loop_detected | http_400 | http_404 | truncated |
+                                           # missing_field | unknown_enum | foreign_next_link
     seconds = 1.0                          # slow: delay; drip: delay between bytes
     retry_after = 60                       # throttle_429 / http_503: Retry-After seconds
     count = 3                              # only the next N matching requests (default: all)
@@ -108,6 +109,9 @@ File format (every key except those marked *required* is optional)::
     username = "..."                       # only requests for this user
     environment = "contoso-prod"           # only requests for this environment
     text_body = false                      # throttle_429: plain-text body instead of JSON
+    path = "/teammembership_association"   # only requests whose resource?query matches (regex)
+    field = "capabilityStatus"             # missing_field / unknown_enum: the property
+    value = "unknownFutureValue"           # unknown_enum: its new value
 
 Every problem in a file is reported at once (:class:`ScenarioError`), one line per problem with
 its dotted path, never echoing secret values. Identifiers that are not given are derived from
@@ -132,7 +136,7 @@ from typing import cast
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from monitor.simulator.faults import FAMILIES, FAULT_MODES, Fault, FaultMode
+from monitor.simulator.faults import FAMILIES, FAULT_MODES, UNKNOWN_ENUM_VALUE, Fault, FaultMode
 
 _ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
 _OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
@@ -923,7 +927,13 @@ def read_fault(fields: _Fields) -> Fault | None:
     username = fields.text("username")
     environment = fields.text("environment")
     text_body = fields.flag("text_body", False)
+    path = fields.text("path")
+    changed = fields.text("field")
+    value = fields._get("value")
     fields.finish()
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+        fields.problem("value", "expected a string or an integer")
+        value = None
     if family is not None and family not in (*FAMILIES, "*"):
         fields.problem("family", f"expected one of {', '.join((*FAMILIES, '*'))}, found {family!r}")
         return None
@@ -943,6 +953,9 @@ def read_fault(fields: _Fields) -> Fault | None:
             username=username,
             environment=environment,
             text_body=text_body,
+            path=path,
+            field=changed,
+            value=value if isinstance(value, str | int) else UNKNOWN_ENUM_VALUE,
         )
     except ValueError as error:
         fields.problem("mode", str(error))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import ssl
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from cryptography import x509
 from monitor.simulator.ca import TlsFiles, ensure_tls_files
 from monitor.simulator.dataverse import (
     DataverseService,
+    dataverse_error,
     is_metadata_path,
     request_limit_response,
 )
@@ -53,8 +55,15 @@ from monitor.simulator.entra import (
     parse_token_form,
     resources_of_scope,
 )
-from monitor.simulator.faults import Fault, FaultMode, RequestInfo, take_fault
-from monitor.simulator.graph import GraphService, throttled_response
+from monitor.simulator.faults import (
+    REWRITING_MODES,
+    UNKNOWN_ENUM_VALUE,
+    Fault,
+    FaultMode,
+    RequestInfo,
+    take_fault,
+)
+from monitor.simulator.graph import GraphService, graph_error_response, throttled_response
 from monitor.simulator.scenario import (
     ClientCertificate,
     ClientSecret,
@@ -159,6 +168,7 @@ class _Route:
     claims: dict[str, Any] | None = None
     segment: str = ""  # for 404 answers
     resource: tuple[str, ...] = ()  # a Dataverse metadata path after api/data/v9.x
+    fault_path: str = ""  # what a fault's ``path`` is matched against (resource ? query)
 
 
 class Simulator:
@@ -593,6 +603,9 @@ class Simulator:
         username: str | None = None,
         environment: str | None = None,
         text_body: bool = False,
+        path: str | None = None,
+        field: str | None = None,
+        value: str | int = UNKNOWN_ENUM_VALUE,
     ) -> Fault:
         """Add a fault (see :mod:`monitor.simulator.faults`); earlier faults take precedence."""
         fault = Fault(
@@ -605,6 +618,9 @@ class Simulator:
             username=username,
             environment=environment,
             text_body=text_body,
+            path=path,
+            field=field,
+            value=value,
         )
         return self._scenario.add_fault(fault)
 
@@ -648,7 +664,7 @@ class Simulator:
                 return Delivery(self._control(request))
             self._counters.record(route.info)
             with self._scenario.lock:
-                fault = take_fault(self._scenario.faults, route.info)
+                fault = take_fault(self._scenario.faults, route.info, route.fault_path)
             if fault is not None:
                 return self._apply_fault(fault, request, route)
             return Delivery(self._answer(request, route))
@@ -708,7 +724,12 @@ class Simulator:
                     username=upn if isinstance(upn, str) else None,
                     environment=name,
                 )
-                return _Route(info, environment=environment, claims=claims)
+                return _Route(
+                    info,
+                    environment=environment,
+                    claims=claims,
+                    fault_path=_fault_path(rest[3:], request.query),
+                )
             if (
                 len(rest) >= 4
                 and rest[:2] == ["api", "data"]
@@ -723,18 +744,25 @@ class Simulator:
                     environment=name,
                 )
                 resource = tuple(urllib.parse.unquote(part) for part in rest[3:])
-                return _Route(info, environment=environment, claims=claims, resource=resource)
+                return _Route(
+                    info,
+                    environment=environment,
+                    claims=claims,
+                    resource=resource,
+                    fault_path=_fault_path(rest[3:], request.query),
+                )
             return _Route(
                 RequestInfo("dataverse", environment=name),
                 environment=environment,
                 segment=rest[-1] if rest else "",
+                fault_path=_fault_path(rest[3:], request.query),
             )
         if first == "graph":
             assert self._graph is not None
             claims = self._graph.verify_token(request)
             client_id = claims.get("appid") if claims else None
             info = RequestInfo("graph", client_id=client_id if isinstance(client_id, str) else None)
-            return _Route(info, claims=claims)
+            return _Route(info, claims=claims, fault_path=_fault_path(parts[3:], request.query))
         return _Route(RequestInfo("other"))
 
     def _answer(self, request: Request, route: _Route) -> Response:
@@ -813,6 +841,10 @@ class Simulator:
                 "loop. Please contact your app vendor.",
             )
             return Delivery(entra_error_response(failure, correlation_id_of(request)))
+        if mode in ("http_400", "http_404"):
+            return Delivery(self._error_answer(int(mode.removeprefix("http_")), request, route))
+        if mode in REWRITING_MODES:
+            return Delivery(_rewrite(fault, self._answer(request, route)))
         if mode == "slow":
             if stopping.wait(fault.seconds):
                 return Delivery(None, drop=True)
@@ -831,6 +863,38 @@ class Simulator:
             )
         # html: a captive portal or proxy login page instead of the service
         return Delivery(Response(200, _CAPTIVE_PORTAL, _HTML))
+
+    def _error_answer(self, status: int, request: Request, route: _Route) -> Response:
+        """Return the 400 / 404 each service answers, in its own error format."""
+        family = route.info.family
+        if family == "graph":
+            if status == 404:
+                return graph_error_response(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{route.fault_path.partition('?')[0]}' does not exist or one of its "
+                    "queried reference-property objects are not present.",
+                )
+            return graph_error_response(400, "BadRequest", "Invalid request.")
+        if family in ("whoami", "dataverse"):
+            if status == 404:
+                return dataverse_error(
+                    404,
+                    "0x80040217",
+                    f"systemuser With Id = {_key_of(route.fault_path)} Does Not Exist",
+                )
+            return dataverse_error(
+                400, "0x80060888", "Syntax error: character '!' is not valid at position 0."
+            )
+        if family == "token":
+            failure = EntraError(
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            )
+            return entra_error_response(failure, correlation_id_of(request))
+        phrase = "Bad Request" if status == 400 else "Not Found"
+        return Response(status, phrase.encode("ascii"), "text/plain")
 
     def _plausible_body(self, family: str) -> dict[str, Any]:
         if family == "token":
@@ -856,3 +920,51 @@ class Simulator:
             "Microsoft.Dynamics.CRM.WhoAmIResponse",
             "BusinessUnitId": "00000000-0000-0000-0000-000000000000",
         }
+
+
+def _fault_path(parts: list[str], query: str) -> str:
+    """Return ``resource?query`` (URL-decoded) of a Graph or Dataverse request."""
+    path = urllib.parse.unquote("/".join(parts))
+    decoded = urllib.parse.unquote_plus(query) if query else ""
+    return f"{path}?{decoded}" if decoded else path
+
+
+def _key_of(path: str) -> str:
+    """Return the GUID of the last ``entity(key)`` segment of *path* (for a 404 message)."""
+    found = re.findall(r"\(([0-9A-Fa-f-]{36})\)", path.partition("?")[0])
+    return found[-1] if found else "00000000-0000-0000-0000-000000000000"
+
+
+def _rewrite(fault: Fault, response: Response) -> Response:
+    """Return *response* changed the way *fault* says (a JSON body; anything else unchanged)."""
+    if fault.mode == "truncated":
+        body = response.body or b""
+        return Response(
+            response.status,
+            body[: max(1, len(body) // 2)],
+            response.content_type,
+            list(response.headers),
+        )
+    try:
+        document = json.loads(response.body or b"")
+    except ValueError:
+        return response
+    if not isinstance(document, dict):
+        return response
+    targets = [document]
+    items = document.get("value")
+    if isinstance(items, list):
+        targets = [item for item in items if isinstance(item, dict)]
+    if fault.mode == "foreign_next_link":
+        document["@odata.nextLink"] = "https://elsewhere.example/v1.0/items?$skiptoken=b2Zmc2V0OjE"
+    for target in targets:
+        if fault.mode == "missing_field":
+            target.pop(fault.field or "", None)
+        elif fault.mode == "unknown_enum" and fault.field:
+            target[fault.field] = fault.value
+    return Response(
+        response.status,
+        json.dumps(document).encode("utf-8"),
+        response.content_type,
+        list(response.headers),
+    )

@@ -41,7 +41,7 @@ from monitor.directory.graph import (
     parse_graph_time,
     thumbprint_of,
 )
-from monitor.directory.observations import DomainPolicy, Licence, SubscribedSku
+from monitor.directory.observations import DomainPolicy, Licence, SubscribedSku, UserLicences
 from monitor.secrets import Secret
 
 UPN = "svc-sync@contoso.com"
@@ -331,18 +331,51 @@ def test_user_password_policies_are_split() -> None:
     assert ("DisablePasswordExpiration", "DisableStrongPassword") == account.password_policies
 
 
-def test_user_with_missing_fields() -> None:
-    """Fields Graph left out are None; missing assignedLicenses makes the licences not observed."""
+def test_user_with_null_fields() -> None:
+    """Properties Graph answers as null are None (never a guess that looks healthy)."""
     session = FakeSession()
     graph, client = directory(session)
-    body = user()
-    for key in ("accountEnabled", "lastPasswordChangeDateTime", "assignedLicenses"):
-        del body[key]
+    body = user(lastPasswordChangeDateTime=None, passwordPolicies=None)
     session.add(user_url(client), response(200, body))
 
     account, licences = graph.user(UPN, [])
 
-    assert (None, None) == (account.account_enabled, account.last_password_change)
+    assert (True, None, ()) == (
+        account.account_enabled,
+        account.last_password_change,
+        account.password_policies,
+    )
+    assert isinstance(licences, UserLicences)
+
+
+@pytest.mark.parametrize("missing", ["accountEnabled", "lastPasswordChangeDateTime", "id"])
+def test_user_without_a_selected_property_is_not_observed(missing: str) -> None:
+    """A selected property Graph left out (it answers null, never nothing) makes the account not
+    observed, naming the property, instead of a guess."""
+    session = FakeSession()
+    graph, client = directory(session)
+    body = user()
+    del body[missing]
+    session.add(user_url(client), response(200, body))
+
+    with pytest.raises(NotObserved) as caught:
+        graph.user(UPN, [])
+
+    assert "service_error" == caught.value.cause
+    assert missing in caught.value.reason
+
+
+def test_user_without_assigned_licences_keeps_the_account() -> None:
+    """Missing assignedLicenses makes only the licences not observed."""
+    session = FakeSession()
+    graph, client = directory(session)
+    body = user()
+    del body["assignedLicenses"]
+    session.add(user_url(client), response(200, body))
+
+    account, licences = graph.user(UPN, [])
+
+    assert account.found
     assert isinstance(licences, NotObserved)
     assert "assignedLicenses" in licences.reason
 

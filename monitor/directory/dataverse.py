@@ -35,6 +35,8 @@ from monitor.directory.observations import (
 API_PATH = "api/data/v9.2"
 NOT_A_MEMBER_CODE = "0x80072560"
 USER_DISABLED_CODE = "0x80040225"
+NO_ROLES_CODE = "0x80042f09"
+ADMIN_MODE_CODE = "0x8004a113"
 SYSTEMUSER_SELECT = (
     "systemuserid,fullname,domainname,applicationid,azureactivedirectoryobjectid,accessmode,"
     "isdisabled,islicensed"
@@ -69,6 +71,16 @@ class DataverseClient(JsonReader):
             )
         if (code or "").lower() == USER_DISABLED_CODE or "is disabled" in lowered:
             return f"the observer's application user is disabled in environment {self.environment}"
+        if (code or "").lower() == NO_ROLES_CODE:
+            return (
+                f"the observer holds no security role in environment {self.environment}: give "
+                "its application user a read-only role (Read on User, Security Role and Team)"
+            )
+        if (code or "").lower() == ADMIN_MODE_CODE:
+            return (
+                f"environment {self.environment} is in administration mode (planned "
+                "maintenance): the observer cannot read it until it ends"
+            )
         detail = f" ({code})" if code else ""
         return (
             f"the observer lacks a read privilege in environment {self.environment}{detail}: "

@@ -31,6 +31,11 @@ ENTRA_PORTALS = {
     "china": "https://entra.microsoftonline.cn",
 }
 POWER_PLATFORM_ADMIN = "https://admin.powerplatform.microsoft.com/environments"
+# Entra's answer when a credential of each type has expired (7000222 is for secrets only).
+EXPIRED_ANSWERS = {
+    "client_secret": "AADSTS7000222",
+    "certificate": 'AADSTS700027 "The key used is expired"',
+}
 SERVICE_HEALTH = "https://admin.microsoft.com/#/servicehealth"
 
 IMPACT: dict[str, str] = {
@@ -39,8 +44,9 @@ IMPACT: dict[str, str] = {
         "until the credential is fixed."
     ),
     FindingKind.CREDENTIAL_EXPIRING: (
-        "When it expires, the integration's sign-ins fail (AADSTS7000222) and it stops reading "
-        "and writing Dataverse data."
+        "When it expires, the integration's sign-ins fail (AADSTS7000222 for a client secret, "
+        'AADSTS700027 "The key used is expired" for a certificate) and it stops reading and '
+        "writing Dataverse data."
     ),
     FindingKind.PASSWORD_EXPIRING: (
         "When the password expires, the integration's sign-ins fail (AADSTS50055) and it stops "
@@ -56,6 +62,15 @@ IMPACT: dict[str, str] = {
     FindingKind.LICENCE: "Without a licence Dataverse refuses the user: the integration stops.",
     FindingKind.NOT_IN_ENVIRONMENT: (
         "The integration signs in, but Dataverse refuses every request in this environment."
+    ),
+    FindingKind.SECURITY_ROLE: (
+        "The integration signs in, but Dataverse refuses what its security roles do not allow: "
+        "without any role, every request."
+    ),
+    FindingKind.MAINTENANCE: (
+        "While the environment is in administration mode only System Administrators and "
+        "System Customizers get in: integrations running as other users are refused until it "
+        "ends."
     ),
     FindingKind.OVER_PRIVILEGED: (
         "Nothing breaks, but the integration can change or delete far more than it needs: a bug "
@@ -180,7 +195,13 @@ def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
     kind = incident.kind
     if kind == FindingKind.CANNOT_VERIFY and identity is None:
         return SERVICE_HEALTH, "Microsoft 365 service health"
-    if kind in (FindingKind.NOT_IN_ENVIRONMENT, FindingKind.CAPACITY, FindingKind.USAGE):
+    if kind in (
+        FindingKind.NOT_IN_ENVIRONMENT,
+        FindingKind.SECURITY_ROLE,
+        FindingKind.MAINTENANCE,
+        FindingKind.CAPACITY,
+        FindingKind.USAGE,
+    ):
         return POWER_PLATFORM_ADMIN, "Power Platform admin center: environments"
     if kind == FindingKind.LICENCE:
         return (
@@ -210,6 +231,30 @@ def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
             f"Entra admin center: users (search {identity.username or identity.name})",
         )
     return portal, "Entra admin center"
+
+
+def impact_of(incident: IncidentRecord, config: Config) -> str:
+    """Return what the integration will experience; an expiring credential names the answer
+    Entra gives for its own type."""
+    impact = IMPACT.get(incident.kind, "")
+    if incident.kind != FindingKind.CREDENTIAL_EXPIRING:
+        return impact
+    identity = config.identities.get(incident.identity or "")
+    kind: str | None = identity.credential_type if identity is not None else None
+    if identity is None:
+        tenant = config.tenants.get(incident.tenant)
+        observer = tenant.observer if tenant is not None else None
+        if observer is not None:
+            kind = "certificate" if observer.certificate is not None else "client_secret"
+    if "certificate" in incident.subject:
+        kind = "certificate"
+    answer = EXPIRED_ANSWERS.get(kind or "")
+    if answer is None:
+        return impact
+    return (
+        f"When it expires, the integration's sign-ins fail ({answer}) and it stops reading and "
+        "writing Dataverse data."
+    )
 
 
 def _first_clause(text: str) -> str:
@@ -300,7 +345,7 @@ def build_notice(
             deadline=incident.deadline.isoformat() if incident.deadline else None,
             deadline_text=deadline_text,
             what=f"{incident.subject}: {incident.summary}",
-            impact=IMPACT.get(incident.kind, ""),
+            impact=impact_of(incident, config),
             remedy=incident.remedy,
             portal_url=url,
             portal_label=portal_label,

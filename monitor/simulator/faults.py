@@ -33,6 +33,8 @@ wins. Modes:
 ``unknown_enum``    the real answer with ``field`` set to ``value`` (default
                     ``"unknownFutureValue"``, the sentinel Graph's evolvable enumerations use)
 ``foreign_next_link``  the real answer with an ``@odata.nextLink`` to another host
+``aadsts``          token endpoint only: Entra's documented answer for the AADSTS code ``value``
+                    (its OAuth error, description, 401 for ``invalid_client``, else 400)
 ==================  =============================================================================
 
 Every wait is cut short when the simulator stops, so no fault outlives the server.
@@ -65,6 +67,7 @@ FaultMode = Literal[
     "missing_field",
     "unknown_enum",
     "foreign_next_link",
+    "aadsts",
 ]
 FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
 # Modes that rewrite the real answer (the request is answered first, then changed).
@@ -107,8 +110,12 @@ class Fault:
             raise ValueError(f"unknown endpoint family {self.family!r}")
         if self.mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {self.mode!r}")
-        if self.mode == "loop_detected" and self.family != "token":
-            raise ValueError("loop_detected applies to the token family only")
+        if self.mode in ("loop_detected", "aadsts") and self.family != "token":
+            raise ValueError(f"{self.mode} applies to the token family only")
+        if self.mode == "aadsts" and (
+            isinstance(self.value, bool) or not isinstance(self.value, int)
+        ):
+            raise ValueError("aadsts needs the AADSTS code as value")
         if self.seconds < 0 or self.retry_after < 0:
             raise ValueError("seconds and retry_after must not be negative")
         if self.count is not None and self.count < 1:

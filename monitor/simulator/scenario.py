@@ -30,6 +30,8 @@ File format (every key except those marked *required* is optional)::
       { part_number = "POWERAPPS_PER_USER", id = "...", enabled = 2, warning = 1,
         suspended = 0, status = "Warning" },  # consumed: default the users holding it
     ]
+    dataverse_disabled = false             # true: Dynamics CRM's service principal is disabled
+                                           # (tokens for environments: AADSTS500014)
 
     [[apps]]                               # app registrations (with their service principals)
     client_id = "5c1e8b3a-..."             # required (GUID)
@@ -40,6 +42,8 @@ File format (every key except those marked *required* is optional)::
     allow_public_client = false            # "Allow public client flows" (needed for ROPC)
     blocked_by_conditional_access = false  # a workload-identity CA policy blocks it
     graph_permissions = ["Application.Read.All"]  # Graph application permissions granted
+    service_principal = true               # false: the enterprise application was deleted from
+                                           # the home tenant (AADSTS7000229)
     object_id = "..."                      # the service principal's object id
     secrets = [
       { value = "s3cr3t", end = 2030-01-01T00:00:00Z },  # end: datetime or date (UTC) ...
@@ -78,6 +82,8 @@ File format (every key except those marked *required* is optional)::
     window_seconds = 300
     execution_time_limit_ms = 1200000
     other_noninteractive_users = 0         # extra non-interactive systemusers (the limit is 7)
+    administration_mode = false            # true: only members holding System Administrator or
+                                           # System Customizer get in (others: 0x8004A113)
     roles = [{ name = "Integration", template_id = "..." }]  # besides the built-in System
                                            # Administrator and System Customizer roles
     teams = [{ name = "Integrators", roles = ["System Customizer"] }]
@@ -90,10 +96,14 @@ File format (every key except those marked *required* is optional)::
     time_remaining_ms = 1200000            # start of the execution-time counter
     access_mode = 4                        # systemuser accessmode; default 4 (non-interactive)
                                            # for apps, 0 (read-write) for users
-    licensed = true                        # islicensed; default: the user holds a licence
+    licensed = true                        # islicensed; default: the user holds a licence.
+                                           # An unlicensed user in access mode 0 (read-write)
+                                           # or 2 (read) is refused (0x8004D24B)
     roles = ["System Administrator"]       # security roles (unknown names: custom roles);
-                                           # any role lets a member read users, roles, teams
+                                           # any role lets a member read users, roles, teams;
+                                           # none (directly or through a team): 0x80042F09
     teams = ["Integrators"]                # team memberships (roles through teams)
+    missing_privilege = "prvReadAccount"   # its roles lack this privilege: 0x80040220
 
     [[faults]]                             # see monitor.simulator.faults
     family = "token"                       # discovery | token | userrealm | whoami |
@@ -211,6 +221,7 @@ class Tenant:
     password_validity_days: int | None = None
     password_notification_days: int | None = None
     skus: dict[str, Sku] = field(default_factory=dict)
+    dataverse_disabled: bool = False  # Dynamics CRM's service principal disabled (AADSTS500014)
 
     def __post_init__(self) -> None:
         self.tenant_id = self.tenant_id.lower()
@@ -310,6 +321,8 @@ class Application:
     object_id: str = ""  # the service principal's object id
     graph_permissions: list[str] = field(default_factory=list)  # Graph application roles
     application_object_id: str = ""  # the application object's id (home tenant)
+    service_principal: bool = True  # False: its enterprise application in the home tenant was
+    # deleted (the registration remains: AADSTS7000229)
 
     def __post_init__(self) -> None:
         self.client_id = self.client_id.lower()
@@ -320,7 +333,9 @@ class Application:
         )
 
     def has_service_principal_in(self, tenant_name: str) -> bool:
-        return tenant_name == self.tenant or tenant_name in self.other_tenants
+        if tenant_name == self.tenant:
+            return self.service_principal
+        return tenant_name in self.other_tenants
 
 
 @dataclass
@@ -365,6 +380,8 @@ class Member:
     licensed: bool | None = None  # None: whether the user holds a licence (apps: False)
     roles: list[str] = field(default_factory=list)  # security role names
     teams: list[str] = field(default_factory=list)  # team names
+    missing_privilege: str | None = None  # a privilege its roles lack (0x80040220), e.g.
+    # "prvReadAccount"
     # Run-time state, kept by WhoAmI.
     window_started: float | None = None  # time.monotonic() at the start of the current window
     remaining: int = field(default=-1, repr=False)
@@ -428,6 +445,7 @@ class Environment:
     roles: dict[str, Role] = field(default_factory=dict)  # by lower-case name
     teams: dict[str, Team] = field(default_factory=dict)  # by lower-case name
     other_noninteractive_users: int = 0  # non-interactive systemusers besides the members
+    administration_mode: bool = False  # only System Administrators / Customizers may sign in
 
     def __post_init__(self) -> None:
         self.url_name = self.url_name or self.name
@@ -662,6 +680,7 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
     display_name = fields.text("display_name")
     validity = fields.optional_integer("password_validity_days", minimum=1)
     notification = fields.optional_integer("password_notification_days", minimum=0)
+    dataverse_disabled = fields.flag("dataverse_disabled", False)
     skus: list[Sku] = []
     for sku_fields in fields.tables("skus"):
         part_number = sku_fields.text("part_number", required=True)
@@ -690,6 +709,7 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
         display_name=display_name or "",
         password_validity_days=validity,
         password_notification_days=notification,
+        dataverse_disabled=dataverse_disabled,
     )
     for sku in skus:
         tenant.add_sku(sku)
@@ -749,6 +769,7 @@ def _read_application(
         blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
         object_id=fields.guid("object_id") or "",
         graph_permissions=fields.texts("graph_permissions"),
+        service_principal=fields.flag("service_principal", True),
     )
     fields.finish()
     if client_id is None or home is None:
@@ -855,6 +876,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
             "execution_time_limit_ms", DEFAULT_EXECUTION_TIME_LIMIT_MS, minimum=1
         ),
         other_noninteractive_users=fields.integer("other_noninteractive_users", 0),
+        administration_mode=fields.flag("administration_mode", False),
     )
     for role_fields in fields.tables("roles"):
         role_name = role_fields.text("name", required=True)
@@ -881,6 +903,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
         licensed = member_fields.optional_flag("licensed")
         roles = [environment.role(role).name for role in member_fields.texts("roles")]
         teams = [environment.team(team).name for team in member_fields.texts("teams")]
+        missing_privilege = member_fields.text("missing_privilege")
         member_fields.finish()
         if access_mode is not None and access_mode > 5:
             member_fields.problem("access_mode", "expected 0 to 5 (4 is non-interactive)")
@@ -905,6 +928,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
                 licensed=licensed,
                 roles=roles,
                 teams=teams,
+                missing_privilege=missing_privilege,
             )
         )
     fields.finish()

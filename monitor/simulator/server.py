@@ -51,6 +51,7 @@ from monitor.simulator.entra import (
     EntraError,
     EntraService,
     correlation_id_of,
+    documented_error,
     entra_error_response,
     parse_token_form,
     resources_of_scope,
@@ -394,9 +395,14 @@ class Simulator:
         allow_public_client: bool | None = None,
         blocked_by_conditional_access: bool | None = None,
         graph_permissions: list[str] | None = None,
+        service_principal: bool | None = None,
     ) -> None:
+        """Change an application; ``service_principal=False`` deletes its enterprise application
+        in the home tenant (the registration stays)."""
         with self._scenario.lock:
             application = self._scenario.application(client_id)
+            if service_principal is not None:
+                application.service_principal = service_principal
             if graph_permissions is not None:
                 application.graph_permissions[:] = graph_permissions
             if enabled is not None:
@@ -500,14 +506,17 @@ class Simulator:
         teams: list[str] | None = None,
         access_mode: int | None = None,
         licensed: bool | None = None,
+        missing_privilege: str | None = None,
     ) -> None:
         """Change a member. Setting ``burst_remaining`` or ``time_remaining_ms`` starts a new
         service-protection window from those values. ``roles`` / ``teams`` replace the
         member's security roles / team memberships (unknown names become custom roles / teams
-        without roles)."""
+        without roles). ``missing_privilege`` names a privilege its roles lack ("" clears it)."""
         with self._scenario.lock:
             member = self._member(environment, client_id, upn)
             found = self._scenario.environment(environment)
+            if missing_privilege is not None:
+                member.missing_privilege = missing_privilege or None
             if roles is not None:
                 member.roles = [found.role(name).name for name in roles]
             if teams is not None:
@@ -529,12 +538,30 @@ class Simulator:
             found = self._scenario.environment(environment)
             found.team(name).roles[:] = [found.role(role).name for role in roles]
 
-    def set_environment(self, environment: str, *, other_noninteractive_users: int) -> None:
-        """Change how many non-interactive users the environment has besides its members."""
+    def set_environment(
+        self,
+        environment: str,
+        *,
+        other_noninteractive_users: int | None = None,
+        administration_mode: bool | None = None,
+    ) -> None:
+        """Change how many non-interactive users the environment has besides its members, or
+        put it in (or out of) administration mode."""
         with self._scenario.lock:
-            self._scenario.environment(
-                environment
-            ).other_noninteractive_users = other_noninteractive_users
+            found = self._scenario.environment(environment)
+            if other_noninteractive_users is not None:
+                found.other_noninteractive_users = other_noninteractive_users
+            if administration_mode is not None:
+                found.administration_mode = administration_mode
+
+    def set_tenant(self, tenant: str, *, dataverse_disabled: bool | None = None) -> None:
+        """Disable (or enable again) Dynamics CRM's service principal in ``tenant``."""
+        with self._scenario.lock:
+            found = self._scenario.find_tenant(tenant)
+            if found is None:
+                raise KeyError(f"no tenant {tenant}")
+            if dataverse_disabled is not None:
+                found.dataverse_disabled = dataverse_disabled
 
     def set_password_policy(
         self,
@@ -833,6 +860,16 @@ class Simulator:
             if family == "graph" and not fault.text_body:
                 return Delivery(throttled_response(fault.retry_after))
             return Delivery(Response(429, b"Too Many Requests", "text/plain", headers))
+        if mode == "aadsts":
+            pairs = resources_of_scope(route.form.get("scope", ""))
+            failure = documented_error(
+                int(fault.value),
+                client=route.info.client_id or "",
+                tenant=route.tenant,
+                resource=pairs[0][0] if pairs else "",
+                user=route.info.username or "",
+            )
+            return Delivery(entra_error_response(failure, correlation_id_of(request)))
         if mode == "loop_detected":
             failure = EntraError(
                 "invalid_grant",

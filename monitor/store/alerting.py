@@ -226,6 +226,7 @@ class ProbeHistory:
     http_status: int | None = None
     correlation_id: str | None = None
     stage: str | None = None
+    message: str | None = None  # of the newest result (names e.g. a missing privilege)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -696,6 +697,7 @@ def _probe_history(session: Session) -> dict[tuple[str, str], ProbeHistory]:
             http_status=None if result is None else result.http_status,
             correlation_id=None if result is None else result.correlation_id,
             stage=None if result is None else result.stage,
+            message=None if result is None else result.message,
         )
     return histories
 

@@ -272,8 +272,21 @@ def test_non_interactive_users_are_counted_across_pages_without_application_user
             "The user with SystemUserId=x is disabled.",
             "the observer's application user is disabled in environment prod",
         ),
+        (
+            "0x80042F09",
+            "The user (Id = x) has not been assigned any roles.",
+            "the observer holds no security role in environment prod: give its application user "
+            "a read-only role (Read on User, Security Role and Team)",
+        ),
+        (
+            "0x8004A113",
+            "User does not have required privileges (or role membership) to access the org when "
+            "it is in Admin Only mode.",
+            "environment prod is in administration mode (planned maintenance): the observer "
+            "cannot read it until it ends",
+        ),
     ],
-    ids=["not-a-member", "privilege", "disabled"],
+    ids=["not-a-member", "privilege", "disabled", "no-role", "administration-mode"],
 )
 def test_observer_403_explains_itself(code: str, message: str, expected: str) -> None:
     """The observer's own 403 answers are "not observed" with what to do about them."""

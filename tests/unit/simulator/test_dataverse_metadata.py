@@ -155,14 +155,32 @@ def test_roles_directly_and_through_a_team(sim: Simulator, session: requests.Ses
     ]
 
 
-def test_caller_without_a_role_lacks_the_read_privilege(
+def test_caller_without_a_role_is_refused(sim: Simulator, session: requests.Session) -> None:
+    """A member with no security role, directly or through a team, gets Dataverse's 403
+    0x80042F09 UserNotAssignedRoles naming its systemuserid."""
+    sim.set_member(PROD, client_id=SECRET_APP, roles=[], teams=[])
+    member = sim.scenario.environment(PROD).member_for_app(SECRET_APP)
+    assert member is not None
+
+    answer = get(sim, session, "systemusers", token(sim, session))
+
+    assert (403, "0x80042F09") == (answer.status_code, answer.json()["error"]["code"])
+    assert (
+        f"The user (Id = {member.user_id}) has not been assigned any roles."
+        == answer.json()["error"]["message"]
+    )
+
+
+def test_caller_whose_role_lacks_a_privilege_is_refused(
     sim: Simulator, session: requests.Session
 ) -> None:
-    """A member with no security role gets 403 0x80040220 (missing prvReadUser)."""
+    """A member whose roles lack a privilege gets 403 0x80040220 naming the prv... privilege."""
+    sim.set_member(PROD, client_id=SECRET_APP, missing_privilege="prvReadUser")
+
     answer = get(sim, session, "systemusers", token(sim, session))
 
     assert (403, "0x80040220") == (answer.status_code, answer.json()["error"]["code"])
-    assert "prvReadUser" in answer.json()["error"]["message"]
+    assert "is missing prvReadUser privilege" in answer.json()["error"]["message"]
 
 
 def test_caller_not_in_the_environment(sim: Simulator, session: requests.Session) -> None:

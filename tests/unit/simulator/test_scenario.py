@@ -234,7 +234,7 @@ def test_every_problem_is_reported_at_once_without_secret_values(tmp_path: Path)
         "environments[0].members[1].app: give exactly one of app (client id) or user (UPN)",
         "faults[0].mode: expected one of http_500, http_502, http_503, throttle_429, "
         "loop_detected, slow, drip, drop, hang, malformed_json, html, http_400, http_404, "
-        "truncated, missing_field, unknown_enum, foreign_next_link, found 'explode'",
+        "truncated, missing_field, unknown_enum, foreign_next_link, aadsts, found 'explode'",
     ]
     assert "s3cr3t-value" not in str(caught.value)
     assert str(caught.value).startswith(f"scenario {path} is invalid:\n  - tenants[0].colour")

@@ -1,8 +1,9 @@
 """Microsoft Graph reads: app credentials, service principals, users, domains, SKUs.
 
-Each read needs one Graph **application** permission of the observer (least privileged, from
-domain.md section 3); a 403 makes the facts that needed it "not observed: the observer lacks the
-Graph application permission X" and everything else still works:
+Each read needs one Graph **application** permission of the observer (least privileged, as the
+Graph reference lists them; docs/platform.md, "Microsoft Graph reads"); a 403 makes the facts that
+needed it "not observed: the observer lacks the Graph application permission X" and everything
+else still works:
 
 ===========================================  =================================================
 read                                          permission
@@ -11,8 +12,12 @@ read                                          permission
 ``servicePrincipals(appId='...')``            Application.Read.All (service principal enabled)
 ``users/{upn}``                               User.Read.All (enabled, password age and policy,
                                               assigned licences)
-``domains``                                   Domain.Read.All (password validity per domain)
-``subscribedSkus``                            Organization.Read.All (SKU names, spare licences)
+``domains``                                   Domain.Read.All (password validity and
+                                              authentication type per domain)
+``subscribedSkus``                            Organization.Read.All (SKU names, spare licences,
+                                              service plans)
+``organization``                              Organization.Read.All (when the tenant was
+                                              created: the default password validity)
 ===========================================  =================================================
 
 The credential in use is found here, where the configured secret is at hand: a pinned
@@ -41,8 +46,10 @@ from monitor.directory.observations import (
     Licence,
     MatchMethod,
     RegisteredCredential,
+    ServicePlan,
     ServicePrincipal,
     SubscribedSku,
+    TenantInfo,
     UserAccount,
     UserLicences,
 )
@@ -60,6 +67,7 @@ GRAPH_PERMISSIONS: dict[str, str] = {
     "user account, password age and policy, licences": USER_READ_ALL,
     "domain password expiry policy": DOMAIN_READ_ALL,
     "SKU names and spare licences": ORGANIZATION_READ_ALL,
+    "tenant creation date (default password expiry)": ORGANIZATION_READ_ALL,
 }
 
 APPLICATION_SELECT = "id,appId,displayName,passwordCredentials,keyCredentials"
@@ -68,8 +76,13 @@ USER_SELECT = (
     "id,userPrincipalName,displayName,accountEnabled,userType,lastPasswordChangeDateTime,"
     "passwordPolicies,onPremisesSyncEnabled,assignedLicenses"
 )
-DOMAIN_SELECT = "id,isDefault,passwordValidityPeriodInDays,passwordNotificationWindowInDays"
-SKU_SELECT = "skuId,skuPartNumber,consumedUnits,prepaidUnits,capabilityStatus"
+DOMAIN_SELECT = (
+    "id,isDefault,authenticationType,passwordValidityPeriodInDays,passwordNotificationWindowInDays"
+)
+SKU_SELECT = (
+    "skuId,skuPartNumber,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans"
+)
+ORGANIZATION_SELECT = "id,createdDateTime"
 
 _FRACTION = re.compile(r"\.(\d+)")
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
@@ -77,6 +90,8 @@ _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 # Documented values of the enumerations the rules act on: anything else is an answer the monitor
 # cannot read (Graph's evolvable enums add values, e.g. ``unknownFutureValue``).
 CAPABILITY_STATUSES = frozenset({"Enabled", "Warning", "Suspended", "Deleted", "LockedOut"})
+APPLIES_TO = frozenset({"User", "Company"})
+AUTHENTICATION_TYPES = frozenset({"Managed", "Federated"})
 KEY_USAGES = frozenset({"Verify", "Sign"})
 SERVICE = "Graph"
 
@@ -284,6 +299,11 @@ class GraphDirectory:
                 raise malformed(
                     SERVICE, f"{what} with an unknown capabilityStatus {str(status)[:40]!r}"
                 )
+            applies_to = _need(item, "appliesTo", what)
+            if applies_to not in APPLIES_TO:
+                raise malformed(
+                    SERVICE, f"{what} with an unknown appliesTo {str(applies_to)[:40]!r}"
+                )
             skus.append(
                 SubscribedSku(
                     sku_id=sku_id,
@@ -293,9 +313,28 @@ class GraphDirectory:
                     suspended=_count(units.get("suspended")),
                     warning=_count(units.get("warning")),
                     capability_status=status,
+                    applies_to=applies_to,
+                    service_plans=_service_plans(_need(item, "servicePlans", what), what),
                 )
             )
         return skus
+
+    @read_guard("the tenant's organization (creation date)")
+    def organization(self) -> TenantInfo:
+        """Return when the tenant was created. Raise :class:`NotObserved`."""
+        items = self.client.get_all(
+            "organization",
+            {"$select": ORGANIZATION_SELECT},
+            permission=ORGANIZATION_READ_ALL,
+            key="id",
+        )
+        if len(items) != 1:
+            raise malformed(SERVICE, f"{len(items)} organizations instead of one")
+        (item,) = items
+        return TenantInfo(
+            tenant_id=str(item["id"]).lower(),
+            created=_time(item, "createdDateTime", "the organization"),
+        )
 
     @read_guard("the tenant's domains (password policy)")
     def domains(self) -> list[DomainPolicy]:
@@ -314,12 +353,19 @@ class GraphDirectory:
             ):
                 if value is not None and _optional_count(value) is None:
                     raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
+            authentication = _need(item, "authenticationType", what)
+            if authentication not in AUTHENTICATION_TYPES:
+                raise malformed(
+                    SERVICE,
+                    f"{what} with an unknown authenticationType {str(authentication)[:40]!r}",
+                )
             policies.append(
                 DomainPolicy(
                     domain=name,
                     password_validity_days=_optional_count(validity),
                     password_notification_days=_optional_count(notification),
                     is_default=_need(item, "isDefault", what) is True,
+                    authentication_type=authentication,
                 )
             )
         return policies
@@ -440,6 +486,26 @@ class GraphDirectory:
                 return account, malformed(SERVICE, f"{what} with a licence without its skuId")
             licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
         return account, UserLicences(tuple(licences))
+
+
+def _service_plans(value: object, what: str) -> tuple[ServicePlan, ...]:
+    if not isinstance(value, list):
+        raise malformed(SERVICE, f"{what} with 'servicePlans' that is not a list")
+    plans = []
+    for item in value:
+        name = item.get("servicePlanName") if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise malformed(SERVICE, f"{what} with a service plan without its servicePlanName")
+        status = item.get("provisioningStatus")
+        applies_to = item.get("appliesTo")
+        plans.append(
+            ServicePlan(
+                name=name,
+                status=status if isinstance(status, str) else "",
+                applies_to=applies_to if isinstance(applies_to, str) else "",
+            )
+        )
+    return tuple(plans)
 
 
 def _count(value: object) -> int:

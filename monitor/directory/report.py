@@ -22,6 +22,7 @@ from monitor.directory.observations import Observation
 from monitor.findings.base import Finding, Level
 from monitor.findings.posture import (
     NON_INTERACTIVE_LIMIT,
+    SEAT_DATAVERSE,
     Deadline,
     IdentityPosture,
     Posture,
@@ -138,7 +139,9 @@ def render_posture_text(
     sku_lines = [
         f"  {tenant}: "
         + ", ".join(
-            f"{sku.part_number} {sku.consumed}/{sku.enabled} used ({sku.spare} spare)"
+            f"{sku.part_number} {sku.consumed}/{sku.enabled} used ({sku.spare} spare"
+            + ("" if sku.seat in ("", SEAT_DATAVERSE) else f"; {sku.seat}")
+            + ")"
             + ("" if sku.capability_status == "Enabled" else f", {sku.capability_status}")
             for sku in skus
         )
@@ -240,6 +243,7 @@ def posture_to_dict(
                         "consumed": sku.consumed,
                         "spare": sku.spare,
                         "capability_status": sku.capability_status,
+                        "seat": sku.seat,
                     }
                     for sku in skus
                 ]

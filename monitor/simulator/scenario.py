@@ -23,15 +23,19 @@ File format (every key except those marked *required* is optional)::
     domain = "contoso.com"                 # default domain; default "<name>.onmicrosoft.com"
     domains = ["contoso.onmicrosoft.com"]  # further verified domains
     display_name = "Contoso"               # default: name
-    password_validity_days = 90            # domain password policy; default null (never
-    password_notification_days = 14        # expires); 2147483647 also means never
+    password_validity_days = 90            # domain password policy; default null (the
+    password_notification_days = 14        # tenant default); 2147483647 means never
     skus = [                               # subscribed SKUs (Graph subscribedSkus)
       { part_number = "DYN365_ENTERPRISE_SALES", enabled = 5, consumed = 5 },
       { part_number = "POWERAPPS_PER_USER", id = "...", enabled = 2, warning = 1,
         suspended = 0, status = "Warning" },  # consumed: default the users holding it
-    ]
+      { part_number = "CUSTOM_SKU", applies_to = "User", service_plans = ["DYN365_CDS_P2"] },
+    ]                                      # applies_to / service_plans: default from
+                                           # monitor.simulator.skus (unknown SKUs: no plans)
     dataverse_disabled = false             # true: Dynamics CRM's service principal is disabled
                                            # (tokens for environments: AADSTS500014)
+    created = 2019-03-14                   # organization.createdDateTime (default 2022-03-01)
+    federated_domains = ["contoso.com"]    # authenticationType Federated (others: Managed)
 
     [[apps]]                               # app registrations (with their service principals)
     client_id = "5c1e8b3a-..."             # required (GUID)
@@ -147,6 +151,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from monitor.simulator.faults import FAMILIES, FAULT_MODES, UNKNOWN_ENUM_VALUE, Fault, FaultMode
+from monitor.simulator.skus import catalogue_entry
 
 _ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
 _OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
@@ -165,6 +170,8 @@ BUILT_IN_ROLES = {
     "System Customizer": SYSTEM_CUSTOMIZER_TEMPLATE,
 }
 SKU_STATUSES = ("Enabled", "Warning", "Suspended", "Deleted", "LockedOut")
+SKU_APPLIES_TO = ("User", "Company")
+DEFAULT_TENANT_CREATED = dt.datetime(2022, 3, 1, 9, 30, tzinfo=dt.UTC)
 ACCESS_MODE_READ_WRITE = 0
 ACCESS_MODE_NON_INTERACTIVE = 4
 
@@ -200,9 +207,15 @@ class Sku:
     warning: int = 0
     consumed: int | None = None  # None: the number of users holding it
     status: str = "Enabled"  # capabilityStatus: Enabled, Warning, Suspended, Deleted, LockedOut
+    applies_to: str = ""  # "User" or "Company"; "": the catalogue's (monitor.simulator.skus)
+    service_plans: list[str] | None = None  # None: the catalogue's
 
     def __post_init__(self) -> None:
         self.sku_id = (self.sku_id or stable_id("sku", self.part_number)).lower()
+        applies_to, plans = catalogue_entry(self.part_number)
+        self.applies_to = self.applies_to or applies_to
+        if self.service_plans is None:
+            self.service_plans = list(plans)
 
 
 @dataclass
@@ -210,7 +223,7 @@ class Tenant:
     """An Entra ID tenant, addressed by id or any of its domains.
 
     ``password_validity_days`` / ``password_notification_days`` are every domain's password
-    policy (None is Graph's null: no expiry); ``skus`` are keyed by part number.
+    policy (None is Graph's null: the tenant's default); ``skus`` are keyed by part number.
     """
 
     name: str
@@ -222,11 +235,14 @@ class Tenant:
     password_notification_days: int | None = None
     skus: dict[str, Sku] = field(default_factory=dict)
     dataverse_disabled: bool = False  # Dynamics CRM's service principal disabled (AADSTS500014)
+    created: dt.datetime = DEFAULT_TENANT_CREATED  # organization.createdDateTime
+    federated_domains: tuple[str, ...] = ()  # authenticationType Federated (else Managed)
 
     def __post_init__(self) -> None:
         self.tenant_id = self.tenant_id.lower()
         self.domain = (self.domain or f"{self.name}.onmicrosoft.com").lower()
         self.extra_domains = tuple(d.lower() for d in self.extra_domains)
+        self.federated_domains = tuple(d.lower() for d in self.federated_domains)
         self.display_name = self.display_name or self.name
 
     def add_sku(self, sku: Sku) -> Sku:
@@ -681,6 +697,8 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
     validity = fields.optional_integer("password_validity_days", minimum=1)
     notification = fields.optional_integer("password_notification_days", minimum=0)
     dataverse_disabled = fields.flag("dataverse_disabled", False)
+    created = fields.end_date("created", _utcnow())
+    federated = fields.texts("federated_domains")
     skus: list[Sku] = []
     for sku_fields in fields.tables("skus"):
         part_number = sku_fields.text("part_number", required=True)
@@ -692,10 +710,16 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
             warning=sku_fields.integer("warning", 0),
             consumed=sku_fields.optional_integer("consumed"),
             status=sku_fields.text("status", default="Enabled") or "Enabled",
+            applies_to=sku_fields.text("applies_to", default="") or "",
+            service_plans=sku_fields.texts("service_plans")
+            if "service_plans" in sku_fields
+            else None,
         )
         sku_fields.finish()
         if sku.status not in SKU_STATUSES:
             sku_fields.problem("status", f"expected one of {', '.join(SKU_STATUSES)}")
+        elif sku.applies_to not in SKU_APPLIES_TO:
+            sku_fields.problem("applies_to", f"expected one of {', '.join(SKU_APPLIES_TO)}")
         elif part_number is not None:
             skus.append(sku)
     fields.finish()
@@ -710,6 +734,8 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
         password_validity_days=validity,
         password_notification_days=notification,
         dataverse_disabled=dataverse_disabled,
+        created=created or DEFAULT_TENANT_CREATED,
+        federated_domains=tuple(federated),
     )
     for sku in skus:
         tenant.add_sku(sku)
@@ -997,6 +1023,9 @@ class _Fields:
 
     def _at(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._table
 
     def problem(self, key: str, message: str) -> None:
         self._problems.append(f"{self._at(key)}: {message}")

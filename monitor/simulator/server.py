@@ -554,14 +554,26 @@ class Simulator:
             if administration_mode is not None:
                 found.administration_mode = administration_mode
 
-    def set_tenant(self, tenant: str, *, dataverse_disabled: bool | None = None) -> None:
-        """Disable (or enable again) Dynamics CRM's service principal in ``tenant``."""
+    def set_tenant(
+        self,
+        tenant: str,
+        *,
+        dataverse_disabled: bool | None = None,
+        created: dt.datetime | None = None,
+        federated_domains: list[str] | None = None,
+    ) -> None:
+        """Disable (or enable again) Dynamics CRM's service principal in ``tenant``, change when
+        the tenant was created, or which of its domains are federated."""
         with self._scenario.lock:
             found = self._scenario.find_tenant(tenant)
             if found is None:
                 raise KeyError(f"no tenant {tenant}")
             if dataverse_disabled is not None:
                 found.dataverse_disabled = dataverse_disabled
+            if created is not None:
+                found.created = created
+            if federated_domains is not None:
+                found.federated_domains = tuple(d.lower() for d in federated_domains)
 
     def set_password_policy(
         self,
@@ -588,8 +600,11 @@ class Simulator:
         warning: int | None = None,
         suspended: int | None = None,
         status: str | None = None,
+        applies_to: str | None = None,
+        service_plans: list[str] | None = None,
     ) -> Sku:
-        """Create or change a subscribed SKU of ``tenant``."""
+        """Create or change a subscribed SKU of ``tenant`` (a new one gets the catalogue's
+        ``appliesTo`` and service plans unless given)."""
         with self._scenario.lock:
             found = self._scenario.find_tenant(tenant)
             if found is None:
@@ -605,6 +620,10 @@ class Simulator:
                 sku.suspended = suspended
             if status is not None:
                 sku.status = status
+            if applies_to is not None:
+                sku.applies_to = applies_to
+            if service_plans is not None:
+                sku.service_plans = list(service_plans)
             return sku
 
     def _member(self, environment: str, client_id: str | None, upn: str | None) -> Member:

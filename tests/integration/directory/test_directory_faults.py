@@ -99,6 +99,17 @@ READS: tuple[Read, ...] = (
         has_items=True,
         id_field="id",
         missing="passwordValidityPeriodInDays",
+        enum=("authenticationType", "unknownFutureValue"),
+    ),
+    Read(
+        "organization",
+        "graph",
+        r"^organization\?",
+        _needs(("organization", None)),
+        collection=True,
+        has_items=True,
+        id_field="id",
+        missing="createdDateTime",
     ),
     Read(
         "application sales-sync",

@@ -52,6 +52,12 @@ DATAVERSE_PLANS = frozenset(
         "FLOW_P2",
     }
 )
+_STATUS_WORDS = {
+    "Warning": "its subscription expired and is in its grace period",
+    "Suspended": "its subscription is suspended",
+    "Deleted": "its subscription was deleted",
+    "LockedOut": "its subscription is locked out",
+}
 # "Dataverse for Microsoft 365" and its Power Apps / Power Automate plans.
 MICROSOFT_365_PLAN_PREFIXES = ("DYN365_CDS_O365_", "CDS_O365_", "POWERAPPS_O365_", "FLOW_O365_")
 
@@ -87,7 +93,7 @@ def seat_use(
     if applies_to != "User":
         return Seat("none", f"applies to the {applies_to.lower()}, not to a user")
     if capability_status != "Enabled":
-        return Seat("none", f"its subscription is {capability_status.lower()}")
+        return Seat("none", _STATUS_WORDS.get(capability_status, "its subscription is not active"))
     if not is_paid(part_number):
         return Seat("none", "a free, trial or developer licence")
     active = [_plan(name) for name, status in plans if status != "Disabled"]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from monitor.cloud import admin_centers
 from monitor.findings.base import FindingKind
 from monitor.secrets import scrub
 from monitor.store.alerting import IncidentRecord
@@ -25,18 +26,13 @@ from monitor.store.alerting import IncidentRecord
 if TYPE_CHECKING:
     from monitor.config.model import Config, IdentityConfig
 
-ENTRA_PORTALS = {
-    "public": "https://entra.microsoft.com",
-    "usgov": "https://entra.microsoft.us",
-    "china": "https://entra.microsoftonline.cn",
-}
-POWER_PLATFORM_ADMIN = "https://admin.powerplatform.microsoft.com/environments"
+# Admin-center links follow the tenant's cloud (and GCC: a public tenant's *.crm9 environments),
+# see monitor.cloud.admin_centers.
 # Entra's answer when a credential of each type has expired (7000222 is for secrets only).
 EXPIRED_ANSWERS = {
     "client_secret": "AADSTS7000222",
     "certificate": 'AADSTS700027 "The key used is expired"',
 }
-SERVICE_HEALTH = "https://admin.microsoft.com/#/servicehealth"
 
 IMPACT: dict[str, str] = {
     FindingKind.CREDENTIAL_BROKEN: (
@@ -184,25 +180,44 @@ def _when(moment: datetime) -> str:
 
 
 def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
-    """Return (URL, label) of the admin page where the incident is fixed."""
+    """Return (URL, label) of the admin page where the incident is fixed, in the admin center
+    of the tenant's cloud (GCC, GCC High and DoD have their own hosts)."""
     given = incident.details.get("portal_url")
     if isinstance(given, str) and given.startswith("https://"):
         label = incident.details.get("portal_label")
         return given, label if isinstance(label, str) else "Open the admin page"
     identity = config.identities.get(incident.identity or "")
     tenant = config.tenants.get(incident.tenant)
-    portal = ENTRA_PORTALS.get(tenant.cloud if tenant else "public", ENTRA_PORTALS["public"])
+    environment = config.environments.get(incident.environment or "")
+    if environment is None and identity is not None and identity.environments:
+        environment = config.environments.get(identity.environments[0])
+    centers = admin_centers(
+        tenant.cloud if tenant else "public", environment.url if environment else None
+    )
+    portal = centers.entra
     kind = incident.kind
     if kind == FindingKind.CANNOT_VERIFY and identity is None:
-        return SERVICE_HEALTH, "Microsoft 365 service health"
-    if kind in (
-        FindingKind.NOT_IN_ENVIRONMENT,
-        FindingKind.SECURITY_ROLE,
-        FindingKind.MAINTENANCE,
-        FindingKind.CAPACITY,
-        FindingKind.USAGE,
+        if centers.microsoft_365 is None:
+            return portal, "Entra admin center"
+        return (
+            f"{centers.microsoft_365}/adminportal/home#/servicehealth",
+            "Microsoft 365 service health",
+        )
+    if (
+        kind
+        in (
+            FindingKind.NOT_IN_ENVIRONMENT,
+            FindingKind.SECURITY_ROLE,
+            FindingKind.MAINTENANCE,
+            FindingKind.CAPACITY,
+            FindingKind.USAGE,
+        )
+        and centers.power_platform is not None
     ):
-        return POWER_PLATFORM_ADMIN, "Power Platform admin center: environments"
+        return (
+            f"{centers.power_platform}/environments",
+            "Power Platform admin center: environments",
+        )
     if kind == FindingKind.LICENCE:
         return (
             f"{portal}/#view/Microsoft_AAD_IAM/LicensesMenuBlade/~/Products",

@@ -31,7 +31,7 @@ Rules (each finding carries a one-line remedy; ``deadline`` is when it breaks or
 * a named licensed user running an integration (warning), the System Administrator or System
   Customizer role (warning, also through a team);
 * every password (``kind = "user"``) identity: info, password sign-in (ROPC) is deprecated by
-  MSAL and incompatible with Microsoft's mandatory MFA;
+  MSAL and incompatible with multifactor authentication (docs/platform.md, "Sign-in answers");
 * non-interactive users of an environment: 6 of 7 info, 7 of 7 warning, more warning;
 * no spare licence that gets a user into Dataverse (user-assignable, enabled, paid, with a
   Dataverse service plan: :mod:`monitor.licensing`) in a tenant where a non-interactive user is
@@ -1132,8 +1132,8 @@ class _Rules:
                 environment=None,
                 subject=f"password sign-in of {identity.username or identity.name}",
                 summary="signs in with username and password (ROPC): MSAL deprecates this flow "
-                "for public clients, and Microsoft's mandatory multifactor authentication "
-                "blocks it for accounts it applies to",
+                "for public clients, and it stops working as soon as multifactor "
+                "authentication is required for the account",
                 remedy="move the integration to an application user (client credentials, "
                 f"preferably with a certificate); see {ROPC_MIGRATION}",
                 observed_at=self.now,

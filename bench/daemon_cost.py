@@ -61,7 +61,11 @@ def scenario(identities: int) -> dict[str, Any]:
         {
             "name": f"env{t}",
             "tenant": f"t{t}",
-            "members": [{"app": guid(i, 2)} for i in range(identities) if i % TENANTS == t],
+            "members": [
+                {"app": guid(i, 2), "roles": ["Integration"]}
+                for i in range(identities)
+                if i % TENANTS == t
+            ],
         }
         for t in range(TENANTS)
     ]

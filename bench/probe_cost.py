@@ -270,10 +270,19 @@ def scenario_toml(sizes: Sizes, certificates: Certificates) -> str:
             f"request_limit = {REQUEST_LIMIT}",
         ]
     )
+    # Dataverse refuses a member without a security role; the users are non-interactive.
     for app in members:
-        lines.extend(["", "[[environments.members]]", f'app = "{app}"'])
+        lines.extend(["", "[[environments.members]]", f'app = "{app}"', 'roles = ["Integration"]'])
     for index in range(max(sizes.users, 1)):
-        lines.extend(["", "[[environments.members]]", f'user = "{username(index)}"'])
+        lines.extend(
+            [
+                "",
+                "[[environments.members]]",
+                f'user = "{username(index)}"',
+                'roles = ["Integration"]',
+                "access_mode = 4",
+            ]
+        )
     return "\n".join(lines) + "\n"
 
 

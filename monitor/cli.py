@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import __version__
-from monitor.exits import EXIT_INTERRUPTED
+from monitor.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNKNOWN
 
 # Subcommand name -> module under monitor.commands. The order is the order in --help.
 COMMANDS: dict[str, str] = {
@@ -75,13 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as error:
+    except Exception as error:  # the last line of defence: one line, never a bare traceback
         from monitor.damage import report_damage
 
         damaged = report_damage(error, _database_of(args), args)
-        if damaged is None:
-            raise
-        return damaged
+        if damaged is not None:
+            return damaged
+        return internal_error(args, error)
     return code
 
 
@@ -97,6 +97,30 @@ def _database_of(args: argparse.Namespace) -> Path | None:
         return load_config(Path(args.config)).database.path
     except Exception:  # only for the message: the command already reported its own failure
         return None
+
+
+def internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    """Report an exception no command handled: one line naming it (the traceback with ``-v``).
+
+    A Nagios check command (``check``) prints its UNKNOWN status line on stdout and exits 3;
+    every other command prints to stderr and exits 1. Registered secret values are masked.
+    """
+    import traceback
+
+    from monitor.secrets import scrub
+
+    detail = " ".join(str(exc).split())
+    what = scrub(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+    if len(what) > 300:
+        what = what[:299] + "…"
+    if args.verbose:
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+    hint = "" if args.verbose else " (run with -v for the traceback)"
+    if getattr(args, "nagios", False):
+        print(f"MONITOR UNKNOWN - internal error: {what}{hint}")
+        return EXIT_UNKNOWN
+    print(f"monitor {args.command}: internal error: {what}{hint}", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

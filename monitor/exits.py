@@ -11,6 +11,7 @@ a restart loop on a configuration error).
 from __future__ import annotations
 
 EXIT_OK = 0
+EXIT_FAILURE = 1  # a failure no command handled (an internal error, reported in one line)
 EXIT_DATABASE = 1  # report: the database is missing, empty, locked, unreadable or of another schema
 EXIT_USAGE = 2  # bad arguments: an unknown identity, a bad time expression (argparse uses 2 too)
 EXIT_UNKNOWN = 3  # Nagios UNKNOWN: the check could not tell

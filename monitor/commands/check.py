@@ -41,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="skip the directory (posture) reads even if they are due",
     )
-    parser.set_defaults(run=run, damaged_exit=3)  # a damaged database: UNKNOWN (monitor.damage)
+    # A damaged database is UNKNOWN (monitor.damage); so is any failure no step handled.
+    parser.set_defaults(run=run, damaged_exit=3, nagios=True)
 
 
 def run(args: argparse.Namespace) -> int:

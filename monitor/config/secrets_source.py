@@ -81,7 +81,7 @@ class SecretSources:
             self._check_inline()
             return ref.inline
         if ref.kind == "env":
-            # The variable is left in os.environ on purpose. Popping it (reliability.md 5.2) would
+            # The variable is left in os.environ on purpose. Popping it would
             # make a reload on SIGHUP fail, because the daemon reads its configuration again then.
             # Prefer credentials or files: they are not inherited by child processes at all.
             value = self.environ.get(ref.name)

@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+from monitor.cloud import DATAVERSE_HOSTS, environment_problem
 from monitor.config.alerting import check_alerting
 from monitor.config.certificates import load_certificate
 from monitor.config.directory import check_directory
@@ -83,6 +84,9 @@ def check_document(document: dict[str, object], ctx: Context) -> None:
                 (*path, "tenant"), text(environment, "tenant"), tenants, "tenants", ctx
             )
         url = text(environment, "url")
+        home = tenants.get(text(environment, "tenant") or "")
+        if url is not None and home is not None:
+            _check_environment_cloud(path, url, home, ctx)
         if url is not None:
             if url.lower() in seen_urls:
                 ctx.report(
@@ -249,6 +253,26 @@ def _check_tenant(path: KeyPath, tenant: dict[str, object], ctx: Context) -> Non
     observer = tenant.get("observer")
     if isinstance(observer, dict):
         _check_application_credential((*path, "observer"), observer, ctx)
+
+
+def _check_environment_cloud(
+    path: KeyPath, url: str, tenant: dict[str, object], ctx: Context
+) -> None:
+    """An environment of a well-known cloud must be a Dataverse host of that cloud."""
+    cloud = tenant.get("cloud", "public")
+    if not isinstance(cloud, str):
+        return
+    problem = environment_problem(cloud, url)
+    if problem is None:
+        return
+    suffix = DATAVERSE_HOSTS[cloud]
+    ctx.report(
+        (*path, "url"),
+        f"a Dataverse environment of its tenant's {cloud} cloud (https://*{suffix})",
+        f"{url} ({problem})",
+        'correct the URL, or the tenant\'s cloud (GCC is "public" with *.crm9.dynamics.com, '
+        'GCC High "usgov", DoD "usgov-dod"); a proxy or test host needs cloud = "custom"',
+    )
 
 
 def _check_identity_kind(path: KeyPath, identity: dict[str, object], ctx: Context) -> None:

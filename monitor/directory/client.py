@@ -7,18 +7,28 @@ never sent elsewhere), honours ``429`` / ``503`` ``Retry-After`` by waiting when
 short (``max_wait_seconds``) and otherwise gives up for the rest of the pass (the service keeps
 counting usage while it throttles, so hammering only prolongs it), refreshes the token once on a
 ``401``, and turns every other failure into :class:`NotObserved` with a cause and a one-line
-reason. A ``404`` is :class:`NotFound`: for a directory object that is a fact ("no such user"),
-not a failure.
+reason.
+
+A ``404`` is :class:`NotFound` only for a read of one object (``get``) whose answer is the
+service's own "does not exist" error (Graph ``Request_ResourceNotFound``, Dataverse
+``0x80040217``): for a directory object that is a fact ("no such user"), not a failure. A 404 of
+a collection or navigation property (the object it hangs off was deleted between two reads), or
+one without the service's error body (a proxy, a wrong URL), is :class:`NotObserved`, like any
+other answer the reader did not expect: a malformed or truncated body, a collection without
+``value``, an item that is not an object or lacks its key, a ``@odata.nextLink`` to another
+host. Readers built on this class wrap their parsing with :func:`read_guard`, so that nothing a
+service answers can raise anything but :class:`NotObserved` out of a read.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import requests
 
@@ -28,6 +38,18 @@ from monitor.model.outcomes import Outcome
 from monitor.probes.classify import explain_exception, parse_retry_after, sanitise
 
 Sleep = Callable[[float], None]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# The services' own "this object does not exist" error codes (anything else in a 404 is not one).
+NOT_FOUND_CODES = frozenset(
+    {
+        "request_resourcenotfound",  # Graph
+        "resourcenotfound",  # Graph (some workloads)
+        "0x80040217",  # Dataverse: "<entity> With Id = <id> Does Not Exist"
+        "0x80060891",  # Dataverse: a record with the given key values does not exist
+    }
+)
 
 
 class NotObserved(Exception):
@@ -46,6 +68,43 @@ class NotFound(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def read_guard(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap a read of *what* so that it raises nothing but :class:`NotObserved`.
+
+    :class:`NotObserved` passes through; a :class:`NotFound` the read did not handle becomes
+    "not observed" (the read needed that object); any other exception (an answer whose shape
+    the parser did not expect) becomes "not observed: unreadable answer" naming its type.
+    """
+
+    def decorate(read: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(read)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return read(*args, **kwargs)
+            except NotObserved:
+                raise
+            except NotFound as missing:
+                detail = f" ({missing.code})" if missing.code else ""
+                raise NotObserved(
+                    "service_error",
+                    f"{what}: the service answered HTTP 404{detail}: {missing.message}",
+                ) from None
+            except Exception as exc:  # a parser surprise must not take the pass down
+                raise NotObserved(
+                    "service_error",
+                    f"{what}: unreadable answer ({type(exc).__name__}); the next read retries",
+                ) from None
+
+        return guarded
+
+    return decorate
+
+
+def malformed(service: str, what: str) -> NotObserved:
+    """Return the "not observed" of an answer that lacks or garbles what a fact needs."""
+    return NotObserved("service_error", f"{service} answered {what}; the next read retries")
 
 
 class TokenProvider(Protocol):
@@ -138,18 +197,38 @@ class JsonReader:
     def get(
         self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
     ) -> dict[str, Any]:
-        """Return the JSON object at *path*. Raise :class:`NotFound` or :class:`NotObserved`."""
-        return self._get(self.url(path, params), permission)
+        """Return the JSON object at *path*.
+
+        Raise :class:`NotFound` when the service answers that the object does not exist,
+        :class:`NotObserved` for every other failure.
+        """
+        return self._get(self.url(path, params), permission, entity=True)
 
     def get_all(
-        self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        permission: str | None = None,
+        key: str | None = None,
     ) -> list[dict[str, Any]]:
         """Return every item of the collection at *path*, following ``@odata.nextLink``."""
-        return list(self.iterate(path, params, permission=permission))
+        return list(self.iterate(path, params, permission=permission, key=key))
 
     def iterate(
-        self, path: str, params: Mapping[str, str] | None = None, *, permission: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        permission: str | None = None,
+        key: str | None = None,
     ) -> Iterator[dict[str, Any]]:
+        """Yield every item of the collection at *path*, following ``@odata.nextLink``.
+
+        Every item must be a JSON object and, with *key*, carry that property as a non-empty
+        string (an item without its id cannot be told from any other). Raise
+        :class:`NotObserved` for any failure, a 404 included.
+        """
         url: str | None = self.url(path, params)
         pages = 0
         while url is not None:
@@ -159,13 +238,18 @@ class JsonReader:
                     "service_error",
                     f"{self.service} kept paging beyond {self.policy.max_pages} pages",
                 )
-            page = self._get(url, permission)
+            page = self._get(url, permission, entity=False)
             items = page.get("value")
             if not isinstance(items, list):
-                raise NotObserved(
-                    "service_error", f"{self.service} answered a collection without 'value'"
-                )
-            yield from (item for item in items if isinstance(item, dict))
+                raise malformed(self.service, f"a collection without 'value' for {_short(path)}")
+            for item in items:
+                if not isinstance(item, dict):
+                    raise malformed(
+                        self.service, f"an item that is not an object in {_short(path)}"
+                    )
+                if key is not None and not _text(item.get(key)):
+                    raise malformed(self.service, f"an item of {_short(path)} without its {key}")
+            yield from items
             next_link = page.get("@odata.nextLink")
             url = self._same_origin(next_link) if next_link is not None else None
 
@@ -180,7 +264,7 @@ class JsonReader:
             )
         return link
 
-    def _get(self, url: str, permission: str | None) -> dict[str, Any]:
+    def _get(self, url: str, permission: str | None, *, entity: bool) -> dict[str, Any]:
         if self._gave_up is not None:
             raise self._gave_up
         refreshed = False
@@ -209,7 +293,14 @@ class JsonReader:
             if status == 403:
                 raise NotObserved("permission", self.forbidden_reason(code, message, permission))
             if status == 404:
-                raise NotFound(code, message)
+                if entity and (code or "").lower() in NOT_FOUND_CODES:
+                    raise NotFound(code, message)
+                detail = f" {code}" if code else ""
+                raise NotObserved(
+                    "service_error",
+                    f"{self.service} answered HTTP 404{detail} for {_short(_path_of(url))}"
+                    + (f": {message}" if message else " without its error body (a proxy?)"),
+                )
             if status == 429 or (status == 503 and "retry-after" in _lower_keys(response)):
                 wait = parse_retry_after(response.headers)
                 seconds = (
@@ -269,3 +360,21 @@ class JsonReader:
 
 def _lower_keys(response: requests.Response) -> set[str]:
     return {key.lower() for key in response.headers}
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _path_of(url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+
+
+def _short(path: str, limit: int = 80) -> str:
+    """Return the resource part of *path* (after ``v1.0`` / ``v9.2``) for reasons."""
+    for marker in ("/v1.0/", "/v9.2/", "/v9.1/", "/v9.0/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    path = path.strip("/")
+    return path if len(path) <= limit else path[: limit - 1] + "…"

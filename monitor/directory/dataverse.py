@@ -11,14 +11,21 @@ The observer needs to be an application user of each environment with a read-onl
 * the environment's non-interactive users: ``accessmode eq 4`` without an ``applicationid``.
 
 The observer's own 403 answers are "not observed": 0x80072560 (the observer is not a user of
-the environment) or a missing privilege.
+the environment) or a missing privilege. So is every answer a read did not expect (see
+:mod:`monitor.directory.client`): a 404 of a navigation property (the user or team was deleted
+between two reads), a row without its key, a selected column missing, an access mode outside the
+documented 0-5; only the facts that needed that read are affected.
 """
 
 from __future__ import annotations
 
-from monitor.directory.client import JsonReader, NotFound, NotObserved
+from collections.abc import Mapping
+from typing import Any
+
+from monitor.directory.client import JsonReader, NotObserved, malformed, read_guard
 from monitor.model.observations import (
     ACCESS_MODE_NON_INTERACTIVE,
+    ACCESS_MODES,
     NonInteractiveUsers,
     RoleGrant,
     SecurityRoles,
@@ -28,6 +35,8 @@ from monitor.model.observations import (
 API_PATH = "api/data/v9.2"
 NOT_A_MEMBER_CODE = "0x80072560"
 USER_DISABLED_CODE = "0x80040225"
+NO_ROLES_CODE = "0x80042f09"
+ADMIN_MODE_CODE = "0x8004a113"
 SYSTEMUSER_SELECT = (
     "systemuserid,fullname,domainname,applicationid,azureactivedirectoryobjectid,accessmode,"
     "isdisabled,islicensed"
@@ -62,6 +71,16 @@ class DataverseClient(JsonReader):
             )
         if (code or "").lower() == USER_DISABLED_CODE or "is disabled" in lowered:
             return f"the observer's application user is disabled in environment {self.environment}"
+        if (code or "").lower() == NO_ROLES_CODE:
+            return (
+                f"the observer holds no security role in environment {self.environment}: give "
+                "its application user a read-only role (Read on User, Security Role and Team)"
+            )
+        if (code or "").lower() == ADMIN_MODE_CODE:
+            return (
+                f"environment {self.environment} is in administration mode (planned "
+                "maintenance): the observer cannot read it until it ends"
+            )
         detail = f" ({code})" if code else ""
         return (
             f"the observer lacks a read privilege in environment {self.environment}{detail}: "
@@ -83,10 +102,12 @@ class DataverseDirectory:
     def __init__(self, client: DataverseClient) -> None:
         self.client = client
 
+    @read_guard("the identity's systemuser")
     def systemuser_for_application(self, client_id: str) -> SystemUser:
         """Return the application user of app *client_id* (``found`` False: none)."""
         return self._systemuser(f"applicationid eq {client_id}")
 
+    @read_guard("the identity's systemuser")
     def systemuser_for_user(self, user_principal_name: str, object_id: str | None) -> SystemUser:
         """Return the user's ``systemuser`` (by Entra object id when known, else by UPN)."""
         if object_id:
@@ -95,14 +116,14 @@ class DataverseDirectory:
 
     def _systemuser(self, condition: str) -> SystemUser:
         rows = self.client.get_all(
-            f"{API_PATH}/systemusers", {"$select": SYSTEMUSER_SELECT, "$filter": condition}
+            f"{API_PATH}/systemusers",
+            {"$select": SYSTEMUSER_SELECT, "$filter": condition},
+            key="systemuserid",
         )
         if not rows:
             return SystemUser(found=False)
         row = rows[0]
-        access_mode = row.get("accessmode")
-        disabled = row.get("isdisabled")
-        licensed = row.get("islicensed")
+        what = f"systemuser {row['systemuserid']}"
         name = row.get("fullname")
         domain_name = row.get("domainname")
         return SystemUser(
@@ -110,43 +131,43 @@ class DataverseDirectory:
             systemuser_id=_guid(row.get("systemuserid")),
             full_name=name if isinstance(name, str) else "",
             domain_name=domain_name if isinstance(domain_name, str) else "",
-            application_id=_guid(row.get("applicationid")),
-            access_mode=access_mode
-            if isinstance(access_mode, int) and not isinstance(access_mode, bool)
-            else None,
-            is_disabled=disabled if isinstance(disabled, bool) else None,
-            is_licensed=licensed if isinstance(licensed, bool) else None,
+            application_id=_guid(_need(self.client, row, "applicationid", what)),
+            access_mode=_access_mode(self.client, row, what),
+            is_disabled=_flag(self.client, row, "isdisabled", what, nullable=False),
+            is_licensed=_flag(self.client, row, "islicensed", what, nullable=True),
         )
 
+    @read_guard("the identity's security roles")
     def roles(self, systemuser_id: str) -> SecurityRoles:
         """Return the user's security roles, direct and through its teams."""
         grants = [
-            grant
-            for row in self.client.get_all(
+            _grant(self.client, row, None)
+            for row in self.client.iterate(
                 f"{API_PATH}/systemusers({systemuser_id})/systemuserroles_association",
                 {"$select": ROLE_SELECT},
+                key="roleid",
             )
-            if (grant := _grant(row, None)) is not None
         ]
         teams = self.client.get_all(
             f"{API_PATH}/systemusers({systemuser_id})/teammembership_association",
             {"$select": "teamid,name"},
+            key="teamid",
         )
         for team in teams:
-            team_id = _guid(team.get("teamid"))
-            if team_id is None:
-                continue
+            team_id = str(team["teamid"]).lower()
             name = team.get("name")
-            team_name = name if isinstance(name, str) else team_id
-            try:
-                rows = self.client.get_all(
-                    f"{API_PATH}/teams({team_id})/teamroles_association", {"$select": ROLE_SELECT}
+            team_name = name if isinstance(name, str) and name else team_id
+            grants += [
+                _grant(self.client, row, team_name)
+                for row in self.client.iterate(
+                    f"{API_PATH}/teams({team_id})/teamroles_association",
+                    {"$select": ROLE_SELECT},
+                    key="roleid",
                 )
-            except NotFound:
-                continue  # the team was deleted between the two reads
-            grants += [g for row in rows if (g := _grant(row, team_name)) is not None]
+            ]
         return SecurityRoles(tuple(grants))
 
+    @read_guard("the environment's non-interactive users")
     def noninteractive_users(self) -> NonInteractiveUsers:
         """Return how many non-interactive users (not application users) the environment has."""
         count = 0
@@ -157,20 +178,45 @@ class DataverseDirectory:
                 "$select": "systemuserid,applicationid,isdisabled",
                 "$filter": f"accessmode eq {ACCESS_MODE_NON_INTERACTIVE}",
             },
+            key="systemuserid",
         ):
-            if row.get("applicationid"):
+            what = f"systemuser {row['systemuserid']}"
+            if _need(self.client, row, "applicationid", what):
                 continue  # application users are non-interactive too, but do not count
             count += 1
-            if row.get("isdisabled") is True:
+            if _flag(self.client, row, "isdisabled", what, nullable=False):
                 disabled += 1
         return NonInteractiveUsers(count=count, disabled=disabled)
 
 
-def _grant(row: dict[str, object], team: str | None) -> RoleGrant | None:
+def _need(client: JsonReader, row: Mapping[str, Any], name: str, what: str) -> Any:
+    """Return a selected column; Dataverse answers null for an empty one, never nothing."""
+    if name not in row:
+        raise malformed(client.service, f"{what} without '{name}'")
+    return row[name]
+
+
+def _flag(
+    client: JsonReader, row: Mapping[str, Any], name: str, what: str, *, nullable: bool
+) -> bool | None:
+    value = _need(client, row, name, what)
+    if isinstance(value, bool) or (value is None and nullable):
+        return value
+    raise malformed(client.service, f"{what} with '{name}' = {str(value)[:40]!r}")
+
+
+def _access_mode(client: JsonReader, row: Mapping[str, Any], what: str) -> int:
+    value = _need(client, row, "accessmode", what)
+    if isinstance(value, int) and not isinstance(value, bool) and value in ACCESS_MODES:
+        return value
+    raise malformed(client.service, f"{what} with an unknown accessmode {str(value)[:40]!r}")
+
+
+def _grant(client: JsonReader, row: Mapping[str, Any], team: str | None) -> RoleGrant:
     role_id = _guid(row.get("roleid"))
-    name = row.get("name")
+    name = _need(client, row, "name", f"role {row.get('roleid')}")
     if role_id is None or not isinstance(name, str):
-        return None
+        raise malformed(client.service, f"role {str(row.get('roleid'))[:40]!r} without its name")
     return RoleGrant(
         name=name, role_id=role_id, template_id=_guid(row.get("_roletemplateid_value")), team=team
     )

@@ -1,8 +1,9 @@
 """Microsoft Graph reads: app credentials, service principals, users, domains, SKUs.
 
-Each read needs one Graph **application** permission of the observer (least privileged, from
-domain.md section 3); a 403 makes the facts that needed it "not observed: the observer lacks the
-Graph application permission X" and everything else still works:
+Each read needs one Graph **application** permission of the observer (least privileged, as the
+Graph reference lists them; docs/platform.md, "Microsoft Graph reads"); a 403 makes the facts that
+needed it "not observed: the observer lacks the Graph application permission X" and everything
+else still works:
 
 ===========================================  =================================================
 read                                          permission
@@ -11,8 +12,12 @@ read                                          permission
 ``servicePrincipals(appId='...')``            Application.Read.All (service principal enabled)
 ``users/{upn}``                               User.Read.All (enabled, password age and policy,
                                               assigned licences)
-``domains``                                   Domain.Read.All (password validity per domain)
-``subscribedSkus``                            Organization.Read.All (SKU names, spare licences)
+``domains``                                   Domain.Read.All (password validity and
+                                              authentication type per domain)
+``subscribedSkus``                            Organization.Read.All (SKU names, spare licences,
+                                              service plans)
+``organization``                              Organization.Read.All (when the tenant was
+                                              created: the default password validity)
 ===========================================  =================================================
 
 The credential in use is found here, where the configured secret is at hand: a pinned
@@ -34,15 +39,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from monitor.config.model import CertificateCredential
-from monitor.directory.client import JsonReader, NotFound, NotObserved
+from monitor.directory.client import JsonReader, NotFound, NotObserved, malformed, read_guard
 from monitor.model.observations import (
     AppCredentials,
     DomainPolicy,
     Licence,
     MatchMethod,
     RegisteredCredential,
+    ServicePlan,
     ServicePrincipal,
     SubscribedSku,
+    TenantInfo,
     UserAccount,
     UserLicences,
 )
@@ -59,11 +66,56 @@ USER_SELECT = (
     "id,userPrincipalName,displayName,accountEnabled,userType,lastPasswordChangeDateTime,"
     "passwordPolicies,onPremisesSyncEnabled,assignedLicenses"
 )
-DOMAIN_SELECT = "id,isDefault,passwordValidityPeriodInDays,passwordNotificationWindowInDays"
-SKU_SELECT = "skuId,skuPartNumber,consumedUnits,prepaidUnits,capabilityStatus"
+DOMAIN_SELECT = (
+    "id,isDefault,authenticationType,passwordValidityPeriodInDays,passwordNotificationWindowInDays"
+)
+SKU_SELECT = (
+    "skuId,skuPartNumber,appliesTo,capabilityStatus,consumedUnits,prepaidUnits,servicePlans"
+)
+ORGANIZATION_SELECT = "id,createdDateTime"
 
 _FRACTION = re.compile(r"\.(\d+)")
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
+
+# Documented values of the enumerations the rules act on: anything else is an answer the monitor
+# cannot read (Graph's evolvable enums add values, e.g. ``unknownFutureValue``).
+CAPABILITY_STATUSES = frozenset({"Enabled", "Warning", "Suspended", "Deleted", "LockedOut"})
+APPLIES_TO = frozenset({"User", "Company"})
+AUTHENTICATION_TYPES = frozenset({"Managed", "Federated"})
+KEY_USAGES = frozenset({"Verify", "Sign"})
+SERVICE = "Graph"
+
+
+def _need(body: Mapping[str, Any], name: str, what: str) -> Any:
+    """Return ``body[name]``; raise "not observed" when Graph left the selected property out
+    (a property it has no value for is ``null``, never missing)."""
+    if name not in body:
+        raise malformed(SERVICE, f"{what} without '{name}'")
+    return body[name]
+
+
+def _optional_bool(body: Mapping[str, Any], name: str, what: str) -> bool | None:
+    value = _need(body, name, what)
+    if value is not None and not isinstance(value, bool):
+        raise malformed(SERVICE, f"{what} with '{name}' = {str(value)[:40]!r}")
+    return value
+
+
+def _bool(body: Mapping[str, Any], name: str, what: str) -> bool:
+    value = _optional_bool(body, name, what)
+    if value is None:
+        raise malformed(SERVICE, f"{what} with '{name}' = null")
+    return value
+
+
+def _time(body: Mapping[str, Any], name: str, what: str) -> datetime | None:
+    value = _need(body, name, what)
+    if value is None:
+        return None
+    parsed = parse_graph_time(value)
+    if parsed is None:
+        raise malformed(SERVICE, f"{what} with an unreadable '{name}'")
+    return parsed
 
 
 class GraphClient(JsonReader):
@@ -164,21 +216,28 @@ def _credentials(
     configured: ConfiguredCredential,
 ) -> list[RegisteredCredential]:
     found: list[RegisteredCredential] = []
-    for kind, items in (
-        ("client_secret", body.get("passwordCredentials")),
-        ("certificate", body.get("keyCredentials")),
+    what = "the app registration" if origin == "application" else "the service principal"
+    for kind, name in (
+        ("client_secret", "passwordCredentials"),
+        ("certificate", "keyCredentials"),
     ):
+        items = _need(body, name, what)
         if not isinstance(items, list):
-            continue
+            raise malformed(SERVICE, f"{what} with '{name}' that is not a list")
         for item in items:
             if not isinstance(item, Mapping):
-                continue
-            if kind == "certificate" and item.get("usage") not in (None, "Verify"):
-                continue  # a signing key (SAML, token encryption) is no client credential
+                raise malformed(SERVICE, f"{what} with an entry of '{name}' that is not an object")
             key_id = item.get("keyId")
+            if not isinstance(key_id, str) or not key_id:
+                raise malformed(SERVICE, f"{what} with an entry of '{name}' without its keyId")
+            usage = item.get("usage")
+            if kind == "certificate" and usage is not None and usage not in KEY_USAGES:
+                raise malformed(SERVICE, f"{what} with a key of unknown usage {str(usage)[:40]!r}")
+            if kind == "certificate" and usage == "Sign":
+                continue  # a signing key (SAML, token encryption) is no client credential
             display_name = item.get("displayName")
             credential = RegisteredCredential(
-                key_id=str(key_id).lower() if isinstance(key_id, str) else "",
+                key_id=key_id.lower(),
                 type="certificate" if kind == "certificate" else "client_secret",
                 display_name=display_name if isinstance(display_name, str) else "",
                 start=parse_graph_time(item.get("startDateTime")),
@@ -212,55 +271,96 @@ class GraphDirectory:
     def __init__(self, client: GraphClient) -> None:
         self.client = client
 
+    @read_guard("the tenant's SKUs (subscribedSkus)")
     def subscribed_skus(self) -> list[SubscribedSku]:
         """Return the tenant's SKUs. Raise :class:`NotObserved`."""
         skus = []
         for item in self.client.iterate(
-            "subscribedSkus", {"$select": SKU_SELECT}, permission=ORGANIZATION_READ_ALL
+            "subscribedSkus", {"$select": SKU_SELECT}, permission=ORGANIZATION_READ_ALL, key="skuId"
         ):
-            units = item.get("prepaidUnits")
-            units = units if isinstance(units, Mapping) else {}
-            sku_id = item.get("skuId")
-            if not isinstance(sku_id, str):
-                continue
-            part = item.get("skuPartNumber")
-            status = item.get("capabilityStatus")
+            sku_id = str(item["skuId"]).lower()
+            what = f"SKU {sku_id}"
+            units = _need(item, "prepaidUnits", what)
+            if not isinstance(units, Mapping):
+                raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
+            part = _need(item, "skuPartNumber", what)
+            status = _need(item, "capabilityStatus", what)
+            if status not in CAPABILITY_STATUSES:
+                raise malformed(
+                    SERVICE, f"{what} with an unknown capabilityStatus {str(status)[:40]!r}"
+                )
+            applies_to = _need(item, "appliesTo", what)
+            if applies_to not in APPLIES_TO:
+                raise malformed(
+                    SERVICE, f"{what} with an unknown appliesTo {str(applies_to)[:40]!r}"
+                )
             skus.append(
                 SubscribedSku(
-                    sku_id=sku_id.lower(),
-                    part_number=part if isinstance(part, str) else sku_id.lower(),
+                    sku_id=sku_id,
+                    part_number=part if isinstance(part, str) and part else sku_id,
                     enabled=_count(units.get("enabled")),
-                    consumed=_count(item.get("consumedUnits")),
+                    consumed=_count(_need(item, "consumedUnits", what)),
                     suspended=_count(units.get("suspended")),
                     warning=_count(units.get("warning")),
-                    capability_status=status if isinstance(status, str) else "Enabled",
+                    capability_status=status,
+                    applies_to=applies_to,
+                    service_plans=_service_plans(_need(item, "servicePlans", what), what),
                 )
             )
         return skus
 
+    @read_guard("the tenant's organization (creation date)")
+    def organization(self) -> TenantInfo:
+        """Return when the tenant was created. Raise :class:`NotObserved`."""
+        items = self.client.get_all(
+            "organization",
+            {"$select": ORGANIZATION_SELECT},
+            permission=ORGANIZATION_READ_ALL,
+            key="id",
+        )
+        if len(items) != 1:
+            raise malformed(SERVICE, f"{len(items)} organizations instead of one")
+        (item,) = items
+        return TenantInfo(
+            tenant_id=str(item["id"]).lower(),
+            created=_time(item, "createdDateTime", "the organization"),
+        )
+
+    @read_guard("the tenant's domains (password policy)")
     def domains(self) -> list[DomainPolicy]:
         """Return every domain's password policy. Raise :class:`NotObserved`."""
         policies = []
         for item in self.client.iterate(
-            "domains", {"$select": DOMAIN_SELECT}, permission=DOMAIN_READ_ALL
+            "domains", {"$select": DOMAIN_SELECT}, permission=DOMAIN_READ_ALL, key="id"
         ):
-            name = item.get("id")
-            if not isinstance(name, str):
-                continue
+            name = str(item["id"]).lower()
+            what = f"domain {name}"
+            validity = _need(item, "passwordValidityPeriodInDays", what)
+            notification = _need(item, "passwordNotificationWindowInDays", what)
+            for value, field in (
+                (validity, "passwordValidityPeriodInDays"),
+                (notification, "passwordNotificationWindowInDays"),
+            ):
+                if value is not None and _optional_count(value) is None:
+                    raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
+            authentication = _need(item, "authenticationType", what)
+            if authentication not in AUTHENTICATION_TYPES:
+                raise malformed(
+                    SERVICE,
+                    f"{what} with an unknown authenticationType {str(authentication)[:40]!r}",
+                )
             policies.append(
                 DomainPolicy(
-                    domain=name.lower(),
-                    password_validity_days=_optional_count(
-                        item.get("passwordValidityPeriodInDays")
-                    ),
-                    password_notification_days=_optional_count(
-                        item.get("passwordNotificationWindowInDays")
-                    ),
-                    is_default=item.get("isDefault") is True,
+                    domain=name,
+                    password_validity_days=_optional_count(validity),
+                    password_notification_days=_optional_count(notification),
+                    is_default=_need(item, "isDefault", what) is True,
+                    authentication_type=authentication,
                 )
             )
         return policies
 
+    @read_guard("the service principal")
     def service_principal(self, client_id: str) -> ServicePrincipal:
         """Return the app's service principal in this tenant. Raise :class:`NotObserved`."""
         try:
@@ -271,16 +371,17 @@ class GraphDirectory:
             )
         except NotFound:
             return ServicePrincipal(found=False)
-        enabled = body.get("accountEnabled")
+        enabled = _bool(body, "accountEnabled", "the service principal")
         name = body.get("displayName")
         object_id = body.get("id")
         return ServicePrincipal(
             found=True,
-            account_enabled=enabled if isinstance(enabled, bool) else None,
+            account_enabled=enabled,
             display_name=name if isinstance(name, str) else "",
             object_id=object_id if isinstance(object_id, str) else None,
         )
 
+    @read_guard("the app registration's credentials")
     def app_credentials(self, client_id: str, configured: ConfiguredCredential) -> AppCredentials:
         """Return the credentials of the app registration (and its SP in this tenant), each
         marked whether it is the configured one.
@@ -307,9 +408,9 @@ class GraphDirectory:
                 {"$select": SERVICE_PRINCIPAL_SELECT},
                 permission=APPLICATION_READ_ALL,
             )
+            credentials += _credentials(principal, "service_principal", configured)
         except NotFound:
-            principal = {}
-        credentials += _credentials(principal, "service_principal", configured)
+            pass  # no service principal in this tenant: no credentials of its own
         name = application.get("displayName")
         return AppCredentials(
             client_id=client_id,
@@ -320,6 +421,7 @@ class GraphDirectory:
             configured_fingerprint=configured.fingerprint,
         )
 
+    @read_guard("the user account")
     def user(
         self, user_principal_name: str, skus: Sequence[SubscribedSku] | None
     ) -> tuple[UserAccount, UserLicences | NotObserved]:
@@ -338,40 +440,62 @@ class GraphDirectory:
             return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
                 "not_read", f"no user {user_principal_name} in the directory"
             )
-        policies = body.get("passwordPolicies")
-        enabled = body.get("accountEnabled")
-        synced = body.get("onPremisesSyncEnabled")
+        what = f"user {user_principal_name}"
+        object_id = _need(body, "id", what)
+        if not isinstance(object_id, str) or not object_id:
+            raise malformed(SERVICE, f"{what} without its id")
+        policies = _need(body, "passwordPolicies", what)
+        if policies is not None and not isinstance(policies, str):
+            raise malformed(SERVICE, f"{what} with unreadable 'passwordPolicies'")
         upn = body.get("userPrincipalName")
-        object_id = body.get("id")
         name = body.get("displayName")
         user_type = body.get("userType")
         account = UserAccount(
             found=True,
             user_principal_name=(upn if isinstance(upn, str) else user_principal_name).lower(),
-            object_id=object_id if isinstance(object_id, str) else None,
+            object_id=object_id,
             display_name=name if isinstance(name, str) else "",
-            account_enabled=enabled if isinstance(enabled, bool) else None,
+            account_enabled=_bool(body, "accountEnabled", what),
             user_type=user_type if isinstance(user_type, str) else None,
-            last_password_change=parse_graph_time(body.get("lastPasswordChangeDateTime")),
+            last_password_change=_time(body, "lastPasswordChangeDateTime", what),
             password_policies=tuple(
                 part.strip() for part in policies.split(",") if part.strip() and part != "None"
             )
             if isinstance(policies, str)
             else (),
-            synced_from_on_premises=synced if isinstance(synced, bool) else None,
+            synced_from_on_premises=_optional_bool(body, "onPremisesSyncEnabled", what),
         )
         assigned = body.get("assignedLicenses")
         if not isinstance(assigned, list):
-            return account, NotObserved(
-                "service_error", "Graph answered the user without assignedLicenses"
-            )
+            return account, malformed(SERVICE, f"{what} without 'assignedLicenses'")
         names = {sku.sku_id: sku.part_number for sku in skus or ()}
         licences = []
         for item in assigned:
             sku_id = item.get("skuId") if isinstance(item, Mapping) else None
-            if isinstance(sku_id, str):
-                licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
+            if not isinstance(sku_id, str) or not sku_id:
+                return account, malformed(SERVICE, f"{what} with a licence without its skuId")
+            licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
         return account, UserLicences(tuple(licences))
+
+
+def _service_plans(value: object, what: str) -> tuple[ServicePlan, ...]:
+    if not isinstance(value, list):
+        raise malformed(SERVICE, f"{what} with 'servicePlans' that is not a list")
+    plans = []
+    for item in value:
+        name = item.get("servicePlanName") if isinstance(item, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise malformed(SERVICE, f"{what} with a service plan without its servicePlanName")
+        status = item.get("provisioningStatus")
+        applies_to = item.get("appliesTo")
+        plans.append(
+            ServicePlan(
+                name=name,
+                status=status if isinstance(status, str) else "",
+                applies_to=applies_to if isinstance(applies_to, str) else "",
+            )
+        )
+    return tuple(plans)
 
 
 def _count(value: object) -> int:

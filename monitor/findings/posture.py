@@ -14,16 +14,29 @@ Rules (each finding carries a one-line remedy; ``deadline`` is when it breaks or
 * the configured certificate file's ``notAfter`` and an operator-declared expiry, the same way;
 * the observer's own credential, the same way (its findings have no identity);
 * a predicted password expiry (``lastPasswordChangeDateTime`` + the domain's validity period,
-  unless ``DisablePasswordExpiration`` or a null / 2147483647 domain value): info while far,
-  then warning / critical — a password identity with expiry on is advice in itself;
-* account disabled (Entra user, service principal, Dataverse systemuser), not found, not a user
-  of an environment: critical, deadline = when that was first observed;
-* an interactive user without a licence (Dataverse disables it), a licence whose subscription is
-  in its grace period (warning) or suspended (critical);
+  unless ``DisablePasswordExpiration`` or 2147483647): info while far, then warning / critical —
+  a password identity with expiry on is advice in itself. A domain without a value (null) has
+  the tenant's default: 90 days for a tenant created before 2021 (the date is labelled an
+  inferred default), no expiration for a newer one. A user synchronised from on-premises AD into
+  a federated domain has its expiry decided on-premises ("governed by on-premises AD"; a declared
+  ``credential_expires`` gives the date); in a managed domain (password hash synchronisation)
+  the cloud policy applies;
+* account disabled (Entra user, service principal, Dataverse systemuser), not found (a deleted
+  enterprise application is AADSTS7000229, an app registration not found 700016), not a user of
+  an environment: critical, deadline = when that was first observed;
+* an interactive user without a licence (Dataverse disables it; access mode 1, administrative,
+  needs none), a licence whose subscription is in its grace period (warning) or suspended
+  (critical);
+* no security role, directly or through any team (critical: it signs in and can do nothing);
 * a named licensed user running an integration (warning), the System Administrator or System
   Customizer role (warning, also through a team);
+* every password (``kind = "user"``) identity: info, password sign-in (ROPC) is deprecated by
+  MSAL and incompatible with multifactor authentication (docs/platform.md, "Sign-in answers");
 * non-interactive users of an environment: 6 of 7 info, 7 of 7 warning, more warning;
-* no spare licence in a tenant where a non-interactive user is recommended (warning);
+* no spare licence that gets a user into Dataverse (user-assignable, enabled, paid, with a
+  Dataverse service plan: :mod:`monitor.licensing`) in a tenant where a non-interactive user is
+  recommended (warning); spare Microsoft 365 seats are named "usable only by adding the user on
+  demand";
 * facts not observed: one finding per tenant and cause (no observer: info; a missing
   permission, failed sign-in, throttling, errors: warning), never silence.
 """
@@ -33,12 +46,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from monitor.config.model import Config, DirectoryConfig, IdentityConfig
 from monitor.model.findings import Finding, FindingKind, Level
+from monitor.model.licensing import Seat, seat_use
 from monitor.model.observations import (
+    NEVER_EXPIRES_DAYS,
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
@@ -50,16 +65,22 @@ from monitor.model.observations import (
     ServicePrincipal,
     SubscribedSku,
     SystemUser,
+    TenantInfo,
     UserAccount,
     UserLicences,
 )
 
-NON_INTERACTIVE_LIMIT = 7  # per environment (domain.md 4.4)
+NON_INTERACTIVE_LIMIT = 7  # per environment ("Create users", docs/platform.md)
+# Tenants created before this have a 90-day password validity by default (docs/platform.md).
+DEFAULT_EXPIRY_CUTOFF = datetime(2021, 1, 1, tzinfo=UTC)
+LEGACY_DEFAULT_VALIDITY_DAYS = 90
+ROPC_MIGRATION = "https://aka.ms/msal-ropc-migration"
 OBSERVER_SUBJECT = "observer"
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 APPLICATION_USER = "application user"
 NON_INTERACTIVE_USER = "non-interactive user"
+ADMINISTRATIVE_USER = "administrative user (access mode 1: needs no licence)"
 INTERACTIVE_USER = "interactive user"
 NOT_CLASSIFIED = "not classified (Dataverse not observed)"
 NOT_A_USER = "not a user of its environments"
@@ -114,6 +135,7 @@ class SkuPosture:
     consumed: int
     spare: int
     capability_status: str
+    seat: str = ""  # what a seat is good for: "Dataverse", or why not
 
 
 @dataclass(frozen=True)
@@ -217,47 +239,86 @@ class _Index:
 
 @dataclass(frozen=True)
 class PasswordExpiry:
-    """When a user's password expires: ``expires`` set, or ``never``, or not observed (``why``)."""
+    """When a user's password expires: ``expires`` set, or ``never``, or not predicted (``why``).
+
+    ``inferred``: the validity is the default of a tenant created before 2021 (the domain sets
+    none). ``on_premises``: the expiry is decided by on-premises AD (``why`` says so).
+    """
 
     expires: datetime | None = None
     never: bool = False
     why: str = ""  # why it never expires, or why it could not be predicted
     validity_days: int | None = None
     domain: str = ""
+    inferred: bool = False
+    on_premises: bool = False
 
 
-def predict_password_expiry(account: UserAccount, domain: DomainPolicy | None) -> PasswordExpiry:
-    """Given a user account and its domain's policy (None: not observed), return when the
-    password expires.
+def predict_password_expiry(
+    account: UserAccount,
+    domain: DomainPolicy | None,
+    organization: TenantInfo | None = None,
+) -> PasswordExpiry:
+    """Given a user account, its domain's policy and the tenant's organization (None: not
+    observed), return when the password expires.
 
-    ``DisablePasswordExpiration`` on the user wins; a synchronised account's expiry is set by
-    on-premises AD (not observable here); a domain ``passwordValidityPeriodInDays`` of null or
-    2147483647 means never; otherwise last change + validity days (domain.md 3.3).
+    A user synchronised from on-premises AD into a federated domain: decided on-premises
+    (AADSTS50144 when it expires). Otherwise (cloud users, and password hash synchronisation in a
+    managed domain) the cloud policy: ``DisablePasswordExpiration`` on the user wins; a domain
+    validity of 2147483647 means never; a null one is the tenant's default, 90 days for a tenant
+    created before 2021 and no expiration for a newer one; else last change + validity days
+    (docs/platform.md, "Passwords").
     """
-    if account.password_never_expires:
-        return PasswordExpiry(never=True, why="the account has DisablePasswordExpiration")
     if account.synced_from_on_premises:
-        return PasswordExpiry(
-            why="the account is synchronised from on-premises AD, whose policy sets the expiry"
-        )
+        if domain is None:
+            return PasswordExpiry(
+                why=f"the account is synchronised from on-premises AD and the policy of domain "
+                f"{account.domain} was not read"
+            )
+        if domain.federated:
+            return PasswordExpiry(
+                on_premises=True,
+                why=f"governed by on-premises AD: the account is synchronised into federated "
+                f"domain {domain.domain}, whose passwords are checked on-premises (an expired one "
+                "fails with AADSTS50144); declare its date with credential_expires",
+                domain=domain.domain,
+            )
+    if account.password_never_expires:
+        note = " (set by password hash synchronisation)" if account.synced_from_on_premises else ""
+        return PasswordExpiry(never=True, why=f"the account has DisablePasswordExpiration{note}")
     if domain is None:
         return PasswordExpiry(why=f"the password policy of domain {account.domain} was not read")
-    if not domain.passwords_expire:
-        shown = domain.password_validity_days
-        value = "null" if shown is None else str(shown)
+    days = domain.password_validity_days
+    inferred = False
+    if days is None:
+        created = organization.created if organization is not None else None
+        if created is None:
+            return PasswordExpiry(
+                why=f"domain {domain.domain} sets no password validity, and the tenant's "
+                "creation date, which decides the default, was not read",
+                domain=domain.domain,
+            )
+        if created >= DEFAULT_EXPIRY_CUTOFF:
+            return PasswordExpiry(
+                never=True,
+                why=f"domain {domain.domain} sets no password validity and the tenant was "
+                f"created on {_date(created)}: no expiration by default",
+                domain=domain.domain,
+            )
+        days, inferred = LEGACY_DEFAULT_VALIDITY_DAYS, True
+    if days <= 0 or days >= NEVER_EXPIRES_DAYS:
         return PasswordExpiry(
             never=True,
-            why=f"domain {domain.domain} sets no expiry (passwordValidityPeriodInDays {value})",
+            why=f"domain {domain.domain} sets no expiry (passwordValidityPeriodInDays {days})",
             domain=domain.domain,
         )
     if account.last_password_change is None:
         return PasswordExpiry(why="Graph did not return lastPasswordChangeDateTime")
-    days = domain.password_validity_days
-    assert days is not None
     return PasswordExpiry(
         expires=account.last_password_change + timedelta(days=days),
         validity_days=days,
         domain=domain.domain,
+        inferred=inferred,
     )
 
 
@@ -560,12 +621,12 @@ class _Rules:
     def application(self, identity: IdentityConfig, declared: bool) -> None:
         tenant, name = identity.tenant, identity.name
         principal = self.index.one("service_principal", tenant, name)
+        credentials = self.index.one("app_credentials", tenant, name)
         if principal is not None:
             if principal.fact is None:
                 self.missing(name, "service principal", principal)
             else:
-                self.service_principal(name, principal)
-        credentials = self.index.one("app_credentials", tenant, name)
+                self.service_principal(name, principal, credentials)
         if credentials is not None:
             if credentials.fact is None:
                 if not (declared and credentials.cause == "elsewhere"):
@@ -573,19 +634,38 @@ class _Rules:
             else:
                 self.app_credentials(identity, credentials)
 
-    def service_principal(self, name: str, observation: Observation) -> None:
+    def service_principal(
+        self, name: str, observation: Observation, credentials: Observation | None
+    ) -> None:
         fact = observation.fact
         assert isinstance(fact, ServicePrincipal)
         if not fact.found:
+            registered_here = credentials is not None and credentials.observed
+            elsewhere = credentials is not None and credentials.cause == "elsewhere"
+            if registered_here:
+                what = (
+                    "its app registration is in the tenant, but the enterprise application "
+                    "(service principal) was deleted: every sign-in fails (AADSTS7000229)"
+                )
+            elif elsewhere:
+                what = (
+                    "the app is registered in another tenant and was never consented to here "
+                    "(or its enterprise application was deleted): every sign-in fails "
+                    "(AADSTS700016)"
+                )
+            else:
+                what = (
+                    "every sign-in fails (AADSTS7000229 when the registration is in this "
+                    "tenant, 700016 when it is not)"
+                )
             self.add(
                 FindingKind.ACCOUNT_DISABLED,
                 Level.CRITICAL,
                 observation,
                 subject="service principal",
-                summary=f"the app has no service principal in tenant {observation.tenant} "
-                "(deleted, or never consented): it cannot sign in (AADSTS700016)",
-                remedy="re-create the enterprise application (admin consent for the app) or "
-                "correct client_id",
+                summary=f"the app has no service principal in tenant {observation.tenant}: {what}",
+                remedy="re-create the enterprise application (an admin consents to the app in "
+                "this tenant, or `az ad sp create --id <client id>`), or correct client_id",
                 subject_id="service-principal",
                 deadline=observation.first_seen,
             )
@@ -663,31 +743,48 @@ class _Rules:
             if domain_observation is not None and isinstance(domain_observation.fact, DomainPolicy)
             else None
         )
-        prediction = predict_password_expiry(account, domain)
+        organization = self.index.one("organization", identity.tenant)
+        prediction = predict_password_expiry(
+            account,
+            domain,
+            organization.fact
+            if organization is not None and isinstance(organization.fact, TenantInfo)
+            else None,
+        )
         changed = account.last_password_change
         if prediction.expires is None or changed is None:
+            declared = self.index.one("declared_expiry", identity.tenant, name)
+            if prediction.on_premises and declared is not None and declared.observed:
+                return  # the operator declared the date on-premises AD sets
             if not prediction.never:
                 reason = prediction.why
                 if domain is None and domain_observation is not None and domain_observation.reason:
                     reason = domain_observation.reason
+                elif "creation date" in reason and organization is not None and organization.reason:
+                    reason = f"{reason} ({organization.reason})"
                 self.not_observed.setdefault(name, []).append(f"password expiry: {reason}")
             return
+        policy = (
+            f"{prediction.validity_days}-day default of tenants created before 2021, inferred: "
+            f"domain {prediction.domain} sets none"
+            if prediction.inferred
+            else f"{prediction.validity_days}-day policy of {prediction.domain}"
+        )
         self.expiry(
             observation,
             identity=name,
             subject=f"password of {account.user_principal_name}",
             subject_id="password",
             at=prediction.expires,
-            what=f"the password (changed {_date(changed)}, {prediction.validity_days}-day policy "
-            f"of {prediction.domain})",
+            what=f"the password (changed {_date(changed)}, {policy})",
             remedy=f"change the password (and the integration's and the monitor's copy) "
             f"{_by(prediction.expires, self.now)}; to stop this recurring, set "
             "DisablePasswordExpiration "
             "on this service account or move the integration to an application user",
-            source="graph",
+            source="graph (inferred default)" if prediction.inferred else "graph",
             kind=FindingKind.PASSWORD_EXPIRING,
             advice_level=Level.INFO,
-            details={"validity_days": prediction.validity_days},
+            details={"validity_days": prediction.validity_days, "inferred": prediction.inferred},
         )
 
     def sku_status(
@@ -779,6 +876,20 @@ class _Rules:
                 self.missing(name, f"{environment} security roles", roles)
                 continue
             assert isinstance(roles.fact, SecurityRoles)
+            if not roles.fact.roles and not user.is_disabled:
+                self.add(
+                    FindingKind.SECURITY_ROLE,
+                    Level.CRITICAL,
+                    roles,
+                    subject=f"security roles in {environment}",
+                    summary=f"holds no security role in {environment}, directly or through a "
+                    "team: it signs in, and Dataverse refuses everything it asks (0x80042F09)",
+                    remedy="assign a least-privilege security role (only the tables the "
+                    f"integration uses) to the identity's user in {environment}, directly or "
+                    "through a team",
+                    subject_id="no-role",
+                    deadline=roles.first_seen,
+                )
             for grant in roles.fact.roles:
                 if grant.is_system_administrator or grant.is_system_customizer:
                     role = (
@@ -812,7 +923,12 @@ class _Rules:
         user: SystemUser,
         observation: Observation,
     ) -> None:
-        if identity.kind != "user" or user.is_application_user or user.is_non_interactive:
+        if (
+            identity.kind != "user"
+            or user.is_application_user
+            or user.is_non_interactive
+            or user.is_administrative  # administrative access mode needs no licence
+        ):
             return
         if user.access_mode is None:
             return
@@ -860,6 +976,8 @@ class _Rules:
             return APPLICATION_USER
         if users and all(u.is_non_interactive for u in users):
             return NON_INTERACTIVE_USER
+        if users and all(u.is_non_interactive or u.is_administrative for u in users):
+            return ADMINISTRATIVE_USER
         if users:
             licensed = bool(licences) or any(u.is_licensed for u in users)
             label = f"{INTERACTIVE_USER} ({'licensed' if licensed else 'unlicensed'})"
@@ -939,39 +1057,89 @@ class _Rules:
         return count
 
     def tenant(self, tenant: str) -> tuple[SkuPosture, ...]:
-        skus = [
-            o.fact
-            for o in self.index.many("subscribed_sku", tenant)
-            if isinstance(o.fact, SubscribedSku)
-        ]
+        observations = sorted(
+            (
+                o
+                for o in self.index.many("subscribed_sku", tenant)
+                if isinstance(o.fact, SubscribedSku)
+            ),
+            key=lambda o: o.fact.part_number if isinstance(o.fact, SubscribedSku) else "",
+        )
+        skus = [o.fact for o in observations if isinstance(o.fact, SubscribedSku)]
+        seats = {s.sku_id: _seat(s) for s in skus}
         summary = tuple(
-            SkuPosture(s.part_number, s.enabled, s.consumed, s.spare, s.capability_status)
-            for s in sorted(skus, key=lambda s: s.part_number)
+            SkuPosture(
+                s.part_number,
+                s.enabled,
+                s.consumed,
+                s.spare,
+                s.capability_status,
+                _seat_words(seats[s.sku_id]),
+            )
+            for s in skus
         )
         wanting = self.recommends_non_interactive.get(tenant)
-        observations = [
-            o
-            for o in self.index.many("subscribed_sku", tenant)
-            if isinstance(o.fact, SubscribedSku)
-        ]
-        if wanting and observations and not any(s.spare > 0 for s in skus):
-            listed = ", ".join(f"{s.part_number} {s.consumed}/{s.enabled}" for s in summary)
+        usable = [s for s in skus if seats[s.sku_id].use == "dataverse" and s.spare > 0]
+        judged = all(seat.use is not None for seat in seats.values())
+        if wanting and skus and judged and not usable:
+            listed = ", ".join(
+                f"{s.part_number} {s.consumed}/{s.enabled}"
+                + (f" ({seats[s.sku_id].why})" if seats[s.sku_id].use != "dataverse" else "")
+                for s in skus
+            )
+            on_demand = [
+                s.part_number for s in skus if seats[s.sku_id].use == "on_demand" and s.spare > 0
+            ]
+            extra = (
+                f"; the spare Microsoft 365 seats ({', '.join(on_demand)}) are usable only by "
+                "adding the user on demand"
+                if on_demand
+                else ""
+            )
             self.add(
                 FindingKind.LICENCE,
                 Level.WARNING,
                 observations[0],
                 subject="spare licences",
-                summary=f"no spare licence in tenant {tenant} ({listed}), while "
-                f"{', '.join(wanting)} should move to a non-interactive user, whose creation "
-                "needs a licence for a moment",
-                remedy="free or buy one licence before creating the non-interactive user, or "
-                "move the integration to an application user (needs no licence)",
+                summary=f"no spare licence that gets a user into Dataverse in tenant {tenant} "
+                f"({listed}), while {', '.join(wanting)} should move to a non-interactive user, "
+                f"whose creation needs such a licence for a moment{extra}",
+                remedy="free or buy one Dynamics 365 or Power Apps / Power Automate per-user "
+                "licence before creating the non-interactive user, or move the integration to "
+                "an application user (needs no licence)",
                 subject_id="spare-licences",
                 identity="",
                 environment="",
                 source="graph",
+                details={"on_demand": tuple(on_demand)} if on_demand else None,
             )
         return summary
+
+    def password_sign_in(self, identity: IdentityConfig) -> None:
+        """Advice for every password identity: the sign-in it relies on is being retired."""
+        self.findings.append(
+            Finding(
+                key=Finding.make_key(
+                    FindingKind.IDENTITY_TYPE,
+                    tenant=identity.tenant,
+                    identity=identity.name,
+                    subject_id="password-sign-in",
+                ),
+                kind=FindingKind.IDENTITY_TYPE,
+                level=Level.INFO,
+                tenant=identity.tenant,
+                identity=identity.name,
+                environment=None,
+                subject=f"password sign-in of {identity.username or identity.name}",
+                summary="signs in with username and password (ROPC): MSAL deprecates this flow "
+                "for public clients, and it stops working as soon as multifactor "
+                "authentication is required for the account",
+                remedy="move the integration to an application user (client credentials, "
+                f"preferably with a certificate); see {ROPC_MIGRATION}",
+                observed_at=self.now,
+                source="configuration",
+            )
+        )
 
     def not_observed_findings(self) -> None:
         groups: dict[tuple[str, str, str], list[Observation]] = {}
@@ -1012,6 +1180,24 @@ class _Rules:
                 environment="",
                 details={"facts": tuple(facts), "count": len(members)},
             )
+
+
+def _seat(sku: SubscribedSku) -> Seat:
+    return seat_use(
+        sku.part_number,
+        applies_to=sku.applies_to,
+        capability_status=sku.capability_status,
+        plans=None
+        if sku.service_plans is None
+        else [(plan.name, plan.status) for plan in sku.service_plans],
+    )
+
+
+SEAT_DATAVERSE = "gets a user into Dataverse"
+
+
+def _seat_words(seat: Seat) -> str:
+    return SEAT_DATAVERSE if seat.use == "dataverse" else seat.why
 
 
 def _not_observed_remedy(cause: str, tenant: str) -> str:
@@ -1055,6 +1241,8 @@ def evaluate_posture(
     rules = _Rules(index, config, now, thresholds)
     for identity in config.identities.values():
         rules.identity(identity)
+        if identity.kind == "user":
+            rules.password_sign_in(identity)
     for tenant in config.tenants:
         for subject in (OBSERVER_SUBJECT,):
             observer = index.one("app_credentials", tenant, None, None, subject)

@@ -6,8 +6,14 @@ came from), the configuration and ``now``:
 
 * a **definitive** outcome (the identity provider or Dataverse said no) is a critical finding at
   once: ``credential_broken`` (wrong, expired or unknown credential, policy block,
-  misconfiguration), ``account_disabled``, ``account_locked`` (one per identity, whatever number of
-  environments failed) or ``not_in_environment`` (one per environment);
+  misconfiguration), ``account_disabled``, ``account_locked``, ``licence`` (no licence, or
+  Dataverse itself disabled for the tenant; one per identity, whatever number of environments
+  failed), ``not_in_environment`` or ``security_role`` (no role, a missing privilege; one per
+  environment). Summary and remedy come from :func:`monitor.model.outcomes.describe`, refined by the
+  AADSTS code and the credential type (an expired certificate is renewed, a deleted enterprise
+  application re-created);
+* an environment in **administration mode** (planned maintenance) is one ``maintenance``
+  warning per environment, whichever identities met it, and no identity finding;
 * a **transient** or **local** outcome (unreachable, throttled, 5xx, TLS, clock, unclassified) is
   a ``cannot_verify`` warning only after ``cannot_verify_after_failures`` failures in a row that
   span at least ``cannot_verify_after_minutes``. When at least two identities of a tenant all fail
@@ -23,6 +29,7 @@ Thresholds come from ``[alerts]`` (per identity or tag where set).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from monitor.model.findings import Finding, FindingKind, Level
-from monitor.model.outcomes import Nature, Outcome, info
+from monitor.model.outcomes import Nature, Outcome, describe, info
 
 if TYPE_CHECKING:
     from monitor.config.model import AlertRules, Config, IdentityConfig
@@ -51,7 +58,13 @@ DEFINITIVE_KINDS: dict[Outcome, FindingKind] = {
     Outcome.ACCOUNT_DISABLED: FindingKind.ACCOUNT_DISABLED,
     Outcome.ACCOUNT_LOCKED: FindingKind.ACCOUNT_LOCKED,
     Outcome.NOT_IN_ENVIRONMENT: FindingKind.NOT_IN_ENVIRONMENT,
+    Outcome.NO_ROLE: FindingKind.SECURITY_ROLE,
+    Outcome.MISSING_PRIVILEGE: FindingKind.SECURITY_ROLE,
+    Outcome.NO_LICENCE: FindingKind.LICENCE,
+    Outcome.RESOURCE_DISABLED: FindingKind.LICENCE,
 }
+# Kinds found per environment (one finding each); the others are one per identity.
+PER_ENVIRONMENT = frozenset({FindingKind.NOT_IN_ENVIRONMENT, FindingKind.SECURITY_ROLE})
 
 TENANT_REMEDY = (
     "Check the monitor host's network, proxy and DNS, and the Microsoft 365 / Power Platform "
@@ -69,6 +82,7 @@ class _Pair:
     recovered_from: Outcome | None
     aadsts_code: int | None
     correlation_id: str | None
+    message: str | None = None
 
     @property
     def nature(self) -> Nature:
@@ -79,8 +93,14 @@ class _Pair:
         return self.nature is Nature.DEFINITIVE
 
     @property
+    def in_maintenance(self) -> bool:
+        return self.state.outcome is Outcome.MAINTENANCE
+
+    @property
     def failing_transiently(self) -> bool:
-        return self.nature in (Nature.TRANSIENT, Nature.LOCAL)
+        """Failing for a reason that says nothing about the credential (planned maintenance is
+        its own finding, not a failure to verify)."""
+        return self.nature in (Nature.TRANSIENT, Nature.LOCAL) and not self.in_maintenance
 
     def recovering(self, rules: AlertRules) -> bool:
         """Healthy now, but not yet for long enough to call the earlier failure over."""
@@ -94,6 +114,7 @@ class _Pair:
         return (
             self.recovering(rules)
             and self.recovered_from is not None
+            and self.recovered_from is not Outcome.MAINTENANCE
             and info(self.recovered_from).nature in natures
         )
 
@@ -139,6 +160,7 @@ def _pairs(
                 recovered_from=_outcome(history.recovered_from) if history else None,
                 aadsts_code=history.aadsts_code if history else None,
                 correlation_id=history.correlation_id if history else None,
+                message=history.message if history else None,
             )
         )
     return pairs
@@ -155,6 +177,7 @@ def probe_findings(
     by_pair = {(state.identity, state.environment): state for state in states}
     findings: list[Finding] = []
     per_tenant: dict[str, list[tuple[IdentityConfig, list[_Pair]]]] = {}
+    maintenance: dict[str, list[tuple[IdentityConfig, _Pair]]] = {}
     for identity in config.identities.values():
         pairs = _pairs(identity, by_pair, histories)
         if not pairs:
@@ -162,6 +185,12 @@ def probe_findings(
         rules = config.alerts.rules_for(identity)
         findings.extend(_definitive_findings(identity, pairs, rules))
         per_tenant.setdefault(identity.tenant, []).append((identity, pairs))
+        for pair in pairs:
+            if pair.in_maintenance:
+                maintenance.setdefault(pair.environment, []).append((identity, pair))
+    findings.extend(
+        _maintenance_finding(environment, members) for environment, members in maintenance.items()
+    )
     for tenant, members in per_tenant.items():
         tenant_key = Finding.make_key(FindingKind.CANNOT_VERIFY, tenant=tenant, subject_id=SOURCE)
         tenant_finding = _tenant_finding(tenant, tenant_key, members, config, now)
@@ -209,7 +238,7 @@ def _definitive_findings(
             continue
         grouped.setdefault(DEFINITIVE_KINDS[outcome], []).append(pair)
     for kind, members in grouped.items():
-        if kind is FindingKind.NOT_IN_ENVIRONMENT:
+        if kind in PER_ENVIRONMENT:
             for pair in members:
                 findings.append(_definitive(identity, kind, [pair], rules, pair.environment))
         else:
@@ -228,16 +257,24 @@ def _definitive(
     failing = [pair for pair in members if pair.definitive]
     lead = failing[0] if failing else members[0]
     outcome = lead.state.outcome if failing else (lead.recovered_from or lead.state.outcome)
-    outcome_info = info(outcome)
+    summary_words, remedy = describe(
+        outcome, aadsts_code=lead.aadsts_code, credential_type=identity.credential_type
+    )
     environments = [pair.environment for pair in members]
     if kind is FindingKind.NOT_IN_ENVIRONMENT:
         subject = f"{identity.name} in environment {lead.environment}"
+    elif kind is FindingKind.SECURITY_ROLE:
+        subject = f"the security roles of {identity.name} in environment {lead.environment}"
+    elif outcome is Outcome.RESOURCE_DISABLED:
+        subject = f"Dataverse (Dynamics CRM) in tenant {identity.tenant}"
+    elif kind is FindingKind.LICENCE:
+        subject = f"the licence of {identity.username or identity.name}"
     elif kind is FindingKind.CREDENTIAL_BROKEN:
         subject = _credential_words(identity)
     else:
         subject = f"the account {identity.username or identity.name}"
     since = min(pair.failing_since for pair in members)
-    summary = f"{outcome_info.summary}{_code_words(lead)}"
+    summary = f"{summary_words}{_privilege_words(outcome, lead)}{_code_words(lead)}"
     if not failing:
         summary += "; it worked again at the last check, waiting for a second success"
     return Finding(
@@ -245,7 +282,7 @@ def _definitive(
             kind,
             tenant=identity.tenant,
             identity=identity.name,
-            environment=environment if kind is FindingKind.NOT_IN_ENVIRONMENT else None,
+            environment=environment if kind in PER_ENVIRONMENT else None,
             subject_id=SOURCE,
         ),
         kind=kind,
@@ -255,7 +292,7 @@ def _definitive(
         environment=environment,
         subject=subject,
         summary=summary,
-        remedy=outcome_info.remedy,
+        remedy=remedy,
         observed_at=max(pair.state.last_probe_at for pair in members),
         source=SOURCE,
         details=MappingProxyType(
@@ -267,6 +304,52 @@ def _definitive(
                 "correlation_id": lead.correlation_id,
                 RECOVERING: not failing,
                 "resolve_after_successes": rules.resolve_after_successes,
+            }
+        ),
+    )
+
+
+_PRIVILEGE = re.compile(r"\bprv[A-Za-z0-9_]+")
+
+
+def _privilege_words(outcome: Outcome, pair: _Pair) -> str:
+    """Name the privilege a ``missing_privilege`` answer named (from the result's message)."""
+    if outcome is not Outcome.MISSING_PRIVILEGE or not pair.message:
+        return ""
+    found = _PRIVILEGE.search(pair.message)
+    return f": {found.group(0)}" if found else ""
+
+
+def _maintenance_finding(environment: str, members: list[tuple[IdentityConfig, _Pair]]) -> Finding:
+    """One warning for an environment in administration mode, whichever identities met it."""
+    identity = members[0][0]
+    outcome_info = info(Outcome.MAINTENANCE)
+    since = min(pair.failing_since for _, pair in members)
+    names = sorted({member.name for member, _ in members})
+    return Finding(
+        key=Finding.make_key(
+            FindingKind.MAINTENANCE,
+            tenant=identity.tenant,
+            environment=environment,
+            subject_id=SOURCE,
+        ),
+        kind=FindingKind.MAINTENANCE,
+        level=Level.WARNING,
+        tenant=identity.tenant,
+        identity=None,
+        environment=environment,
+        subject=f"environment {environment}",
+        summary=f"environment {environment} is in administration mode since {_when(since)} "
+        f"(planned maintenance, 0x8004a113): only System Administrators and System "
+        f"Customizers can sign in; {', '.join(names)} wait for it to end",
+        remedy=outcome_info.remedy,
+        observed_at=max(pair.state.last_probe_at for _, pair in members),
+        source=SOURCE,
+        details=MappingProxyType(
+            {
+                "outcome": Outcome.MAINTENANCE.value,
+                "identities": names,
+                "failing_since": since.isoformat(),
             }
         ),
     )

@@ -1,9 +1,11 @@
-"""Power Platform request (PPR) entitlements per licence, and the tenant pool (domain.md 5.2, 5.3).
+"""Power Platform request (PPR) entitlements per licence, and the tenant pool.
 
 Source: "Requests limits and allocations" (learn.microsoft.com/power-platform/admin/
-api-request-limits-allocations, ms.date 05/29/2025). Licences are named by their **SKU part
-number** (``skuPartNumber`` in Graph ``licenseDetails`` / ``subscribedSkus``), the vocabulary the
-posture reads observe and the configuration's ``licences = [...]`` uses. Lookups ignore case.
+api-request-limits-allocations, ms.date 05/29/2025; docs/platform.md, "Power Platform requests").
+Licences are named by their **SKU part number** (``skuPartNumber`` in Graph ``licenseDetails`` /
+``subscribedSkus``, as Microsoft's "Product names and service plan identifiers for licensing"
+lists them), the vocabulary the posture reads observe and the configuration's
+``licences = [...]`` uses. Lookups ignore case.
 
 The table is a default: ``[usage.entitlements]`` in the configuration overrides a SKU's requests
 or adds a SKU (:class:`EntitlementTable`). A SKU in neither grants nothing the monitor knows of;
@@ -13,10 +15,12 @@ Rules from the source that the table encodes:
 
 * the requests of several paid licences add up;
 * in the Dynamics 365 "base + attach" model, attach licences add nothing (kind ``attach``);
-* non-licensed identities (application users, non-interactive users) draw from one pool per
-  tenant: 500,000 + 5,000 per Dynamics 365 Enterprise / Professional licence (USL), at most
-  10,000,000; a tenant with only Power Apps or Power Automate gets 25,000 (the larger product
-  line applies).
+* Power Automate per flow and Copilot Studio capacity (kind ``capacity``) belongs to the flows
+  and agents it licenses, not to a user: it adds nothing to a user's allocation;
+* non-licensed identities (application users, non-interactive users, users in the
+  administrative access mode) draw from one pool per tenant: 500,000 + 5,000 per **purchased**
+  paid Dynamics 365 Enterprise / Professional licence (USL), at most 10,000,000; a tenant with
+  only Power Apps or Power Automate gets 25,000 (the larger product line applies).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ KINDS: Mapping[str, LicenceKind] = MappingProxyType(
             LicenceKind(
                 "capacity",
                 250_000,
-                "Power Automate per flow / Process, Copilot Studio",
+                "Power Automate per flow / Process, Copilot Studio: capacity of the flows and "
+                "agents it licenses, not a user's allocation",
             ),
             LicenceKind("portals_login", 200, "Power Apps Portals login"),
             LicenceKind(
@@ -101,16 +106,51 @@ DEFAULT_SKUS: Mapping[str, SkuEntitlement] = _skus(
     _d365("DYN365_SCM", "Dynamics 365 Supply Chain Management"),
     _d365("DYNAMICS_365_FOR_OPERATIONS", "Dynamics 365 Unified Operations Plan"),
     _d365("CRMSTANDARD", "Dynamics CRM Online Professional"),
+    _d365("DYN365_SALES_PREMIUM", "Dynamics 365 Sales Premium"),
+    _d365("DYN365_PROJECT_OPERATIONS", "Dynamics 365 Project Operations"),
+    _d365("DYN365_RETAIL", "Dynamics 365 Commerce"),
+    _d365("DYNAMICS_365_CONTACT_CENTER", "Dynamics 365 Contact Center"),
+    _d365("DYNAMICS_365_CONTACT_CENTER_DIGITAL", "Dynamics 365 Contact Center Digital"),
+    _d365("DYNAMICS_365_CONTACT_CENTER_VOICE", "Dynamics 365 Contact Center Voice"),
+    _d365("DYN365_ENTERPRISE_CASE_MANAGEMENT", "Dynamics 365 Customer Service (Case Management)"),
+    # 40,000: Dynamics 365 for US Government (GCC)
+    _d365("DYN365_ENTERPRISE_SALES_GOV", "Dynamics 365 Sales Enterprise for Government"),
+    _d365("D365_ENTERPRISE_SALES_GOV", "Dynamics 365 Sales Enterprise for Government"),
+    _d365(
+        "DYN365_ENTERPRISE_CUSTOMER_SERVICE_GOV",
+        "Dynamics 365 Customer Service Enterprise for Government",
+    ),
+    _d365(
+        "D365_ENTERPRISE_CUSTOMER_SERVICE_GOV",
+        "Dynamics 365 Customer Service Enterprise for Government",
+    ),
+    _d365("DYN365_ENTERPRISE_FIELD_SERVICE_GOV", "Dynamics 365 Field Service for Government"),
+    _d365("D365_ENTERPRISE_FIELD_SERVICE_GOV", "Dynamics 365 Field Service for Government"),
+    _d365(
+        "DYN365_ENTERPRISE_CASE_MANAGEMENT_GOV",
+        "Dynamics 365 Customer Service (Case Management) for Government",
+    ),
+    _d365("D365_SALES_PRO_GOV", "Dynamics 365 Sales Professional for Government"),
     # 40,000: Power Platform per-user plans
     SkuEntitlement("POWERAPPS_PER_USER", "premium", "Power Apps per user / Premium"),
     SkuEntitlement("FLOW_PER_USER", "premium", "Power Automate per user / Premium"),
     SkuEntitlement(
         "POWERAUTOMATE_ATTENDED_RPA", "premium", "Power Automate per user with attended RPA"
     ),
+    SkuEntitlement(
+        "POWERAPPS_PER_USER_GCC", "premium", "Power Apps per user / Premium for Government"
+    ),
+    SkuEntitlement(
+        "FLOW_PER_USER_GCC", "premium", "Power Automate per user / Premium for Government"
+    ),
     # 6,000
     SkuEntitlement("DYN365_ENTERPRISE_TEAM_MEMBERS", "standard", "Dynamics 365 Team Members"),
     SkuEntitlement("DYN365_TEAM_MEMBERS", "standard", "Dynamics 365 Team Members"),
+    SkuEntitlement(
+        "DYN365_ENTERPRISE_TEAM_MEMBERS_GOV", "standard", "Dynamics 365 Team Members for Government"
+    ),
     SkuEntitlement("POWERAPPS_PER_APP", "standard", "Power Apps per app"),
+    SkuEntitlement("POWERAPPS_PER_APP_NEW", "standard", "Power Apps per app (new)"),
     SkuEntitlement("CRMPLAN2", "standard", "Dynamics CRM Online Basic"),
     SkuEntitlement("SPE_E3", "standard", "Microsoft 365 E3"),
     SkuEntitlement("SPE_E5", "standard", "Microsoft 365 E5"),
@@ -131,6 +171,9 @@ DEFAULT_SKUS: Mapping[str, SkuEntitlement] = _skus(
     # attach licences: nothing of their own
     SkuEntitlement("D365_SALES_ENT_ATTACH", "attach", "Dynamics 365 Sales Enterprise Attach"),
     SkuEntitlement("D365_SALES_PRO_ATTACH", "attach", "Dynamics 365 Sales Professional Attach"),
+    SkuEntitlement(
+        "DYN365_PROJECT_OPERATIONS_ATTACH", "attach", "Dynamics 365 Project Operations Attach"
+    ),
 )
 
 POOL_BASE = 500_000  # Dynamics 365 tenants, per 24 hours

@@ -32,6 +32,8 @@ class FindingKind(enum.StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     LICENCE = "licence"  # licence lost / suspended, no spare licence
     NOT_IN_ENVIRONMENT = "not_in_environment"
+    SECURITY_ROLE = "security_role"  # no security role, or a role lacking a needed privilege
+    MAINTENANCE = "maintenance"  # an environment in administration mode (planned)
     OVER_PRIVILEGED = "over_privileged"  # System Administrator / Customizer roles
     IDENTITY_TYPE = "identity_type"  # a named licensed user runs an integration, etc.
     CAPACITY = "capacity"  # non-interactive users 7 of 7

@@ -126,3 +126,4 @@ class ProbeHistory:
     http_status: int | None = None
     correlation_id: str | None = None
     stage: str | None = None
+    message: str | None = None  # of the newest result (names e.g. a missing privilege)

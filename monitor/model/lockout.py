@@ -40,6 +40,8 @@ LOCKOUT_TRIGGERS: Mapping[Outcome, LockoutHold] = MappingProxyType(
         Outcome.ACCOUNT_DISABLED: LockoutHold.COOLDOWN,
         Outcome.IDENTITY_NOT_FOUND: LockoutHold.COOLDOWN,
         Outcome.POLICY_BLOCKED: LockoutHold.COOLDOWN,
+        Outcome.RESOURCE_DISABLED: LockoutHold.COOLDOWN,
+        Outcome.TENANT_RESTRICTED: LockoutHold.COOLDOWN,
         # An Entra error the monitor cannot read may have been a failed sign-in.
         Outcome.UNCLASSIFIED: LockoutHold.COOLDOWN,
     }

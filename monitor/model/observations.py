@@ -35,10 +35,20 @@ NotObservedCause = Literal[
     "not_read",  # an earlier failure stopped the reads this fact depends on
 ]
 
-# Dataverse's role templates are the same GUID in every environment (domain.md 4.3).
+# Dataverse's role templates are the same GUID in every environment (docs/platform.md,
+# "Dataverse users and roles").
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
 SYSTEM_CUSTOMIZER_TEMPLATE = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
+ACCESS_MODE_ADMINISTRATIVE = 1
 ACCESS_MODE_NON_INTERACTIVE = 4
+ACCESS_MODES = {
+    0: "read-write",
+    1: "administrative",
+    2: "read",
+    3: "support user",
+    4: "non-interactive",
+    5: "delegated admin",
+}
 # Graph's conventional "never expires" for a domain's passwordValidityPeriodInDays.
 NEVER_EXPIRES_DAYS = 2147483647
 
@@ -373,6 +383,7 @@ class DomainPolicy(Fact):
     password_validity_days: int | None = None
     password_notification_days: int | None = None
     is_default: bool = False
+    authentication_type: str | None = None  # "Managed" or "Federated"; None: not read
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -380,6 +391,7 @@ class DomainPolicy(Fact):
             "password_validity_days": self.password_validity_days,
             "password_notification_days": self.password_notification_days,
             "is_default": self.is_default,
+            "authentication_type": self.authentication_type,
         }
 
     @classmethod
@@ -389,7 +401,12 @@ class DomainPolicy(Fact):
             password_validity_days=_int(data.get("password_validity_days")),
             password_notification_days=_int(data.get("password_notification_days")),
             is_default=bool(data.get("is_default")),
+            authentication_type=_str(data.get("authentication_type")),
         )
+
+    @property
+    def federated(self) -> bool:
+        return (self.authentication_type or "").lower() == "federated"
 
     @property
     def passwords_expire(self) -> bool:
@@ -398,8 +415,54 @@ class DomainPolicy(Fact):
 
 
 @dataclass(frozen=True)
+class TenantInfo(Fact):
+    """The tenant's organization object: when it was created (``None``: Graph had no value).
+
+    A tenant created before 2021 has a 90-day password validity by default where a domain
+    sets none; a newer one has no expiration.
+    """
+
+    kind: ClassVar[str] = "organization"
+    tenant_id: str
+    created: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tenant_id": self.tenant_id, "created": _time(self.created)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TenantInfo:
+        return cls(
+            tenant_id=str(data.get("tenant_id", "")), created=_parse_time(data.get("created"))
+        )
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """A service plan of a SKU (``servicePlanName``, ``provisioningStatus``, ``appliesTo``)."""
+
+    name: str
+    status: str = "Success"
+    applies_to: str = "User"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "applies_to": self.applies_to}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServicePlan:
+        return cls(
+            name=str(data.get("name", "")),
+            status=str(data.get("status", "Success")),
+            applies_to=str(data.get("applies_to", "User")),
+        )
+
+
+@dataclass(frozen=True)
 class SubscribedSku(Fact):
-    """A licence SKU the tenant subscribes to; spare = enabled units minus consumed units."""
+    """A licence SKU the tenant subscribes to; spare = enabled units minus consumed units.
+
+    ``applies_to`` (``User`` or ``Company``) and ``service_plans`` are None in facts recorded
+    before they were read (the spare-licence rule then does not judge the tenant).
+    """
 
     kind: ClassVar[str] = "subscribed_sku"
     sku_id: str
@@ -409,6 +472,8 @@ class SubscribedSku(Fact):
     suspended: int = 0
     warning: int = 0
     capability_status: str = "Enabled"
+    applies_to: str | None = None
+    service_plans: tuple[ServicePlan, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -419,10 +484,15 @@ class SubscribedSku(Fact):
             "suspended": self.suspended,
             "warning": self.warning,
             "capability_status": self.capability_status,
+            "applies_to": self.applies_to,
+            "service_plans": None
+            if self.service_plans is None
+            else [plan.to_json() for plan in self.service_plans],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SubscribedSku:
+        plans = data.get("service_plans")
         return cls(
             sku_id=str(data.get("sku_id", "")),
             part_number=str(data.get("part_number", "")),
@@ -431,6 +501,12 @@ class SubscribedSku(Fact):
             suspended=_int(data.get("suspended")) or 0,
             warning=_int(data.get("warning")) or 0,
             capability_status=str(data.get("capability_status", "Enabled")),
+            applies_to=_str(data.get("applies_to")),
+            service_plans=tuple(
+                ServicePlan.from_json(item) for item in plans if isinstance(item, Mapping)
+            )
+            if isinstance(plans, list)
+            else None,
         )
 
     @property
@@ -490,6 +566,15 @@ class SystemUser(Fact):
             self.found
             and not self.application_id
             and self.access_mode == ACCESS_MODE_NON_INTERACTIVE
+        )
+
+    @property
+    def is_administrative(self) -> bool:
+        """Access mode 1 (Global, Power Platform or Dynamics 365 administrators): no licence."""
+        return (
+            self.found
+            and not self.application_id
+            and self.access_mode == ACCESS_MODE_ADMINISTRATIVE
         )
 
 
@@ -585,6 +670,7 @@ FACT_TYPES: dict[str, type[Fact]] = {
         UserAccount,
         UserLicences,
         DomainPolicy,
+        TenantInfo,
         SubscribedSku,
         SystemUser,
         SecurityRoles,

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from monitor.cloud import admin_centers
 from monitor.model.findings import FindingKind
 from monitor.model.incidents import IncidentRecord
 from monitor.secrets import scrub
@@ -25,13 +26,13 @@ from monitor.secrets import scrub
 if TYPE_CHECKING:
     from monitor.config.model import Config, IdentityConfig
 
-ENTRA_PORTALS = {
-    "public": "https://entra.microsoft.com",
-    "usgov": "https://entra.microsoft.us",
-    "china": "https://entra.microsoftonline.cn",
+# Admin-center links follow the tenant's cloud (and GCC: a public tenant's *.crm9 environments),
+# see monitor.cloud.admin_centers.
+# Entra's answer when a credential of each type has expired (7000222 is for secrets only).
+EXPIRED_ANSWERS = {
+    "client_secret": "AADSTS7000222",
+    "certificate": 'AADSTS700027 "The key used is expired"',
 }
-POWER_PLATFORM_ADMIN = "https://admin.powerplatform.microsoft.com/environments"
-SERVICE_HEALTH = "https://admin.microsoft.com/#/servicehealth"
 
 IMPACT: dict[str, str] = {
     FindingKind.CREDENTIAL_BROKEN: (
@@ -39,8 +40,9 @@ IMPACT: dict[str, str] = {
         "until the credential is fixed."
     ),
     FindingKind.CREDENTIAL_EXPIRING: (
-        "When it expires, the integration's sign-ins fail (AADSTS7000222) and it stops reading "
-        "and writing Dataverse data."
+        "When it expires, the integration's sign-ins fail (AADSTS7000222 for a client secret, "
+        'AADSTS700027 "The key used is expired" for a certificate) and it stops reading and '
+        "writing Dataverse data."
     ),
     FindingKind.PASSWORD_EXPIRING: (
         "When the password expires, the integration's sign-ins fail (AADSTS50055) and it stops "
@@ -56,6 +58,15 @@ IMPACT: dict[str, str] = {
     FindingKind.LICENCE: "Without a licence Dataverse refuses the user: the integration stops.",
     FindingKind.NOT_IN_ENVIRONMENT: (
         "The integration signs in, but Dataverse refuses every request in this environment."
+    ),
+    FindingKind.SECURITY_ROLE: (
+        "The integration signs in, but Dataverse refuses what its security roles do not allow: "
+        "without any role, every request."
+    ),
+    FindingKind.MAINTENANCE: (
+        "While the environment is in administration mode only System Administrators and "
+        "System Customizers get in: integrations running as other users are refused until it "
+        "ends."
     ),
     FindingKind.OVER_PRIVILEGED: (
         "Nothing breaks, but the integration can change or delete far more than it needs: a bug "
@@ -169,19 +180,44 @@ def _when(moment: datetime) -> str:
 
 
 def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
-    """Return (URL, label) of the admin page where the incident is fixed."""
+    """Return (URL, label) of the admin page where the incident is fixed, in the admin center
+    of the tenant's cloud (GCC, GCC High and DoD have their own hosts)."""
     given = incident.details.get("portal_url")
     if isinstance(given, str) and given.startswith("https://"):
         label = incident.details.get("portal_label")
         return given, label if isinstance(label, str) else "Open the admin page"
     identity = config.identities.get(incident.identity or "")
     tenant = config.tenants.get(incident.tenant)
-    portal = ENTRA_PORTALS.get(tenant.cloud if tenant else "public", ENTRA_PORTALS["public"])
+    environment = config.environments.get(incident.environment or "")
+    if environment is None and identity is not None and identity.environments:
+        environment = config.environments.get(identity.environments[0])
+    centers = admin_centers(
+        tenant.cloud if tenant else "public", environment.url if environment else None
+    )
+    portal = centers.entra
     kind = incident.kind
     if kind == FindingKind.CANNOT_VERIFY and identity is None:
-        return SERVICE_HEALTH, "Microsoft 365 service health"
-    if kind in (FindingKind.NOT_IN_ENVIRONMENT, FindingKind.CAPACITY, FindingKind.USAGE):
-        return POWER_PLATFORM_ADMIN, "Power Platform admin center: environments"
+        if centers.microsoft_365 is None:
+            return portal, "Entra admin center"
+        return (
+            f"{centers.microsoft_365}/adminportal/home#/servicehealth",
+            "Microsoft 365 service health",
+        )
+    if (
+        kind
+        in (
+            FindingKind.NOT_IN_ENVIRONMENT,
+            FindingKind.SECURITY_ROLE,
+            FindingKind.MAINTENANCE,
+            FindingKind.CAPACITY,
+            FindingKind.USAGE,
+        )
+        and centers.power_platform is not None
+    ):
+        return (
+            f"{centers.power_platform}/environments",
+            "Power Platform admin center: environments",
+        )
     if kind == FindingKind.LICENCE:
         return (
             f"{portal}/#view/Microsoft_AAD_IAM/LicensesMenuBlade/~/Products",
@@ -210,6 +246,30 @@ def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
             f"Entra admin center: users (search {identity.username or identity.name})",
         )
     return portal, "Entra admin center"
+
+
+def impact_of(incident: IncidentRecord, config: Config) -> str:
+    """Return what the integration will experience; an expiring credential names the answer
+    Entra gives for its own type."""
+    impact = IMPACT.get(incident.kind, "")
+    if incident.kind != FindingKind.CREDENTIAL_EXPIRING:
+        return impact
+    identity = config.identities.get(incident.identity or "")
+    kind: str | None = identity.credential_type if identity is not None else None
+    if identity is None:
+        tenant = config.tenants.get(incident.tenant)
+        observer = tenant.observer if tenant is not None else None
+        if observer is not None:
+            kind = "certificate" if observer.certificate is not None else "client_secret"
+    if "certificate" in incident.subject:
+        kind = "certificate"
+    answer = EXPIRED_ANSWERS.get(kind or "")
+    if answer is None:
+        return impact
+    return (
+        f"When it expires, the integration's sign-ins fail ({answer}) and it stops reading and "
+        "writing Dataverse data."
+    )
 
 
 def _first_clause(text: str) -> str:
@@ -300,7 +360,7 @@ def build_notice(
             deadline=incident.deadline.isoformat() if incident.deadline else None,
             deadline_text=deadline_text,
             what=f"{incident.subject}: {incident.summary}",
-            impact=IMPACT.get(incident.kind, ""),
+            impact=impact_of(incident, config),
             remedy=incident.remedy,
             portal_url=url,
             portal_label=portal_label,

@@ -19,6 +19,7 @@ from typing import Any
 from monitor.config.model import Config
 from monitor.findings.posture import (
     NON_INTERACTIVE_LIMIT,
+    SEAT_DATAVERSE,
     Deadline,
     IdentityPosture,
     Posture,
@@ -96,7 +97,9 @@ def render_posture_text(
     sku_lines = [
         f"  {tenant}: "
         + ", ".join(
-            f"{sku.part_number} {sku.consumed}/{sku.enabled} used ({sku.spare} spare)"
+            f"{sku.part_number} {sku.consumed}/{sku.enabled} used ({sku.spare} spare"
+            + ("" if sku.seat in ("", SEAT_DATAVERSE) else f"; {sku.seat}")
+            + ")"
             + ("" if sku.capability_status == "Enabled" else f", {sku.capability_status}")
             for sku in skus
         )
@@ -198,6 +201,7 @@ def posture_to_dict(
                         "consumed": sku.consumed,
                         "spare": sku.spare,
                         "capability_status": sku.capability_status,
+                        "seat": sku.seat,
                     }
                     for sku in skus
                 ]

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.model.outcomes import Nature, Severity, info, worst
+from monitor.model.outcomes import Nature, Severity, describe, info, worst
 from monitor.model.probes import ProbeResult
 
 _COLUMNS = ("IDENTITY", "ENVIRONMENT", "CREDENTIAL", "OUTCOME", "MS", "DETAIL")
@@ -58,7 +58,14 @@ def _detail(result: ProbeResult) -> str:
         code += f"{result.dataverse_error_code} "
     if not result.attempted:
         code = "held: " + code
-    return code + info(result.outcome).summary
+    return code + _words(result)[0]
+
+
+def _words(result: ProbeResult) -> tuple[str, str]:
+    """Return (summary, remedy) of a result, refined by its code and credential type."""
+    return describe(
+        result.outcome, aadsts_code=result.aadsts_code, credential_type=result.credential_type
+    )
 
 
 def _clip(text: str, width: int) -> str:
@@ -96,13 +103,13 @@ def render_table(results: Sequence[ProbeResult]) -> str:
             if key in seen:
                 continue
             seen.add(key)
-            meta = info(r.outcome)
-            lines.append(f"{r.identity} ({r.environment}): {meta.summary}.")
+            summary, remedy = _words(r)
+            lines.append(f"{r.identity} ({r.environment}): {summary}.")
             if r.message:
                 lines.append(f"  {r.message}")
             if r.correlation_id:
                 lines.append(f"  correlation id {r.correlation_id}")
-            lines.append(f"  fix: {meta.remedy}")
+            lines.append(f"  fix: {remedy}")
     return "\n".join(lines)
 
 
@@ -127,8 +134,8 @@ def result_to_dict(result: ProbeResult) -> dict[str, Any]:
         "attempted": result.attempted,
         "stage": result.stage,
         "message": result.message,
-        "summary": meta.summary,
-        "remedy": meta.remedy,
+        "summary": _words(result)[0],
+        "remedy": _words(result)[1],
         "aadsts_code": result.aadsts_code,
         "oauth_error": result.oauth_error,
         "http_status": result.http_status,

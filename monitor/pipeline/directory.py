@@ -12,11 +12,11 @@ place); ``run(force=True)`` reads every tenant. Per due tenant the pass
 
 1. notes the configured certificate files' ``notAfter`` and the declared expiries (no network);
 2. without an observer, records every Graph / Dataverse fact as "not observed: no observer";
-3. otherwise reads Graph (SKUs, domains, per application identity its service principal and
-   credentials, per user identity its account and licences, the observer's own credentials)
-   and, per environment of the tenant's identities, the non-interactive user count and each
-   identity's ``systemuser`` and roles — each failure becoming "not observed: <why>" for the
-   facts it concerns while the rest is still read;
+3. otherwise reads Graph (SKUs, domains, the organization, per application identity its service
+   principal and credentials, per user identity its account and licences, the observer's own
+   credentials) and, per environment of the tenant's identities, the non-interactive user count
+   and each identity's ``systemuser`` and roles — each failure becoming "not observed: <why>"
+   for the facts it concerns while the rest is still read;
 4. records the observations and the changes in one transaction.
 
 Readers get no store; this module is the only place where directory reads and the store meet.
@@ -58,7 +58,7 @@ log = structlog.get_logger("monitor.directory")
 SessionFactory = Callable[[TenantConfig], MonitorSession]
 
 # Facts a tenant's read produces, by scope (used to say "not observed" for each of them).
-_GRAPH_TENANT_KINDS = ("subscribed_sku", "domain_policy")
+_GRAPH_TENANT_KINDS = ("subscribed_sku", "domain_policy", "organization")
 _APPLICATION_KINDS = ("service_principal", "app_credentials")
 _USER_KINDS = ("user_account", "user_licences")
 _SYSTEMUSER_KINDS = ("systemuser", "security_roles")
@@ -295,6 +295,18 @@ class DirectoryPass:
             )
             self._read_graph(read, tenant, identities, session, tokens)
             self._read_dataverse(read, identities, session, tokens)
+        except Exception as exc:  # a reader bug must not take the pass (or a check) down
+            log.error("directory read failed", tenant=tenant.name, error=type(exc).__name__)
+            unread = _TenantRead(tenant.name, now)
+            reason = f"the read stopped on an internal error ({type(exc).__name__})"
+            self._all_missing(unread, identities, "service_error", reason)
+            unread.missing(
+                ("app_credentials",), "graph", "service_error", reason, subject="observer"
+            )
+            seen = {(o.kind, o.identity, o.environment) for o in read.observations}
+            read.observations += [
+                o for o in unread.observations if (o.kind, o.identity, o.environment) not in seen
+            ]
         finally:
             session.close()
         return read.observations
@@ -384,6 +396,10 @@ class DirectoryPass:
                 read.add(domain, "graph", subject=domain.domain)
         except NotObserved as problem:
             read.missing(("domain_policy",), "graph", problem.cause, problem.reason)
+        try:
+            read.add(graph.organization(), "graph")
+        except NotObserved as problem:
+            read.missing(("organization",), "graph", problem.cause, problem.reason)
         for identity in identities:
             if identity.kind == "application":
                 self._read_application(read, graph, identity)

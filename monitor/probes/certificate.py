@@ -15,9 +15,13 @@ import msal
 from monitor.config.model import EnvironmentConfig, TenantConfig
 from monitor.http import HttpClient
 from monitor.model.outcomes import Outcome
+from monitor.model.probes import ProbeResult
 from monitor.probes.assertion import AssertionSigner, BoundAssertion, CertificateError
-from monitor.probes.classify import Failure
+from monitor.probes.classify import Failure, sanitise
 from monitor.probes.runner import MsalProbe
+
+# Entra's answer to a client assertion it cannot accept (signature, unknown or expired key).
+ASSERTION_REJECTED = 700027
 
 
 class ApplicationCertificateProbe(MsalProbe):
@@ -38,6 +42,26 @@ class ApplicationCertificateProbe(MsalProbe):
         except CertificateError as exc:
             return Failure(Outcome.MISCONFIGURED, f"the certificate cannot be used: {exc}")
         return None
+
+    def refine(self, result: ProbeResult) -> ProbeResult:
+        """An AADSTS700027 while the configured certificate's ``notAfter`` has passed is an
+        expired certificate (``credential_expired``), whatever reason Entra's text gives."""
+        certificate = self.identity.certificate
+        not_after = certificate.not_after if certificate is not None else None
+        if (
+            result.outcome is Outcome.CREDENTIAL_INVALID
+            and result.aadsts_code == ASSERTION_REJECTED
+            and not_after is not None
+            and not_after <= result.started_at
+        ):
+            return result.evolve(
+                outcome=Outcome.CREDENTIAL_EXPIRED,
+                message=sanitise(
+                    f"the configured certificate expired on {not_after:%Y-%m-%d %H:%M} UTC: "
+                    f"{result.message}"
+                ),
+            )
+        return result
 
     def acquire_token(
         self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig

@@ -4,10 +4,17 @@ Pure functions: no I/O, no clock, no logging. They never raise on any input and 
 ``Outcome.OK`` for anything but a proven success (a WhoAmI answer naming the user).
 
 Entra errors are classified on ``error_codes[0]`` (the AADSTS number, table below) and only then
-on the OAuth ``error`` value; the human ``error_description`` is never parsed. An AADSTS code the
-table does not know is ``unclassified``, never healthy, unless the answer itself says it is
-transient (HTTP 429/5xx, ``temporarily_unavailable``). Transport failures, throttling, 5xx and
-unreadable bodies are never a credential class.
+on the OAuth ``error`` value. The human ``error_description`` is read in one place only: Entra
+gives the reason of an AADSTS700027 (client assertion rejected) nowhere else, and "[Reason - The
+key used is expired.]" makes it ``credential_expired`` instead of ``credential_invalid``. An
+AADSTS code the table does not know is ``unclassified``, never healthy, unless the answer itself
+says it is transient (HTTP 429/5xx, ``temporarily_unavailable``). Transport failures,
+throttling, 5xx and unreadable bodies are never a credential class.
+
+Dataverse answers are classified on their error code before their HTTP status: each documented
+code has its own class (not a member, disabled, no role, missing privilege, no licence,
+administration mode); an unknown code is ``unclassified``. The codes, their meanings and their
+sources are in ``docs/platform.md``.
 """
 
 from __future__ import annotations
@@ -31,40 +38,60 @@ MESSAGE_LIMIT = 300
 
 _O = Outcome
 
-# domain.md 1.7 (AADSTS classification table) and reliability.md 3.4.
+# Microsoft Entra authentication and authorization error codes
+# (https://learn.microsoft.com/entra/identity-platform/reference-error-codes); the class of each
+# code and why: docs/platform.md, "Sign-in answers".
 AADSTS_OUTCOMES: Mapping[int, Outcome] = MappingProxyType(
     {
         # the credential itself is wrong, rotated or deleted
         50126: _O.CREDENTIAL_INVALID,  # InvalidUserNameOrPassword
         50064: _O.CREDENTIAL_INVALID,  # CredentialAuthenticationError
+        70002: _O.CREDENTIAL_INVALID,  # InvalidClient: the client secret does not match
         7000215: _O.CREDENTIAL_INVALID,  # invalid client secret (wrong value, secret ID, deleted)
-        700027: _O.CREDENTIAL_INVALID,  # client assertion signature invalid (cert removed/rotated)
+        700027: _O.CREDENTIAL_INVALID,  # assertion signature invalid (expired: see below)
+        700030: _O.CREDENTIAL_INVALID,  # certificate subject name not authorised
         50012: _O.CREDENTIAL_INVALID,  # AuthenticationFailed (cert not authorised, bad chain)
+        50013: _O.CREDENTIAL_INVALID,  # InvalidAssertion
+        50027: _O.CREDENTIAL_INVALID,  # InvalidJwtToken (malformed client assertion)
+        50048: _O.CREDENTIAL_INVALID,  # SubjectMismatchesIssuer in the client assertion
+        700021: _O.CREDENTIAL_INVALID,  # assertion application id does not match client_id
         500133: _O.CREDENTIAL_INVALID,  # user assertion not within valid time range (OBO)
         # expired
-        7000222: _O.CREDENTIAL_EXPIRED,  # client secret expired
+        7000222: _O.CREDENTIAL_EXPIRED,  # client secret expired (secrets only)
         50055: _O.PASSWORD_EXPIRED,  # InvalidPasswordExpiredPassword
         50144: _O.PASSWORD_EXPIRED,  # on-premises password expired
         50133: _O.PASSWORD_EXPIRED,  # session invalid: password expired
         50132: _O.PASSWORD_EXPIRED,  # session invalid: password changed
         50135: _O.PASSWORD_EXPIRED,  # password change required (compromised password)
+        50137: _O.PASSWORD_EXPIRED,  # password change required by policy
+        50142: _O.PASSWORD_EXPIRED,  # password change required by Conditional Access
         50056: _O.PASSWORD_EXPIRED,  # no password in the directory (account made passwordless)
         # account / application state
         50057: _O.ACCOUNT_DISABLED,  # UserDisabled
         7000112: _O.ACCOUNT_DISABLED,  # application (service principal) disabled
         70001: _O.ACCOUNT_DISABLED,  # UnauthorizedClient: application disabled
-        500014: _O.ACCOUNT_DISABLED,  # resource SP disabled (subscription lapsed / admin)
         50053: _O.ACCOUNT_LOCKED,  # IdsLocked (smart lockout) or malicious source address
         50034: _O.IDENTITY_NOT_FOUND,  # UserAccountNotFound
-        700016: _O.IDENTITY_NOT_FOUND,  # application not found in the tenant
+        51004: _O.IDENTITY_NOT_FOUND,  # UserAccountNotInDirectory
+        16000: _O.IDENTITY_NOT_FOUND,  # account from another identity provider not in tenant
+        16003: _O.IDENTITY_NOT_FOUND,  # SsoUserAccountNotFoundInResourceTenant
+        90072: _O.IDENTITY_NOT_FOUND,  # external account not in tenant / source anchor mismatch
+        700016: _O.IDENTITY_NOT_FOUND,  # application (registration) not found in the tenant
+        700011: _O.IDENTITY_NOT_FOUND,  # UnauthorizedClientAppNotFoundInOrgIdTenant
+        7000229: _O.IDENTITY_NOT_FOUND,  # registration exists, its service principal was deleted
         50014: _O.IDENTITY_NOT_FOUND,  # guest user invitation not redeemed
         50020: _O.IDENTITY_NOT_FOUND,  # user from another identity provider / tenant
-        # policy: MFA, Conditional Access, consent, assignment
+        # the resource (Dataverse's own service principal), not the identity
+        500014: _O.RESOURCE_DISABLED,  # resource SP disabled or a subscription lapsed
+        650052: _O.RESOURCE_DISABLED,  # the organisation has no subscription to the service
+        # policy: MFA, Conditional Access, consent, assignment, cross-tenant access
         50125: _O.POLICY_BLOCKED,
         50072: _O.POLICY_BLOCKED,
         50074: _O.POLICY_BLOCKED,
         50076: _O.POLICY_BLOCKED,
+        50078: _O.POLICY_BLOCKED,  # presented MFA expired
         50079: _O.POLICY_BLOCKED,
+        50097: _O.POLICY_BLOCKED,  # device authentication required
         50158: _O.POLICY_BLOCKED,
         50105: _O.POLICY_BLOCKED,
         50131: _O.POLICY_BLOCKED,
@@ -72,10 +99,14 @@ AADSTS_OUTCOMES: Mapping[int, Outcome] = MappingProxyType(
         53001: _O.POLICY_BLOCKED,
         53002: _O.POLICY_BLOCKED,
         53003: _O.POLICY_BLOCKED,
+        53010: _O.POLICY_BLOCKED,  # MFA registration blocked outside allowed locations
         530032: _O.POLICY_BLOCKED,
         530035: _O.POLICY_BLOCKED,
         53004: _O.POLICY_BLOCKED,
         53011: _O.POLICY_BLOCKED,
+        80012: _O.POLICY_BLOCKED,  # outside the logon hours set in on-premises AD
+        500212: _O.POLICY_BLOCKED,  # outbound cross-tenant access policy
+        500213: _O.POLICY_BLOCKED,  # inbound cross-tenant access policy
         65001: _O.POLICY_BLOCKED,
         90094: _O.POLICY_BLOCKED,
         1000031: _O.POLICY_BLOCKED,
@@ -83,19 +114,24 @@ AADSTS_OUTCOMES: Mapping[int, Outcome] = MappingProxyType(
         # configuration: tenant, cloud, resource, app registration settings
         650056: _O.MISCONFIGURED,
         650057: _O.MISCONFIGURED,
+        650059: _O.MISCONFIGURED,  # single-tenant app used in another tenant
         7000218: _O.MISCONFIGURED,  # public client flows disabled
         700025: _O.MISCONFIGURED,  # public client must not send a secret
+        700023: _O.MISCONFIGURED,  # assertion audience is another authority (cloud, tenant)
         500011: _O.MISCONFIGURED,  # resource SP not in tenant (wrong environment URL)
         50001: _O.MISCONFIGURED,
         70011: _O.MISCONFIGURED,
         90002: _O.MISCONFIGURED,  # tenant not found
         90038: _O.MISCONFIGURED,  # tenant lives in another cloud
+        5000224: _O.MISCONFIGURED,  # tenant not available (deleted or deprovisioned)
         50059: _O.MISCONFIGURED,
         50128: _O.MISCONFIGURED,
         90019: _O.MISCONFIGURED,
         9001023: _O.MISCONFIGURED,
-        # the monitor host's clock
+        # the monitor's side: its clock, a proxy on its network path
         700024: _O.CLOCK_SKEW,  # client assertion not within its valid time range
+        500021: _O.TENANT_RESTRICTED,  # tenant restrictions header added by a proxy
+        500022: _O.TENANT_RESTRICTED,
         # throttling
         50196: _O.THROTTLED,  # LoopDetected
         90055: _O.THROTTLED,  # TenantThrottlingError
@@ -149,10 +185,29 @@ SUBERROR_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(
     }
 )
 
-# Dataverse error codes (domain.md 4.5, 5.1).
-DATAVERSE_NOT_A_MEMBER = "0x80072560"
-DATAVERSE_USER_DISABLED = "0x80040225"
+# The one description Entra gives a reason in: "[Reason - The key used is expired., ...]".
+EXPIRED_KEY_REASON = re.compile(r"\[Reason - The key used is expired\.", re.IGNORECASE)
+
+# Dataverse error codes ("Web service error codes", https://learn.microsoft.com/power-apps/
+# developer/data-platform/reference/web-service-error-codes; docs/platform.md).
+DATAVERSE_NOT_A_MEMBER = "0x80072560"  # UserNotMemberOfOrg
+DATAVERSE_USER_DISABLED = "0x80040225"  # user disabled (or in no business unit)
+DATAVERSE_NO_ROLES = "0x80042f09"  # UserNotAssignedRoles
+DATAVERSE_MISSING_PRIVILEGE = "0x80040220"  # "Principal user ... is missing prv... privilege"
+DATAVERSE_NO_LICENCE = "0x8004d24b"  # UserNotAssignedLicense
+DATAVERSE_ADMIN_MODE = "0x8004a113"  # UserDoesNotHaveAdminOnlyModePermissions
 DATAVERSE_THROTTLING_CODES = frozenset({"0x80072322", "0x80072321", "0x80072326"})
+DATAVERSE_CODES: Mapping[str, Outcome] = MappingProxyType(
+    {
+        DATAVERSE_NOT_A_MEMBER: _O.NOT_IN_ENVIRONMENT,
+        DATAVERSE_USER_DISABLED: _O.ACCOUNT_DISABLED,
+        DATAVERSE_NO_ROLES: _O.NO_ROLE,
+        DATAVERSE_MISSING_PRIVILEGE: _O.MISSING_PRIVILEGE,
+        DATAVERSE_NO_LICENCE: _O.NO_LICENCE,
+        DATAVERSE_ADMIN_MODE: _O.MAINTENANCE,
+    }
+)
+_PRIVILEGE = re.compile(r"\bprv[A-Za-z0-9_]+")
 
 
 class TokenError(NamedTuple):
@@ -268,11 +323,15 @@ def classify_token_error(result: object, *, http_status: int | None = None) -> T
     correlation_id = _identifier(result.get("correlation_id"))
     trace_id = _identifier(result.get("trace_id"))
     description = sanitise(result.get("error_description"))
+    raw = result.get("error_description")
+    raw_description = raw[:2000] if isinstance(raw, str) else ""
 
     if http_status == 429:
         outcome = _O.THROTTLED
     elif http_status is not None and http_status >= 500:
         outcome = _O.SERVICE_ERROR
+    elif code == 700027 and EXPIRED_KEY_REASON.search(raw_description):
+        outcome = _O.CREDENTIAL_EXPIRED  # the certificate (key) used has expired
     elif code is not None and code in AADSTS_OUTCOMES:
         outcome = AADSTS_OUTCOMES[code]
     elif error is not None and error in TRANSIENT_OAUTH_ERRORS:
@@ -556,6 +615,8 @@ def _dataverse_error(body: object) -> tuple[str | None, str]:
         return None, ""
     code = error.get("code")
     code_text = code.strip().lower() if isinstance(code, str) and len(code) <= 32 else None
+    if code_text is not None and re.fullmatch(r"-?\d{1,11}", code_text):
+        code = int(code_text)  # the decimal form (-2147209463) of a hex code (0x80042f09)
     if isinstance(code, int) and not isinstance(code, bool):
         code_text = f"0x{code & 0xFFFFFFFF:08x}"
     return code_text, sanitise(error.get("message"))
@@ -566,13 +627,14 @@ def classify_dataverse(
 ) -> DataverseVerdict:
     """Given the answer to ``GET {environment}/api/data/v9.2/WhoAmI``, return its outcome.
 
-    200 with a ``UserId`` is ``ok``. 403 "not a member of the organization" (0x80072560) is
-    ``not_in_environment``, a disabled user ``account_disabled``; other 403 answers in
-    Dataverse's error format also mean the environment refuses this identity. A 401 means
-    Dataverse rejected a token Entra had just issued: the environment URL belongs to another
-    tenant or resource (``misconfigured``), unless the body names the membership problem.
-    429 and the service-protection codes are ``throttled``; 5xx, redirects and unreadable
-    bodies ``service_error``. Never raise.
+    200 with a ``UserId`` is ``ok``. A documented error code decides before the HTTP status
+    (:data:`DATAVERSE_CODES`): 0x80072560 ``not_in_environment``, 0x80040225
+    ``account_disabled``, 0x80042f09 ``no_role``, 0x80040220 ``missing_privilege`` (the
+    message names the ``prv...``), 0x8004d24b ``no_licence``, 0x8004a113 ``maintenance``
+    (administration mode); any other code of a 4xx answer is ``unclassified``. A 401 without
+    a code means Dataverse rejected a token Entra had just issued: the environment URL belongs
+    to another tenant or resource (``misconfigured``). 429 and the service-protection codes are
+    ``throttled``; 5xx, redirects and unreadable bodies ``service_error``. Never raise.
     """
     rate_limit = parse_rate_limit(headers)
     text = body if isinstance(body, str) else ""
@@ -609,13 +671,22 @@ def classify_dataverse(
         return verdict(
             _O.THROTTLED, f"Dataverse service protection limit (HTTP {status}{wait}){suffix}"
         )
+    if code is not None and code in DATAVERSE_CODES:
+        outcome = DATAVERSE_CODES[code]  # the code decides, whatever the HTTP status
+        if outcome is _O.MISSING_PRIVILEGE:
+            privilege = _PRIVILEGE.search(detail)
+            named = f" (missing {privilege.group(0)})" if privilege else ""
+            return verdict(outcome, f"Dataverse HTTP {status}{coded}{named}{suffix}")
+        return verdict(outcome, f"Dataverse HTTP {status}{coded}{suffix}")
     lowered = detail.lower()
-    if code == DATAVERSE_NOT_A_MEMBER or "not a member of the organization" in lowered:
-        return verdict(_O.NOT_IN_ENVIRONMENT, f"Dataverse HTTP {status}{coded}{suffix}")
-    if status == 403 and (code == DATAVERSE_USER_DISABLED or "is disabled" in lowered):
-        return verdict(_O.ACCOUNT_DISABLED, f"Dataverse HTTP {status}{coded}{suffix}")
-    if status == 403 and code is not None:
-        return verdict(_O.NOT_IN_ENVIRONMENT, f"Dataverse HTTP {status}{coded}{suffix}")
+    if code is None and "not a member of the organization" in lowered:
+        return verdict(_O.NOT_IN_ENVIRONMENT, f"Dataverse HTTP {status}{suffix}")
+    if code is None and status == 403 and "is disabled" in lowered:
+        return verdict(_O.ACCOUNT_DISABLED, f"Dataverse HTTP {status}{suffix}")
+    if code is not None and 400 <= status < 500 and status != 404:
+        return verdict(
+            _O.UNCLASSIFIED, f"Dataverse answered HTTP {status} with an unknown code{coded}{suffix}"
+        )
     if status == 401:
         return verdict(
             _O.MISCONFIGURED,

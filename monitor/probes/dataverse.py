@@ -1,7 +1,7 @@
 """The Dataverse half of a probe: ``WhoAmI`` with the token Entra just issued.
 
 A token proves only that Entra accepts the credential; ``WhoAmI`` proves the identity maps to an
-enabled user in the environment (domain.md 4.2).
+enabled user in the environment (docs/platform.md, "Dataverse answers").
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Probe kind ``password``: a user signing in with username and password (ROPC).
 
 Lockout safety. Entra smart lockout counts the monitor's failed sign-ins together with the real
-integration's, and pass-through / federated tenants may lock after 2-3 failures (reliability.md
-3.3). The rule: **over any 24 hours a wrong password costs at most one failed sign-in.** Two parts
-keep it:
+integration's, and pass-through / federated tenants may lock after 2-3 failures
+(docs/platform.md, "Passwords"). The rule: **over any 24 hours a wrong password costs at most one
+failed sign-in.** Two parts keep it:
 
 * this probe sends the password at most once per run unless that sign-in succeeds: after a
   failed sign-in (any outcome, transient ones included: a timed-out request may have reached
@@ -32,6 +32,10 @@ from monitor.probes.runner import Attempt, MsalProbe
 
 class _DeprecationSilencer:
     """Ignore msal's ROPC ``DeprecationWarning`` while any password sign-in is in progress.
+
+    The deprecation is not hidden from the operator: every password identity gets an info posture
+    finding with the migration advice (``password_sign_in`` in :mod:`monitor.findings.posture`);
+    the warning itself would only repeat on stderr at every probe.
 
     ``warnings.catch_warnings`` is not usable here: it swaps the process-wide filter list on
     entry and restores the saved list on exit, so two probes in different threads restore each

@@ -54,6 +54,8 @@ SIGN_IN_FAILURES: frozenset[Outcome] = frozenset(
         Outcome.ACCOUNT_LOCKED,
         Outcome.IDENTITY_NOT_FOUND,
         Outcome.POLICY_BLOCKED,
+        Outcome.RESOURCE_DISABLED,
+        Outcome.TENANT_RESTRICTED,
         Outcome.CLOCK_SKEW,
     }
 )
@@ -122,6 +124,10 @@ class MsalProbe(abc.ABC):
         """Do the run's local set-up (parse a certificate); return a failure that stops it."""
         return None
 
+    def refine(self, result: ProbeResult) -> ProbeResult:
+        """Return *result* with what only this kind knows about it (default: unchanged)."""
+        return result
+
     def halts_remaining(self, attempt: Attempt) -> bool:
         """Return True when no other environment may be signed in to after *attempt*."""
         result = attempt.result
@@ -178,7 +184,8 @@ class MsalProbe(abc.ABC):
         started_at = self.context.clock()
         start = self.context.monotonic()
         try:
-            return self._attempt(name, deadline, fingerprint, started_at, start)
+            attempt = self._attempt(name, deadline, fingerprint, started_at, start)
+            return Attempt(self.refine(attempt.result), attempt.signed_in)
         except Exception as exc:
             return Attempt(
                 self._result(

@@ -25,9 +25,14 @@ request of the caller's budget like WhoAmI:
 * ``systemusers({id})/systemuserroles_association`` and ``.../teammembership_association``;
 * ``teams({id})/teamroles_association``.
 
-The caller must be an enabled member holding at least one security role (directly or through a
-team); the simulator models no finer privileges. A member without a role gets Dataverse's 403
-"missing prvReadUser privilege" (0x80040220).
+Every call (WhoAmI and metadata reads alike) is refused with Dataverse's documented 403 answers
+("Web service error codes"), checked in this order: the caller is no member of the environment
+(0x80072560 UserNotMemberOfOrg); the member is disabled (0x80040225); the environment is in
+administration mode and the member holds neither System Administrator nor System Customizer
+(0x8004A113 UserDoesNotHaveAdminOnlyModePermissions); a user in access mode 0 (read-write) or 2
+(read) has no licence (0x8004D24B UserNotAssignedLicense); the member holds no security role,
+directly or through a team (0x80042F09 UserNotAssignedRoles); its roles lack the privilege the
+scenario names (0x80040220, "Principal user ... is missing prv... privilege").
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ DISABLED_USER_CODE = "0x80040225"
 REQUEST_LIMIT_CODE = "0x80072322"
 EXECUTION_TIME_LIMIT_CODE = "0x80072321"
 PRIVILEGE_CODE = "0x80040220"
+NO_ROLES_CODE = "0x80042F09"
+NO_LICENCE_CODE = "0x8004D24B"
+ADMIN_MODE_CODE = "0x8004A113"
+ADMIN_MODE_ROLES = frozenset({"system administrator", "system customizer"})
+ACCESS_MODES_NEEDING_A_LICENCE = frozenset({0, 2})  # read-write, read
 DOES_NOT_EXIST_CODE = "0x80040217"
 QUERY_ERROR_CODE = "0x80060888"
 _BY_KEY = re.compile(r"^(systemusers|teams)\(([0-9A-Fa-f-]{36})\)$")
@@ -158,7 +168,47 @@ class DataverseService:
                 "the system. Consider enabling this user. Also, users are disabled if they "
                 "don't have a license assigned to them.",
             )
+        roles = self.roles_of(environment, member)
+        if environment.administration_mode and not any(
+            role.name.lower() in ADMIN_MODE_ROLES for role, _ in roles
+        ):
+            return dataverse_error(
+                403,
+                ADMIN_MODE_CODE,
+                "User does not have required privileges (or role membership) to access the org "
+                "when it is in Admin Only mode.",
+            )
+        if (
+            member.user is not None
+            and member.effective_access_mode in ACCESS_MODES_NEEDING_A_LICENCE
+            and not self._licensed(member)
+        ):
+            return dataverse_error(
+                403, NO_LICENCE_CODE, "The user has not been assigned any License"
+            )
+        if not roles:
+            return dataverse_error(
+                403,
+                NO_ROLES_CODE,
+                f"The user (Id = {member.user_id}) has not been assigned any roles.",
+            )
+        if member.missing_privilege:
+            return dataverse_error(
+                403,
+                PRIVILEGE_CODE,
+                f"Principal user (Id={member.user_id}, type=8, roleCount={len(roles)}, "
+                f"privilegeCount=42, accessMode={member.effective_access_mode}), is missing "
+                f"{member.missing_privilege} privilege "
+                f"(Id={stable_id('privilege', member.missing_privilege)}) on OTC=8 for entity "
+                "'systemuser'.",
+            )
         return member
+
+    def _licensed(self, member: Member) -> bool:
+        if member.licensed is not None:
+            return member.licensed
+        user = self._scenario.users.get(member.user or "")
+        return user is not None and bool(user.licences)
 
     def who_am_i(
         self, request: Request, environment: Environment, claims: dict[str, Any] | None
@@ -208,15 +258,6 @@ class DataverseService:
             member = self._caller(environment, claims)
             if isinstance(member, Response):
                 return member
-            if not self.roles_of(environment, member):
-                return dataverse_error(
-                    403,
-                    PRIVILEGE_CODE,
-                    f"Principal user (Id={member.user_id}, type=8, roleCount=0, "
-                    f"privilegeCount=0, accessMode={member.effective_access_mode}), is missing "
-                    "prvReadUser privilege (Id=8b2aefa3-1f5a-4e8f-8b49-0d4c3a9e7f21) on OTC=8 "
-                    "for entity 'systemuser'.",
-                )
             limited = self._spend(environment, member)
             if limited is not None:
                 return limited
@@ -281,11 +322,7 @@ class DataverseService:
                 full_name = user.display_name if user else str(member.user)
                 domain_name = str(member.user)
                 object_id = user.object_id if user else stable_id("user", str(member.user))
-                licensed = (
-                    member.licensed
-                    if member.licensed is not None
-                    else bool(user is not None and user.licences)
-                )
+                licensed = self._licensed(member)
             rows.append(
                 _systemuser_row(
                     member.user_id,

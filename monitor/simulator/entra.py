@@ -6,12 +6,17 @@ Trace ID / Correlation ID / Timestamp lines, ``error_codes``, ``timestamp``, ``t
 answers are HTTP 401 and other OAuth errors HTTP 400. The correlation id echoes the client's
 ``client-request-id`` header, as Entra does.
 
-Order of checks on the token endpoint: tenant (90002), request shape (900144, 70003), app in
-the tenant (700016), service principal enabled (7000112), client authentication (7000218,
-7000215, 7000222, 700027, 700021, 700023, 700024), scope (70011, 28000, 1002012, 500011), then
-the grant: for passwords smart lockout (50053), user (50034), password (50126), state (50057,
-50055, 53003, 50076). Smart lockout: after ``lockout_threshold`` consecutive wrong passwords
-(that attempt still answers 50126) every attempt answers 50053 for ``lockout_seconds``; then
+Order of checks on the token endpoint: tenant (90002), tenant restrictions a proxy added
+(``Restrict-Access-To-Tenants`` not listing the tenant: 500021), request shape (900144, 70003),
+app in the tenant (700016; the registration without its service principal: 7000229), service
+principal enabled (7000112), client authentication (7000218, 7000215, 7000222, 700027 with its
+reason, 700021, 700023, 700024), scope (70011, 28000, 1002012, 500011; Dynamics CRM disabled
+for the tenant: 500014), then the grant: for passwords smart lockout (50053), user (50034),
+password (50126), state (50057, 50055, 53003, 50076). :data:`DOCUMENTED_ERRORS` holds the
+answers of further codes, served by the ``aadsts`` fault mode.
+
+Smart lockout: after ``lockout_threshold`` consecutive wrong passwords (that attempt still
+answers 50126) every attempt answers 50053 for ``lockout_seconds``; then
 the counter starts again from zero.
 """
 
@@ -70,6 +75,141 @@ _CLAIMS_SUPPORTED = [
     "email",
 ]
 _NO_STORE = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")]
+MISSING_SERVICE_PRINCIPAL_HELP = "https://go.microsoft.com/fwlink/?linkid=2225119"
+
+# Further documented answers (OAuth error, description) by AADSTS code, as Microsoft's error
+# reference describes them; "{client}", "{tenant}", "{resource}" and "{user}" are filled in.
+DOCUMENTED_ERRORS: dict[int, tuple[str, str]] = {
+    70002: (
+        "invalid_client",
+        "Error validating credentials. The specified client_secret does not match the expected "
+        "value for this client. Correct the client_secret and try again.",
+    ),
+    700011: (
+        "unauthorized_client",
+        "Application with identifier '{client}' was not found in the directory '{tenant}'. A "
+        "client application requested a token from your tenant, but the client app doesn't "
+        "exist in your tenant, so the call failed.",
+    ),
+    7000229: (
+        "invalid_client",
+        "The client application {client} is missing service principal in the tenant {tenant}. "
+        f"See instructions here: {MISSING_SERVICE_PRINCIPAL_HELP}",
+    ),
+    50078: (
+        "invalid_grant",
+        "Presented multi-factor authentication has expired due to policies configured by your "
+        "administrator, you must refresh your multi-factor authentication to access "
+        "'{resource}'.",
+    ),
+    50097: ("invalid_grant", "Device authentication is required."),
+    50137: (
+        "invalid_grant",
+        "The user's password must be changed before the user can sign in (password change "
+        "required by policy).",
+    ),
+    50142: (
+        "invalid_grant",
+        "Password change is required due to a conditional access policy.",
+    ),
+    53010: (
+        "invalid_grant",
+        "Cannot configure multifactor authentication methods because the organization requires "
+        "this information to be set from specific locations or devices.",
+    ),
+    80012: (
+        "invalid_grant",
+        "The users attempted to log on outside of the allowed hours (this is specified in AD).",
+    ),
+    500021: ("invalid_request", "Access to '{tenant}' tenant is denied."),
+    500022: ("invalid_request", "Access to '{tenant}' tenant is denied."),
+    500212: (
+        "invalid_grant",
+        "The user's administrator has set an outbound access policy that doesn't allow access "
+        "to the resource tenant.",
+    ),
+    500213: (
+        "invalid_grant",
+        "The resource tenant's cross-tenant access policy doesn't allow this user to access "
+        "this tenant.",
+    ),
+    500014: (
+        "invalid_resource",
+        "The service principal for resource '{resource}' is disabled. This indicate that a "
+        "subscription within the tenant has lapsed, or that the administrator for this tenant "
+        "has disabled the application, preventing tokens from being issued for it.",
+    ),
+    650052: (
+        "invalid_resource",
+        'The app needs access to a service ("{resource}") that your organization "{tenant}" '
+        "has not subscribed to or enabled. Contact your IT Admin to review the configuration "
+        "of your service subscriptions.",
+    ),
+    650059: (
+        "unauthorized_client",
+        "The application '{client}' is not configured for use in tenant '{tenant}'. The value "
+        "AzureADMyOrg set for application property SignInAudience is not allowed for the "
+        "requested tenant.",
+    ),
+    90072: (
+        "invalid_grant",
+        "User account '{user}' from identity provider 'https://sts.windows.net/{tenant}/' does "
+        "not exist in tenant '{tenant}' and cannot access the application '{client}' in that "
+        "tenant. The account needs to be added as an external user in the tenant first.",
+    ),
+    51004: (
+        "invalid_grant",
+        "The user account {EUII Hidden} does not exist in the {tenant} directory. To sign into "
+        "this application, the account must be added to the directory.",
+    ),
+    16000: (
+        "interaction_required",
+        "User account '{EUII Hidden}' from identity provider 'live.com' does not exist in "
+        "tenant '{tenant}' and cannot access the application '{client}' in that tenant. This "
+        "account needs to be added as an external user in the tenant first.",
+    ),
+    16003: (
+        "invalid_grant",
+        "User account '{EUII Hidden}' from identity provider 'https://sts.windows.net/{tenant}/' "
+        "does not exist in tenant '{tenant}' and cannot access the application '{client}' in "
+        "that tenant.",
+    ),
+    700030: (
+        "invalid_client",
+        "Invalid certificate - subject name in certificate is not authorized. "
+        "SubjectNames/SubjectAlternativeNames (up to 10) in token certificate are: CN=unknown",
+    ),
+    50013: ("invalid_client", "Assertion failed signature validation."),
+    50027: ("invalid_client", "JWT token is invalid or malformed."),
+    50048: ("invalid_client", "Subject mismatches Issuer claim in the client assertion."),
+    700021: (
+        "invalid_client",
+        "Client assertion application identifier doesn't match 'client_id' parameter. Review "
+        f"the documentation at {CERTIFICATE_DOCS} .",
+    ),
+    5000224: (
+        "invalid_request",
+        "We are sorry, this resource is not available. If you are seeing this message by "
+        "mistake, please contact Microsoft support.",
+    ),
+}
+
+
+def documented_error(
+    code: int, *, client: str = "", tenant: str = "", resource: str = "", user: str = ""
+) -> EntraError:
+    """Return Entra's answer for *code* from :data:`DOCUMENTED_ERRORS` (401 for
+    ``invalid_client``, else 400)."""
+    error, template = DOCUMENTED_ERRORS.get(
+        code, ("invalid_request", "The request could not be completed.")
+    )
+    text = (
+        template.replace("{client}", client)
+        .replace("{tenant}", tenant)
+        .replace("{resource}", resource)
+        .replace("{user}", user)
+    )
+    return EntraError(error, code, text)
 
 
 class EntraError(Exception):
@@ -353,18 +493,25 @@ class EntraService:
                     f"The endpoint only accepts POST, OPTIONS requests. Received a "
                     f"{request.method} request.",
                 )
-            body = self._token(tenant_reference, form)
+            body = self._token(
+                tenant_reference, form, request.headers.get("Restrict-Access-To-Tenants")
+            )
         except EntraError as failure:
             return entra_error_response(failure, correlation_id)
         return Response(200, json.dumps(body).encode("utf-8"), JSON_UTF8, [*_NO_STORE])
 
-    def _token(self, tenant_reference: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def _token(
+        self, tenant_reference: str, form: Mapping[str, str], restricted_to: str | None = None
+    ) -> dict[str, Any]:
         scenario = self._scenario
         now = time.time()
         with scenario.lock:
             tenant = scenario.find_tenant(tenant_reference)
             if tenant is None:
                 raise EntraError("invalid_request", 90002, _tenant_not_found(tenant_reference))
+            if restricted_to is not None and not _allowed(tenant, restricted_to):
+                # Tenant restrictions: a proxy added the header and this tenant is not listed.
+                raise documented_error(500021, tenant=tenant.domain)
             grant_type = _required(form, "grant_type")
             client_id = _required(form, "client_id").lower()
             if grant_type not in ("client_credentials", "password", "refresh_token"):
@@ -374,6 +521,12 @@ class EntraService:
                     f"The app requested an unsupported grant type '{grant_type}'.",
                 )
             application = scenario.applications.get(client_id)
+            if (
+                application is not None
+                and application.tenant == tenant.name
+                and not application.service_principal
+            ):
+                raise documented_error(7000229, client=client_id, tenant=tenant.tenant_id)
             if application is None or not application.has_service_principal_in(tenant.name):
                 raise EntraError(
                     "unauthorized_client",
@@ -397,11 +550,13 @@ class EntraService:
                         raise _blocked_by_conditional_access()
                     return self._graph_token(application, tenant, method, now)
                 resource, _ = self._resource(tenant, form, confidential=True)
+                self._check_resource(tenant, resource)
                 if application.blocked_by_conditional_access:
                     raise _blocked_by_conditional_access()
                 return self._application_token(application, tenant, resource, method, now)
             if grant_type == "password":
                 resource, scopes = self._resource(tenant, form, confidential=False)
+                self._check_resource(tenant, resource)
                 user = self._authenticate_user(tenant, form, now)
                 return self._user_tokens(application, tenant, user, resource, scopes, method, now)
             return self._refresh(application, tenant, form, method, now)
@@ -601,6 +756,11 @@ class EntraService:
                 "tenant.",
             )
         return environment, [f"{resource}/{permission}" for _, permission in pairs]
+
+    def _check_resource(self, tenant: Tenant, environment: Environment) -> None:
+        """Refuse tokens for Dataverse when Dynamics CRM's service principal is disabled."""
+        if tenant.dataverse_disabled:
+            raise documented_error(500014, resource=self._environment_url(environment))
 
     def _authenticate_user(self, tenant: Tenant, form: Mapping[str, str], now: float) -> User:
         scenario = self._scenario
@@ -860,6 +1020,13 @@ def _invalid_scope(scope: str) -> EntraError:
         "The provided request must include a 'scope' input parameter. The provided value for "
         f"the input parameter 'scope' is not valid. The scope {scope} is not valid.",
     )
+
+
+def _allowed(tenant: Tenant, header: str) -> bool:
+    """Return whether a ``Restrict-Access-To-Tenants`` header (comma-separated domains or ids)
+    lists *tenant*."""
+    listed = {item.strip().lower() for item in header.split(",") if item.strip()}
+    return bool(listed & {tenant.tenant_id, *tenant.domains})
 
 
 def _blocked_by_conditional_access() -> EntraError:

@@ -12,6 +12,7 @@ path                                                   permission (or Directory.
 ``GET users/{id | userPrincipalName}``                 User.Read.All
 ``GET domains``, ``GET domains/{name}``                Domain.Read.All
 ``GET subscribedSkus``                                 Organization.Read.All
+``GET organization``                                   Organization.Read.All (or User.Read.All)
 =====================================================  ==========================================
 
 ``$select`` is honoured (an unknown property is a 400, as in Graph); collections are paged by the
@@ -35,7 +36,7 @@ from typing import Any
 
 import jwt
 
-from monitor.simulator.scenario import Application, Scenario, Tenant, User
+from monitor.simulator.scenario import Application, Scenario, Tenant, User, stable_id
 from monitor.simulator.tokens import TokenIssuer
 from monitor.simulator.transport import Request, Response
 
@@ -203,6 +204,9 @@ class GraphService:
             _require(granted, ORGANIZATION_PERMISSIONS)
             skus = [self._sku(tenant, sku) for sku in tenant.skus.values()]
             return self._list(query, skus, "subscribedSkus")
+        if head == "organization" and len(resource) == 1:
+            _require(granted, (*ORGANIZATION_PERMISSIONS, "User.Read.All"))
+            return self._list(query, [self._organization(tenant)], "organization")
         raise GraphError(
             400,
             "BadRequest",
@@ -303,10 +307,30 @@ class GraphService:
             "mail": user.upn,
         }
 
+    def _organization(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "id": tenant.tenant_id,
+            "displayName": tenant.display_name,
+            "createdDateTime": _iso(tenant.created),
+            "countryLetterCode": "US",
+            "tenantType": "AAD",
+            "onPremisesSyncEnabled": None,
+            "verifiedDomains": [
+                {
+                    "capabilities": "Email, OfficeCommunicationsOnline",
+                    "isDefault": domain == tenant.domain,
+                    "isInitial": domain.endswith(".onmicrosoft.com"),
+                    "name": domain,
+                    "type": "Federated" if domain in tenant.federated_domains else "Managed",
+                }
+                for domain in tenant.domains
+            ],
+        }
+
     def _domain(self, tenant: Tenant, name: str) -> dict[str, Any]:
         return {
             "id": name,
-            "authenticationType": "Managed",
+            "authenticationType": "Federated" if name in tenant.federated_domains else "Managed",
             "isAdminManaged": True,
             "isDefault": name == tenant.domain,
             "isInitial": name.endswith(".onmicrosoft.com"),
@@ -328,7 +352,7 @@ class GraphService:
         return {
             "accountId": tenant.tenant_id,
             "accountName": tenant.display_name,
-            "appliesTo": "User",
+            "appliesTo": sku.applies_to,
             "capabilityStatus": sku.status,
             "consumedUnits": consumed,
             "id": f"{tenant.tenant_id}_{sku.sku_id}",
@@ -341,7 +365,15 @@ class GraphService:
                 "suspended": sku.suspended,
                 "warning": sku.warning,
             },
-            "servicePlans": [],
+            "servicePlans": [
+                {
+                    "appliesTo": sku.applies_to,
+                    "provisioningStatus": "Success",
+                    "servicePlanId": stable_id("service-plan", name),
+                    "servicePlanName": name,
+                }
+                for name in sku.service_plans or ()
+            ],
         }
 
     # -- envelopes ---------------------------------------------------------------------------

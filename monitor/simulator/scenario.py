@@ -23,13 +23,19 @@ File format (every key except those marked *required* is optional)::
     domain = "contoso.com"                 # default domain; default "<name>.onmicrosoft.com"
     domains = ["contoso.onmicrosoft.com"]  # further verified domains
     display_name = "Contoso"               # default: name
-    password_validity_days = 90            # domain password policy; default null (never
-    password_notification_days = 14        # expires); 2147483647 also means never
+    password_validity_days = 90            # domain password policy; default null (the
+    password_notification_days = 14        # tenant default); 2147483647 means never
     skus = [                               # subscribed SKUs (Graph subscribedSkus)
       { part_number = "DYN365_ENTERPRISE_SALES", enabled = 5, consumed = 5 },
       { part_number = "POWERAPPS_PER_USER", id = "...", enabled = 2, warning = 1,
         suspended = 0, status = "Warning" },  # consumed: default the users holding it
-    ]
+      { part_number = "CUSTOM_SKU", applies_to = "User", service_plans = ["DYN365_CDS_P2"] },
+    ]                                      # applies_to / service_plans: default from
+                                           # monitor.simulator.skus (unknown SKUs: no plans)
+    dataverse_disabled = false             # true: Dynamics CRM's service principal is disabled
+                                           # (tokens for environments: AADSTS500014)
+    created = 2019-03-14                   # organization.createdDateTime (default 2022-03-01)
+    federated_domains = ["contoso.com"]    # authenticationType Federated (others: Managed)
 
     [[apps]]                               # app registrations (with their service principals)
     client_id = "5c1e8b3a-..."             # required (GUID)
@@ -40,6 +46,8 @@ File format (every key except those marked *required* is optional)::
     allow_public_client = false            # "Allow public client flows" (needed for ROPC)
     blocked_by_conditional_access = false  # a workload-identity CA policy blocks it
     graph_permissions = ["Application.Read.All"]  # Graph application permissions granted
+    service_principal = true               # false: the enterprise application was deleted from
+                                           # the home tenant (AADSTS7000229)
     object_id = "..."                      # the service principal's object id
     secrets = [
       { value = "s3cr3t", end = 2030-01-01T00:00:00Z },  # end: datetime or date (UTC) ...
@@ -78,6 +86,8 @@ File format (every key except those marked *required* is optional)::
     window_seconds = 300
     execution_time_limit_ms = 1200000
     other_noninteractive_users = 0         # extra non-interactive systemusers (the limit is 7)
+    administration_mode = false            # true: only members holding System Administrator or
+                                           # System Customizer get in (others: 0x8004A113)
     roles = [{ name = "Integration", template_id = "..." }]  # besides the built-in System
                                            # Administrator and System Customizer roles
     teams = [{ name = "Integrators", roles = ["System Customizer"] }]
@@ -90,17 +100,23 @@ File format (every key except those marked *required* is optional)::
     time_remaining_ms = 1200000            # start of the execution-time counter
     access_mode = 4                        # systemuser accessmode; default 4 (non-interactive)
                                            # for apps, 0 (read-write) for users
-    licensed = true                        # islicensed; default: the user holds a licence
+    licensed = true                        # islicensed; default: the user holds a licence.
+                                           # An unlicensed user in access mode 0 (read-write)
+                                           # or 2 (read) is refused (0x8004D24B)
     roles = ["System Administrator"]       # security roles (unknown names: custom roles);
-                                           # any role lets a member read users, roles, teams
+                                           # any role lets a member read users, roles, teams;
+                                           # none (directly or through a team): 0x80042F09
     teams = ["Integrators"]                # team memberships (roles through teams)
+    missing_privilege = "prvReadAccount"   # its roles lack this privilege: 0x80040220
 
     [[faults]]                             # see monitor.simulator.faults
     family = "token"                       # discovery | token | userrealm | whoami |
                                            # graph | dataverse (metadata) | *
     mode = "throttle_429"                  # http_500 | http_502 | http_503 | throttle_429 |
                                            # slow | drip | drop | hang | malformed_json | html |
-                                           # loop_detected | echo
+                                           # loop_detected | echo | http_400 | http_404 |
+                                           # truncated | missing_field | unknown_enum |
+                                           # foreign_next_link
     seconds = 1.0                          # slow: delay; drip: delay between bytes
     retry_after = 60                       # throttle_429 / http_503: Retry-After seconds
     count = 3                              # only the next N matching requests (default: all)
@@ -110,6 +126,9 @@ File format (every key except those marked *required* is optional)::
     text_body = false                      # throttle_429: plain-text body instead of JSON
     encoding = "percent_lower"             # echo: raw | percent_upper | percent_lower | form |
                                            # html | json_escaped | base64
+    path = "/teammembership_association"   # only requests whose resource?query matches (regex)
+    field = "capabilityStatus"             # missing_field / unknown_enum: the property
+    value = "unknownFutureValue"           # unknown_enum: its new value
 
 Every problem in a file is reported at once (:class:`ScenarioError`), one line per problem with
 its dotted path, never echoing secret values. Identifiers that are not given are derived from
@@ -134,7 +153,15 @@ from typing import cast
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from monitor.simulator.faults import FAMILIES, FAULT_MODES, EchoEncoding, Fault, FaultMode
+from monitor.simulator.faults import (
+    FAMILIES,
+    FAULT_MODES,
+    UNKNOWN_ENUM_VALUE,
+    EchoEncoding,
+    Fault,
+    FaultMode,
+)
+from monitor.simulator.skus import catalogue_entry
 
 _ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
 _OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
@@ -153,6 +180,8 @@ BUILT_IN_ROLES = {
     "System Customizer": SYSTEM_CUSTOMIZER_TEMPLATE,
 }
 SKU_STATUSES = ("Enabled", "Warning", "Suspended", "Deleted", "LockedOut")
+SKU_APPLIES_TO = ("User", "Company")
+DEFAULT_TENANT_CREATED = dt.datetime(2022, 3, 1, 9, 30, tzinfo=dt.UTC)
 ACCESS_MODE_READ_WRITE = 0
 ACCESS_MODE_NON_INTERACTIVE = 4
 
@@ -188,9 +217,15 @@ class Sku:
     warning: int = 0
     consumed: int | None = None  # None: the number of users holding it
     status: str = "Enabled"  # capabilityStatus: Enabled, Warning, Suspended, Deleted, LockedOut
+    applies_to: str = ""  # "User" or "Company"; "": the catalogue's (monitor.simulator.skus)
+    service_plans: list[str] | None = None  # None: the catalogue's
 
     def __post_init__(self) -> None:
         self.sku_id = (self.sku_id or stable_id("sku", self.part_number)).lower()
+        applies_to, plans = catalogue_entry(self.part_number)
+        self.applies_to = self.applies_to or applies_to
+        if self.service_plans is None:
+            self.service_plans = list(plans)
 
 
 @dataclass
@@ -198,7 +233,7 @@ class Tenant:
     """An Entra ID tenant, addressed by id or any of its domains.
 
     ``password_validity_days`` / ``password_notification_days`` are every domain's password
-    policy (None is Graph's null: no expiry); ``skus`` are keyed by part number.
+    policy (None is Graph's null: the tenant's default); ``skus`` are keyed by part number.
     """
 
     name: str
@@ -209,11 +244,15 @@ class Tenant:
     password_validity_days: int | None = None
     password_notification_days: int | None = None
     skus: dict[str, Sku] = field(default_factory=dict)
+    dataverse_disabled: bool = False  # Dynamics CRM's service principal disabled (AADSTS500014)
+    created: dt.datetime = DEFAULT_TENANT_CREATED  # organization.createdDateTime
+    federated_domains: tuple[str, ...] = ()  # authenticationType Federated (else Managed)
 
     def __post_init__(self) -> None:
         self.tenant_id = self.tenant_id.lower()
         self.domain = (self.domain or f"{self.name}.onmicrosoft.com").lower()
         self.extra_domains = tuple(d.lower() for d in self.extra_domains)
+        self.federated_domains = tuple(d.lower() for d in self.federated_domains)
         self.display_name = self.display_name or self.name
 
     def add_sku(self, sku: Sku) -> Sku:
@@ -308,6 +347,8 @@ class Application:
     object_id: str = ""  # the service principal's object id
     graph_permissions: list[str] = field(default_factory=list)  # Graph application roles
     application_object_id: str = ""  # the application object's id (home tenant)
+    service_principal: bool = True  # False: its enterprise application in the home tenant was
+    # deleted (the registration remains: AADSTS7000229)
 
     def __post_init__(self) -> None:
         self.client_id = self.client_id.lower()
@@ -318,7 +359,9 @@ class Application:
         )
 
     def has_service_principal_in(self, tenant_name: str) -> bool:
-        return tenant_name == self.tenant or tenant_name in self.other_tenants
+        if tenant_name == self.tenant:
+            return self.service_principal
+        return tenant_name in self.other_tenants
 
 
 @dataclass
@@ -363,6 +406,8 @@ class Member:
     licensed: bool | None = None  # None: whether the user holds a licence (apps: False)
     roles: list[str] = field(default_factory=list)  # security role names
     teams: list[str] = field(default_factory=list)  # team names
+    missing_privilege: str | None = None  # a privilege its roles lack (0x80040220), e.g.
+    # "prvReadAccount"
     # Run-time state, kept by WhoAmI.
     window_started: float | None = None  # time.monotonic() at the start of the current window
     remaining: int = field(default=-1, repr=False)
@@ -426,6 +471,7 @@ class Environment:
     roles: dict[str, Role] = field(default_factory=dict)  # by lower-case name
     teams: dict[str, Team] = field(default_factory=dict)  # by lower-case name
     other_noninteractive_users: int = 0  # non-interactive systemusers besides the members
+    administration_mode: bool = False  # only System Administrators / Customizers may sign in
 
     def __post_init__(self) -> None:
         self.url_name = self.url_name or self.name
@@ -660,6 +706,9 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
     display_name = fields.text("display_name")
     validity = fields.optional_integer("password_validity_days", minimum=1)
     notification = fields.optional_integer("password_notification_days", minimum=0)
+    dataverse_disabled = fields.flag("dataverse_disabled", False)
+    created = fields.end_date("created", _utcnow())
+    federated = fields.texts("federated_domains")
     skus: list[Sku] = []
     for sku_fields in fields.tables("skus"):
         part_number = sku_fields.text("part_number", required=True)
@@ -671,10 +720,16 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
             warning=sku_fields.integer("warning", 0),
             consumed=sku_fields.optional_integer("consumed"),
             status=sku_fields.text("status", default="Enabled") or "Enabled",
+            applies_to=sku_fields.text("applies_to", default="") or "",
+            service_plans=sku_fields.texts("service_plans")
+            if "service_plans" in sku_fields
+            else None,
         )
         sku_fields.finish()
         if sku.status not in SKU_STATUSES:
             sku_fields.problem("status", f"expected one of {', '.join(SKU_STATUSES)}")
+        elif sku.applies_to not in SKU_APPLIES_TO:
+            sku_fields.problem("applies_to", f"expected one of {', '.join(SKU_APPLIES_TO)}")
         elif part_number is not None:
             skus.append(sku)
     fields.finish()
@@ -688,6 +743,9 @@ def _read_tenant(fields: _Fields, scenario: Scenario) -> None:
         display_name=display_name or "",
         password_validity_days=validity,
         password_notification_days=notification,
+        dataverse_disabled=dataverse_disabled,
+        created=created or DEFAULT_TENANT_CREATED,
+        federated_domains=tuple(federated),
     )
     for sku in skus:
         tenant.add_sku(sku)
@@ -747,6 +805,7 @@ def _read_application(
         blocked_by_conditional_access=fields.flag("blocked_by_conditional_access", False),
         object_id=fields.guid("object_id") or "",
         graph_permissions=fields.texts("graph_permissions"),
+        service_principal=fields.flag("service_principal", True),
     )
     fields.finish()
     if client_id is None or home is None:
@@ -853,6 +912,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
             "execution_time_limit_ms", DEFAULT_EXECUTION_TIME_LIMIT_MS, minimum=1
         ),
         other_noninteractive_users=fields.integer("other_noninteractive_users", 0),
+        administration_mode=fields.flag("administration_mode", False),
     )
     for role_fields in fields.tables("roles"):
         role_name = role_fields.text("name", required=True)
@@ -879,6 +939,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
         licensed = member_fields.optional_flag("licensed")
         roles = [environment.role(role).name for role in member_fields.texts("roles")]
         teams = [environment.team(team).name for team in member_fields.texts("teams")]
+        missing_privilege = member_fields.text("missing_privilege")
         member_fields.finish()
         if access_mode is not None and access_mode > 5:
             member_fields.problem("access_mode", "expected 0 to 5 (4 is non-interactive)")
@@ -903,6 +964,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
                 licensed=licensed,
                 roles=roles,
                 teams=teams,
+                missing_privilege=missing_privilege,
             )
         )
     fields.finish()
@@ -926,7 +988,13 @@ def read_fault(fields: _Fields) -> Fault | None:
     environment = fields.text("environment")
     text_body = fields.flag("text_body", False)
     encoding = fields.text("encoding") or "raw"
+    path = fields.text("path")
+    changed = fields.text("field")
+    value = fields._get("value")
     fields.finish()
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+        fields.problem("value", "expected a string or an integer")
+        value = None
     if family is not None and family not in (*FAMILIES, "*"):
         fields.problem("family", f"expected one of {', '.join((*FAMILIES, '*'))}, found {family!r}")
         return None
@@ -947,6 +1015,9 @@ def read_fault(fields: _Fields) -> Fault | None:
             environment=environment,
             text_body=text_body,
             encoding=cast(EchoEncoding, encoding),
+            path=path,
+            field=changed,
+            value=value if isinstance(value, str | int) else UNKNOWN_ENUM_VALUE,
         )
     except ValueError as error:
         fields.problem("mode", str(error))
@@ -964,6 +1035,9 @@ class _Fields:
 
     def _at(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._table
 
     def problem(self, key: str, message: str) -> None:
         self._problems.append(f"{self._at(key)}: {message}")

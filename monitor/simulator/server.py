@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import ssl
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from cryptography import x509
 from monitor.simulator.ca import TlsFiles, ensure_tls_files
 from monitor.simulator.dataverse import (
     DataverseService,
+    dataverse_error,
     is_metadata_path,
     request_limit_response,
 )
@@ -49,13 +51,22 @@ from monitor.simulator.entra import (
     EntraError,
     EntraService,
     correlation_id_of,
+    documented_error,
     echo_response,
     entra_error_response,
     parse_token_form,
     resources_of_scope,
 )
-from monitor.simulator.faults import EchoEncoding, Fault, FaultMode, RequestInfo, take_fault
-from monitor.simulator.graph import GraphService, throttled_response
+from monitor.simulator.faults import (
+    REWRITING_MODES,
+    UNKNOWN_ENUM_VALUE,
+    EchoEncoding,
+    Fault,
+    FaultMode,
+    RequestInfo,
+    take_fault,
+)
+from monitor.simulator.graph import GraphService, graph_error_response, throttled_response
 from monitor.simulator.scenario import (
     ClientCertificate,
     ClientSecret,
@@ -160,6 +171,7 @@ class _Route:
     claims: dict[str, Any] | None = None
     segment: str = ""  # for 404 answers
     resource: tuple[str, ...] = ()  # a Dataverse metadata path after api/data/v9.x
+    fault_path: str = ""  # what a fault's ``path`` is matched against (resource ? query)
 
 
 class Simulator:
@@ -381,9 +393,14 @@ class Simulator:
         allow_public_client: bool | None = None,
         blocked_by_conditional_access: bool | None = None,
         graph_permissions: list[str] | None = None,
+        service_principal: bool | None = None,
     ) -> None:
+        """Change an application; ``service_principal=False`` deletes its enterprise application
+        in the home tenant (the registration stays)."""
         with self._scenario.lock:
             application = self._scenario.application(client_id)
+            if service_principal is not None:
+                application.service_principal = service_principal
             if graph_permissions is not None:
                 application.graph_permissions[:] = graph_permissions
             if enabled is not None:
@@ -487,14 +504,17 @@ class Simulator:
         teams: list[str] | None = None,
         access_mode: int | None = None,
         licensed: bool | None = None,
+        missing_privilege: str | None = None,
     ) -> None:
         """Change a member. Setting ``burst_remaining`` or ``time_remaining_ms`` starts a new
         service-protection window from those values. ``roles`` / ``teams`` replace the
         member's security roles / team memberships (unknown names become custom roles / teams
-        without roles)."""
+        without roles). ``missing_privilege`` names a privilege its roles lack ("" clears it)."""
         with self._scenario.lock:
             member = self._member(environment, client_id, upn)
             found = self._scenario.environment(environment)
+            if missing_privilege is not None:
+                member.missing_privilege = missing_privilege or None
             if roles is not None:
                 member.roles = [found.role(name).name for name in roles]
             if teams is not None:
@@ -516,12 +536,42 @@ class Simulator:
             found = self._scenario.environment(environment)
             found.team(name).roles[:] = [found.role(role).name for role in roles]
 
-    def set_environment(self, environment: str, *, other_noninteractive_users: int) -> None:
-        """Change how many non-interactive users the environment has besides its members."""
+    def set_environment(
+        self,
+        environment: str,
+        *,
+        other_noninteractive_users: int | None = None,
+        administration_mode: bool | None = None,
+    ) -> None:
+        """Change how many non-interactive users the environment has besides its members, or
+        put it in (or out of) administration mode."""
         with self._scenario.lock:
-            self._scenario.environment(
-                environment
-            ).other_noninteractive_users = other_noninteractive_users
+            found = self._scenario.environment(environment)
+            if other_noninteractive_users is not None:
+                found.other_noninteractive_users = other_noninteractive_users
+            if administration_mode is not None:
+                found.administration_mode = administration_mode
+
+    def set_tenant(
+        self,
+        tenant: str,
+        *,
+        dataverse_disabled: bool | None = None,
+        created: dt.datetime | None = None,
+        federated_domains: list[str] | None = None,
+    ) -> None:
+        """Disable (or enable again) Dynamics CRM's service principal in ``tenant``, change when
+        the tenant was created, or which of its domains are federated."""
+        with self._scenario.lock:
+            found = self._scenario.find_tenant(tenant)
+            if found is None:
+                raise KeyError(f"no tenant {tenant}")
+            if dataverse_disabled is not None:
+                found.dataverse_disabled = dataverse_disabled
+            if created is not None:
+                found.created = created
+            if federated_domains is not None:
+                found.federated_domains = tuple(d.lower() for d in federated_domains)
 
     def set_password_policy(
         self,
@@ -548,8 +598,11 @@ class Simulator:
         warning: int | None = None,
         suspended: int | None = None,
         status: str | None = None,
+        applies_to: str | None = None,
+        service_plans: list[str] | None = None,
     ) -> Sku:
-        """Create or change a subscribed SKU of ``tenant``."""
+        """Create or change a subscribed SKU of ``tenant`` (a new one gets the catalogue's
+        ``appliesTo`` and service plans unless given)."""
         with self._scenario.lock:
             found = self._scenario.find_tenant(tenant)
             if found is None:
@@ -565,6 +618,10 @@ class Simulator:
                 sku.suspended = suspended
             if status is not None:
                 sku.status = status
+            if applies_to is not None:
+                sku.applies_to = applies_to
+            if service_plans is not None:
+                sku.service_plans = list(service_plans)
             return sku
 
     def _member(self, environment: str, client_id: str | None, upn: str | None) -> Member:
@@ -591,6 +648,9 @@ class Simulator:
         environment: str | None = None,
         text_body: bool = False,
         encoding: EchoEncoding = "raw",
+        path: str | None = None,
+        field: str | None = None,
+        value: str | int = UNKNOWN_ENUM_VALUE,
     ) -> Fault:
         """Add a fault (see :mod:`monitor.simulator.faults`); earlier faults take precedence."""
         fault = Fault(
@@ -604,6 +664,9 @@ class Simulator:
             environment=environment,
             text_body=text_body,
             encoding=encoding,
+            path=path,
+            field=field,
+            value=value,
         )
         return self._scenario.add_fault(fault)
 
@@ -647,7 +710,7 @@ class Simulator:
                 return Delivery(self._control(request))
             self._counters.record(route.info)
             with self._scenario.lock:
-                fault = take_fault(self._scenario.faults, route.info)
+                fault = take_fault(self._scenario.faults, route.info, route.fault_path)
             if fault is not None:
                 return self._apply_fault(fault, request, route)
             return Delivery(self._answer(request, route))
@@ -707,7 +770,12 @@ class Simulator:
                     username=upn if isinstance(upn, str) else None,
                     environment=name,
                 )
-                return _Route(info, environment=environment, claims=claims)
+                return _Route(
+                    info,
+                    environment=environment,
+                    claims=claims,
+                    fault_path=_fault_path(rest[3:], request.query),
+                )
             if (
                 len(rest) >= 4
                 and rest[:2] == ["api", "data"]
@@ -722,18 +790,25 @@ class Simulator:
                     environment=name,
                 )
                 resource = tuple(urllib.parse.unquote(part) for part in rest[3:])
-                return _Route(info, environment=environment, claims=claims, resource=resource)
+                return _Route(
+                    info,
+                    environment=environment,
+                    claims=claims,
+                    resource=resource,
+                    fault_path=_fault_path(rest[3:], request.query),
+                )
             return _Route(
                 RequestInfo("dataverse", environment=name),
                 environment=environment,
                 segment=rest[-1] if rest else "",
+                fault_path=_fault_path(rest[3:], request.query),
             )
         if first == "graph":
             assert self._graph is not None
             claims = self._graph.verify_token(request)
             client_id = claims.get("appid") if claims else None
             info = RequestInfo("graph", client_id=client_id if isinstance(client_id, str) else None)
-            return _Route(info, claims=claims)
+            return _Route(info, claims=claims, fault_path=_fault_path(parts[3:], request.query))
         return _Route(RequestInfo("other"))
 
     def _answer(self, request: Request, route: _Route) -> Response:
@@ -804,6 +879,16 @@ class Simulator:
             if family == "graph" and not fault.text_body:
                 return Delivery(throttled_response(fault.retry_after))
             return Delivery(Response(429, b"Too Many Requests", "text/plain", headers))
+        if mode == "aadsts":
+            pairs = resources_of_scope(route.form.get("scope", ""))
+            failure = documented_error(
+                int(fault.value),
+                client=route.info.client_id or "",
+                tenant=route.tenant,
+                resource=pairs[0][0] if pairs else "",
+                user=route.info.username or "",
+            )
+            return Delivery(entra_error_response(failure, correlation_id_of(request)))
         if mode == "loop_detected":
             failure = EntraError(
                 "invalid_grant",
@@ -812,6 +897,10 @@ class Simulator:
                 "loop. Please contact your app vendor.",
             )
             return Delivery(entra_error_response(failure, correlation_id_of(request)))
+        if mode in ("http_400", "http_404"):
+            return Delivery(self._error_answer(int(mode.removeprefix("http_")), request, route))
+        if mode in REWRITING_MODES:
+            return Delivery(_rewrite(fault, self._answer(request, route)))
         if mode == "slow":
             if stopping.wait(fault.seconds):
                 return Delivery(None, drop=True)
@@ -832,6 +921,38 @@ class Simulator:
             )
         # html: a captive portal or proxy login page instead of the service
         return Delivery(Response(200, _CAPTIVE_PORTAL, _HTML))
+
+    def _error_answer(self, status: int, request: Request, route: _Route) -> Response:
+        """Return the 400 / 404 each service answers, in its own error format."""
+        family = route.info.family
+        if family == "graph":
+            if status == 404:
+                return graph_error_response(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{route.fault_path.partition('?')[0]}' does not exist or one of its "
+                    "queried reference-property objects are not present.",
+                )
+            return graph_error_response(400, "BadRequest", "Invalid request.")
+        if family in ("whoami", "dataverse"):
+            if status == 404:
+                return dataverse_error(
+                    404,
+                    "0x80040217",
+                    f"systemuser With Id = {_key_of(route.fault_path)} Does Not Exist",
+                )
+            return dataverse_error(
+                400, "0x80060888", "Syntax error: character '!' is not valid at position 0."
+            )
+        if family == "token":
+            failure = EntraError(
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            )
+            return entra_error_response(failure, correlation_id_of(request))
+        phrase = "Bad Request" if status == 400 else "Not Found"
+        return Response(status, phrase.encode("ascii"), "text/plain")
 
     def _plausible_body(self, family: str) -> dict[str, Any]:
         if family == "token":
@@ -857,3 +978,51 @@ class Simulator:
             "Microsoft.Dynamics.CRM.WhoAmIResponse",
             "BusinessUnitId": "00000000-0000-0000-0000-000000000000",
         }
+
+
+def _fault_path(parts: list[str], query: str) -> str:
+    """Return ``resource?query`` (URL-decoded) of a Graph or Dataverse request."""
+    path = urllib.parse.unquote("/".join(parts))
+    decoded = urllib.parse.unquote_plus(query) if query else ""
+    return f"{path}?{decoded}" if decoded else path
+
+
+def _key_of(path: str) -> str:
+    """Return the GUID of the last ``entity(key)`` segment of *path* (for a 404 message)."""
+    found = re.findall(r"\(([0-9A-Fa-f-]{36})\)", path.partition("?")[0])
+    return found[-1] if found else "00000000-0000-0000-0000-000000000000"
+
+
+def _rewrite(fault: Fault, response: Response) -> Response:
+    """Return *response* changed the way *fault* says (a JSON body; anything else unchanged)."""
+    if fault.mode == "truncated":
+        body = response.body or b""
+        return Response(
+            response.status,
+            body[: max(1, len(body) // 2)],
+            response.content_type,
+            list(response.headers),
+        )
+    try:
+        document = json.loads(response.body or b"")
+    except ValueError:
+        return response
+    if not isinstance(document, dict):
+        return response
+    targets = [document]
+    items = document.get("value")
+    if isinstance(items, list):
+        targets = [item for item in items if isinstance(item, dict)]
+    if fault.mode == "foreign_next_link":
+        document["@odata.nextLink"] = "https://elsewhere.example/v1.0/items?$skiptoken=b2Zmc2V0OjE"
+    for target in targets:
+        if fault.mode == "missing_field":
+            target.pop(fault.field or "", None)
+        elif fault.mode == "unknown_enum" and fault.field:
+            target[fault.field] = fault.value
+    return Response(
+        response.status,
+        json.dumps(document).encode("utf-8"),
+        response.content_type,
+        list(response.headers),
+    )

@@ -497,5 +497,6 @@ def _probe_history(session: Session) -> dict[tuple[str, str], ProbeHistory]:
             http_status=None if result is None else result.http_status,
             correlation_id=None if result is None else result.correlation_id,
             stage=None if result is None else result.stage,
+            message=None if result is None else result.message,
         )
     return histories

@@ -1,6 +1,6 @@
 """API usage: will an identity run out of requests before Dataverse starts refusing it?
 
-Three kinds of signal, per identity (domain.md section 5):
+Three kinds of signal, per identity (docs/platform.md, "Power Platform requests" and "Limits"):
 
 * **service-protection headroom** that Dataverse reports on every answer the monitor receives
   (:mod:`monitor.usage.headroom`), and its 429 answers with ``Retry-After``

@@ -8,9 +8,14 @@ Which allocation applies to an identity:
 
 * an **application** identity (an application user) always draws from the tenant's non-licensed
   pool;
+* a **user** identity in the administrative or non-interactive access mode (Dataverse's
+  ``accessmode`` 1 or 4, observed by the directory reads) draws from the pool: it needs no
+  licence;
 * a **user** identity with known licences (:class:`LicenceFacts`) gets the sum of its licences'
-  entitlements (attach licences add nothing); if none of them grants requests, it is a
-  non-interactive user and draws from the pool;
+  entitlements (attach licences add nothing; per-flow and Copilot Studio capacity belongs to
+  flows and agents, not to a user); with no licence at all it is a non-interactive user and
+  draws from the pool; when none of its licences is one the table knows, the allocation is
+  unknown (a licence the table lacks may grant requests: it is not guessed);
 * a user identity whose licences are not known falls back to the "Entitled quantity" of the
   newest Power Platform admin center licensed-user report (Microsoft's own figure, but the
   source warns it shows 0 for per-app licences), else the allocation is unknown.
@@ -94,15 +99,20 @@ def identity_allocation(
     facts: LicenceFacts | None,
     table: EntitlementTable,
     reported: ReportedEntitlement | None = None,
+    *,
+    pool_reason: str | None = None,
 ) -> Allocation:
     """Given an identity's kind ("application" or "user"), its licence facts (None: unknown),
-    the entitlement table and the newest reported entitlement, return its allocation."""
+    the entitlement table, the newest reported entitlement and why a user draws from the tenant
+    pool regardless of licences (its access mode; None: it does not), return its allocation."""
     if kind == "application":
         return Allocation(
             None,
             "tenant_pool",
             "application users draw from the tenant's non-licensed pool",
         )
+    if pool_reason is not None:
+        return Allocation(None, "tenant_pool", pool_reason)
     cross_check: tuple[str, ...] = ()
     if reported is not None:
         cross_check = (
@@ -132,6 +142,7 @@ def identity_allocation(
         )
     lines: list[AllocationLine] = []
     seen: set[str] = set()
+    unknown: list[str] = []
     for raw in facts.skus:
         sku = normalise_sku(raw)
         if sku in seen:
@@ -139,6 +150,7 @@ def identity_allocation(
         seen.add(sku)
         entitlement = table.lookup(sku)
         if entitlement is None:
+            unknown.append(sku)
             lines.append(
                 AllocationLine(
                     sku,
@@ -150,10 +162,26 @@ def identity_allocation(
             continue
         label = f"{entitlement.name} ({sku})" if entitlement.name != sku else sku
         source = entitlement.source
+        requests = entitlement.requests
         if entitlement.kind == "attach" and not entitlement.overridden:
             source = "attach licence: only the base licence's limit applies"
-        lines.append(AllocationLine(label, entitlement.requests, source))
+        elif entitlement.kind == "capacity" and not entitlement.overridden:
+            requests = 0
+            source = "capacity of the flows or agents it licenses, not a user's allocation"
+        lines.append(AllocationLine(label, requests, source))
     total = sum(line.requests for line in lines)
+    if seen and len(unknown) == len(seen):
+        return Allocation(
+            None,
+            "unknown",
+            f"none of its licences ({', '.join(unknown)}) is in the entitlement table "
+            f"({facts.source})",
+            tuple(lines),
+            notes=(
+                "add the SKUs to [usage.entitlements] with the requests they grant",
+                *cross_check,
+            ),
+        )
     if total == 0:
         return Allocation(
             None,
@@ -182,8 +210,10 @@ def pool_allocation(
     """Return the tenant's non-licensed pool per 24 hours.
 
     *configured_size* (``usage.tenants.NAME.pool_size``) wins; then the entitlement the newest
-    non-licensed report states; then the rule of domain.md 5.3 from *dynamics_licences* (0
-    meaning a Power Apps / Power Automate-only tenant). Otherwise the pool is unknown.
+    non-licensed report states; then the pool rule (docs/platform.md, "Power Platform
+    requests") from *dynamics_licences*, the purchased paid Dynamics 365 Enterprise /
+    Professional licences (0 meaning a Power Apps / Power Automate-only tenant). Otherwise the
+    pool is unknown.
     """
     if configured_size is not None:
         return Allocation(

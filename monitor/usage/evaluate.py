@@ -176,7 +176,11 @@ def gather_usage(
         series = _combine(reported_days, dict(pushed))
         licence = facts.licences.get(identity.name)
         allocation = identity_allocation(
-            identity.kind, licence, table, _newest_entitlement(rows, "licensed")
+            identity.kind,
+            licence,
+            table,
+            _newest_entitlement(rows, "licensed"),
+            pool_reason=facts.pool_members.get(identity.name),
         )
         projection = None
         if allocation.requests is not None and allocation.requests > 0:

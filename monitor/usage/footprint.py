@@ -13,8 +13,8 @@ the monitor did, not what it planned. The formula, per identity and day:
   deadline after the sign-in): one WhoAmI each. WhoAmI counts against the service-protection
   limits like any request (1 of 6,000 per 5 minutes); it is not a create / read / update /
   delete, assign or share operation, so it most likely does not count as a Power Platform
-  request at all (domain.md 5.4: an inference, Microsoft does not list it) — the footprint
-  shows it as "at most".
+  request at all (docs/platform.md, "Power Platform requests": an inference, Microsoft does not
+  list it) — the footprint shows it as "at most".
 * Not attributed to an identity: one OpenID discovery GET per tenant per process and day (the
   shared discovery cache keeps it), which is the tenant's, not any identity's.
 

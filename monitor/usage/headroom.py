@@ -1,9 +1,10 @@
 """Service-protection headroom at probe time, from the stored ``x-ms-ratelimit-*`` values.
 
 Dataverse evaluates its service-protection limits per user and per web server over a 300-second
-sliding window (domain.md 5.1): by default 6,000 requests and 1,200,000 ms of combined execution
-time. Every answer carries what is left in ``x-ms-ratelimit-burst-remaining-xrm-requests`` and
-``x-ms-ratelimit-time-remaining-xrm-requests``; the probe parses them
+sliding window (docs/platform.md, "Limits"): by default 6,000 requests and 1,200,000 ms of
+combined execution time. Every answer carries what is left in
+``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``x-ms-ratelimit-time-remaining-xrm-requests``;
+the probe parses them
 (:func:`monitor.probes.classify.parse_rate_limit`, absent or unreadable values become None) and
 the store keeps them in ``probe_result.ratelimit_*``.
 

@@ -5,11 +5,13 @@ origin. Two adapters produce them:
 
 * :func:`configured_facts` — ``identities.NAME.licences`` / ``object_id`` and
   ``usage.tenants.NAME.dynamics_licences`` as declared in the configuration;
-* :func:`posture_facts` — what the directory reads observed in Graph and stored in the posture
-  tables (migration ``0003_posture``): ``user_licences`` (each SKU's part number, or its id when
-  the tenant's SKU list was not read), the object id of ``user_account`` and
-  ``service_principal`` facts, and the consumed units of ``subscribed_sku`` facts whose SKU is a
-  Dynamics 365 Enterprise / Professional licence (the pool's accrual).
+* :func:`posture_facts` — what the directory reads observed in Graph and Dataverse and stored
+  in the posture tables (migration ``0003_posture``): ``user_licences`` (each SKU's part number,
+  or its id when the tenant's SKU list was not read), the object id of ``user_account`` and
+  ``service_principal`` facts, the access mode of ``systemuser`` facts (administrative and
+  non-interactive users draw from the tenant pool), and the purchased units
+  (``prepaidUnits.enabled``) of ``subscribed_sku`` facts whose SKU is a paid Dynamics 365
+  Enterprise / Professional base licence (the pool's accrual: purchased, not consumed).
 
 :func:`directory_facts` merges them per identity and per tenant: an **observed** fact wins over a
 declared one (the configuration may be stale, Graph is what Microsoft bills), except the pool's
@@ -27,10 +29,12 @@ from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
 from monitor.model.entitlements import EntitlementTable
+from monitor.model.licensing import is_paid
 from monitor.model.observations import (
     Observation,
     ServicePrincipal,
     SubscribedSku,
+    SystemUser,
     UserAccount,
     UserLicences,
 )
@@ -59,6 +63,8 @@ class DirectoryFacts:
     licences: Mapping[str, LicenceFacts] = field(default_factory=dict)
     object_ids: tuple[ObservedObjectId, ...] = ()
     dynamics_licences: Mapping[str, DynamicsLicences] = field(default_factory=dict)
+    # identity -> why it draws from the tenant pool whatever its licences (its access mode)
+    pool_members: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -98,6 +104,7 @@ def posture_facts(observations: Iterable[Observation], table: EntitlementTable) 
     licences: dict[str, LicenceFacts] = {}
     object_ids: list[ObservedObjectId] = []
     dynamics: dict[str, int] = {}
+    modes: dict[str, set[int]] = {}
     for observation in observations:
         fact = observation.fact
         identity = observation.identity
@@ -112,17 +119,47 @@ def posture_facts(observations: Iterable[Observation], table: EntitlementTable) 
             object_ids.append(ObservedObjectId(identity, fact.object_id.lower(), OBSERVED))
         elif isinstance(fact, SubscribedSku):
             entitlement = table.lookup(fact.part_number)
-            if entitlement is not None and entitlement.dynamics_usl:
+            if (
+                entitlement is not None
+                and entitlement.dynamics_usl
+                and entitlement.kind != "attach"
+                and is_paid(fact.part_number)
+            ):
                 tenant = observation.tenant
-                dynamics[tenant] = dynamics.get(tenant, 0) + fact.consumed
+                dynamics[tenant] = dynamics.get(tenant, 0) + fact.enabled
+        elif (
+            isinstance(fact, SystemUser)
+            and identity
+            and fact.found
+            and not fact.application_id
+            and fact.access_mode is not None
+        ):
+            modes.setdefault(identity, set()).add(fact.access_mode)
     return DirectoryFacts(
         licences=licences,
         object_ids=tuple(object_ids),
         dynamics_licences={
-            tenant: DynamicsLicences(count, f"{OBSERVED}, subscribedSkus consumed units")
+            tenant: DynamicsLicences(
+                count, f"{OBSERVED}, subscribedSkus purchased units of paid licences"
+            )
             for tenant, count in dynamics.items()
         },
+        pool_members={
+            identity: _POOL_REASONS[min(found, key=lambda mode: _POOL_ORDER.index(mode))]
+            for identity, found in modes.items()
+            if found and found <= set(_POOL_REASONS)
+        },
     )
+
+
+# Access modes whose users need no licence and draw from the tenant pool ("Requests limits and
+# allocations"; docs/platform.md).
+_POOL_REASONS = {
+    1: "administrative access mode (accessmode 1): needs no licence, draws from the tenant's "
+    "non-licensed pool",
+    4: "non-interactive access mode (accessmode 4): draws from the tenant's non-licensed pool",
+}
+_POOL_ORDER = (1, 4)
 
 
 def merge(declared: DirectoryFacts, observed: DirectoryFacts) -> DirectoryFacts:
@@ -132,6 +169,7 @@ def merge(declared: DirectoryFacts, observed: DirectoryFacts) -> DirectoryFacts:
         licences={**declared.licences, **observed.licences},
         object_ids=declared.object_ids + observed.object_ids,
         dynamics_licences={**observed.dynamics_licences, **declared.dynamics_licences},
+        pool_members={**declared.pool_members, **observed.pool_members},
     )
 
 

@@ -1,7 +1,7 @@
 """Read the Power Platform admin center's request reports (CSV), all or nothing.
 
 Microsoft exposes per-identity Power Platform request consumption only as CSV downloads (PPAC >
-Capacity > Summary > Download reports > "Microsoft Power Platform requests"; domain.md 5.4).
+Capacity > Summary > Download reports > "Microsoft Power Platform requests"; docs/platform.md).
 Two of the three reports are about identities, and :func:`parse_report` tells them apart by
 their header:
 

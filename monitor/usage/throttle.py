@@ -11,7 +11,7 @@ that environment as that identity until the answer's time plus its ``Retry-After
 * The answer's time is ``started_at + duration_ms`` (when the answer was in).
 * A throttled answer without a usable ``Retry-After`` (Entra's AADSTS50196 for user flows, a
   Retry-After given as a date) waits ``default_seconds`` (Entra's client-credential throttle is
-  60 s, domain.md 1.6).
+  60 s, docs/platform.md, "Limits").
 * A wait is capped at :data:`MAX_HOLD_SECONDS` (msal caps Retry-After at the same hour), so a
   garbled header cannot silence monitoring for a week.
 * Throttled at the token endpoint (stage ``token``): every environment of the identity waits,

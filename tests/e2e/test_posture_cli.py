@@ -191,3 +191,80 @@ def test_unknown_identity_is_refused(tmp_path: Path, posture_sim: Simulator) -> 
 
     assert (3, "monitor posture: unknown identity: nope\n") == (result.returncode, result.stderr)
     assert 0 == posture_sim.request_count("graph")
+
+
+def run_cli(root: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI (``python -m monitor``), or *code* (a ``python -c`` program ending in
+    the CLI's ``main``) with the deployment's configuration."""
+    env = dict(os.environ)
+    env.pop("MONITOR_CONFIG", None)
+    command = ["-m", "monitor"] if code is None else ["-c", code]
+    return subprocess.run(
+        [sys.executable, *command, "--config", str(config_path(root)), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_check_survives_a_404_on_a_navigation_property(
+    tmp_path: Path, posture_sim: Simulator
+) -> None:
+    """Dataverse answers 404 (0x80040217) to systemusers(<id>)/teammembership_association, as
+    when a user is deleted between two reads: `monitor check` prints every probe result and a
+    Nagios status line, exits with a Nagios code, stores the rest of the posture, and reports
+    only the roles read as "not observed"."""
+    root = tmp_path / "deploy"
+    deploy(root, posture_sim)
+    posture_sim.set_fault("dataverse", "http_404", path="/teammembership_association")
+
+    finished = run_cli(root, "check", "--json", "--no-notify")
+
+    assert finished.returncode in (0, 1, 2), finished.stderr
+    assert "Traceback" not in finished.stderr
+    document = json.loads(finished.stdout)
+    assert {"sales-sync", "erp", "finance", "svc-sync"} == {
+        r["identity"] for r in document["results"]
+    }
+    missing = [
+        (f["summary"], f["details"]["facts"])
+        for f in document["findings"]
+        if f["kind"] == "not_observed"
+    ]
+    assert 1 == len(missing), missing
+    summary, facts = missing[0]
+    assert ["security_roles"] == facts
+    assert "HTTP 404 0x80040217" in summary
+    assert "teammembership_association" in summary
+    assert finding(document, "credential_expiring", "sales-sync", "graph")  # the rest goes on
+    assert document["incidents"]  # and incidents are still opened
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["plain", "verbose"])
+def test_an_uncaught_exception_in_check_is_one_unknown_line(
+    tmp_path: Path, posture_sim: Simulator, verbose: bool
+) -> None:
+    """A failure nothing handled ends `monitor check` with exit 3 (UNKNOWN) and one status line
+    naming it, never exit 1 with a traceback; -v shows the traceback."""
+    root = tmp_path / "deploy"
+    deploy(root, posture_sim)
+    program = (
+        "import sys, monitor.pipeline.steps as steps\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('the pipeline broke')\n"
+        "steps.run_cycle = broken\n"
+        "from monitor.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    flags = ["-v"] if verbose else []
+
+    finished = run_cli(root, *flags, "check", code=program)
+
+    assert 3 == finished.returncode
+    lines = finished.stdout.splitlines()
+    assert 1 == len(lines), finished.stdout
+    assert lines[0].startswith("MONITOR UNKNOWN - internal error: RuntimeError: the pipeline broke")
+    assert ("Traceback (most recent call last)" in finished.stderr) is verbose

@@ -165,9 +165,11 @@ def test_expiring_and_posture_from_directory_facts(install: Install) -> None:
     expiring = json.loads(install.run("expiring", "--within", "30d", "--json", *features).stdout)
     assert ["sales-sync", "cert-app"] == [row["identity"] for row in expiring["expiring"]]
     posture = json.loads(install.run("posture", "--json", *features).stdout)
-    assert [("sales-sync", "credential_expiring"), ("dataverse-sync", "password_expiring")] == [
-        (row["identity"], row["kind"]) for row in posture["posture"]
-    ]
+    assert [
+        ("sales-sync", "credential_expiring"),
+        ("dataverse-sync", "identity_type"),  # password sign-in (ROPC) is deprecated
+        ("dataverse-sync", "password_expiring"),
+    ] == [(row["identity"], row["kind"]) for row in posture["posture"]]
 
 
 def test_views_without_feature_tables_print_a_note(install: Install, tmp_path: Path) -> None:

@@ -30,7 +30,12 @@ def make_certificate() -> tuple[bytes, x509.Certificate]:
 
 
 def e2e_scenario() -> Scenario:
-    members = [{"app": SECRET_APP}, {"app": CERT_APP}, {"user": USER_UPN}]
+    role = ["Integration"]  # Dataverse refuses a member without a security role
+    members = [
+        {"app": SECRET_APP, "roles": role},
+        {"app": CERT_APP, "roles": role},
+        {"user": USER_UPN, "roles": role, "access_mode": 4},  # a non-interactive service user
+    ]
     return scenario_from_dict(
         {
             "name": "e2e",

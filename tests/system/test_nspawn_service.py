@@ -151,7 +151,10 @@ password = "{USER_PASSWORD}"
 [[environments]]
 name = "system-prod"
 tenant = "system"
-members = [{{ app = "{APP_ID}" }}, {{ user = "{USER_UPN}" }}]
+members = [
+  {{ app = "{APP_ID}", roles = ["Integration"] }},
+  {{ user = "{USER_UPN}", roles = ["Integration"], access_mode = 4 }},
+]
 """
 
 CONFIG = f"""

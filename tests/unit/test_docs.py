@@ -115,3 +115,38 @@ def test_layout_map_names_only_paths_that_exist() -> None:
     for entry in paths:
         for path in entry.split("`, `"):
             assert (ROOT / path.rstrip("/")).exists(), path
+
+
+def test_the_outcome_table_lists_every_class_with_its_codes() -> None:
+    """Each outcome class has a row in the README's outcome table, and every AADSTS and
+    Dataverse code the classifier knows appears in it."""
+    from monitor.model.outcomes import Outcome
+    from monitor.probes.classify import AADSTS_OUTCOMES, DATAVERSE_CODES
+
+    table = README.split("| outcome | nature |", 1)[1].split("\n\n", 1)[0]
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([a-z_]+)` \|[^|]+\|[^|]+\| (.+) \|$", table, re.M)
+    }
+    assert sorted(o.value for o in Outcome) == sorted(rows)
+    for code, outcome in AADSTS_OUTCOMES.items():
+        assert re.search(rf"\b{code}\b", rows[outcome.value]), (code, outcome)
+    for code, outcome in DATAVERSE_CODES.items():
+        assert code.lower() in rows[outcome.value].lower(), (code, outcome)
+
+
+def test_platform_page_lists_every_code_the_classifier_knows() -> None:
+    """docs/platform.md gives every AADSTS code its class, and lists every Dataverse code."""
+    from monitor.probes.classify import AADSTS_OUTCOMES, DATAVERSE_CODES
+
+    page = (ROOT / "docs" / "platform.md").read_text()
+    table = page.split("| class | AADSTS codes |", 1)[1].split("\n\n", 1)[0]
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([a-z_]+)` \| (.+) \|$", table, re.M)
+    }
+    for code, outcome in AADSTS_OUTCOMES.items():
+        assert re.search(rf"\b{code}\b", rows[outcome.value]), (code, outcome)
+    dataverse = page.split("## Dataverse answers", 1)[1].split("\n## ", 1)[0].lower()
+    for code in DATAVERSE_CODES:
+        assert f"`{code.lower()}`" in dataverse, code

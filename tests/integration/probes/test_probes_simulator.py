@@ -35,10 +35,12 @@ from monitor.config.model import (
 from monitor.model.lockout import lockout_trigger
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
+from monitor.probes.classify import AADSTS_OUTCOMES
 from monitor.probes.context import ProbeContext
 from monitor.probes.registry import PROBE_KINDS
 from monitor.secrets import Secret
 from monitor.simulator import Simulator, scenario_from_dict
+from monitor.simulator.entra import DOCUMENTED_ERRORS
 
 TENANT_ID = "3f2c9a1e-5b7d-4c1a-9e2f-1a2b3c4d5e6f"
 SECRET_APP = "5c1e8b3a-0000-4000-8000-00000000a001"
@@ -100,11 +102,17 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _scenario(certificate: Certificate) -> dict[str, Any]:
-    members = [{"app": SECRET_APP}, {"app": CERT_APP}, {"user": UPN}]
+    role = ["Integration"]  # Dataverse refuses a member without a security role
+    members = [
+        {"app": SECRET_APP, "roles": role},
+        {"app": CERT_APP, "roles": role},
+        {"user": UPN, "roles": role},
+    ]
     return {
         "name": "probe-integration",
         "settings": {"lockout_threshold": 10, "lockout_seconds": 60},
-        "tenants": [{"name": "contoso", "id": TENANT_ID, "domain": "contoso.com"}],
+        "tenants": [{"name": "contoso", "id": TENANT_ID, "domain": "contoso.com",
+                     "skus": [{"part_number": "DYN365_ENTERPRISE_SALES", "enabled": 5}]}],
         "apps": [
             {"client_id": SECRET_APP, "tenant": "contoso",
              "secrets": [{"value": SECRET, "end": "+30d"}]},
@@ -112,7 +120,7 @@ def _scenario(certificate: Certificate) -> dict[str, Any]:
              "certificates": [{"pem": certificate.public_pem()}]},
             {"client_id": PUBLIC_APP, "tenant": "contoso", "allow_public_client": True},
         ],
-        "users": [{"upn": UPN, "password": PASSWORD}],
+        "users": [{"upn": UPN, "password": PASSWORD, "licences": ["DYN365_ENTERPRISE_SALES"]}],
         "environments": [
             {"name": name, "tenant": "contoso", "members": list(members)}
             for name in ENVIRONMENTS
@@ -272,8 +280,18 @@ def test_wrong_password_costs_exactly_one_attempt(sim: Simulator, certificate: C
         ({"member": {"disabled": True}}, "client_secret", Outcome.ACCOUNT_DISABLED),
         ({"remove_member": True}, "certificate", Outcome.NOT_IN_ENVIRONMENT),
         ({"fault": "loop_detected"}, "client_secret", Outcome.THROTTLED),
+        ({"app": {"service_principal": False}}, "client_secret", Outcome.IDENTITY_NOT_FOUND),
+        ({"tenant": {"dataverse_disabled": True}}, "client_secret", Outcome.RESOURCE_DISABLED),
+        ({"tenant": {"dataverse_disabled": True}}, "password", Outcome.RESOURCE_DISABLED),
+        ({"member": {"roles": []}}, "certificate", Outcome.NO_ROLE),
+        ({"member": {"missing_privilege": "prvReadAccount"}}, "client_secret",
+         Outcome.MISSING_PRIVILEGE),
+        ({"user": {"licences": []}}, "password", Outcome.NO_LICENCE),
+        ({"member": {"disabled": True}}, "password", Outcome.ACCOUNT_DISABLED),
+        ({"environment": {"administration_mode": True}}, "password", Outcome.MAINTENANCE),
+        ({"certificate_end": "past"}, "certificate", Outcome.CREDENTIAL_EXPIRED),
     ],
-)
+)  # fmt: skip
 def test_outcome_classes_from_real_answers(
     sim: Simulator,
     certificate: Certificate,
@@ -283,12 +301,22 @@ def test_outcome_classes_from_real_answers(
 ) -> None:
     """The simulator's real Entra / Dataverse error answers map to the right classes."""
     client_id = {"client_secret": SECRET_APP, "certificate": CERT_APP}.get(kind)
+    upn = UPN if kind == "password" else None
     if "user" in change:
         sim.set_user(UPN, **change["user"])
     if "app" in change:
         sim.set_application(SECRET_APP, **change["app"])
+    if "tenant" in change:
+        sim.set_tenant("contoso", **change["tenant"])
+    if "environment" in change:
+        sim.set_environment("prod", **change["environment"])
+    if "certificate_end" in change:
+        sim.revoke_certificate(CERT_APP, certificate.certificate.fingerprint(hashes.SHA256()).hex())
+        sim.add_certificate(
+            CERT_APP, certificate.certificate, end=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        )
     if "member" in change:
-        sim.set_member("prod", client_id=client_id, **change["member"])
+        sim.set_member("prod", client_id=client_id, upn=upn, **change["member"])
     if "remove_member" in change:
         sim.remove_member("prod", client_id=client_id)
     if "fault" in change:
@@ -410,3 +438,74 @@ def test_requests_ca_bundle_changes_nothing(
         _config(sim, certificate, network=NetworkConfig(ca_bundle=stranger)), "client_secret"
     )
     assert refused[0].outcome is Outcome.TLS_ERROR
+
+
+@pytest.mark.parametrize("code", sorted(DOCUMENTED_ERRORS))
+def test_every_documented_sign_in_answer_gets_its_class(
+    sim: Simulator, certificate: Certificate, code: int
+) -> None:
+    """Each further AADSTS code, answered by the simulator as Microsoft documents it (OAuth
+    error, description, 401 for invalid_client else 400), gets its documented class through
+    the real probe; none is healthy."""
+    kind = "password" if DOCUMENTED_ERRORS[code][0] != "invalid_client" else "client_secret"
+    sim.set_fault("token", "aadsts", value=code)
+
+    [first, second] = _probe(_config(sim, certificate), kind)
+
+    assert (AADSTS_OUTCOMES[code], code) == (first.outcome, first.aadsts_code)
+    assert first.outcome is not Outcome.OK
+    assert (401 if DOCUMENTED_ERRORS[code][0] == "invalid_client" else 400) == first.http_status
+    assert second.outcome is first.outcome
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "summary", "remedy"),
+    [
+        (
+            {"app": {"service_principal": False}},
+            "client_secret",
+            "the app registration exists, but its enterprise application",
+            "Re-create the enterprise application",
+        ),
+        (
+            {"tenant": {"dataverse_disabled": True}},
+            "client_secret",
+            "Dataverse itself is disabled for the tenant",
+            "Check the tenant's Dynamics 365 / Power Apps subscription",
+        ),
+        (
+            {"certificate_end": "past"},
+            "certificate",
+            "the client secret or certificate has expired",
+            "Renew the certificate",
+        ),
+    ],
+    ids=["7000229", "500014", "expired-certificate"],
+)
+def test_the_check_output_says_what_the_code_means(
+    sim: Simulator,
+    certificate: Certificate,
+    change: dict[str, Any],
+    kind: str,
+    summary: str,
+    remedy: str,
+) -> None:
+    """The result's words follow the code and credential: a deleted enterprise application is
+    re-created, a disabled Dataverse is the tenant's problem, an expired certificate renewed."""
+    from monitor.output.probes import result_to_dict
+
+    if "app" in change:
+        sim.set_application(SECRET_APP, **change["app"])
+    if "tenant" in change:
+        sim.set_tenant("contoso", **change["tenant"])
+    if "certificate_end" in change:
+        sim.revoke_certificate(CERT_APP, certificate.certificate.fingerprint(hashes.SHA256()).hex())
+        sim.add_certificate(
+            CERT_APP, certificate.certificate, end=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        )
+
+    [first, _] = _probe(_config(sim, certificate), kind)
+    document = result_to_dict(first)
+
+    assert document["summary"].startswith(summary)
+    assert document["remedy"].startswith(remedy)

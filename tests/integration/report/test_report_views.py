@@ -169,11 +169,13 @@ def test_usage_share_and_peak(feature_db: Path) -> None:
 @needs_posture
 def test_posture_findings(feature_db: Path, config: Config) -> None:
     """The posture view lists the posture rules' findings, worst first, with the
-    classification and licences; the CSV parses back with the remedy."""
+    classification and licences (a password identity also gets the password sign-in advice);
+    the CSV parses back with the remedy."""
     result = build(posture, feature_db, context(config=config))
     rows = result.table("posture").rows
     assert [
         ("sales-sync", "critical", "credential_expiring", ""),
+        ("dataverse-sync", "info", "identity_type", "ENTERPRISEPACK"),
         ("dataverse-sync", "info", "password_expiring", "ENTERPRISEPACK"),
     ] == [(row["identity"], row["severity"], row["kind"], row["licences"]) for row in rows]
     parsed = list(csv.DictReader(io.StringIO(machine.to_csv(result, zone=UTC))))

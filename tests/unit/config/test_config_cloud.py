@@ -64,26 +64,39 @@ def test_unknown_cloud() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cloud", "endpoint_lines", "authority"),
+    ("cloud", "endpoint_lines", "host", "authority"),
     [
-        ("public", "", f"https://login.microsoftonline.com/{TENANT_ID}"),
-        ("usgov", "", f"https://login.microsoftonline.us/{TENANT_ID}"),
-        ("china", "", f"https://login.partner.microsoftonline.cn/{TENANT_ID}"),
+        ("public", "", "crm.dynamics.com", f"https://login.microsoftonline.com/{TENANT_ID}"),
+        ("usgov", "", "crm.microsoftdynamics.us", f"https://login.microsoftonline.us/{TENANT_ID}"),
+        (
+            "usgov-dod",
+            "",
+            "crm.appsplatform.us",
+            f"https://login.microsoftonline.us/{TENANT_ID}",
+        ),
+        (
+            "china",
+            "",
+            "crm.dynamics.cn",
+            f"https://login.partner.microsoftonline.cn/{TENANT_ID}",
+        ),
         (
             "custom",
             'authority_host = "https://127.0.0.1:8443/"\ngraph_url = "https://127.0.0.1:8444"\n',
+            "crm.dynamics.com",
             f"https://127.0.0.1:8443/{TENANT_ID}",
         ),
     ],
-    ids=["public", "usgov", "china", "custom"],
+    ids=["public", "usgov", "usgov-dod", "china", "custom"],
 )
 def test_probes_sign_in_at_the_tenants_own_authority(
-    write_config: WriteConfig, cloud: str, endpoint_lines: str, authority: str
+    write_config: WriteConfig, cloud: str, endpoint_lines: str, host: str, authority: str
 ) -> None:
     """The authority the probes hand to msal (``MsalProbe.authority``) is the configured cloud's
     host followed by the tenant ID: never /common or /organizations, never a doubled slash."""
     tenant_line = f'tenant_id = "{TENANT_ID}"'
     text = MINIMAL.replace(tenant_line, f'{tenant_line}\ncloud = "{cloud}"\n{endpoint_lines}')
+    text = text.replace("contoso.crm.dynamics.com", f"contoso.{host}")
     tenant = load(write_config(text), MINIMAL_ENVIRON).tenants["contoso"]
 
     assert authority == MsalProbe.authority(tenant)

@@ -17,7 +17,7 @@ from config_testkit import (
     load,
 )
 
-from monitor.config import load_config
+from monitor.config import ConfigError, load_config
 from monitor.config.model import NetworkConfig, ProbingConfig
 from monitor.secrets import Secret
 
@@ -131,24 +131,49 @@ def test_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
 
 
 @pytest.mark.parametrize(
-    ("cloud", "authority_host", "graph_url"),
+    ("cloud", "authority_host", "graph_url", "environment"),
     [
-        ("public", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
-        ("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us"),
+        (
+            "public",
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+            "https://contoso.crm.dynamics.com",
+        ),
+        (
+            "public",  # GCC (Moderate) uses the worldwide endpoints
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+            "https://contoso.crm9.dynamics.com",
+        ),
+        (
+            "usgov",  # GCC High
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+            "https://contoso.crm.microsoftdynamics.us",
+        ),
+        (
+            "usgov-dod",
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us",
+            "https://contoso.crm.appsplatform.us",
+        ),
         (
             "china",
             "https://login.partner.microsoftonline.cn",
             "https://microsoftgraph.chinacloudapi.cn",
+            "https://contoso.crm.dynamics.cn",
         ),
     ],
+    ids=["public", "gcc", "gcc-high", "dod", "china"],
 )
 def test_well_known_clouds_get_their_endpoints(
-    write_config: WriteConfig, cloud: str, authority_host: str, graph_url: str
+    write_config: WriteConfig, cloud: str, authority_host: str, graph_url: str, environment: str
 ) -> None:
-    """Each well-known cloud's tenant gets that cloud's authority host and Graph URL."""
+    """Each well-known cloud's tenant gets that cloud's authority host and Graph URL (DoD its
+    own Graph host), with an environment of that cloud."""
     text = MINIMAL.replace(
         f'tenant_id = "{TENANT_ID}"', f'tenant_id = "{TENANT_ID}"\ncloud = "{cloud}"'
-    )
+    ).replace('url = "https://contoso.crm.dynamics.com"', f'url = "{environment}"')
 
     tenant = load(write_config(text), MINIMAL_ENVIRON).tenants["contoso"]
 
@@ -239,3 +264,43 @@ def test_relative_config_path(write_config: WriteConfig, monkeypatch: pytest.Mon
 
     assert config.source == path
     assert config.database.path == path.parent / "monitor.db"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "url", "found"),
+    [
+        (
+            "public",
+            "https://contoso.crm.microsoftdynamics.us",
+            "https://contoso.crm.microsoftdynamics.us (an environment of the usgov cloud)",
+        ),
+        (
+            "usgov",
+            "https://contoso.crm9.dynamics.com",
+            "https://contoso.crm9.dynamics.com (an environment of the public cloud)",
+        ),
+        (
+            "usgov-dod",
+            "https://crm-proxy.contoso.example",
+            "https://crm-proxy.contoso.example (not a Dataverse host)",
+        ),
+    ],
+    ids=["gov-url-in-public", "gcc-url-in-gcc-high", "proxy-url"],
+)
+def test_environment_of_another_cloud_is_a_config_error(
+    write_config: WriteConfig, cloud: str, url: str, found: str
+) -> None:
+    """An environment URL that does not belong to its tenant's cloud is refused in one line
+    naming what it is."""
+    text = MINIMAL.replace(
+        f'tenant_id = "{TENANT_ID}"', f'tenant_id = "{TENANT_ID}"\ncloud = "{cloud}"'
+    ).replace('url = "https://contoso.crm.dynamics.com"', f'url = "{url}"')
+
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(text), MINIMAL_ENVIRON)
+
+    (problem,) = caught.value.problems
+    line = problem.render()
+    assert "\n" not in line
+    assert line.startswith("environments.contoso-prod.url: expected a Dataverse environment of its")
+    assert f"found {found}" in line

@@ -77,7 +77,8 @@ environments = ["contoso-prod"]
 RULES = [
     pytest.param(
         {"tenant": 'cloud = "publc"'},
-        'tenants.contoso.cloud: expected one of "public", "usgov", "china", "custom", found '
+        'tenants.contoso.cloud: expected one of "public", "usgov", "usgov-dod", "china", "custom", '
+        "found "
         '"publc"; hint: default "public"; did you mean \'public\'?',
         id="choice-did-you-mean",
     ),

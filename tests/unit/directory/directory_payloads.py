@@ -131,9 +131,12 @@ def domains_page(items: list[dict[str, Any]], next_link: str | None = None) -> d
     return page
 
 
-def domain(name: str, validity: int | None, *, default: bool = False) -> dict[str, Any]:
+def domain(
+    name: str, validity: int | None, *, default: bool = False, authentication: str = "Managed"
+) -> dict[str, Any]:
     return {
         "id": name,
+        "authenticationType": authentication,
         "isDefault": default,
         "passwordValidityPeriodInDays": validity,
         "passwordNotificationWindowInDays": 14 if validity is not None else None,
@@ -141,14 +144,40 @@ def domain(name: str, validity: int | None, *, default: bool = False) -> dict[st
 
 
 def sku(
-    sku_id: str, part: str, enabled: int, consumed: int, status: str = "Enabled"
+    sku_id: str,
+    part: str,
+    enabled: int,
+    consumed: int,
+    status: str = "Enabled",
+    *,
+    applies_to: str = "User",
+    plans: tuple[str, ...] = ("DYN365_ENTERPRISE_SALES", "POWERAPPS_DYN_APPS", "FLOW_DYN_APPS"),
 ) -> dict[str, Any]:
+    """GET /subscribedSkus item (servicePlans shortened to the Dataverse-relevant plans)."""
     return {
+        "appliesTo": applies_to,
         "capabilityStatus": status,
         "consumedUnits": consumed,
         "skuId": sku_id,
         "skuPartNumber": part,
         "prepaidUnits": {"enabled": enabled, "lockedOut": 0, "suspended": 0, "warning": 0},
+        "servicePlans": [
+            {
+                "servicePlanId": f"0000000{n}-0000-4000-8000-000000000000",
+                "servicePlanName": name,
+                "provisioningStatus": "Success",
+                "appliesTo": applies_to,
+            }
+            for n, name in enumerate(plans)
+        ],
+    }
+
+
+def organization(created: str | None = "2019-03-14T08:12:44Z") -> dict[str, Any]:
+    """GET /organization?$select=id,createdDateTime."""
+    return {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization(id,createdDateTime)",
+        "value": [{"id": "3f2c9a1e-5b7d-4c1a-9e2f-1a2b3c4d5e6f", "createdDateTime": created}],
     }
 
 

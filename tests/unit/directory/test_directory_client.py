@@ -262,3 +262,58 @@ def test_reasons_never_carry_a_token() -> None:
 
     assert token not in caught.value.reason
     assert token not in str(caught.value)
+
+
+def test_read_guard_turns_a_parser_surprise_into_not_observed() -> None:
+    """A read whose parser meets an unexpected shape raises "not observed", naming the read and
+    the exception type (never the exception text, which may quote the answer)."""
+    from monitor.directory.client import read_guard
+
+    @read_guard("the tenant's SKUs")
+    def parse() -> None:
+        raise KeyError("secret-looking-payload")
+
+    with pytest.raises(NotObserved) as caught:
+        parse()
+
+    assert "service_error" == caught.value.cause
+    assert "the tenant's SKUs: unreadable answer (KeyError)" in caught.value.reason
+    assert "secret-looking-payload" not in caught.value.reason
+
+
+def test_read_guard_turns_an_unhandled_not_found_into_not_observed() -> None:
+    """A NotFound the read did not handle means the read needed that object: not observed."""
+    from monitor.directory.client import read_guard
+
+    @read_guard("the roles")
+    def parse() -> None:
+        raise NotFound("0x80040217", "systemuser With Id = x Does Not Exist")
+
+    with pytest.raises(
+        NotObserved, match=r"the roles: the service answered HTTP 404 \(0x80040217\)"
+    ):
+        parse()
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (response(200, text="<html>portal</html>"), "unreadable body"),
+        (response(200, {"value": [1, 2]}), "not an object"),
+        (response(200, {"value": [{"name": "x"}]}), "without its id"),
+        (response(200, {"items": []}), "without 'value'"),
+        (graph_error(404, "Request_ResourceNotFound", "gone"), "HTTP 404"),
+        (response(404, text="Not Found"), "without its error body"),
+    ],
+    ids=["html", "item-not-object", "item-without-id", "no-value", "404", "bare-404"],
+)
+def test_collection_answers_a_reader_cannot_use_are_not_observed(
+    answer: object, expected: str
+) -> None:
+    """A collection read never raises anything but NotObserved, whatever came back."""
+    session = FakeSession()
+    client = reader(JsonReader, session)
+    session.add(client.url("things"), answer)  # type: ignore[arg-type]
+
+    with pytest.raises(NotObserved, match=expected):
+        client.get_all("things", key="id")

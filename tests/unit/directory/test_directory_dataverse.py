@@ -105,24 +105,82 @@ def test_no_row_means_not_a_user_of_the_environment() -> None:
     assert SystemUser(found=False) == dataverse.systemuser_for_application(APP_ID)
 
 
-def test_row_with_missing_fields() -> None:
-    """Fields the row lacks are None, never defaults that look healthy."""
+def test_row_with_null_columns() -> None:
+    """Columns Dataverse answers as null are None, never defaults that look healthy."""
     session = FakeSession()
     dataverse, client = directory(session)
-    row = {"systemuserid": SYSTEMUSER_ID, "fullname": None}
+    row = {**systemuser_row(), "fullname": None, "islicensed": None}
     session.add(
         systemusers_url(client, f"applicationid eq {APP_ID}"), response(200, collection([row]))
     )
 
     user = dataverse.systemuser_for_application(APP_ID)
 
-    assert (True, None, None, None, "") == (
-        user.found,
-        user.access_mode,
-        user.is_disabled,
-        user.is_licensed,
-        user.full_name,
+    assert (True, None, "") == (user.found, user.is_licensed, user.full_name)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"isdisabled": None}, "isdisabled"),
+        ({"accessmode": 99}, "accessmode"),
+        ({"accessmode": "unknownFutureValue"}, "accessmode"),
+        ({"systemuserid": None}, "systemuserid"),
+    ],
+    ids=["null-isdisabled", "unknown-accessmode", "text-accessmode", "no-id"],
+)
+def test_row_a_rule_cannot_read_is_not_observed(change: dict[str, object], named: str) -> None:
+    """A row without its key, a null isdisabled or an access mode outside the documented 0-5
+    makes the systemuser not observed, naming the column."""
+    session = FakeSession()
+    dataverse, client = directory(session)
+    row = {**systemuser_row(), **change}
+    session.add(
+        systemusers_url(client, f"applicationid eq {APP_ID}"), response(200, collection([row]))
     )
+
+    with pytest.raises(NotObserved) as caught:
+        dataverse.systemuser_for_application(APP_ID)
+
+    assert "service_error" == caught.value.cause
+    assert named in caught.value.reason
+
+
+def test_a_selected_column_missing_is_not_observed() -> None:
+    """A selected column missing from the row (Dataverse answers null, never nothing)."""
+    session = FakeSession()
+    dataverse, client = directory(session)
+    row = systemuser_row()
+    del row["accessmode"]
+    session.add(
+        systemusers_url(client, f"applicationid eq {APP_ID}"), response(200, collection([row]))
+    )
+
+    with pytest.raises(NotObserved, match="without 'accessmode'"):
+        dataverse.systemuser_for_application(APP_ID)
+
+
+def test_navigation_property_404_is_not_observed() -> None:
+    """A 404 on teammembership_association (the user was deleted between two reads) makes the
+    roles not observed; it raises nothing else."""
+    session = FakeSession()
+    dataverse, client = directory(session)
+    base = f"{API_PATH}/systemusers({SYSTEMUSER_ID})"
+    session.add(
+        client.url(f"{base}/systemuserroles_association", {"$select": ROLE_SELECT}),
+        response(200, collection([role_row("Sales integration", ROLE_A, None)])),
+    )
+    session.add(
+        client.url(f"{base}/teammembership_association", {"$select": "teamid,name"}),
+        dataverse_error(404, "0x80040217", f"systemuser With Id = {SYSTEMUSER_ID} Does Not Exist"),  # type: ignore[arg-type]
+    )
+
+    with pytest.raises(NotObserved) as caught:
+        dataverse.roles(SYSTEMUSER_ID)
+
+    assert "service_error" == caught.value.cause
+    assert "HTTP 404 0x80040217" in caught.value.reason
+    assert "teammembership_association" in caught.value.reason
 
 
 def test_roles_direct_and_through_teams() -> None:
@@ -214,8 +272,21 @@ def test_non_interactive_users_are_counted_across_pages_without_application_user
             "The user with SystemUserId=x is disabled.",
             "the observer's application user is disabled in environment prod",
         ),
+        (
+            "0x80042F09",
+            "The user (Id = x) has not been assigned any roles.",
+            "the observer holds no security role in environment prod: give its application user "
+            "a read-only role (Read on User, Security Role and Team)",
+        ),
+        (
+            "0x8004A113",
+            "User does not have required privileges (or role membership) to access the org when "
+            "it is in Admin Only mode.",
+            "environment prod is in administration mode (planned maintenance): the observer "
+            "cannot read it until it ends",
+        ),
     ],
-    ids=["not-a-member", "privilege", "disabled"],
+    ids=["not-a-member", "privilege", "disabled", "no-role", "administration-mode"],
 )
 def test_observer_403_explains_itself(code: str, message: str, expected: str) -> None:
     """The observer's own 403 answers are "not observed" with what to do about them."""

@@ -22,6 +22,7 @@ from directory_payloads import (
     certificate,
     domain,
     domains_page,
+    organization,
     secret,
     service_principal,
     sku,
@@ -32,6 +33,7 @@ from monitor.directory.client import NotObserved
 from monitor.directory.graph import (
     APPLICATION_SELECT,
     DOMAIN_SELECT,
+    ORGANIZATION_SELECT,
     SERVICE_PRINCIPAL_SELECT,
     SKU_SELECT,
     USER_SELECT,
@@ -41,7 +43,7 @@ from monitor.directory.graph import (
     parse_graph_time,
     thumbprint_of,
 )
-from monitor.model.observations import DomainPolicy, Licence, SubscribedSku
+from monitor.model.observations import DomainPolicy, Licence, SubscribedSku, UserLicences
 from monitor.secrets import Secret
 
 UPN = "svc-sync@contoso.com"
@@ -331,18 +333,51 @@ def test_user_password_policies_are_split() -> None:
     assert ("DisablePasswordExpiration", "DisableStrongPassword") == account.password_policies
 
 
-def test_user_with_missing_fields() -> None:
-    """Fields Graph left out are None; missing assignedLicenses makes the licences not observed."""
+def test_user_with_null_fields() -> None:
+    """Properties Graph answers as null are None (never a guess that looks healthy)."""
     session = FakeSession()
     graph, client = directory(session)
-    body = user()
-    for key in ("accountEnabled", "lastPasswordChangeDateTime", "assignedLicenses"):
-        del body[key]
+    body = user(lastPasswordChangeDateTime=None, passwordPolicies=None)
     session.add(user_url(client), response(200, body))
 
     account, licences = graph.user(UPN, [])
 
-    assert (None, None) == (account.account_enabled, account.last_password_change)
+    assert (True, None, ()) == (
+        account.account_enabled,
+        account.last_password_change,
+        account.password_policies,
+    )
+    assert isinstance(licences, UserLicences)
+
+
+@pytest.mark.parametrize("missing", ["accountEnabled", "lastPasswordChangeDateTime", "id"])
+def test_user_without_a_selected_property_is_not_observed(missing: str) -> None:
+    """A selected property Graph left out (it answers null, never nothing) makes the account not
+    observed, naming the property, instead of a guess."""
+    session = FakeSession()
+    graph, client = directory(session)
+    body = user()
+    del body[missing]
+    session.add(user_url(client), response(200, body))
+
+    with pytest.raises(NotObserved) as caught:
+        graph.user(UPN, [])
+
+    assert "service_error" == caught.value.cause
+    assert missing in caught.value.reason
+
+
+def test_user_without_assigned_licences_keeps_the_account() -> None:
+    """Missing assignedLicenses makes only the licences not observed."""
+    session = FakeSession()
+    graph, client = directory(session)
+    body = user()
+    del body["assignedLicenses"]
+    session.add(user_url(client), response(200, body))
+
+    account, licences = graph.user(UPN, [])
+
+    assert account.found
     assert isinstance(licences, NotObserved)
     assert "assignedLicenses" in licences.reason
 
@@ -382,9 +417,9 @@ def test_domains_are_read_across_pages() -> None:
     policies = graph.domains()
 
     assert [
-        DomainPolicy("contoso.com", 90, 14, True),
-        DomainPolicy("contoso.onmicrosoft.com", None, None, False),
-        DomainPolicy("legacy.com", 2147483647, 14, False),
+        DomainPolicy("contoso.com", 90, 14, True, "Managed"),
+        DomainPolicy("contoso.onmicrosoft.com", None, None, False, "Managed"),
+        DomainPolicy("legacy.com", 2147483647, 14, False, "Managed"),
     ] == policies
     assert [True, False, False] == [p.passwords_expire for p in policies]
 
@@ -424,3 +459,84 @@ def test_subscribed_skus_without_permission() -> None:
 
     with pytest.raises(NotObserved, match=r"Organization\.Read\.All"):
         graph.subscribed_skus()
+
+
+def test_subscribed_skus_carry_who_they_apply_to_and_their_service_plans() -> None:
+    """appliesTo and every service plan (name, provisioning status) are read."""
+    session = FakeSession()
+    graph, client = directory(session)
+    session.add(
+        client.url("subscribedSkus", {"$select": SKU_SELECT}),
+        response(
+            200,
+            {
+                "value": [
+                    sku(SKU_SALES, "FLOW_FREE", 10000, 3, plans=("DYN365_CDS_VIRAL",)),
+                    sku(SKU_APPS, "CRMSTORAGE", 5, 0, applies_to="Company", plans=()),
+                ]
+            },
+        ),
+    )
+
+    free, storage = graph.subscribed_skus()
+
+    assert ("User", ("DYN365_CDS_VIRAL",)) == (
+        free.applies_to,
+        tuple(plan.name for plan in free.service_plans or ()),
+    )
+    assert ("Company", ()) == (storage.applies_to, storage.service_plans)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"appliesTo": "unknownFutureValue"}, "appliesTo"),
+        ({"capabilityStatus": "unknownFutureValue"}, "capabilityStatus"),
+        ({"servicePlans": [{"provisioningStatus": "Success"}]}, "servicePlanName"),
+        ({"servicePlans": None}, "servicePlans"),
+    ],
+    ids=["applies-to", "status", "plan-without-name", "no-plans"],
+)
+def test_a_sku_the_rules_cannot_read_makes_the_skus_not_observed(
+    change: dict[str, object], named: str
+) -> None:
+    """An unknown enumeration value or a malformed service plan: "not observed", naming it."""
+    session = FakeSession()
+    graph, client = directory(session)
+    item = {**sku(SKU_SALES, "DYN365_ENTERPRISE_SALES", 5, 5), **change}
+    session.add(
+        client.url("subscribedSkus", {"$select": SKU_SELECT}), response(200, {"value": [item]})
+    )
+
+    with pytest.raises(NotObserved, match=named):
+        graph.subscribed_skus()
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [("2019-03-14T08:12:44Z", datetime(2019, 3, 14, 8, 12, 44, tzinfo=UTC)), (None, None)],
+    ids=["created", "null"],
+)
+def test_organization_creation_date(created: str | None, expected: datetime | None) -> None:
+    """The tenant's createdDateTime (Graph's null stays None)."""
+    session = FakeSession()
+    graph, client = directory(session)
+    session.add(
+        client.url("organization", {"$select": ORGANIZATION_SELECT}),
+        response(200, organization(created)),
+    )
+
+    assert expected == graph.organization().created
+
+
+def test_domain_with_an_unknown_authentication_type_is_not_observed() -> None:
+    """authenticationType decides whose password policy applies: an unknown value is not read."""
+    session = FakeSession()
+    graph, client = directory(session)
+    session.add(
+        client.url("domains", {"$select": DOMAIN_SELECT}),
+        response(200, domains_page([domain("contoso.com", None, authentication="Hybrid")])),
+    )
+
+    with pytest.raises(NotObserved, match="authenticationType"):
+        graph.domains()

@@ -19,9 +19,11 @@ from monitor.model.observations import (
     RegisteredCredential,
     RoleGrant,
     SecurityRoles,
+    ServicePlan,
     ServicePrincipal,
     SubscribedSku,
     SystemUser,
+    TenantInfo,
     UserAccount,
     UserLicences,
     fact_from_json,
@@ -60,8 +62,20 @@ EXAMPLES: list[Fact] = [
         synced_from_on_premises=None,
     ),
     UserLicences((Licence("s1", "DYN365_ENTERPRISE_SALES"), Licence("s0", None))),
-    DomainPolicy("contoso.com", 90, 14, True),
-    SubscribedSku("s1", "DYN365_ENTERPRISE_SALES", 5, 4, 0, 1, "Warning"),
+    DomainPolicy("contoso.com", 90, 14, True, "Federated"),
+    TenantInfo("t", datetime(2019, 3, 14, tzinfo=UTC)),
+    SubscribedSku(
+        "s1",
+        "DYN365_ENTERPRISE_SALES",
+        5,
+        4,
+        0,
+        1,
+        "Warning",
+        "User",
+        (ServicePlan("POWERAPPS_DYN_APPS"), ServicePlan("FLOW_DYN_APPS", "Disabled")),
+    ),
+    SubscribedSku("s2", "OLD_ROW", 1, 0),
     SystemUser(True, "u", "Sync", "svc@contoso.com", None, 4, False, False),
     SecurityRoles((RoleGrant("System Administrator", "r1", "t", "Integrators"),)),
     NonInteractiveUsers(7, 1),
@@ -79,7 +93,7 @@ def test_facts_round_trip_through_json(fact: Fact) -> None:
 
 def test_every_fact_kind_has_an_example() -> None:
     """The registry and the examples above cover the same kinds."""
-    assert sorted(FACT_TYPES) == sorted(fact.kind for fact in EXAMPLES)
+    assert sorted(FACT_TYPES) == sorted({fact.kind for fact in EXAMPLES})
 
 
 def test_canonical_text_ignores_order_of_licences_and_roles() -> None:

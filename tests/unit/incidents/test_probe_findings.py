@@ -248,3 +248,80 @@ def test_removed_identities_find_nothing(config: Config, tmp_path: Path) -> None
         )
     ]
     assert [] == probe_findings(states, {}, config, T0)
+
+
+def test_dataverse_refusals_have_their_own_kinds_and_words(config: Config) -> None:
+    """No role and a missing privilege are security_role findings per environment (the
+    privilege named); no licence and a disabled Dataverse are licence findings; a deleted
+    enterprise application says to re-create it."""
+    states = [
+        state("sales-sync", "contoso-prod", Outcome.NO_ROLE, since=T0, last=T0, failures=1),
+        state(
+            "sales-sync", "contoso-test", Outcome.MISSING_PRIVILEGE, since=T0, last=T0, failures=1
+        ),
+        state(
+            "inventory-sync", "contoso-prod", Outcome.RESOURCE_DISABLED, since=T0, last=T0,
+            failures=1,
+        ),
+        state("solo", "fabrikam-prod", Outcome.IDENTITY_NOT_FOUND, since=T0, last=T0,
+              failures=1, tenant="fabrikam"),
+    ]  # fmt: skip
+    history = {
+        ("sales-sync", "contoso-test"): ProbeHistory(
+            "sales-sync",
+            "contoso-test",
+            message="Dataverse HTTP 403 (0x80040220) (missing prvReadAccount): Principal user",
+        ),
+        ("inventory-sync", "contoso-prod"): ProbeHistory(
+            "inventory-sync", "contoso-prod", aadsts_code=500014
+        ),
+        ("solo", "fabrikam-prod"): ProbeHistory("solo", "fabrikam-prod", aadsts_code=7000229),
+    }
+
+    findings = probe_findings(states, history, config, T0)
+
+    roles = sorted(
+        (f.environment or "", f.summary) for f in findings if f.kind.value == "security_role"
+    )
+    assert [
+        (
+            "contoso-prod",
+            "signed in, but the identity holds no security role in this environment",
+        ),
+        (
+            "contoso-test",
+            "signed in, but the identity's security roles lack a privilege the call needs: "
+            "prvReadAccount",
+        ),
+    ] == roles
+    found = by_kind(findings)
+    disabled = found[("licence", "inventory-sync")]
+    assert "Dataverse (Dynamics CRM) in tenant contoso" == disabled.subject
+    assert "not the identity's own account (AADSTS500014)" in disabled.summary
+    assert found[("credential_broken", "solo")].remedy.startswith(
+        "Re-create the enterprise application"
+    )
+
+
+def test_administration_mode_is_one_warning_per_environment(config: Config) -> None:
+    """Every identity refused by an environment in administration mode: one maintenance
+    warning for the environment, no identity finding, no "cannot verify"."""
+    states = [
+        state("sales-sync", "contoso-prod", Outcome.MAINTENANCE, since=T0, last=T0, failures=4),
+        healthy("sales-sync", "contoso-test"),
+        state(
+            "inventory-sync",
+            "contoso-prod",
+            Outcome.MAINTENANCE,
+            since=T0,
+            last=T0 + timedelta(hours=2),
+            failures=9,
+        ),
+    ]
+
+    findings = probe_findings(states, {}, config, T0 + timedelta(hours=2))
+
+    assert [("maintenance", None, "contoso-prod", Level.WARNING)] == [
+        (f.kind.value, f.identity, f.environment, f.level) for f in findings
+    ]
+    assert "inventory-sync, sales-sync wait for it to end" in findings[0].summary

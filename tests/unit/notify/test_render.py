@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -208,3 +209,66 @@ def test_channel_failing_notice_carries_the_lost_notices(config: Config) -> None
     assert "HTTP 500" in rendered.text
     assert lost[0].what in rendered.text
     assert ("CM-3", "CM-4") == rendered.labels
+
+
+@pytest.mark.parametrize(
+    ("cloud", "url", "portal"),
+    [
+        (
+            "public",
+            "https://contoso.crm.dynamics.com",
+            "https://admin.powerplatform.microsoft.com/environments",
+        ),
+        (
+            "public",
+            "https://contoso.crm9.dynamics.com",
+            "https://gcc.admin.powerplatform.microsoft.us/environments",
+        ),
+        (
+            "usgov",
+            "https://contoso.crm.microsoftdynamics.us",
+            "https://high.admin.powerplatform.microsoft.us/environments",
+        ),
+        (
+            "usgov-dod",
+            "https://contoso.crm.appsplatform.us",
+            "https://admin.appsplatform.us/environments",
+        ),
+    ],
+    ids=["public", "gcc", "gcc-high", "dod"],
+)
+def test_admin_center_links_follow_the_cloud(
+    tmp_path: Path, cloud: str, url: str, portal: str
+) -> None:
+    """Environment problems link the Power Platform admin center of the tenant's cloud (GCC,
+    GCC High and DoD have their own hosts); Entra links follow the cloud too."""
+    from dataclasses import replace
+
+    from support.notify.alerting import IdentitySpec
+
+    from monitor.notify.notice import portal_link
+
+    base = write_deployment(tmp_path, identities=(IdentitySpec("sales-sync"),)).load()
+    tenant = replace(base.tenants["contoso"], cloud=cloud)  # type: ignore[arg-type]
+    environment = replace(base.environments["contoso-prod"], url=url)
+    config = replace(
+        base,
+        tenants={**base.tenants, "contoso": tenant},
+        environments={**base.environments, "contoso-prod": environment},
+    )
+    incident = expiring(kind="not_in_environment", environment="contoso-prod")
+    entra = {"public": "https://entra.microsoft.com", "usgov": "https://entra.microsoft.us"}
+
+    assert portal == portal_link(incident, config)[0]
+    assert portal_link(expiring(), config)[0].startswith(entra.get(cloud, entra["usgov"]))
+
+
+def test_certificate_expiry_names_the_certificate_answer(config: Config) -> None:
+    """An expiring certificate's impact names 700027 ("The key used is expired"), not the
+    secrets-only 7000222."""
+    notice = build_notice(
+        expiring(subject="certificate file (thumbprint AB12…)"), "rung", config, NOW
+    )
+
+    assert 'AADSTS700027 "The key used is expired"' in notice.impact
+    assert "7000222" not in notice.impact

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from posture_builders import NOW, config, evaluate, missing, observe, only, user_identity
 
 from monitor.findings.posture import Posture, predict_password_expiry
 from monitor.model.findings import FindingKind, Level
-from monitor.model.observations import DomainPolicy, UserAccount
+from monitor.model.observations import DeclaredExpiry, DomainPolicy, TenantInfo, UserAccount
 
 CHANGED = NOW - timedelta(days=80)
 
@@ -47,32 +47,85 @@ def test_disable_password_expiration_wins_over_the_domain() -> None:
     assert "DisablePasswordExpiration" in prediction.why
 
 
-@pytest.mark.parametrize("validity", [None, 2147483647], ids=["null", "int-max"])
-def test_domain_without_expiry(validity: int | None) -> None:
-    """A null or 2147483647 passwordValidityPeriodInDays means passwords never expire."""
-    prediction = predict_password_expiry(account(), DomainPolicy("contoso.com", validity))
+def test_int_max_domain_validity_means_never() -> None:
+    """A passwordValidityPeriodInDays of 2147483647 means passwords never expire."""
+    prediction = predict_password_expiry(account(), DomainPolicy("contoso.com", 2147483647))
 
     assert (None, True) == (prediction.expires, prediction.never)
-    assert f"passwordValidityPeriodInDays {'null' if validity is None else validity}" in (
-        prediction.why
+    assert "passwordValidityPeriodInDays 2147483647" in prediction.why
+
+
+OLD_TENANT = TenantInfo("t", datetime(2019, 3, 14, tzinfo=UTC))
+NEW_TENANT = TenantInfo("t", datetime(2021, 1, 1, tzinfo=UTC))
+
+
+def test_null_validity_in_a_tenant_created_before_2021_is_an_inferred_90_days() -> None:
+    """A domain without a value has the tenant's default: 90 days before 2021, inferred."""
+    prediction = predict_password_expiry(account(), DomainPolicy("contoso.com", None), OLD_TENANT)
+
+    assert (CHANGED + timedelta(days=90), 90, True) == (
+        prediction.expires,
+        prediction.validity_days,
+        prediction.inferred,
     )
 
 
+def test_null_validity_in_a_newer_tenant_never_expires() -> None:
+    """A tenant created in 2021 or later has no expiration by default."""
+    prediction = predict_password_expiry(account(), DomainPolicy("contoso.com", None), NEW_TENANT)
+
+    assert (None, True) == (prediction.expires, prediction.never)
+    assert "created on 2021-01-01: no expiration by default" in prediction.why
+
+
 @pytest.mark.parametrize(
-    ("user", "domain", "why"),
+    ("user", "domain", "organization", "why"),
     [
-        (account(synced_from_on_premises=True), DomainPolicy("contoso.com", 90), "on-premises AD"),
-        (account(), None, "password policy of domain contoso.com was not read"),
-        (account(last_password_change=None), DomainPolicy("contoso.com", 90), "lastPassword"),
+        (
+            account(synced_from_on_premises=True),
+            DomainPolicy("contoso.com", 90, authentication_type="Federated"),
+            OLD_TENANT,
+            "governed by on-premises AD",
+        ),
+        (account(), None, OLD_TENANT, "password policy of domain contoso.com was not read"),
+        (
+            account(last_password_change=None),
+            DomainPolicy("contoso.com", 90),
+            OLD_TENANT,
+            "lastPassword",
+        ),
+        (account(), DomainPolicy("contoso.com", None), None, "creation date"),
+        (
+            account(),
+            DomainPolicy("contoso.com", None),
+            TenantInfo("t", None),
+            "creation date",
+        ),
     ],
-    ids=["synced", "domain-not-read", "no-last-change"],
+    ids=["federated", "domain-not-read", "no-last-change", "no-organization", "null-created"],
 )
-def test_cannot_predict(user: UserAccount, domain: DomainPolicy | None, why: str) -> None:
+def test_cannot_predict(
+    user: UserAccount, domain: DomainPolicy | None, organization: TenantInfo | None, why: str
+) -> None:
     """When the date cannot be known it is neither a date nor "never": it says why."""
-    prediction = predict_password_expiry(user, domain)
+    prediction = predict_password_expiry(user, domain, organization)
 
     assert (None, False) == (prediction.expires, prediction.never)
     assert why in prediction.why
+
+
+def test_password_hash_synchronised_user_follows_the_cloud_policy() -> None:
+    """Synchronised into a managed domain (password hash sync): Entra Connect's
+    DisablePasswordExpiration means never; without it the cloud policy applies."""
+    synced = account(synced_from_on_premises=True, password_policies=("DisablePasswordExpiration",))
+    managed = DomainPolicy("contoso.com", 90, authentication_type="Managed")
+
+    never = predict_password_expiry(synced, managed, OLD_TENANT)
+    cloud = predict_password_expiry(account(synced_from_on_premises=True), managed, OLD_TENANT)
+
+    assert (True, "the account has DisablePasswordExpiration (set by password hash "
+            "synchronisation)") == (never.never, never.why)  # fmt: skip
+    assert CHANGED + timedelta(days=90) == cloud.expires
 
 
 def posture_with(
@@ -127,3 +180,53 @@ def test_unreadable_domain_policy_is_not_observed_for_the_identity() -> None:
     assert (
         "password expiry: the observer lacks the Graph application permission Domain.Read.All",
     ) == posture.identities["crm-import"].not_observed
+
+
+def test_inferred_default_is_labelled_on_the_deadline() -> None:
+    """A null domain validity in a tenant created before 2021: the 90-day deadline is labelled
+    an inferred default, in the finding and its source."""
+    identity = user_identity()
+    posture = evaluate(
+        config(identity),
+        observe(account(last_password_change=NOW - timedelta(days=80)), identity=identity.name),
+        observe(DomainPolicy("contoso.com", None, None), subject="contoso.com"),
+        observe(OLD_TENANT),
+    )
+
+    finding = only(posture, FindingKind.PASSWORD_EXPIRING)
+    deadline = posture.identities["crm-import"].nearest
+    assert deadline is not None
+    assert ("graph (inferred default)", NOW + timedelta(days=10)) == (deadline.source, deadline.at)
+    assert "90-day default of tenants created before 2021, inferred" in finding.summary
+
+
+def test_federated_user_is_governed_on_premises_unless_a_date_is_declared() -> None:
+    """A synchronised user of a federated domain: "governed by on-premises AD", never "never";
+    a declared credential_expires gives the date instead."""
+    from dataclasses import replace
+
+    identity = user_identity()
+    facts = (
+        observe(account(synced_from_on_premises=True), identity=identity.name),
+        observe(
+            DomainPolicy("contoso.com", 90, 14, authentication_type="Federated"),
+            subject="contoso.com",
+        ),
+        observe(OLD_TENANT),
+    )
+    declared_identity = replace(identity, credential_expires=NOW + timedelta(days=20))
+
+    governed = evaluate(config(identity), *facts)
+    declared = evaluate(
+        config(declared_identity),
+        *facts,
+        observe(DeclaredExpiry(NOW + timedelta(days=20), "AD policy"), identity=identity.name),
+    )
+
+    (note,) = governed.identities["crm-import"].not_observed
+    assert note.startswith("password expiry: governed by on-premises AD")
+    assert [] == [f for f in governed.findings if f.kind is FindingKind.PASSWORD_EXPIRING]
+    assert () == declared.identities["crm-import"].not_observed
+    nearest = declared.identities["crm-import"].nearest
+    assert nearest is not None
+    assert NOW + timedelta(days=20) == nearest.at

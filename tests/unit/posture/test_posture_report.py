@@ -20,7 +20,12 @@ from posture_builders import (
 
 from monitor.config.model import Config
 from monitor.findings.posture import Posture, evaluate_posture
-from monitor.model.observations import CertificateFile, NonInteractiveUsers, SubscribedSku
+from monitor.model.observations import (
+    CertificateFile,
+    NonInteractiveUsers,
+    ServicePlan,
+    SubscribedSku,
+)
 from monitor.output.posture import (
     nearest_text,
     posture_exit_code,
@@ -40,7 +45,21 @@ def sample() -> tuple[Posture, Config]:
         cfg,
         observe(credentials(secret("k1", days(9), in_use=True, name="invoice")), identity=app.name),
         missing("user_account", "no_observer", REASON, identity=user.name),
-        observe(SubscribedSku("s1", "DYN365_ENTERPRISE_SALES", 5, 4), subject="s1"),
+        observe(
+            SubscribedSku(
+                "s1",
+                "DYN365_ENTERPRISE_SALES",
+                5,
+                4,
+                applies_to="User",
+                service_plans=(ServicePlan("POWERAPPS_DYN_APPS"),),
+            ),
+            subject="s1",
+        ),
+        observe(
+            SubscribedSku("s2", "FLOW_FREE", 10000, 3, applies_to="User", service_plans=()),
+            subject="s2",
+        ),
         observe(NonInteractiveUsers(7), environment=ENVIRONMENT, source="dataverse"),
     )
     return posture, cfg
@@ -67,9 +86,12 @@ def test_text_output_lists_identities_capacity_and_findings_with_remedies() -> N
     lines = text.splitlines()
     assert lines[0] == "POSTURE (directory reads: what will stop an identity working)"
     assert any(line.startswith("sales-sync ") and "in 9 days" in line for line in lines)
-    assert "  contoso: DYN365_ENTERPRISE_SALES 4/5 used (1 spare)" in lines
+    assert (
+        "  contoso: DYN365_ENTERPRISE_SALES 4/5 used (1 spare), FLOW_FREE 3/10000 used (9997 "
+        "spare; a free, trial or developer licence)"
+    ) in lines
     assert "  prod: 7 of 7" in lines
-    assert "Posture findings (2 warning, 1 info):" in lines
+    assert "Posture findings (2 warning, 2 info):" in lines
     warning = lines.index(
         "  [WARNING] sales-sync: client secret 'invoice' (in use) expires on 2026-12-05 (in 9 "
         "days); no successor is registered"
@@ -86,9 +108,9 @@ def test_text_output_for_selected_identities() -> None:
     lines = text.splitlines()
     assert "sales-sync" not in text
     assert any(line.startswith("crm-import ") for line in lines)
-    assert "Posture findings (1 warning, 1 info):" in lines
+    assert "Posture findings (1 warning, 2 info):" in lines
     scopes = [line.split("] ", 1)[1].split(":", 1)[0] for line in lines if line.startswith("  [")]
-    assert ["prod", "contoso"] == scopes
+    assert ["prod", "crm-import", "contoso"] == scopes
 
 
 def test_json_carries_everything() -> None:
@@ -119,12 +141,11 @@ def test_json_carries_everything() -> None:
         line.split(": ", 1)[1] for line in document["identities"]["crm-import"]["not_observed"]
     ]
     assert {"non_interactive_users": 7, "limit": 7} == document["environments"]["prod"]
-    assert 1 == document["tenants"]["contoso"]["skus"][0]["spare"]
-    assert [
-        ("credential_expiring:contoso/sales-sync/-:k1", "warning"),
-        ("capacity:contoso/-/prod:non-interactive-users", "warning"),
-        ("not_observed:contoso/-/-:no_observer", "info"),
-    ] == [(f["key"], f["level"]) for f in document["findings"]]
+    assert [(1, "gets a user into Dataverse"), (9997, "a free, trial or developer licence")] == [
+        (sku["spare"], sku["seat"]) for sku in document["tenants"]["contoso"]["skus"]
+    ]
+    levels = sorted(f["level"] for f in document["findings"])
+    assert ["info", "info", "warning", "warning"] == levels
 
 
 def test_exit_code_follows_the_worst_finding() -> None:

@@ -21,6 +21,7 @@ from posture_builders import (
 )
 
 from monitor.findings.posture import (
+    ADMINISTRATIVE_USER,
     APPLICATION_USER,
     NON_INTERACTIVE_USER,
     NOT_A_USER,
@@ -29,6 +30,7 @@ from monitor.findings.posture import (
 )
 from monitor.model.findings import FindingKind, Level
 from monitor.model.observations import (
+    AppCredentials,
     Fact,
     Licence,
     Observation,
@@ -40,7 +42,7 @@ from monitor.model.observations import (
     UserAccount,
     UserLicences,
 )
-from monitor.pipeline.posture import local_observations
+from monitor.pipeline.directory import local_observations
 
 SA = "627090ff-40a3-4053-8790-584edc5be201"
 SC = "119f245c-3cc8-4b62-b31c-d1a046ced15d"
@@ -257,7 +259,9 @@ def test_classification_from_observations() -> None:
     assert APPLICATION_USER == posture.identities["sales-sync"].classification
     assert "interactive user (licensed)" == posture.identities["crm-import"].classification
     assert NOT_CLASSIFIED == posture.identities["unread"].classification
-    named = only(posture, FindingKind.IDENTITY_TYPE)
+    (named,) = [
+        f for f in findings_of(posture, FindingKind.IDENTITY_TYPE) if f.level is Level.WARNING
+    ]
     assert "a named, licensed user (DYN365_ENTERPRISE_SALES) runs this integration" in named.summary
 
 
@@ -386,3 +390,91 @@ def test_identity_missing_from_every_environment_is_classified_so() -> None:
     posture = evaluate(config(identity), dataverse(systemuser(found=False), identity.name))
 
     assert NOT_A_USER == posture.identities["sales-sync"].classification
+
+
+def test_administrative_access_mode_needs_no_licence() -> None:
+    """A user in access mode 1 (administrative) without a licence: no "unlicensed" critical;
+    it is classified as administrative (it draws from the tenant pool)."""
+    identity = user_identity()
+    posture = evaluate(
+        config(identity),
+        observe(UserLicences(()), identity=identity.name),
+        dataverse(systemuser(access_mode=1, licensed=False), identity.name),
+    )
+
+    assert [] == findings_of(posture, FindingKind.LICENCE)
+    assert ADMINISTRATIVE_USER == posture.identities["crm-import"].classification
+
+
+@pytest.mark.parametrize(
+    ("roles", "critical"),
+    [
+        ((), True),
+        ((RoleGrant("Sales integration", "r1"),), False),
+        ((RoleGrant("Sales integration", "r1", None, "Integrators"),), False),
+    ],
+    ids=["none", "direct", "through-a-team"],
+)
+def test_no_security_role_at_all_is_critical(roles: tuple[RoleGrant, ...], critical: bool) -> None:
+    """No role directly or through any team: critical (it signs in and can do nothing)."""
+    identity = app_identity()
+    posture = evaluate(
+        config(identity),
+        dataverse(systemuser(application_id="a", access_mode=4, licensed=False), identity.name),
+        dataverse(SecurityRoles(roles), identity.name),
+    )
+
+    found = findings_of(posture, FindingKind.SECURITY_ROLE)
+    assert critical == bool(found)
+    if critical:
+        (finding,) = found
+        assert (Level.CRITICAL, ENVIRONMENT) == (finding.level, finding.environment)
+        assert "holds no security role in prod, directly or through a team" in finding.summary
+        assert finding.remedy.startswith("assign a least-privilege security role")
+
+
+def test_every_password_identity_gets_the_ropc_advice() -> None:
+    """Each kind = "user" identity has an info finding that password sign-in is deprecated, with
+    the migration advice; application identities have none."""
+    user = user_identity()
+    app = app_identity()
+    posture = evaluate(config(user, app))
+
+    advice = [
+        f
+        for f in findings_of(posture, FindingKind.IDENTITY_TYPE)
+        if f.key.endswith("password-sign-in")
+    ]
+    assert [("crm-import", Level.INFO, "configuration")] == [
+        (f.identity, f.level, f.source) for f in advice
+    ]
+    assert "ROPC" in advice[0].summary
+    assert "https://aka.ms/msal-ropc-migration" in advice[0].remedy
+
+
+@pytest.mark.parametrize(
+    ("credentials", "code"),
+    [
+        (AppCredentials("c", "Sales", "client_secret", "hint"), "AADSTS7000229"),
+        (None, "AADSTS700016"),
+    ],
+    ids=["registered-here", "registered-elsewhere"],
+)
+def test_missing_service_principal_names_the_code_sign_in_will_get(
+    credentials: AppCredentials | None, code: str
+) -> None:
+    """No service principal: 7000229 when the registration is in this tenant (the enterprise
+    application was deleted), 700016 when it lives elsewhere."""
+    identity = app_identity()
+    facts = [observe(ServicePrincipal(found=False), identity=identity.name)]
+    if credentials is not None:
+        facts.append(observe(credentials, identity=identity.name))
+    else:
+        facts.append(
+            missing("app_credentials", "elsewhere", "in another tenant", identity=identity.name)
+        )
+
+    finding = only(evaluate(config(identity), *facts), FindingKind.ACCOUNT_DISABLED)
+
+    assert code in finding.summary
+    assert finding.remedy.startswith("re-create the enterprise application")

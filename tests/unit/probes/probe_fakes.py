@@ -2,8 +2,8 @@
 
 The fake answers like the real services: OIDC discovery, the v2 token endpoint (client secret,
 client assertion verified against the registered certificate, password), the ROPC user-realm
-lookup, and Dataverse WhoAmI, with Entra's real error body shape (domain.md 1.5). Tests change
-its behaviour through plain attributes and record every request it receives.
+lookup, and Dataverse WhoAmI, with Entra's real error body shape (docs/platform.md, "Sign-in
+answers"). Tests change its behaviour through plain attributes and record every request it receives.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def entra_error(
     suberror: str | None = None,
     **headers: str,
 ) -> FakeResponse:
-    """An Entra v2 token endpoint error answer, shaped as the real one (domain.md 1.5)."""
+    """An Entra v2 token endpoint error answer, shaped as the real one (docs/platform.md)."""
     stamp = "2026-11-26 12:00:00Z"
     body: dict[str, object] = {
         "error": error,

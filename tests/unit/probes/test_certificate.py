@@ -214,3 +214,32 @@ def test_certificate_probe_cpu_is_close_to_a_secret_probe(
         return best
 
     assert cpu(cert_probe) <= 2.0 * cpu(secret_probe) + 0.02
+
+
+def test_rejected_assertion_of_an_expired_certificate_is_credential_expired(
+    fake: FakeEntra, certificate: KeyAndCertificate
+) -> None:
+    """AADSTS700027 while the configured certificate's notAfter has passed is an expired
+    certificate (credential_expired, renew it), whatever reason Entra's text gives."""
+    import dataclasses
+    from datetime import timedelta
+
+    from probe_fakes import NOW
+
+    identity = certificate_identity(certificate.pem())
+    assert identity.certificate is not None
+    expired = dataclasses.replace(
+        identity,
+        certificate=dataclasses.replace(identity.certificate, not_after=NOW - timedelta(days=2)),
+    )
+    valid = dataclasses.replace(
+        identity,
+        certificate=dataclasses.replace(identity.certificate, not_after=NOW + timedelta(days=90)),
+    )
+
+    [past] = _run(fake, expired, context_for(fake))  # nothing registered: "key not found"
+    [current] = _run(fake, valid, context_for(fake))
+
+    assert (Outcome.CREDENTIAL_EXPIRED, 700027) == (past.outcome, past.aadsts_code)
+    assert past.message.startswith("the configured certificate expired on ")
+    assert Outcome.CREDENTIAL_INVALID is current.outcome

@@ -34,31 +34,40 @@ def _body(response: FakeResponse) -> dict[str, Any]:
     return body
 
 
-# Every AADSTS code the domain reference lists, with the class it must produce.
-DOMAIN_TABLE = {
+# Every AADSTS code docs/platform.md lists, with the class it must produce.
+DOCUMENTED_TABLE = {
     50126: Oc.CREDENTIAL_INVALID, 50064: Oc.CREDENTIAL_INVALID, 7000215: Oc.CREDENTIAL_INVALID,
     700027: Oc.CREDENTIAL_INVALID, 50012: Oc.CREDENTIAL_INVALID, 500133: Oc.CREDENTIAL_INVALID,
+    70002: Oc.CREDENTIAL_INVALID, 700030: Oc.CREDENTIAL_INVALID, 50013: Oc.CREDENTIAL_INVALID,
+    50027: Oc.CREDENTIAL_INVALID, 50048: Oc.CREDENTIAL_INVALID, 700021: Oc.CREDENTIAL_INVALID,
     7000222: Oc.CREDENTIAL_EXPIRED,
     50055: Oc.PASSWORD_EXPIRED, 50144: Oc.PASSWORD_EXPIRED, 50133: Oc.PASSWORD_EXPIRED,
     50132: Oc.PASSWORD_EXPIRED, 50135: Oc.PASSWORD_EXPIRED, 50056: Oc.PASSWORD_EXPIRED,
+    50137: Oc.PASSWORD_EXPIRED, 50142: Oc.PASSWORD_EXPIRED,
     50057: Oc.ACCOUNT_DISABLED, 7000112: Oc.ACCOUNT_DISABLED, 70001: Oc.ACCOUNT_DISABLED,
-    500014: Oc.ACCOUNT_DISABLED,
+    500014: Oc.RESOURCE_DISABLED, 650052: Oc.RESOURCE_DISABLED,
     50053: Oc.ACCOUNT_LOCKED,
     50034: Oc.IDENTITY_NOT_FOUND, 700016: Oc.IDENTITY_NOT_FOUND, 50014: Oc.IDENTITY_NOT_FOUND,
-    50020: Oc.IDENTITY_NOT_FOUND,
+    50020: Oc.IDENTITY_NOT_FOUND, 7000229: Oc.IDENTITY_NOT_FOUND, 700011: Oc.IDENTITY_NOT_FOUND,
+    51004: Oc.IDENTITY_NOT_FOUND, 16000: Oc.IDENTITY_NOT_FOUND, 16003: Oc.IDENTITY_NOT_FOUND,
+    90072: Oc.IDENTITY_NOT_FOUND,
     50125: Oc.POLICY_BLOCKED, 50072: Oc.POLICY_BLOCKED, 50074: Oc.POLICY_BLOCKED,
     50076: Oc.POLICY_BLOCKED, 50079: Oc.POLICY_BLOCKED, 50158: Oc.POLICY_BLOCKED,
     50105: Oc.POLICY_BLOCKED, 50131: Oc.POLICY_BLOCKED, 53000: Oc.POLICY_BLOCKED,
     53001: Oc.POLICY_BLOCKED, 53002: Oc.POLICY_BLOCKED, 53003: Oc.POLICY_BLOCKED,
     530032: Oc.POLICY_BLOCKED, 530035: Oc.POLICY_BLOCKED, 53004: Oc.POLICY_BLOCKED,
     53011: Oc.POLICY_BLOCKED, 65001: Oc.POLICY_BLOCKED, 90094: Oc.POLICY_BLOCKED,
-    1000031: Oc.POLICY_BLOCKED, 70043: Oc.POLICY_BLOCKED,
+    1000031: Oc.POLICY_BLOCKED, 70043: Oc.POLICY_BLOCKED, 50078: Oc.POLICY_BLOCKED,
+    50097: Oc.POLICY_BLOCKED, 53010: Oc.POLICY_BLOCKED, 80012: Oc.POLICY_BLOCKED,
+    500212: Oc.POLICY_BLOCKED, 500213: Oc.POLICY_BLOCKED,
     650056: Oc.MISCONFIGURED, 650057: Oc.MISCONFIGURED, 7000218: Oc.MISCONFIGURED,
     700025: Oc.MISCONFIGURED, 500011: Oc.MISCONFIGURED, 50001: Oc.MISCONFIGURED,
     70011: Oc.MISCONFIGURED, 90002: Oc.MISCONFIGURED, 90038: Oc.MISCONFIGURED,
     50059: Oc.MISCONFIGURED, 50128: Oc.MISCONFIGURED, 90019: Oc.MISCONFIGURED,
-    9001023: Oc.MISCONFIGURED,
+    9001023: Oc.MISCONFIGURED, 650059: Oc.MISCONFIGURED, 5000224: Oc.MISCONFIGURED,
+    700023: Oc.MISCONFIGURED,
     700024: Oc.CLOCK_SKEW,
+    500021: Oc.TENANT_RESTRICTED, 500022: Oc.TENANT_RESTRICTED,
     50196: Oc.THROTTLED, 90055: Oc.THROTTLED, 90024: Oc.THROTTLED,
     50033: Oc.SERVICE_ERROR, 50087: Oc.SERVICE_ERROR, 90006: Oc.SERVICE_ERROR,
     90033: Oc.SERVICE_ERROR, 90090: Oc.SERVICE_ERROR, 90091: Oc.SERVICE_ERROR,
@@ -68,12 +77,12 @@ DOMAIN_TABLE = {
 }  # fmt: skip
 
 
-def test_aadsts_table_matches_the_domain_reference() -> None:
-    """The classifier's table holds exactly the codes of domain.md 1.7 with their classes."""
-    assert dict(AADSTS_OUTCOMES) == DOMAIN_TABLE
+def test_aadsts_table_matches_the_documented_table() -> None:
+    """The classifier's table holds exactly the documented codes with their classes."""
+    assert dict(AADSTS_OUTCOMES) == DOCUMENTED_TABLE
 
 
-@pytest.mark.parametrize(("code", "expected"), sorted(DOMAIN_TABLE.items()))
+@pytest.mark.parametrize(("code", "expected"), sorted(DOCUMENTED_TABLE.items()))
 def test_each_code_classifies_from_an_entra_body(code: int, expected: Outcome) -> None:
     """An Entra error body with the code as ``error_codes[0]`` gets the code's class."""
     body = _body(entra_error(code, "invalid_grant", "Some description."))
@@ -393,10 +402,48 @@ WHOAMI_OK = json.dumps({"UserId": "22cc22cc-0000-4000-8000-000000000001", "Organ
             "0x80040225",
         ),
         (
-            dataverse_error(403, "0x80042f09", "The user does not hold any security roles."),
-            Oc.NOT_IN_ENVIRONMENT,
+            dataverse_error(401, "0x80040225", "The user with SystemUserId=22cc is disabled."),
+            Oc.ACCOUNT_DISABLED,
+            "0x80040225",
+        ),
+        (
+            dataverse_error(
+                403, "0x80042F09", "The user (Id = 22cc) has not been assigned any roles."
+            ),
+            Oc.NO_ROLE,
             "0x80042f09",
         ),
+        (
+            dataverse_error(403, "-2147209463", "The user (Id = 22cc) has no roles."),
+            Oc.NO_ROLE,
+            "0x80042f09",
+        ),
+        (
+            dataverse_error(
+                403,
+                "0x80040220",
+                "Principal user (Id=22cc, type=8, roleCount=1, privilegeCount=12, accessMode=0), "
+                "is missing prvReadAccount privilege (Id=886b280c) on OTC=1 for entity 'account'.",
+            ),
+            Oc.MISSING_PRIVILEGE,
+            "0x80040220",
+        ),
+        (
+            dataverse_error(403, "0x8004D24B", "The user has not been assigned any License"),
+            Oc.NO_LICENCE,
+            "0x8004d24b",
+        ),
+        (
+            dataverse_error(
+                403,
+                "0x8004A113",
+                "User does not have required privileges (or role membership) to access the org "
+                "when it is in Admin Only mode.",
+            ),
+            Oc.MAINTENANCE,
+            "0x8004a113",
+        ),
+        (dataverse_error(403, "0x80048405", "Access is denied."), Oc.UNCLASSIFIED, "0x80048405"),
         (FakeResponse(401, "", {"WWW-Authenticate": 'Bearer error="invalid_token"'}),
          Oc.MISCONFIGURED, None),
         (FakeResponse(404, "Not Found"), Oc.MISCONFIGURED, None),
@@ -424,6 +471,49 @@ def test_classify_dataverse(response: FakeResponse, expected: Outcome, code: str
     verdict = classify_dataverse(response.status_code, response.text, response.headers)
     assert verdict.outcome is expected
     assert verdict.error_code == code
+
+
+def test_missing_privilege_names_the_privilege() -> None:
+    """0x80040220 names the privilege the role lacks in the result's message."""
+    answer = dataverse_error(
+        403,
+        "0x80040220",
+        "Principal user (Id=22cc, type=8, roleCount=1, privilegeCount=12, accessMode=0), is "
+        "missing prvReadAccount privilege (Id=886b280c) on OTC=1 for entity 'account'.",
+    )
+    verdict = classify_dataverse(answer.status_code, answer.text, answer.headers)
+    assert verdict.message.startswith("Dataverse HTTP 403 (0x80040220) (missing prvReadAccount)")
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        (
+            "The key used is expired., Thumbprint of key used by client: 'AB12', Found key "
+            "'Start=01/01/2025 00:00:00, End=02/01/2025 00:00:00'",
+            Oc.CREDENTIAL_EXPIRED,
+        ),
+        ("The key was not found., Thumbprint of key used by client: 'AB12'", Oc.CREDENTIAL_INVALID),
+        (
+            "The provided signature value did not match the expected signature value.",
+            Oc.CREDENTIAL_INVALID,
+        ),
+    ],
+    ids=["expired", "unknown-key", "bad-signature"],
+)
+def test_assertion_rejected_for_an_expired_key_is_credential_expired(
+    reason: str, expected: Outcome
+) -> None:
+    """AADSTS700027 is credential_expired when Entra's reason is "The key used is expired."."""
+    body = _body(
+        entra_error(
+            700027,
+            "invalid_client",
+            f"Client assertion contains an invalid signature. [Reason - {reason}]",
+            status=401,
+        )
+    )
+    assert classify_token_error(body, http_status=401).outcome is expected
 
 
 def test_dataverse_throttling_reads_retry_after_and_headroom() -> None:

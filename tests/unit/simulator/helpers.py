@@ -24,6 +24,7 @@ from monitor.simulator import (
     Member,
     Scenario,
     Simulator,
+    Sku,
     Tenant,
     User,
 )
@@ -99,6 +100,9 @@ def make_certificate_pair(common_name: str = "integration") -> CertificatePair:
     return CertificatePair(key_pem, cert_pem, certificate)
 
 
+INTEGRATION_ROLE = "Integration"
+
+
 def build_scenario(certificate: CertificatePair) -> Scenario:
     """Return the scenario most simulator tests run against, built in code."""
     now = dt.datetime.now(dt.UTC)
@@ -145,16 +149,26 @@ def build_scenario(certificate: CertificatePair) -> Scenario:
     scenario.add_application(
         Application(DISABLED_MEMBER_APP, TENANT, secrets=[ClientSecret(GOOD_SECRET)])
     )
-    scenario.add_user(User(USER, PASSWORD, TENANT, display_name="Sync service"))
+    scenario.tenants[TENANT].add_sku(Sku("DYN365_ENTERPRISE_SALES", enabled=5))
+    scenario.add_user(
+        User(
+            USER,
+            PASSWORD,
+            TENANT,
+            display_name="Sync service",
+            licences=["DYN365_ENTERPRISE_SALES"],
+        )
+    )
+    role = [INTEGRATION_ROLE]  # Dataverse refuses a member without a security role
     prod = scenario.add_environment(Environment(PROD, TENANT))
     for client_id in (SECRET_APP, CERTIFICATE_APP):
-        prod.add_member(Member(app=client_id))
-    prod.add_member(Member(app=DISABLED_MEMBER_APP, disabled=True))
-    prod.add_member(Member(user=USER))
+        prod.add_member(Member(app=client_id, roles=list(role)))
+    prod.add_member(Member(app=DISABLED_MEMBER_APP, disabled=True, roles=list(role)))
+    prod.add_member(Member(user=USER, roles=list(role)))
     test = scenario.add_environment(Environment(TEST, TENANT, url_name="contoso-test.crm4"))
-    test.add_member(Member(app=SECRET_APP))
+    test.add_member(Member(app=SECRET_APP, roles=list(role)))
     fabrikam = scenario.add_environment(Environment(FABRIKAM_PROD, OTHER_TENANT))
-    fabrikam.add_member(Member(app=FABRIKAM_APP))
+    fabrikam.add_member(Member(app=FABRIKAM_APP, roles=list(role)))
     return scenario
 
 

@@ -21,8 +21,11 @@ from .helpers import (
     TENANT,
     TENANT_ID,
     TEST,
+    USER,
     confidential_app,
     default_scope,
+    public_app,
+    sign_in_with_password,
     who_am_i,
 )
 
@@ -37,6 +40,12 @@ def app_token(
     result = confidential_app(
         sim, session, client_id, GOOD_SECRET, tenant=tenant
     ).acquire_token_for_client([default_scope(sim, environment)])
+    token: str = result["access_token"]
+    return token
+
+
+def user_token(sim: Simulator, session: requests.Session) -> str:
+    result = sign_in_with_password(public_app(sim, session), default_scope(sim, PROD))
     token: str = result["access_token"]
     return token
 
@@ -111,7 +120,7 @@ def test_disabled_member_gets_403_user_disabled(sim: Simulator, session: request
 def test_membership_changes_apply_at_run_time(sim: Simulator, session: requests.Session) -> None:
     """add_member / set_member / remove_member change the next WhoAmI answer."""
     token = app_token(sim, session, OUTSIDER_APP)
-    sim.add_member(PROD, client_id=OUTSIDER_APP)
+    sim.add_member(PROD, client_id=OUTSIDER_APP, roles=["Integration"])
     assert who_am_i(sim, session, token).status_code == 200
     sim.set_member(PROD, client_id=OUTSIDER_APP, disabled=True)
     assert who_am_i(sim, session, token).json()["error"]["code"] == "0x80040225"
@@ -218,3 +227,71 @@ def test_unknown_environment_and_paths_are_404(sim: Simulator, session: requests
     response = session.get(sim.environment_url(PROD) + "/api/data/v9.2/accounts")
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "Resource not found for the segment 'accounts'."
+
+
+def _refusal(response: requests.Response) -> tuple[int, str, str]:
+    error = response.json()["error"]
+    return response.status_code, error["code"], error["message"]
+
+
+def test_whoami_of_a_member_without_any_role(sim: Simulator, session: requests.Session) -> None:
+    """No security role, directly or through a team: 403 0x80042F09 UserNotAssignedRoles."""
+    token = app_token(sim, session)
+    sim.set_member(PROD, client_id=SECRET_APP, roles=[])
+    member = sim.scenario.environment(PROD).member_for_app(SECRET_APP)
+    assert member is not None
+
+    assert (
+        403,
+        "0x80042F09",
+        f"The user (Id = {member.user_id}) has not been assigned any roles.",
+    ) == _refusal(who_am_i(sim, session, token))
+    sim.set_team(PROD, "Integrators", roles=["Integration"])
+    sim.set_member(PROD, client_id=SECRET_APP, teams=["Integrators"])
+    assert 200 == who_am_i(sim, session, token).status_code  # a team's role is a role
+
+
+def test_whoami_of_a_member_whose_roles_lack_a_privilege(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """A role lacking a privilege: 403 0x80040220, "Principal user ... is missing prv..."."""
+    token = app_token(sim, session)
+    sim.set_member(PROD, client_id=SECRET_APP, missing_privilege="prvReadAccount")
+
+    status, code, message = _refusal(who_am_i(sim, session, token))
+
+    assert (403, "0x80040220") == (status, code)
+    assert message.startswith("Principal user (Id=")
+    assert "is missing prvReadAccount privilege" in message
+
+
+def test_whoami_of_an_unlicensed_interactive_user(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """A read-write user without a licence: 403 0x8004D24B UserNotAssignedLicense; the same
+    user in access mode 1 (administrative) or 4 (non-interactive) needs none."""
+    token = user_token(sim, session)
+    sim.set_user(USER, licences=[])
+
+    assert (403, "0x8004D24B", "The user has not been assigned any License") == _refusal(
+        who_am_i(sim, session, token)
+    )
+    for mode in (1, 4):
+        sim.set_member(PROD, upn=USER, access_mode=mode)
+        assert 200 == who_am_i(sim, session, token).status_code, mode
+
+
+def test_whoami_in_administration_mode(sim: Simulator, session: requests.Session) -> None:
+    """Administration mode: 403 0x8004A113 for everyone but System Administrators and System
+    Customizers."""
+    token = app_token(sim, session)
+    sim.set_environment(PROD, administration_mode=True)
+
+    assert (
+        403,
+        "0x8004A113",
+        "User does not have required privileges (or role membership) to access the org when it "
+        "is in Admin Only mode.",
+    ) == _refusal(who_am_i(sim, session, token))
+    sim.set_member(PROD, client_id=SECRET_APP, roles=["System Customizer"])
+    assert 200 == who_am_i(sim, session, token).status_code

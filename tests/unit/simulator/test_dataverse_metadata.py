@@ -155,14 +155,32 @@ def test_roles_directly_and_through_a_team(sim: Simulator, session: requests.Ses
     ]
 
 
-def test_caller_without_a_role_lacks_the_read_privilege(
+def test_caller_without_a_role_is_refused(sim: Simulator, session: requests.Session) -> None:
+    """A member with no security role, directly or through a team, gets Dataverse's 403
+    0x80042F09 UserNotAssignedRoles naming its systemuserid."""
+    sim.set_member(PROD, client_id=SECRET_APP, roles=[], teams=[])
+    member = sim.scenario.environment(PROD).member_for_app(SECRET_APP)
+    assert member is not None
+
+    answer = get(sim, session, "systemusers", token(sim, session))
+
+    assert (403, "0x80042F09") == (answer.status_code, answer.json()["error"]["code"])
+    assert (
+        f"The user (Id = {member.user_id}) has not been assigned any roles."
+        == answer.json()["error"]["message"]
+    )
+
+
+def test_caller_whose_role_lacks_a_privilege_is_refused(
     sim: Simulator, session: requests.Session
 ) -> None:
-    """A member with no security role gets 403 0x80040220 (missing prvReadUser)."""
+    """A member whose roles lack a privilege gets 403 0x80040220 naming the prv... privilege."""
+    sim.set_member(PROD, client_id=SECRET_APP, missing_privilege="prvReadUser")
+
     answer = get(sim, session, "systemusers", token(sim, session))
 
     assert (403, "0x80040220") == (answer.status_code, answer.json()["error"]["code"])
-    assert "prvReadUser" in answer.json()["error"]["message"]
+    assert "is missing prvReadUser privilege" in answer.json()["error"]["message"]
 
 
 def test_caller_not_in_the_environment(sim: Simulator, session: requests.Session) -> None:
@@ -204,3 +222,43 @@ def test_metadata_reads_count_and_fault_as_dataverse(
         answered.status_code,
     )
     assert 2 == sim.request_count("dataverse", client_id=SECRET_APP, environment=PROD)
+
+
+def test_a_fault_can_target_one_path(sim: Simulator, session: requests.Session) -> None:
+    """A fault with a path answers only the matching read: the navigation 404 the documented
+    Dataverse way (0x80040217 naming the systemuser), the collection read untouched."""
+    bearer = reader(sim, session)
+    user_id = sim.scenario.environment(PROD).member_for_app(SECRET_APP).user_id  # type: ignore[union-attr]
+    sim.set_fault("dataverse", "http_404", path="/teammembership_association")
+
+    teams = get(sim, session, f"systemusers({user_id})/teammembership_association", bearer)
+    users = get(sim, session, "systemusers", bearer)
+
+    assert (404, "0x80040217") == (teams.status_code, teams.json()["error"]["code"])
+    assert f"systemuser With Id = {user_id} Does Not Exist" == teams.json()["error"]["message"]
+    assert 200 == users.status_code
+
+
+def test_rewriting_faults_change_the_real_answer(sim: Simulator, session: requests.Session) -> None:
+    """missing_field drops a column from every row, unknown_enum replaces one, truncated cuts
+    the body, foreign_next_link adds a nextLink to another host; the rest is the real answer."""
+    bearer = reader(sim, session)
+    select = {"$select": "systemuserid,accessmode,isdisabled"}
+
+    sim.set_fault("dataverse", "missing_field", field="isdisabled", count=1)
+    missing = get(sim, session, "systemusers", bearer, **select).json()["value"]
+    sim.set_fault("dataverse", "unknown_enum", field="accessmode", value=99, count=1)
+    unknown = get(sim, session, "systemusers", bearer, **select).json()["value"]
+    sim.set_fault("dataverse", "truncated", count=1)
+    truncated = get(sim, session, "systemusers", bearer, **select)
+    sim.set_fault("dataverse", "foreign_next_link", count=1)
+    linked = get(sim, session, "systemusers", bearer, **select).json()
+
+    assert missing
+    assert all("isdisabled" not in row and "systemuserid" in row for row in missing)
+    assert unknown
+    assert {99} == {row["accessmode"] for row in unknown}
+    assert 200 == truncated.status_code
+    assert not truncated.text.rstrip().endswith("}")
+    assert linked["@odata.nextLink"].startswith("https://elsewhere.example/")
+    assert linked["value"]

@@ -338,3 +338,86 @@ def test_get_on_the_token_endpoint_is_rejected(sim: Simulator, session: requests
     response = session.get(sim.token_endpoint(TENANT_ID))
     assert response.status_code == 400
     assert json.loads(response.text)["error_codes"] == [900561]
+
+
+def _token_request(
+    sim: Simulator, session: requests.Session, headers: dict[str, str] | None = None
+) -> requests.Response:
+    return session.post(
+        sim.token_endpoint(TENANT_ID),
+        data={
+            "client_id": SECRET_APP,
+            "client_secret": GOOD_SECRET,
+            "grant_type": "client_credentials",
+            "scope": default_scope(sim),
+        },
+        headers=headers or {},
+        timeout=5,
+    )
+
+
+def test_deleted_enterprise_application_answers_aadsts7000229(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """The registration exists, its service principal was deleted: 401 invalid_client
+    AADSTS7000229 "... is missing service principal in the tenant ..."."""
+    sim.set_application(SECRET_APP, service_principal=False)
+
+    response = _token_request(sim, session)
+
+    assert 401 == response.status_code
+    result = response.json()
+    assert_entra_error(result, "invalid_client", 7000229)
+    assert (
+        f"AADSTS7000229: The client application {SECRET_APP} is missing service principal in the "
+        f"tenant {TENANT_ID}."
+    ) in result["error_description"]
+
+
+def test_disabled_dataverse_answers_aadsts500014(sim: Simulator, session: requests.Session) -> None:
+    """Dynamics CRM's service principal disabled in the tenant: 400 AADSTS500014 naming the
+    resource, for the environment's token only."""
+    sim.set_tenant(TENANT_ID, dataverse_disabled=True)
+
+    response = _token_request(sim, session)
+
+    assert 400 == response.status_code
+    result = response.json()
+    assert_entra_error(result, "invalid_resource", 500014)
+    assert (
+        f"The service principal for resource '{sim.environment_url(PROD)}' is disabled. This "
+        "indicate that a subscription within the tenant has lapsed"
+    ) in result["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [("fabrikam.com", 500021), ("contoso.com,fabrikam.com", None), (TENANT_ID, None)],
+    ids=["other-tenant", "listed-domain", "listed-id"],
+)
+def test_tenant_restrictions_added_by_a_proxy(
+    sim: Simulator, session: requests.Session, listed: str, expected: int | None
+) -> None:
+    """A Restrict-Access-To-Tenants header that does not list the tenant: AADSTS500021."""
+    response = _token_request(sim, session, {"Restrict-Access-To-Tenants": listed})
+
+    if expected is None:
+        assert 200 == response.status_code
+    else:
+        assert 400 == response.status_code
+        assert_entra_error(response.json(), "invalid_request", expected)
+
+
+def test_aadsts_fault_answers_the_documented_code(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """The aadsts fault answers Entra's documented body for the code (here 80012, outside the
+    logon hours set in on-premises AD)."""
+    sim.set_fault("token", "aadsts", value=80012, count=1)
+
+    response = _token_request(sim, session)
+
+    assert 400 == response.status_code
+    assert_entra_error(response.json(), "invalid_grant", 80012)
+    assert "outside of the allowed hours" in response.json()["error_description"]
+    assert 200 == _token_request(sim, session).status_code

@@ -214,3 +214,71 @@ def test_graph_token_for_a_tenant_the_app_is_consented_in(
     domains = [d["id"] for d in get(sim, session, "domains", token).json()["value"]]
 
     assert ["fabrikam.com"] == domains
+
+
+def test_subscribed_skus_carry_applies_to_and_service_plans(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """subscribedSkus answers appliesTo, prepaidUnits and the catalogue's service plans
+    (servicePlanId, servicePlanName, provisioningStatus, appliesTo)."""
+    sim.set_sku(TENANT, "FLOW_FREE", enabled=10000, consumed=2)
+    sim.set_sku(TENANT, "CRMSTORAGE", enabled=5)
+    token = graph_token(sim, session)
+
+    skus = {
+        s["skuPartNumber"]: s for s in get(sim, session, "subscribedSkus", token).json()["value"]
+    }
+
+    free = skus["FLOW_FREE"]
+    assert ("User", 10000, 2) == (
+        free["appliesTo"],
+        free["prepaidUnits"]["enabled"],
+        free["consumedUnits"],
+    )
+    assert ["DYN365_CDS_VIRAL", "FLOW_P2_VIRAL", "EXCHANGE_S_FOUNDATION"] == [
+        plan["servicePlanName"] for plan in free["servicePlans"]
+    ]
+    assert {"servicePlanId", "servicePlanName", "provisioningStatus", "appliesTo"} == set(
+        free["servicePlans"][0]
+    )
+    assert "Company" == skus["CRMSTORAGE"]["appliesTo"]
+
+
+def test_organization_and_domain_authentication_type(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """organization answers the tenant's createdDateTime; a federated domain says so."""
+    sim.set_tenant(
+        TENANT,
+        created=dt.datetime(2019, 3, 14, 8, 12, tzinfo=dt.UTC),
+        federated_domains=["contoso.com"],
+    )
+    token = graph_token(sim, session)
+
+    (organization,) = get(
+        sim, session, "organization", token, **{"$select": "id,createdDateTime"}
+    ).json()["value"]
+    domains = get(sim, session, "domains", token).json()["value"]
+
+    assert "2019-03-14T08:12:00Z" == organization["createdDateTime"]
+    assert {"contoso.com": "Federated", "contoso.onmicrosoft.com": "Managed"} == {
+        d["id"]: d["authenticationType"] for d in domains
+    }
+
+
+def test_service_principal_deleted_in_the_home_tenant(
+    sim: Simulator, session: requests.Session
+) -> None:
+    """A registration without its enterprise application: the application is there, the
+    service principal answers 404 Request_ResourceNotFound."""
+    token = graph_token(sim, session)
+    sim.set_application(CERTIFICATE_APP, service_principal=False)
+
+    application = get(sim, session, f"applications(appId='{CERTIFICATE_APP}')", token)
+    principal = get(sim, session, f"servicePrincipals(appId='{CERTIFICATE_APP}')", token)
+
+    assert 200 == application.status_code
+    assert (404, "Request_ResourceNotFound") == (
+        principal.status_code,
+        principal.json()["error"]["code"],
+    )

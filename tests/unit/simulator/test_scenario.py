@@ -233,7 +233,8 @@ def test_every_problem_is_reported_at_once_without_secret_values(tmp_path: Path)
         "'5c1e8b3a-0000-4000-8000-00000000000f'; declare it in [[apps]]",
         "environments[0].members[1].app: give exactly one of app (client id) or user (UPN)",
         "faults[0].mode: expected one of http_500, http_502, http_503, throttle_429, "
-        "loop_detected, slow, drip, drop, hang, malformed_json, html, echo, found 'explode'",
+        "loop_detected, slow, drip, drop, hang, malformed_json, html, echo, http_400, http_404, "
+        "truncated, missing_field, unknown_enum, foreign_next_link, aadsts, found 'explode'",
     ]
     assert "s3cr3t-value" not in str(caught.value)
     assert str(caught.value).startswith(f"scenario {path} is invalid:\n  - tenants[0].colour")

@@ -31,8 +31,15 @@ def facts(*skus: str) -> LicenceFacts:
         ("DYN365_ENTERPRISE_TEAM_MEMBERS", 6_000),  # Team Member
         ("POWERAPPS_PER_APP", 6_000),  # per app
         ("SPE_E3", 6_000),  # Microsoft 365 with Power Platform access
-        ("FLOW_BUSINESS_PROCESS", 250_000),  # per flow / Process
-        ("VIRTUAL_AGENT_BASE", 250_000),  # Copilot Studio
+        ("POWERAPPS_PER_APP_NEW", 6_000),  # Power Apps per app (new)
+        ("DYN365_SALES_PREMIUM", 40_000),  # Sales Premium
+        ("DYN365_PROJECT_OPERATIONS", 40_000),  # Project Operations
+        ("DYN365_RETAIL", 40_000),  # Commerce
+        ("DYNAMICS_365_CONTACT_CENTER", 40_000),  # Contact Center
+        ("DYN365_ENTERPRISE_SALES_GOV", 40_000),  # government (GCC) variants
+        ("DYN365_ENTERPRISE_CUSTOMER_SERVICE_GOV", 40_000),
+        ("POWERAPPS_PER_USER_GCC", 40_000),
+        ("DYN365_ENTERPRISE_TEAM_MEMBERS_GOV", 6_000),
     ],
 )
 def test_each_licence_kind_grants_its_requests(sku: str, requests: int) -> None:
@@ -119,11 +126,43 @@ def test_application_identity_draws_from_the_pool() -> None:
     assert (None, "tenant_pool") == (allocation.requests, allocation.basis)
 
 
-def test_user_without_an_entitling_licence_is_non_interactive() -> None:
-    """Declared licences that grant nothing ([] or only e.g. EMS): the user is on the pool."""
-    for declared in ((), ("EMS",)):
-        allocation = identity_allocation("user", facts(*declared), TABLE)
-        assert (None, "tenant_pool") == (allocation.requests, allocation.basis)
+def test_user_without_any_licence_is_non_interactive() -> None:
+    """No licence at all ([] declared or observed): the user is on the pool."""
+    allocation = identity_allocation("user", facts(), TABLE)
+    assert (None, "tenant_pool") == (allocation.requests, allocation.basis)
+
+
+def test_user_whose_licences_are_all_unknown_has_an_unknown_allocation() -> None:
+    """Licences none of which the table knows may grant requests: "unknown", not the pool."""
+    allocation = identity_allocation("user", facts("EMS", "SOME_NEW_SKU"), TABLE)
+
+    assert (None, "unknown") == (allocation.requests, allocation.basis)
+    assert "none of its licences (EMS, SOME_NEW_SKU) is in the entitlement table" in (
+        allocation.source
+    )
+
+
+@pytest.mark.parametrize("sku", ["FLOW_BUSINESS_PROCESS", "VIRTUAL_AGENT_BASE"])
+def test_capacity_licences_are_not_a_users_allocation(sku: str) -> None:
+    """Per-flow and Copilot Studio capacity licences the flows / agents, not a user: 0."""
+    allocation = identity_allocation("user", facts(sku, "DYN365_ENTERPRISE_TEAM_MEMBERS"), TABLE)
+
+    assert 6_000 == allocation.requests
+    assert "not a user's allocation" in allocation.lines[0].source
+
+
+@pytest.mark.parametrize("mode_reason", ["administrative access mode (accessmode 1)"])
+def test_user_in_a_pool_access_mode_draws_from_the_pool(mode_reason: str) -> None:
+    """An administrative (or non-interactive) user draws from the pool whatever it holds."""
+    allocation = identity_allocation(
+        "user", facts("DYN365_ENTERPRISE_SALES"), TABLE, pool_reason=mode_reason
+    )
+
+    assert (None, "tenant_pool", mode_reason) == (
+        allocation.requests,
+        allocation.basis,
+        allocation.source,
+    )
 
 
 def test_unknown_licences_fall_back_to_the_report() -> None:

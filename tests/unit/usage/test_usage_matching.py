@@ -20,6 +20,7 @@ from monitor.model.observations import (
     Licence,
     Observation,
     SubscribedSku,
+    SystemUser,
     UserAccount,
     UserLicences,
 )
@@ -198,14 +199,16 @@ def observed(fact: Fact, tenant: str = "contoso", identity: str | None = None) -
     return Observation.of(fact, tenant=tenant, source="graph", observed_at=NOW, identity=identity)
 
 
-def sku(part_number: str, consumed: int) -> SubscribedSku:
-    return SubscribedSku(sku_id=part_number.lower(), part_number=part_number, consumed=consumed)
+def sku(part_number: str, enabled: int, consumed: int = 0) -> SubscribedSku:
+    return SubscribedSku(
+        sku_id=part_number.lower(), part_number=part_number, enabled=enabled, consumed=consumed
+    )
 
 
 def test_posture_facts_and_merge() -> None:
     """Observed licences win over declared ones; unobserved facts are not "no licence"; the
-    pool's licence count from subscribedSkus counts only Dynamics 365 USLs; a declared count
-    wins over it."""
+    pool's licence count from subscribedSkus counts the purchased units (not the consumed ones)
+    of paid Dynamics 365 base licences only; a declared count wins over it."""
     observations = [
         observed(
             UserLicences(licences=(Licence("a", "DYN365_TEAM_MEMBERS"), Licence("b", None))),
@@ -221,9 +224,11 @@ def test_posture_facts_and_merge() -> None:
             reason="403 from Graph",
         ),
         observed(UserAccount(found=True, object_id=USER_OBJECT.upper()), identity="named"),
-        observed(sku("SPE_E3", 900)),
-        observed(sku("D365_SALES_PRO", 40)),
-        observed(sku("DYN365_ENTERPRISE_SALES", 7), tenant="fabrikam"),
+        observed(sku("SPE_E3", 900, 900)),
+        observed(sku("D365_SALES_PRO", 40, 12)),
+        observed(sku("D365_SALES_ENT_ATTACH", 30, 30)),  # attach: no pool accrual
+        observed(sku("DYN365_ENTERPRISE_SALES_TRIAL", 25)),  # trial: unknown and unpaid
+        observed(sku("DYN365_ENTERPRISE_SALES", 7, 2), tenant="fabrikam"),
     ]
     facts = posture_facts(observations, EntitlementTable())
 
@@ -243,3 +248,31 @@ def test_posture_facts_and_merge() -> None:
     assert 12 == merged.dynamics_licences["contoso"].count  # declared wins
     assert 7 == merged.dynamics_licences["fabrikam"].count
     assert isinstance(merged.licences["named"], LicenceFacts)
+
+
+def test_administrative_and_non_interactive_users_draw_from_the_pool() -> None:
+    """A user whose systemusers are all in access mode 1 or 4 draws from the pool; one that is
+    read-write anywhere does not."""
+    observations = [
+        observed(
+            SystemUser(True, "u1", "Admin", "a@contoso.com", None, 1, False, False),
+            identity="admin",
+        ),
+        observed(
+            SystemUser(True, "u2", "Mixed", "m@contoso.com", None, 0, False, True),
+            identity="mixed",
+        ),
+        observed(
+            SystemUser(True, "u3", "Mixed", "m@contoso.com", None, 4, False, True),
+            identity="mixed",
+        ),
+        observed(
+            SystemUser(True, "u4", "App", "app@contoso.com", "a1", 4, False, False),
+            identity="app",
+        ),
+    ]
+
+    facts = posture_facts(observations, EntitlementTable())
+
+    assert ["admin"] == sorted(facts.pool_members)
+    assert facts.pool_members["admin"].startswith("administrative access mode (accessmode 1)")

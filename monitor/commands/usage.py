@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.model.findings import Finding
     from monitor.store import Store
-    from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
+    from monitor.usage.model import IdentityUsage, PoolUsage, UsageOverview
 
 # A count older than this is no use to any judgement (and a day near year 1 would overflow the
 # date arithmetic of the trend).
@@ -137,16 +137,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
     from monitor.model.entitlements import EntitlementTable
-    from monitor.usage.evaluate import refresh_usage_daily
-    from monitor.usage.licences import directory_facts
-    from monitor.usage.matching import CallerDirectory, CallerIdentity
-    from monitor.usage.reports import (
+    from monitor.usage.csv_import import (
         REPORT_NAMES,
         ReportError,
         ReportFileError,
         open_report,
         read_report,
     )
+    from monitor.usage.gather import refresh_usage_daily
+    from monitor.usage.licences import directory_facts
+    from monitor.usage.matching import CallerDirectory, CallerIdentity
 
     path: Path = args.file
     try:
@@ -265,7 +265,7 @@ def _import(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 def _record(args: argparse.Namespace, config: Config, store: Store) -> int:
     from monitor.commands._args import MAX_REQUESTS
-    from monitor.usage.evaluate import refresh_usage_daily
+    from monitor.usage.gather import refresh_usage_daily
 
     identity = config.identities.get(args.identity)
     if identity is None:
@@ -333,7 +333,7 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     from monitor.findings.usage import usage_findings
     from monitor.model.findings import Level
     from monitor.store import Store, StoreError
-    from monitor.usage.evaluate import gather_usage
+    from monitor.usage.gather import gather_usage
 
     unknown = [name for name in args.identity or [] if name not in config.identities]
     if unknown:
@@ -364,7 +364,7 @@ def _show(args: argparse.Namespace, config: Config) -> int:
     return 1 if Level.WARNING in levels else 0
 
 
-def _render(report: UsageReport, findings: list[Finding], only: list[str] | None) -> str:
+def _render(report: UsageOverview, findings: list[Finding], only: list[str] | None) -> str:
     from monitor.usage.projection import percent
 
     lines = [
@@ -503,7 +503,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _report_json(
-    report: UsageReport, findings: list[Finding], only: list[str] | None
+    report: UsageOverview, findings: list[Finding], only: list[str] | None
 ) -> dict[str, Any]:
     document = _jsonable(report)
     if only:

@@ -1,6 +1,6 @@
 """Findings from API usage: allocation, tenant pool, service-protection headroom, 429 answers.
 
-Pure rules over a :class:`~monitor.usage.model.UsageReport`, the ``[usage]`` thresholds and
+Pure rules over a :class:`~monitor.usage.model.UsageOverview`, the ``[usage]`` thresholds and
 ``now``. All findings are of kind ``usage``; their keys end in the subject id named below.
 
 ``allocation`` (per identity with a known allocation of its own)
@@ -28,7 +28,7 @@ from types import MappingProxyType
 
 from monitor.config.model import UsageConfig
 from monitor.model.findings import Finding, FindingKind, Level
-from monitor.usage.model import IdentityUsage, PoolUsage, UsageReport
+from monitor.usage.model import IdentityUsage, PoolUsage, UsageOverview
 from monitor.usage.projection import Projection, percent, reaches
 from monitor.usage.throttle import ThrottleEvent
 
@@ -325,7 +325,7 @@ def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
     return findings
 
 
-def usage_findings(report: UsageReport, settings: UsageConfig, now: datetime) -> list[Finding]:
+def usage_findings(report: UsageOverview, settings: UsageConfig, now: datetime) -> list[Finding]:
     """Return every usage finding of *report*, ordered by key."""
     findings: list[Finding] = []
     for usage in report.identities:

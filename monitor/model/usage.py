@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-# The admin center's two request reports about identities (monitor.usage.reports reads them).
+# The admin center's two request reports about identities (monitor.usage.csv_import reads them).
 ReportFormat = Literal["licensed", "non_licensed"]
 
 

@@ -53,7 +53,7 @@ class ChannelDelivery:
 
 
 @dataclass(frozen=True)
-class DispatchReport:
+class DispatchResult:
     """What one :func:`dispatch` did."""
 
     recovered: int
@@ -86,7 +86,7 @@ def dispatch(
     rng: random.Random | None = None,
     clock: Callable[[], datetime] | None = None,
     channels: Collection[str] | None = None,
-) -> DispatchReport:
+) -> DispatchResult:
     """Deliver what is due in the outbox (see the module docstring) and return what happened.
 
     *now* is the time the outbox is judged at (due rows, leases, ages); by default the clock.
@@ -129,7 +129,7 @@ def dispatch(
             deliveries.extend(_deliver(store, channel, rows, sender, delivery, now, rng))
         if not progressed:
             break
-    return DispatchReport(recovered=recovered, dead=dead, deliveries=tuple(deliveries))
+    return DispatchResult(recovered=recovered, dead=dead, deliveries=tuple(deliveries))
 
 
 def _deliver(

@@ -12,12 +12,12 @@ from monitor.model.findings import Finding, Level
 from monitor.model.outcomes import Severity, worst
 from monitor.output.posture import finding_to_dict, posture_to_dict, render_posture_text
 from monitor.output.probes import overall, render_table, result_to_dict, status_line
-from monitor.pipeline.steps import CycleOutcome
+from monitor.pipeline.steps import CycleResult
 
 _LEVEL_STATE = {Level.CRITICAL: Severity.CRITICAL, Level.WARNING: Severity.WARNING}
 
 
-def selected_findings(outcome: CycleOutcome, names: Sequence[str] | None) -> list[Finding]:
+def selected_findings(outcome: CycleResult, names: Sequence[str] | None) -> list[Finding]:
     """Return the posture and usage findings of the selected identities (and of no identity:
     tenant and environment findings concern every identity)."""
     return [
@@ -27,7 +27,7 @@ def selected_findings(outcome: CycleOutcome, names: Sequence[str] | None) -> lis
     ]
 
 
-def cycle_state(outcome: CycleOutcome, names: Sequence[str] | None) -> Severity:
+def cycle_state(outcome: CycleResult, names: Sequence[str] | None) -> Severity:
     """Return the Nagios state of a cycle: the worst of its probe results and of its findings
     (a critical posture or usage finding raises the state even when every probe is OK)."""
     levels = [
@@ -38,7 +38,7 @@ def cycle_state(outcome: CycleOutcome, names: Sequence[str] | None) -> Severity:
 
 
 def cycle_text(
-    outcome: CycleOutcome, config: Config, names: Sequence[str] | None, state: Severity
+    outcome: CycleResult, config: Config, names: Sequence[str] | None, state: Severity
 ) -> str:
     """Return the text form: probe table (status line first), posture, usage, alerts."""
     results = outcome.probes.results
@@ -74,7 +74,7 @@ def _findings_note(findings: Sequence[Finding]) -> str:
     return f"findings: {', '.join(parts)}" if parts else ""
 
 
-def alerts_text(outcome: CycleOutcome) -> str:
+def alerts_text(outcome: CycleResult) -> str:
     """Return the ALERTS section: every incident transition and what delivery did."""
     lines = ["ALERTS"]
     if not outcome.transitions:
@@ -98,7 +98,7 @@ def alerts_text(outcome: CycleOutcome) -> str:
 
 
 def cycle_document(
-    outcome: CycleOutcome, config: Config, names: Sequence[str] | None, state: Severity
+    outcome: CycleResult, config: Config, names: Sequence[str] | None, state: Severity
 ) -> dict[str, Any]:
     """Return the JSON form (``monitor check --json``)."""
     results = outcome.probes.results

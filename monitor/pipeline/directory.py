@@ -65,7 +65,7 @@ _SYSTEMUSER_KINDS = ("systemuser", "security_roles")
 
 
 @dataclass(frozen=True)
-class DirectoryReport:
+class DirectoryPassResult:
     """What one directory pass did and what the posture is now.
 
     ``observations`` / ``changes`` are those of the tenants read in this pass; ``findings`` and
@@ -227,7 +227,7 @@ class DirectoryPass:
         *,
         force: bool = False,
         tenants: Sequence[str] | None = None,
-    ) -> DirectoryReport:
+    ) -> DirectoryPassResult:
         """Read the due tenants (every tenant with *force*; only *tenants* when given), record
         the observations and changes, and return the report with the posture of all tenants.
 
@@ -263,7 +263,7 @@ class DirectoryPass:
             changes = self.store.posture.record(run_id, observations, tenants=due, at=started_at)
         finished_at = self.clock() if now is None else started_at
         posture = posture_from_store(self.store, self.config, started_at)
-        return DirectoryReport(
+        return DirectoryPassResult(
             run_id=run_id,
             started_at=started_at,
             finished_at=finished_at,

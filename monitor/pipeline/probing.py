@@ -40,7 +40,7 @@ _ABANDON_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
-class PassReport:
+class ProbePassResult:
     """What one pass did: every result (including held-back ones) and the state changes."""
 
     run_id: str
@@ -158,7 +158,7 @@ class ProbePass:
         *,
         force: bool = False,
         kind: RunKind = "check",
-    ) -> PassReport:
+    ) -> ProbePassResult:
         """Probe *identities* once; with *force*, a held password identity is tried once more."""
         run_id = uuid.uuid4().hex
         started_at = self.clock()
@@ -226,7 +226,7 @@ class ProbePass:
         else:  # the daemon's write-behind: it commits, then logs, within its window
             self.recorder(record, results)
             changes = []
-        return PassReport(
+        return ProbePassResult(
             run_id=run_id,
             started_at=started_at,
             finished_at=finished_at,

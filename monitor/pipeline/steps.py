@@ -36,12 +36,12 @@ from monitor.model.findings import Finding
 from monitor.model.observations import Source
 from monitor.model.probes import RunKind
 from monitor.model.usage import UsageDay
-from monitor.notify.dispatch import DispatchReport
-from monitor.pipeline.directory import DirectoryPass, DirectoryReport
+from monitor.notify.dispatch import DispatchResult
+from monitor.pipeline.directory import DirectoryPass, DirectoryPassResult
 from monitor.pipeline.posture import posture_from_store
-from monitor.pipeline.probing import PassReport, ProbePass
+from monitor.pipeline.probing import ProbePass, ProbePassResult
 from monitor.store import Store
-from monitor.usage.evaluate import gather_usage, refresh_usage_daily
+from monitor.usage.gather import gather_usage, refresh_usage_daily
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def probe(
     *,
     force: bool = False,
     kind: RunKind = "check",
-) -> PassReport:
+) -> ProbePassResult:
     """Probe *identities* once: sign in, call Dataverse, apply the lockout guard, record the
     results (or hand them to the daemon's result writer) and log one line per result."""
     return ctx.prober.run(identities, force=force, kind=kind)
@@ -83,7 +83,7 @@ def read_directory(
     *,
     force: bool = False,
     tenants: Sequence[str] | None = None,
-) -> DirectoryReport:
+) -> DirectoryPassResult:
     """Read the Graph / Dataverse metadata of the tenants that are due (every tenant with
     *force*; only *tenants* when given) and record the observations; a tenant that is not due
     costs one database read."""
@@ -143,7 +143,7 @@ def evaluate(ctx: CycleContext, now: datetime | None = None) -> Evaluation:
     return Evaluation(tuple(found), tuple(transitions))
 
 
-def dispatch(ctx: CycleContext, now: datetime | None = None) -> DispatchReport:
+def dispatch(ctx: CycleContext, now: datetime | None = None) -> DispatchResult:
     """Deliver the outbox rows that are due: outside any transaction, with leases, retries,
     dead letters and fallbacks (:mod:`monitor.notify.dispatch`)."""
     from monitor.notify.dispatch import dispatch as deliver
@@ -181,15 +181,15 @@ def apply_retention(ctx: CycleContext, *, should_stop: Callable[[], bool]) -> No
 
 
 @dataclass(frozen=True)
-class CycleOutcome:
+class CycleResult:
     """What one cycle did: the probe pass, the directory pass (None when skipped), the
     evaluation, the delivery (None when not asked) and the heartbeat ping (None when not sent
     or no URL is configured)."""
 
-    probes: PassReport
-    directory: DirectoryReport | None
+    probes: ProbePassResult
+    directory: DirectoryPassResult | None
     evaluation: Evaluation
-    dispatch: DispatchReport | None = None
+    dispatch: DispatchResult | None = None
     heartbeat: bool | None = None
     usage: list[UsageDay] = field(default_factory=list)
 
@@ -211,7 +211,7 @@ def run_cycle(
     notify: bool = True,
     directory: bool = True,
     kind: RunKind = "check",
-) -> CycleOutcome:
+) -> CycleResult:
     """Run one cycle, as ``monitor check`` does: probe *identities*, read the due directories
     (unless *directory* is false), refresh usage, evaluate and, with *notify*, deliver what is
     due and ping the heartbeat URL."""
@@ -221,6 +221,6 @@ def run_cycle(
     usage = refresh_usage(ctx, now)
     evaluation = evaluate(ctx, now)
     if not notify:
-        return CycleOutcome(probes, directory_report, evaluation, usage=usage)
+        return CycleResult(probes, directory_report, evaluation, usage=usage)
     delivered = dispatch(ctx, now)
-    return CycleOutcome(probes, directory_report, evaluation, delivered, ping_heartbeat(ctx), usage)
+    return CycleResult(probes, directory_report, evaluation, delivered, ping_heartbeat(ctx), usage)

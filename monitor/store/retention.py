@@ -46,7 +46,7 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
-class RetentionReport:
+class RetentionResult:
     """What one retention run did."""
 
     probe_results_deleted: int
@@ -66,7 +66,7 @@ def apply_retention(
     now: datetime,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
-) -> RetentionReport:
+) -> RetentionResult:
     """Delete what *policy* no longer keeps as of *now*, in batches; then vacuum and checkpoint.
 
     *should_stop* is checked between batches: when it turns true the run ends early (what was
@@ -132,7 +132,7 @@ def apply_retention(
     if not stopped:
         pages_freed = _incremental_vacuum(store, should_stop, sleep, policy.pause_seconds)
         truncated = _checkpoint(store)
-    report = RetentionReport(
+    report = RetentionResult(
         probe_results_deleted=counts["results"],
         runs_deleted=counts["runs"],
         daily_stats_deleted=counts["daily"],

@@ -8,12 +8,12 @@ Three kinds of signal, per identity (docs/platform.md, "Power Platform requests"
 * the **24-hour Power Platform request allocation**, from licences or the tenant pool, with where
   each number came from (:mod:`monitor.usage.entitlements`, :mod:`monitor.usage.allocation`,
   :mod:`monitor.usage.licences`);
-* **consumption**: the Power Platform admin center's CSV reports (:mod:`monitor.usage.reports`,
+* **consumption**: the Power Platform admin center's CSV reports (:mod:`monitor.usage.csv_import`,
   matched to identities by :mod:`monitor.usage.matching`), counts pushed by integrations, and the
   monitor's own footprint (:mod:`monitor.usage.footprint`), judged against the allocation with a
   trend (:mod:`monitor.usage.projection`).
 
-:mod:`monitor.usage.evaluate` gathers these from the configuration and the store; the rules that
+:mod:`monitor.usage.gather` gathers these from the configuration and the store; the rules that
 turn them into findings are in :mod:`monitor.findings.usage`. Everything here except
 ``evaluate`` and ``licences`` (which read the store) and ``gate`` (the engine's side of
 Retry-After) is pure: no I/O, no clock, no import of msal or the store.

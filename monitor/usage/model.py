@@ -1,6 +1,6 @@
 """The usage picture at one moment: what the findings rules and ``monitor usage show`` read.
 
-Plain frozen dataclasses, built by :func:`monitor.usage.evaluate.gather_usage`.
+Plain frozen dataclasses, built by :func:`monitor.usage.gather.gather_usage`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PoolUsage:
 
 
 @dataclass(frozen=True)
-class UsageReport:
+class UsageOverview:
     """Usage of every configured identity and tenant pool as of ``as_of`` (``today`` is its UTC
     date)."""
 

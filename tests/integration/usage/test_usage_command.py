@@ -12,7 +12,7 @@ import pytest
 from support.usage import LICENSED_REPORT, NAMED_USER, NON_LICENSED_REPORT
 
 from monitor.cli import main
-from monitor.usage.reports import MAX_REPORT_BYTES
+from monitor.usage.csv_import import MAX_REPORT_BYTES
 
 TENANT_ID = "3f2c9a1e-8b4d-4c6e-9a1f-2b3c4d5e6f70"
 OTHER_TENANT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"

@@ -23,8 +23,8 @@ from monitor.model.observations import Licence, Observation, ServicePrincipal, U
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit, RunRecord
 from monitor.store import Store
-from monitor.usage.evaluate import gather_usage, refresh_usage_daily
-from monitor.usage.reports import parse_report
+from monitor.usage.csv_import import parse_report
+from monitor.usage.gather import gather_usage, refresh_usage_daily
 
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 TENANT_ID = "3f2c9a1e-8b4d-4c6e-9a1f-2b3c4d5e6f70"

@@ -23,7 +23,7 @@ from monitor.model.probes import ProbeResult
 from monitor.probes.classify import parse_rate_limit
 from monitor.usage.allocation import Allocation, AllocationLine, Basis
 from monitor.usage.headroom import Headroom, headroom_of
-from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageReport
+from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageOverview
 from monitor.usage.projection import DailyUsage, project
 from monitor.usage.throttle import ThrottleEvent
 
@@ -244,7 +244,7 @@ def test_an_overdrawn_budget_read_from_the_headers_is_a_usage_warning() -> None:
     assert observed is not None
     usage = identity_usage([], identity="sales-sync", headroom=(observed,))
 
-    report = UsageReport(
+    report = UsageOverview(
         as_of=NOW,
         today=TODAY,
         identities=(usage,),
@@ -306,7 +306,7 @@ def test_one_429_warns_and_repeated_429s_are_critical() -> None:
 def test_usage_findings_collects_every_rule_in_key_order() -> None:
     """One report, every kind of finding, sorted by key."""
     usage = identity_usage([day(0, 5400)], headroom=(headroom(100, None),), throttles=(event(1),))
-    report = UsageReport(
+    report = UsageOverview(
         as_of=NOW,
         today=TODAY,
         identities=(usage,),

@@ -1,7 +1,7 @@
 """Gather the usage picture from the configuration and the store (the I/O edge of usage).
 
 :func:`gather_usage` reads the stored results, reports and pushed counts once and builds a
-:class:`~monitor.usage.model.UsageReport`; :func:`usage_findings_for` adds the rules of
+:class:`~monitor.usage.model.UsageOverview`; :func:`usage_findings_for` adds the rules of
 :mod:`monitor.findings.usage`. Both take ``now``; neither reads the clock.
 
 How daily usage is put together, per identity and UTC day:
@@ -37,7 +37,7 @@ from monitor.usage.footprint import Footprint, footprint
 from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.licences import DirectoryFacts, directory_facts
 from monitor.usage.matching import CallerDirectory, CallerIdentity
-from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageReport
+from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageOverview
 from monitor.usage.projection import DailyUsage, project
 from monitor.usage.throttle import ThrottleEvent, throttle_event
 
@@ -97,7 +97,7 @@ def gather_usage(
     *,
     facts: DirectoryFacts | None = None,
     history_days: int | None = None,
-) -> UsageReport:
+) -> UsageOverview:
     """Return the usage of every configured identity and tenant pool as of *now*.
 
     *facts* (default: :func:`monitor.usage.licences.directory_facts`) supplies licences,
@@ -236,7 +236,7 @@ def gather_usage(
         _with_ambiguity(total, directories.get(total.tenant)) for total in unmatched_totals
     ]
     sources = facts.sources or ("none",)
-    return UsageReport(
+    return UsageOverview(
         as_of=now,
         today=today,
         identities=tuple(identities),
@@ -353,7 +353,7 @@ SOURCE_LABELS = {
 }
 
 
-def usage_days(report: UsageReport, since: date) -> list[UsageDay]:
+def usage_days(report: UsageOverview, since: date) -> list[UsageDay]:
     """Return the ``usage_daily`` rows of *report* from *since* on: one per identity and day
     with usage, with the identity's own allocation (None on the tenant pool or unknown)."""
     rows: list[UsageDay] = []

@@ -16,7 +16,7 @@ from support.usage import (
     TEAM_MEMBER,
 )
 
-from monitor.usage.reports import (
+from monitor.usage.csv_import import (
     LICENSED_COLUMNS,
     NON_LICENSED_COLUMNS,
     ReportError,

@@ -10,6 +10,7 @@ from typing import Any
 from monitor.config.model import Config
 from monitor.model.findings import Finding, Level
 from monitor.model.outcomes import Severity, worst
+from monitor.model.probes import ProbeResult
 from monitor.output.posture import finding_to_dict, posture_to_dict, render_posture_text
 from monitor.output.probes import overall, render_table, result_to_dict, status_line
 from monitor.pipeline.steps import CycleResult
@@ -34,14 +35,19 @@ def cycle_state(outcome: CycleResult, names: Sequence[str] | None) -> Severity:
         _LEVEL_STATE.get(finding.level, Severity.OK)
         for finding in selected_findings(outcome, names)
     ]
-    return worst([overall(outcome.probes.results), *levels])
+    return worst([overall(_all_results(outcome)), *levels])
+
+
+def _all_results(outcome: CycleResult) -> tuple[ProbeResult, ...]:
+    """The recorded results and those of the identities not checked in this pass."""
+    return (*outcome.probes.results, *outcome.probes.not_checked)
 
 
 def cycle_text(
     outcome: CycleResult, config: Config, names: Sequence[str] | None, state: Severity
 ) -> str:
     """Return the text form: probe table (status line first), posture, usage, alerts."""
-    results = outcome.probes.results
+    results = _all_results(outcome)
     first, rest = render_table(results).split("\n", 1)
     if state is not overall(results):
         first = status_line(results, state=state)
@@ -101,7 +107,7 @@ def cycle_document(
     outcome: CycleResult, config: Config, names: Sequence[str] | None, state: Severity
 ) -> dict[str, Any]:
     """Return the JSON form (``monitor check --json``)."""
-    results = outcome.probes.results
+    results = _all_results(outcome)
     return {
         "status": state.name,
         "exit_code": int(state),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -41,13 +42,16 @@ _ABANDON_GRACE_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class ProbePassResult:
-    """What one pass did: every result (including held-back ones) and the state changes."""
+    """What one pass did: every recorded result (including held-back ones), the state changes,
+    and the identities it could not check (not recorded: the pass ran out of time, or another
+    process was signing in as the identity)."""
 
     run_id: str
     started_at: datetime
     finished_at: datetime
     results: tuple[ProbeResult, ...]
     state_changes: tuple[StateChangeRecord, ...]  # empty when a recorder stores the results
+    not_checked: tuple[ProbeResult, ...] = ()
 
 
 @dataclass
@@ -70,6 +74,23 @@ def select_identities(config: Config, names: Sequence[str] | None) -> list[Ident
     return [config.identities[name] for name in names]
 
 
+def _per_environment(
+    identity: IdentityConfig, started_at: datetime, **fields: Any
+) -> list[ProbeResult]:
+    """Return one result per environment of *identity*, all with *fields*."""
+    return [
+        ProbeResult(
+            identity=identity.name,
+            environment=environment,
+            tenant=identity.tenant,
+            credential_type=identity.credential_type,
+            started_at=started_at,
+            **{"duration_ms": 0, **fields},
+        )
+        for environment in identity.environments
+    ]
+
+
 def _held_results(
     identity: IdentityConfig, guard: LockoutGuard, fingerprint: str, now: datetime
 ) -> list[ProbeResult]:
@@ -83,44 +104,43 @@ def _held_results(
         + (f" (AADSTS{guard.aadsts_code})" if guard.aadsts_code else "")
         + f"; the monitor holds further attempts {why} so it cannot lock the account out"
     )
-    return [
-        ProbeResult(
-            identity=identity.name,
-            environment=environment,
-            tenant=identity.tenant,
-            credential_type=identity.credential_type,
-            started_at=now,
-            duration_ms=0,
-            outcome=Outcome(guard.outcome),
-            stage="guard",
-            attempted=False,
-            message=message,
-            aadsts_code=guard.aadsts_code,
-            credential_fingerprint=fingerprint,
-        )
-        for environment in identity.environments
-    ]
+    return _per_environment(
+        identity,
+        now,
+        outcome=Outcome(guard.outcome),
+        stage="guard",
+        attempted=False,
+        message=message,
+        aadsts_code=guard.aadsts_code,
+        credential_fingerprint=fingerprint,
+    )
 
 
 def _deadline_results(
     identity: IdentityConfig, started_at: datetime, deadline_seconds: float, fingerprint: str
 ) -> list[ProbeResult]:
-    return [
-        ProbeResult(
-            identity=identity.name,
-            environment=environment,
-            tenant=identity.tenant,
-            credential_type=identity.credential_type,
-            started_at=started_at,
-            duration_ms=int(deadline_seconds * 1000),
-            outcome=Outcome.UNREACHABLE,
-            stage="deadline",
-            message=f"no answer within the probe deadline of {deadline_seconds:g} s; "
-            "the credential was not judged",
-            credential_fingerprint=fingerprint,
-        )
-        for environment in identity.environments
-    ]
+    return _per_environment(
+        identity,
+        started_at,
+        duration_ms=int(deadline_seconds * 1000),
+        outcome=Outcome.UNREACHABLE,
+        stage="deadline",
+        message=f"no answer within the probe deadline of {deadline_seconds:g} s; "
+        "the credential was not judged",
+        credential_fingerprint=fingerprint,
+    )
+
+
+def _not_checked(identity: IdentityConfig, now: datetime, why: str) -> list[ProbeResult]:
+    """Results that say an identity was not checked in this pass (never recorded)."""
+    return _per_environment(
+        identity,
+        now,
+        outcome=Outcome.UNREACHABLE,
+        stage="deadline",
+        attempted=False,
+        message=f"not checked: {why}",
+    )
 
 
 class ProbePass:
@@ -158,61 +178,23 @@ class ProbePass:
         *,
         force: bool = False,
         kind: RunKind = "check",
+        until: float | None = None,
     ) -> ProbePassResult:
-        """Probe *identities* once; with *force*, a held password identity is tried once more."""
+        """Probe *identities* once; with *force*, a held password identity is tried once more.
+
+        *until* (a ``time.monotonic()`` value) ends the pass early: what has not finished by
+        then is reported as not checked and not recorded (``monitor check --timeout``).
+        Password identities are signed in only while this process holds their sign-in lock
+        (:mod:`monitor.store.signin_locks`), from reading the guard to recording it.
+        """
         run_id = uuid.uuid4().hex
         started_at = self.clock()
         deadline = self.config.network.probe_deadline_seconds
-        results: list[ProbeResult] = []
-        guards: dict[str, tuple[LockoutGuard | None, str]] = {}
-        # Usage hook (monitor.usage.gate): honour Retry-After, see the loop below.
-        retry_after = RetryAfterGate.load(
-            self.attempts if self.attempts is not None else self.store.probes,
-            [identity.name for identity in identities],
-            started_at,
-            default_seconds=self.config.usage.default_retry_after_seconds,
-        )
-        executor = ThreadPoolExecutor(
-            max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
-        )
-        jobs: list[_Job] = []
-        # One read for every guard; guards exist only for password identities that failed, so
-        # a pass without one (every application identity) needs no read.
-        held = (
-            {guard.identity: guard for guard in self.store.guards.all()}
-            if any(identity.kind == "user" for identity in identities)
-            else {}
-        )
-        try:
-            for identity in identities:
-                fingerprint = identity.credential().fingerprint(self.fingerprint_key)
-                guard = held.get(identity.name)
-                guards[identity.name] = (guard, fingerprint)
-                now = self.clock()
-                if guard is not None and guard.holds(now, fingerprint):
-                    if not force:
-                        self.store.guards.note_blocked_attempt(identity.name, now)
-                        results.extend(_held_results(identity, guard, fingerprint, now))
-                        continue
-                    self.store.guards.note_forced_probe(identity.name, now)
-                # Usage hook: an environment that answered 429 with Retry-After (or a token
-                # endpoint that did, for all environments) gets no request as this identity
-                # until it expires; a held, not attempted, throttled result stands in for it.
-                environments, waiting = retry_after.split(identity, now, fingerprint)
-                results.extend(waiting)
-                if not environments:
-                    continue
-                probed = replace(identity, environments=tuple(environments))
-                job = _Job(identity=probed, future=Future())
-                job.future = executor.submit(self._probe, probed, job.started)
-                jobs.append(job)
-            results.extend(self._collect(jobs, deadline))
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+        users = [identity.name for identity in identities if identity.kind == "user"]
+        wait = deadline if until is None else max(0.0, min(deadline, until - time.monotonic()))
+        with self.store.signin_locks.hold(users, timeout=wait) as locked:
+            results, not_checked = self._run_locked(identities, locked, force, until)
         finished_at = self.clock()
-        if self.attempts is not None:
-            self.attempts.observe(results)
-        self._update_guards(identities, results, guards, finished_at)
         record = RunRecord(
             run_id=run_id,
             kind=kind,
@@ -232,7 +214,77 @@ class ProbePass:
             finished_at=finished_at,
             results=tuple(results),
             state_changes=tuple(changes),
+            not_checked=tuple(not_checked),
         )
+
+    def _run_locked(
+        self,
+        identities: Sequence[IdentityConfig],
+        locked: frozenset[str],
+        force: bool,
+        until: float | None,
+    ) -> tuple[list[ProbeResult], list[ProbeResult]]:
+        """Probe while holding the sign-in locks *locked*; return (results, not checked)."""
+        started_at = self.clock()
+        results: list[ProbeResult] = []
+        not_checked: list[ProbeResult] = []
+        guards: dict[str, tuple[LockoutGuard | None, str]] = {}
+        # Usage hook (monitor.usage.gate): honour Retry-After, see the loop below.
+        retry_after = RetryAfterGate.load(
+            self.attempts if self.attempts is not None else self.store.probes,
+            [identity.name for identity in identities],
+            started_at,
+            default_seconds=self.config.usage.default_retry_after_seconds,
+        )
+        executor = ThreadPoolExecutor(
+            max_workers=max(1, self.config.probing.concurrency), thread_name_prefix="probe"
+        )
+        jobs: list[_Job] = []
+        # One read for every guard, under the sign-in locks; guards exist only for password
+        # identities that failed, so a pass without one needs no read.
+        held = {guard.identity: guard for guard in self.store.guards.all()} if locked else {}
+        try:
+            for identity in identities:
+                now = self.clock()
+                if identity.kind == "user" and identity.name not in locked:
+                    why = "another monitor process is signing in as this identity right now"
+                    not_checked.extend(_not_checked(identity, now, why))
+                    continue
+                fingerprint = identity.credential().fingerprint(self.fingerprint_key)
+                guard = held.get(identity.name)
+                guards[identity.name] = (guard, fingerprint)
+                if guard is not None and guard.holds(now, fingerprint):
+                    if not force:
+                        self.store.guards.note_blocked_attempt(identity.name, now)
+                        results.extend(_held_results(identity, guard, fingerprint, now))
+                        continue
+                    self.store.guards.note_forced_probe(identity.name, now)
+                # Usage hook: an environment that answered 429 with Retry-After (or a token
+                # endpoint that did, for all environments) gets no request as this identity
+                # until it expires; a held, not attempted, throttled result stands in for it.
+                environments, waiting = retry_after.split(identity, now, fingerprint)
+                results.extend(waiting)
+                if not environments:
+                    continue
+                probed = replace(identity, environments=tuple(environments))
+                job = _Job(identity=probed, future=Future())
+                job.future = executor.submit(self._probe, probed, job.started)
+                jobs.append(job)
+            finished, unfinished = self._collect(
+                jobs, self.config.network.probe_deadline_seconds, until
+            )
+            results.extend(finished)
+            for identity in unfinished:
+                not_checked.extend(
+                    _not_checked(identity, self.clock(), "the check's --timeout ran out first")
+                )
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if self.attempts is not None:
+            self.attempts.observe(results)
+        checked = [identity for identity in identities if identity.name in guards]
+        self._update_guards(checked, results, guards, self.clock())
+        return results, not_checked
 
     def _probe(self, identity: IdentityConfig, started: list[float]) -> list[ProbeResult]:
         slot = self._tenant_slots[identity.tenant]
@@ -241,9 +293,13 @@ class ProbePass:
             probe = PROBE_KINDS[identity.credential_type](identity, self.config, self.context)
             return probe.run(list(identity.environments))
 
-    def _collect(self, jobs: list[_Job], deadline: float) -> list[ProbeResult]:
+    def _collect(
+        self, jobs: list[_Job], deadline: float, until: float | None
+    ) -> tuple[list[ProbeResult], list[IdentityConfig]]:
         """Gather the jobs' results as they finish; give up on a job that has run past its
-        deadline (its thread is abandoned, its result reported as unreachable)."""
+        deadline (its thread is abandoned, its result reported as unreachable). At *until*
+        (monotonic) stop waiting altogether; return the results and the identities whose job
+        had not finished by then."""
         results: list[ProbeResult] = []
         finished: queue.SimpleQueue[Future[list[ProbeResult]]] = queue.SimpleQueue()
         pending = {job.future: job for job in jobs}
@@ -268,6 +324,12 @@ class ProbePass:
                     )
                     results.extend(_crash_results(job.identity, self.clock(), type(exc).__name__))
             now = time.monotonic()
+            if until is not None and now >= until:
+                for job in pending.values():
+                    log.warning(
+                        "probe not waited for: the pass ran out of time", identity=job.identity.name
+                    )
+                return results, [job.identity for job in pending.values()]
             for waiting, job in list(pending.items()):
                 if job.started and now - job.started[0] > limit:
                     pending.pop(waiting)
@@ -281,7 +343,7 @@ class ProbePass:
                             fingerprint,
                         )
                     )
-        return results
+        return results, []
 
     def _update_guards(
         self,
@@ -343,17 +405,10 @@ def log_pass(run_id: str, results: Sequence[ProbeResult]) -> None:
 
 
 def _crash_results(identity: IdentityConfig, now: datetime, error: str) -> list[ProbeResult]:
-    return [
-        ProbeResult(
-            identity=identity.name,
-            environment=environment,
-            tenant=identity.tenant,
-            credential_type=identity.credential_type,
-            started_at=now,
-            duration_ms=0,
-            outcome=Outcome.UNCLASSIFIED,
-            stage="token",
-            message=f"the probe failed inside the monitor ({error}); see the log",
-        )
-        for environment in identity.environments
-    ]
+    return _per_environment(
+        identity,
+        now,
+        outcome=Outcome.UNCLASSIFIED,
+        stage="token",
+        message=f"the probe failed inside the monitor ({error}); see the log",
+    )

@@ -5,7 +5,8 @@
 repositories are the same: :attr:`Store.probes` (runs, results, identity state, rollups),
 :attr:`Store.guards` (lockout guards), :attr:`Store.posture` (directory facts),
 :attr:`Store.alerting` (incidents, silences, outbox), :attr:`Store.usage` (usage reports and
-counts) and :attr:`Store.daemon` (the daemon's status row). They accept and return only the
+counts) and :attr:`Store.daemon` (the daemon's status row); :attr:`Store.signin_locks` keeps
+two processes from signing in as one password identity at once. They accept and return only the
 frozen records of :mod:`monitor.model`; sessions and ORM rows never leave :mod:`monitor.store`.
 """
 
@@ -28,6 +29,7 @@ from monitor.store.migrations import (
 )
 from monitor.store.posture import PostureRepository
 from monitor.store.probes import ProbeRepository
+from monitor.store.signin_locks import SignInLocks
 from monitor.store.usage import UsageRepository
 
 log = get_logger("monitor.store")
@@ -44,6 +46,7 @@ class Store:
         self.alerting = AlertingRepository(database)
         self.usage = UsageRepository(database)
         self.daemon = DaemonStatusRepository(database)
+        self.signin_locks = SignInLocks(database.path)
 
     @classmethod
     def open(cls, path: Path, *, migrate_in_child: bool = False) -> Store:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,44 @@ def test_wrong_password_costs_one_sign_in_however_often_checked(
 
     assert fixed.returncode == 0, fixed.stdout
     assert sim.failed_password_attempts(USER_UPN) == 1
+
+
+@pytest.mark.parametrize("processes", [2, 6])
+def test_concurrent_checks_send_a_wrong_password_once(
+    tmp_path: Path, sim: Simulator, certificate: Certificate, processes: int
+) -> None:
+    """Checks started together on a fresh database (no guard yet) send a wrong password once
+    in all: each takes the identity's sign-in lock before it reads the guard, so the others
+    wait and then find the first one's guard."""
+    deployment = write_deployment(
+        tmp_path,
+        sim,
+        certificate[0],
+        identities=["user-password"],
+        password="not-the-password-3",
+        environments=["e2e-prod", "e2e-test"],
+    )
+    # Entra answers after two seconds: every process has read "no guard" before the first
+    # answer could be recorded, unless the sign-in lock makes the others wait.
+    sim.set_fault("token", "slow", seconds=2.0)
+    command = [sys.executable, "-m", "monitor", "--config", str(deployment.config), "check"]
+    running = [
+        subprocess.Popen(
+            command,
+            env=deployment.env(None),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    codes = [process.wait(timeout=60) for process in running]
+    for process in running:
+        process.communicate()
+
+    assert [2] * processes == codes
+    assert 1 == sim.failed_password_attempts(USER_UPN)
 
 
 def test_force_tries_a_held_password_once(

@@ -42,19 +42,27 @@ def open_for_writing(
     """Return the configuration, the open writer store and the fingerprint key, or an exit code
     after printing a one-line reason (*migrate_in_child*: see :meth:`Store.open`)."""
     from monitor.damage import report_damage
-    from monitor.store import StoreError, fingerprint_key
+    from monitor.store import FingerprintKeyLost, StoreError
 
     config = load_or_report(args)
     if isinstance(config, int):
         return config
     configure_logging_for(args, config)
+    store: Store | None = None
     try:
         store = Store.open(config.database.path, migrate_in_child=migrate_in_child)
         if config.database.fingerprint_key is not None:
             key = config.database.fingerprint_key.reveal_bytes()
         else:
-            key = fingerprint_key(config.database.path)
+            key = store.fingerprint_key()
+    except FingerprintKeyLost as exc:
+        if store is not None:
+            store.close()
+        print(f"monitor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (StoreError, OSError) as exc:
+        if store is not None:
+            store.close()
         damaged = report_damage(exc, config.database.path, args)
         if damaged is not None:
             return damaged

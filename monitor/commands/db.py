@@ -1,8 +1,8 @@
-"""``monitor db upgrade`` and ``monitor db status``: the database schema.
+"""``monitor db upgrade``, ``status`` and ``new-key``: the database schema and its key.
 
 Exit codes: 0 done / up to date; 1 ``status`` found a database that needs ``monitor db upgrade``
-(or none at all); 2 the database was written by a newer monitor or cannot be used; 78 the
-configuration is invalid.
+(or none at all); 2 the database was written by a newer monitor or cannot be used, or
+``new-key`` found the key still there; 78 the configuration is invalid.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def add_parser(subparsers: Any) -> None:
     for name, action_help in (
         ("upgrade", "create the database or upgrade it to the newest schema"),
         ("status", "show the schema revision against the newest this monitor knows"),
+        (
+            "new-key",
+            "replace a lost fingerprint key with a new one and release the lockout guards "
+            "(each held password identity is tried once more)",
+        ),
     ):
         action = actions.add_parser(name, help=action_help, description=action_help)
         # SUPPRESS: a value given before the action is not overwritten by this default.
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     path = _database_path(args)
     if path is None:
         return EXIT_CONFIG
+    if args.db_action == "new-key":
+        return _new_key(path, args)
     try:
         if args.db_action == "upgrade":
             upgrade = migrate(path)
@@ -78,6 +85,35 @@ def run(args: argparse.Namespace) -> int:
         "run `monitor db upgrade`"
     )
     return 1
+
+
+def _new_key(path: Path, args: argparse.Namespace) -> int:
+    """Replace the fingerprint key of the database at *path*; refuse while the old one exists
+    (it is not lost: restore nothing, change nothing)."""
+    from monitor.damage import report_damage
+    from monitor.store import Store, StoreError
+    from monitor.store.keyfile import key_path
+
+    existing = key_path(path)
+    if existing.exists():
+        print(
+            f"monitor db new-key: {existing} exists; a new key is only for one that is lost "
+            "(delete it first if you mean to replace it)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with Store.open(path) as store:
+            released = len(store.guards.all())
+            store.replace_fingerprint_key()
+    except (StoreError, OSError) as error:
+        damaged = report_damage(error, path, args)
+        if damaged is not None:
+            return damaged
+        print(f"monitor db new-key: {error}", file=sys.stderr)
+        return 2
+    print(f"{existing}: new fingerprint key; {released} lockout guard(s) released")
+    return 0
 
 
 def _database_path(args: argparse.Namespace) -> Path | None:

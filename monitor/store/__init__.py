@@ -6,8 +6,15 @@ The store imports no probe, msal, requests or apprise code; callers see only the
 """
 
 from monitor.store.errors import StoreError
-from monitor.store.keyfile import fingerprint_key
+from monitor.store.keyfile import FingerprintKeyLost, fingerprint_key
 from monitor.store.migrations import migrate, schema_status
 from monitor.store.store import Store
 
-__all__ = ["Store", "StoreError", "fingerprint_key", "migrate", "schema_status"]
+__all__ = [
+    "FingerprintKeyLost",
+    "Store",
+    "StoreError",
+    "fingerprint_key",
+    "migrate",
+    "schema_status",
+]

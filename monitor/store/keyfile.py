@@ -2,7 +2,9 @@
 
 Fingerprints are HMACs under this key (:meth:`monitor.secrets.Secret.fingerprint`), so a copy
 of the database alone does not let anyone test password guesses against them. The key is
-created once per install; losing it only means every credential looks "changed" once.
+created once per install. Losing it makes every credential look "changed", which releases
+every lockout guard: :meth:`monitor.store.Store.fingerprint_key` refuses to create a new key
+silently while guards exist.
 
 This module deliberately imports nothing but the standard library.
 """
@@ -27,19 +29,30 @@ def key_path(path_or_dir: Path) -> Path:
     return directory / KEY_FILE_NAME
 
 
-def fingerprint_key(path_or_dir: Path) -> bytes:
+class FingerprintKeyLost(StoreError):
+    """The key file is missing but the database holds lockout guards made with it."""
+
+
+def fingerprint_key(path_or_dir: Path, *, create: bool = True) -> bytes:
     """Return the install key beside the database, creating it (0600) on first use.
 
     Creation is atomic: the key is written and synced to a private temporary file, then
     hard-linked into place, which fails if another process got there first (whose key then
     wins). Raise StoreError if the existing key file is not exactly 32 bytes or is readable or
-    writable by group or others.
+    writable by group or others; raise FileNotFoundError if there is none and not *create*.
     """
     path = key_path(path_or_dir)
     try:
         return _read_key(path)
     except FileNotFoundError:
-        pass
+        if not create:
+            raise
+    return new_key(path)
+
+
+def new_key(path: Path) -> bytes:
+    """Create the key file *path* if it does not exist (see :func:`fingerprint_key`) and return
+    the key in it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{KEY_FILE_NAME}.{secrets.token_hex(8)}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

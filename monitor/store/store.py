@@ -21,6 +21,7 @@ from monitor.store.alerting import AlertingRepository
 from monitor.store.daemon import DaemonStatusRepository
 from monitor.store.database import Database, create_database_file, database_errors, open_engine
 from monitor.store.guards import GuardRepository
+from monitor.store.keyfile import FingerprintKeyLost, fingerprint_key, key_path, new_key
 from monitor.store.migrations import (
     migrate,
     migrate_in_subprocess,
@@ -96,6 +97,34 @@ class Store:
     @property
     def path(self) -> Path:
         return self.database.path
+
+    def fingerprint_key(self) -> bytes:
+        """Return the install key beside the database, creating it on first use.
+
+        Raise FingerprintKeyLost if the key file is gone while lockout guards exist: a new key
+        would make every known-bad password look new, and each would be sent once more.
+        """
+        try:
+            return fingerprint_key(self.path, create=False)
+        except FileNotFoundError:
+            if self.guards.all():
+                where = key_path(self.path)
+                raise FingerprintKeyLost(
+                    f"the fingerprint key {where} is missing, but the database holds lockout "
+                    "guards made with it; restore it from a backup, or run `monitor db new-key` "
+                    "to start over with a new key (each held password identity is then tried "
+                    "once more)"
+                ) from None
+            return new_key(key_path(self.path))
+
+    def replace_fingerprint_key(self) -> bytes:
+        """Create a new install key (after the old one was lost for good) and release every
+        lockout guard, whose fingerprints the new key cannot match; return the new key."""
+        for guard in self.guards.all():
+            self.guards.release(guard.identity)
+        path = key_path(self.path)
+        path.unlink(missing_ok=True)
+        return new_key(path)
 
     def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""

@@ -347,3 +347,31 @@ def test_no_secret_reaches_output_logs_or_database(
     ]
     for secret in [APP_SECRET, USER_PASSWORD, *key_lines]:
         assert secret.encode() not in haystack, f"secret {secret[:6]}... leaked"
+
+
+def test_a_lost_fingerprint_key_is_not_replaced_while_guards_hold(
+    tmp_path: Path, sim: Simulator, certificate: Certificate
+) -> None:
+    """With the key file deleted, a check refuses to create a new one (exit 78, one line with
+    the remedy) instead of making the known-bad password look new; `monitor db new-key`
+    replaces it on purpose, and the held password is then tried exactly once more."""
+    deployment = write_deployment(
+        tmp_path, sim, certificate[0], identities=["user-password"], password="not-it-4"
+    )
+    assert 2 == deployment.run("check").returncode
+    key = deployment.database.parent / "fingerprint.key"
+    key.unlink()
+
+    refused = deployment.run("check")
+
+    assert 78 == refused.returncode
+    assert 1 == len(refused.stderr.strip().splitlines())
+    assert "monitor db new-key" in refused.stderr
+    assert not key.exists()
+    assert 1 == sim.failed_password_attempts(USER_UPN)
+
+    assert 0 == deployment.run("db", "new-key").returncode
+    assert 2 == deployment.run("check").returncode
+    assert 2 == deployment.run("check").returncode
+    assert 2 == sim.failed_password_attempts(USER_UPN)
+    assert 2 == deployment.run("db", "new-key").returncode  # the new key exists

@@ -26,12 +26,15 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from monitor.config.model import JOB_TIMINGS, IdentityConfig, JobTiming
+from monitor.logsetup import get_logger
 from monitor.pipeline import steps
 from monitor.pipeline.steps import CycleContext
 
 if TYPE_CHECKING:
     from monitor.daemon.evaluation import EvaluationGate
     from monitor.daemon.status import DaemonStatus
+
+log = get_logger("monitor.daemon")
 
 Executor = Literal["probes", "control", "watchdog"]
 EXECUTORS: tuple[Executor, ...] = ("probes", "control", "watchdog")
@@ -45,7 +48,7 @@ class JobContext:
 
     ``should_stop`` turns true when the daemon is stopping: a long job (retention) checks it
     between batches and returns early. ``beat`` records that the scheduler is alive (only the
-    heartbeat job calls it).
+    heartbeat job calls it). ``clock_steady`` is false for a while after the wall clock jumped.
     """
 
     cycle: CycleContext
@@ -54,6 +57,7 @@ class JobContext:
     should_stop: Callable[[], bool] = lambda: False
     beat: Callable[[], None] = lambda: None
     evaluation: EvaluationGate | None = None
+    clock_steady: Callable[[], bool] = lambda: True
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,23 @@ def run_usage(job: JobContext) -> None:
 
 def run_evaluate(job: JobContext) -> None:
     """Evaluate when the gate says something notable happened (when that is:
-    :func:`monitor.pipeline.steps.evaluate`), then ping the heartbeat URL either way."""
+    :func:`monitor.pipeline.steps.evaluate`), then ping the heartbeat URL, but only while probe
+    passes are finishing: a dead man's switch must notice a daemon that schedules but no
+    longer probes (:meth:`monitor.daemon.status.DaemonStatus.probing`)."""
     gate = job.evaluation
     if gate is None or gate.due() is not None:
         token = gate.begin() if gate is not None else 0
         steps.evaluate(job.cycle)
         if gate is not None:
             gate.done(token)
-    steps.ping_heartbeat(job.cycle)
+    probing = job.status.probing()
+    if probing:
+        steps.ping_heartbeat(job.cycle)
+    if job.status.note_probing(probing) and job.cycle.config.alerts.heartbeat_url is not None:
+        if probing:
+            log.info("probe passes finish again; the heartbeat URL is pinged again")
+        else:
+            log.warning("heartbeat URL not pinged: no probe pass has finished for too long")
 
 
 def run_dispatch(job: JobContext) -> None:
@@ -107,7 +120,11 @@ def run_dispatch(job: JobContext) -> None:
 
 def run_retention(job: JobContext) -> None:
     """Delete raw history past the retention policy in small batches, stopping early when the
-    daemon stops."""
+    daemon stops; skipped while the wall clock is not steady (after a jump, "90 days ago" may
+    be yesterday)."""
+    if not job.clock_steady():
+        log.warning("retention skipped: the wall clock jumped recently")
+        return
     steps.apply_retention(job.cycle, should_stop=job.should_stop)
 
 

@@ -107,13 +107,16 @@ def first_run(
     """Return when *job* should run first.
 
     The heartbeat runs at once. A job that ran at *last_run* (from the stored history) runs one
-    interval after it if that is still ahead; otherwise (never ran, or overdue) it runs at a
+    interval after it if that is still ahead; otherwise (never ran, overdue, or a stored time in
+    the future, left by a clock that was ahead) it runs at a
     random moment within the first ``min(interval, 60 s)`` after *now*, so a start with 1,000
     due identities spreads them out.
     """
     if job.name == "heartbeat":
         return now
-    if last_run is not None:
+    # A run stored in the future (while the clock was ahead, then set back) says nothing about
+    # when the job last ran: it runs as if it never had, not when the clock catches up.
+    if last_run is not None and last_run <= now:
         due = last_run + timedelta(seconds=job.interval_seconds)
         if due > now:
             return due

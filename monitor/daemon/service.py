@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import signal
 import threading
@@ -54,12 +55,12 @@ from monitor.config.model import Config
 from monitor.daemon.evaluation import gate_for, resolve_after
 from monitor.daemon.jobs import EXECUTORS, JOBS, JobContext, JobSpec
 from monitor.daemon.notify import Notifier
-from monitor.daemon.plan import PlannedJob, first_run, plan_jobs
+from monitor.daemon.plan import STARTUP_SPREAD_SECONDS, PlannedJob, first_run, plan_jobs
 from monitor.daemon.status import DaemonStatus, write_started, write_stopped, write_stopping
 from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
 from monitor.exits import EXIT_OK
 from monitor.logsetup import configure_logging, get_logger
-from monitor.model.clock import Clock, utcnow
+from monitor.model.clock import Clock, ClockWatch, utcnow
 from monitor.pipeline.probing import ProbePass
 from monitor.pipeline.steps import CycleContext
 from monitor.store import Store, StoreError
@@ -74,6 +75,8 @@ DEFAULT_TICK_SECONDS = 1.0
 STALE_AFTER_BEATS = 3
 # STATUS= is refreshed at most this often (and only when it changed).
 STATUS_EVERY_SECONDS = 5.0
+# After a wall-clock jump, retention waits until the clock has been steady this long.
+CLOCK_STEADY_SECONDS = 24 * 3600.0
 # Worker threads of the control pool (retention, evaluation, dispatch, usage).
 CONTROL_WORKERS = 4
 # APScheduler's own INFO lines ("Added job", one per identity) are noise below DEBUG.
@@ -117,6 +120,7 @@ class Daemon:
         self._load = load
         self._rng = rng or random.Random()  # noqa: S311 - spreading schedules, not security
         self._evaluation = gate_for(config)
+        self._clock_watch = ClockWatch()
         self._throttles = RecentThrottles()
         self._writer = ResultWriter(
             store, window_seconds=result_window_seconds, on_commit=self._evaluation.observe
@@ -229,6 +233,11 @@ class Daemon:
             job.job_id: job
             for job in plan_jobs(config, self._jobs, heartbeat_seconds=self._beat_seconds)
         }
+        # Passes count as stalled (no heartbeat URL ping) after twice the longest probe interval.
+        intervals = [job.interval_seconds for job in wanted.values() if job.name == "probe"]
+        self.status.pass_window_seconds = (
+            2 * max(intervals) + STARTUP_SPREAD_SECONDS if intervals else math.inf
+        )
         last_runs = self._last_runs()
         removed = rescheduled = added = 0
         for existing_id in list(self._planned):
@@ -348,6 +357,7 @@ class Daemon:
             status=self.status,
             identity=identity,
             should_stop=self._stopping.is_set,
+            clock_steady=lambda: self._clock_watch.steady_for(CLOCK_STEADY_SECONDS),
             beat=self._beat,
             evaluation=self._evaluation,
         )
@@ -406,6 +416,12 @@ class Daemon:
         return self.stop()
 
     def _supervise_once(self) -> None:
+        jump = self._clock_watch.check()
+        if jump:
+            log.warning(
+                "the wall clock jumped; retention waits until it has been steady for a day",
+                seconds=round(jump),
+            )
         if self.healthy():
             if self._stalled_reported:
                 log.info("scheduler healthy again")

@@ -15,6 +15,7 @@ import math
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,12 @@ class DaemonStatus:
         self.probes = 0
         self._not_ok: dict[tuple[str, str], str] = {}
         self.last_probe_at: datetime | None = None
+        # Monotonic: when the daemon started and when its newest pass finished; how long
+        # passes may pause before they count as stalled (see probing()).
+        self._started = time.monotonic()
+        self._last_pass: float | None = None
+        self.pass_window_seconds = math.inf
+        self._probing = True
         # What the status row says about this process (see the module docstring).
         self.pid = os.getpid() if pid is None else pid
         self.hostname = socket.gethostname() if hostname is None else hostname
@@ -83,6 +90,23 @@ class DaemonStatus:
                 else:
                     self._not_ok[key] = str(result.outcome)
             self.last_probe_at = finished_at
+            self._last_pass = time.monotonic()
+
+    def probing(self) -> bool:
+        """Return whether probe passes are finishing: one finished within the pass window (the
+        longest probe interval, doubled, plus the start-up spread), or the daemon started within
+        it, or it has no identity to probe. The heartbeat URL is pinged only while this holds."""
+        with self._lock:
+            if self.identities == 0:
+                return True
+            since = self._last_pass if self._last_pass is not None else self._started
+            return time.monotonic() - since <= self.pass_window_seconds
+
+    def note_probing(self, probing: bool) -> bool:
+        """Remember whether passes are finishing; return whether that changed."""
+        with self._lock:
+            changed, self._probing = self._probing != probing, probing
+            return changed
 
     def summary(self) -> str:
         """Return the one-line summary systemctl status shows."""

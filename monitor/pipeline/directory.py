@@ -192,7 +192,10 @@ class DirectoryPass:
             if not identities:
                 continue
             read = last.get(name)
-            if read is None or read + interval <= now or self._config_changed(name, identities):
+            # A read stored in the future (the clock was ahead, then set back) tells nothing
+            # of when the tenant was last read: it is due, not due when the clock catches up.
+            stale = read is None or read > now or read + interval <= now
+            if stale or self._config_changed(name, identities):
                 due.append(name)
         return due
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Delete, delete, exists, select
+from sqlalchemy import Delete, delete, exists, func, select
 
 from monitor.logsetup import get_logger
 from monitor.store.database import BUSY_TIMEOUT_MS
@@ -82,6 +82,19 @@ def apply_retention(
     counts = {"results": 0, "runs": 0, "daily": 0}
     batches = 0
     stopped = False
+    with store.database.read() as session:
+        newest = session.scalar(select(func.max(ProbeResultRow.started_at)))
+    if newest is not None and newest < results_cutoff:
+        # Nothing was recorded since the cutoff: either the clock jumped forward or nothing
+        # has probed for the whole retention period. Either way, deleting now would leave no
+        # history at all; the next run, after new results, decides.
+        log.warning(
+            "retention skipped: the newest probe result is older than the retention period "
+            "(was the clock set forward?)",
+            newest=newest.isoformat(),
+            cutoff=results_cutoff.isoformat(),
+        )
+        return RetentionResult(0, 0, 0, 0, 0, False, False, 0.0)
 
     statements: dict[str, Callable[[], Delete]] = {
         "results": lambda: delete(ProbeResultRow).where(

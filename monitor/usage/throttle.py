@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from monitor.model.clock import not_after
 from monitor.model.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 MAX_HOLD_SECONDS = 3600
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
+# Answers stored up to this far in the future are taken as they are (clocks of two processes).
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,9 @@ def retry_after_holds(
             if event.retry_after_seconds is not None
             else default_seconds
         )
-        until = event.answered_at + timedelta(seconds=min(max(wait, 0.0), max_seconds))
+        # An answer stored while the clock was ahead must not hold for longer than it said.
+        answered = not_after(event.answered_at, now, tolerance=CLOCK_TOLERANCE)
+        until = answered + timedelta(seconds=min(max(wait, 0.0), max_seconds))
         if until <= now:
             continue
         environment = event.environment if event.service == "Dataverse" else None

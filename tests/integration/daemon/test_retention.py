@@ -204,6 +204,7 @@ def test_a_writer_is_not_held_up_by_retention(store: Store) -> None:
     """While 30,000 old rows are deleted, a writer recording a probe every 20 ms never waits
     longer than a fraction of a second."""
     seed_raw(store.path, 30_000)
+    record(store, NOW, [result("live", NOW, Outcome.OK)])  # the daemon is probing
     latencies: list[float] = []
     done = threading.Event()
 
@@ -247,3 +248,31 @@ def test_a_reader_holding_an_old_snapshot_does_not_hold_up_the_checkpoint(store:
     assert elapsed < 2.0  # the busy timeout is 5 s
     assert apply_retention(store, RetentionPolicy(), now=NOW).wal_truncated
     assert 0 == store.path.with_name(store.path.name + "-wal").stat().st_size
+
+
+def test_the_retention_job_waits_while_the_clock_is_not_steady(seeded: Store) -> None:
+    """After a wall-clock jump the daemon's retention job deletes nothing (a forward jump of
+    100 days would otherwise take the whole history with it)."""
+    config = make_config()
+    before = counts(seeded.path)
+    context = JobContext(
+        cycle=CycleContext(config, seeded, bytes(32), cast(Any, None), lambda: NOW),
+        status=DaemonStatus(),
+        clock_steady=lambda: False,
+    )
+
+    JOBS["retention"].run(context)
+
+    assert before == counts(seeded.path)
+
+
+def test_retention_keeps_history_when_nothing_was_recorded_since_the_cutoff(
+    seeded: Store,
+) -> None:
+    """The clock set 100 days forward (the jump happened while no daemon watched): the newest
+    result is older than the cutoff, so retention deletes nothing rather than everything."""
+    before = counts(seeded.path)
+
+    report = apply_retention(seeded, RetentionPolicy(), now=NOW + timedelta(days=100))
+
+    assert (0, before) == (report.probe_results_deleted, counts(seeded.path))

@@ -161,6 +161,18 @@ def test_tenants_are_read_on_their_interval(tmp_path: Path, sim: Simulator, stor
     ).tenants_read
 
 
+def test_a_read_stored_in_the_future_makes_the_tenant_due(
+    tmp_path: Path, sim: Simulator, store: Store
+) -> None:
+    """The clock was a day ahead during a read and is set right: the stored read lies in the
+    future, and the tenant is read again now instead of a day and six hours later."""
+    directory = directory_pass(tmp_path, sim, store)
+    start = datetime.now(UTC)
+    assert ("posture",) == directory.run(start + timedelta(days=1)).tenants_read
+
+    assert ("posture",) == directory.run(start).tenants_read
+
+
 def test_rotated_secret_makes_the_tenant_due_at_once(
     tmp_path: Path, sim: Simulator, store: Store
 ) -> None:

@@ -63,3 +63,33 @@ def test_no_heartbeat_configured_and_cycle_integration(
         delivered = steps.dispatch(context, T0)
         pinged = steps.ping_heartbeat(context)
     assert (True, (), 0) == (pinged, evaluation.transitions, len(delivered.deliveries))
+
+
+def test_the_daemon_pings_only_while_probe_passes_finish(
+    tmp_path: Path, teams: HttpsReceiver
+) -> None:
+    """The daemon's evaluate job pings the heartbeat URL while passes finish, and stops pinging
+    when none has finished within the pass window (a scheduler that runs but no longer probes
+    must look dead to a dead man's switch); it pings again after the next pass."""
+    from datetime import timedelta
+
+    from monitor.daemon.jobs import JOBS, JobContext
+    from monitor.daemon.status import DaemonStatus
+    from monitor.store import Store
+
+    config = with_heartbeat(tmp_path, teams.heartbeat_url(SENTINEL_HEARTBEAT), teams.ca_file)
+    status = DaemonStatus(identities=1)
+    with Store.open(config.database.path) as store:
+        context = JobContext(
+            cycle=CycleContext.build(config, store, fingerprint_key=bytes(32), clock=lambda: T0),
+            status=status,
+        )
+        JOBS["evaluate"].run(context)  # just started: passes are not overdue yet
+        status.pass_window_seconds = 0.0  # from now on, every pass is overdue
+        JOBS["evaluate"].run(context)
+        pings_while_stalled = len(teams.received(path_part="/ping/"))
+        status.record_pass([], T0 + timedelta(minutes=1))
+        status.pass_window_seconds = 60.0
+        JOBS["evaluate"].run(context)
+
+    assert (1, 2) == (pings_while_stalled, len(teams.received(path_part="/ping/")))

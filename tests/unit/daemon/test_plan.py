@@ -90,6 +90,17 @@ def test_overdue_and_new_jobs_spread_over_the_first_minute() -> None:
     assert NOW <= overdue <= NOW + timedelta(seconds=STARTUP_SPREAD_SECONDS)
 
 
+def test_a_last_run_in_the_future_does_not_postpone_the_first_run() -> None:
+    """After the clock was a day ahead and is set right, the stored probe times lie in the
+    future: the identity is probed within the start-up spread, not a day (or an interval)
+    later."""
+    job = by_id(make_config())["probe:app"]
+
+    start = first_run(job, now=NOW, last_run=NOW + timedelta(days=1), rng=random.Random(3))
+
+    assert NOW <= start <= NOW + timedelta(seconds=STARTUP_SPREAD_SECONDS)
+
+
 def test_heartbeat_runs_at_once() -> None:
     """The watchdog needs a beat from the start."""
     job = by_id(make_config())["heartbeat"]

@@ -99,6 +99,14 @@ def test_absurd_retry_after_is_capped() -> None:
     assert T0 + timedelta(seconds=1 + MAX_HOLD_SECONDS) == holds[0].until
 
 
+def test_an_answer_stored_in_the_future_holds_for_its_retry_after_only() -> None:
+    """A 429 recorded while the clock was a day ahead (then set back) holds for its Retry-After
+    from now, not until a day later."""
+    holds = retry_after_holds([throttled(retry_after=60, seconds=86400)], T0)
+
+    assert [T0 + timedelta(seconds=60)] == [hold.until for hold in holds]
+
+
 def test_only_the_newest_attempted_result_decides() -> None:
     """A later success lifts the hold; a later held result (not attempted) does not."""
     old_429 = throttled("prod", seconds=0)

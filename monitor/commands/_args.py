@@ -29,3 +29,20 @@ def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def bounded_float(minimum: float, maximum: float) -> Callable[[str], float]:
+    """Return an argparse ``type`` accepting numbers from *minimum* to *maximum*."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+        if not minimum <= value <= maximum:  # NaN fails this too
+            raise argparse.ArgumentTypeError(
+                f"{text[:40]!r} is out of range (from {minimum:g} to {maximum:g})"
+            )
+        return value
+
+    return parse

@@ -7,6 +7,11 @@ import json
 import sys
 from typing import Any
 
+from monitor.commands._args import bounded_float
+
+# Below the 60 s a Nagios or Icinga check command gets by default.
+DEFAULT_TIMEOUT_SECONDS = 50.0
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -35,6 +40,15 @@ def add_parser(subparsers: Any) -> None:
         "--no-notify",
         action="store_true",
         help="record incidents but send no notification (and no heartbeat ping)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=bounded_float(1, 86400),
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="end the check after this long, below the plugin timeout of Nagios/Icinga "
+        f"(default {DEFAULT_TIMEOUT_SECONDS:g}): what is unfinished is reported as not "
+        "checked, exit 3 (UNKNOWN)",
     )
     parser.add_argument(
         "--no-directory",
@@ -68,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             notify=not args.no_notify,
             directory=not args.no_directory,
+            timeout=args.timeout,
         )
     names = [identity.name for identity in identities] if args.identity else None
     state = cycle_state(outcome, names)

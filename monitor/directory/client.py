@@ -126,6 +126,7 @@ class ReadPolicy:
     default_retry_after_seconds: float = 5.0  # a 429 without Retry-After
     max_pages: int = 100
     request_seconds: float = 30.0  # each request ends by then (MonitorSession deadline)
+    until: float | None = None  # monotonic: the whole pass ends by then (check --timeout)
 
 
 def _error_of(text: str) -> tuple[str | None, str]:
@@ -306,7 +307,14 @@ class JsonReader:
                 seconds = (
                     float(wait) if wait is not None else self.policy.default_retry_after_seconds
                 )
-                if attempt < self.policy.max_attempts and seconds <= self.policy.max_wait_seconds:
+                in_time = (
+                    self.policy.until is None or self.monotonic() + seconds < self.policy.until
+                )
+                if (
+                    attempt < self.policy.max_attempts
+                    and seconds <= self.policy.max_wait_seconds
+                    and in_time
+                ):
                     self.sleep(seconds)
                     continue
                 self._gave_up = NotObserved(
@@ -326,13 +334,14 @@ class JsonReader:
 
     def _send(self, url: str, token: str) -> requests.Response:
         headers = {**self.headers, "Authorization": f"Bearer {token}"}
+        deadline = self.monotonic() + self.policy.request_seconds
+        if self.policy.until is not None:
+            if self.monotonic() >= self.policy.until:
+                self._gave_up = NotObserved("unreachable", "not read: the check's time ran out")
+                raise self._gave_up
+            deadline = min(deadline, self.policy.until)
         try:
-            return self.session.request(
-                "GET",
-                url,
-                headers=headers,
-                deadline=self.monotonic() + self.policy.request_seconds,
-            )
+            return self.session.request("GET", url, headers=headers, deadline=deadline)
         except (requests.RequestException, OSError) as exc:
             failure = explain_exception(exc)
             cause: NotObservedCause = (

@@ -247,8 +247,13 @@ class DirectoryPass:
         skipped = tuple(name for name in candidates if name not in due)
         local = local_observations(self.config, started_at)
         observations: list[Observation] = []
+        read_now: list[str] = []
         for name in due:
             begun = time.monotonic()
+            if self.policy.until is not None and begun >= self.policy.until:
+                log.warning("directory read not started: the check's time ran out", tenant=name)
+                continue  # not recorded: the tenant stays due
+            read_now.append(name)
             read = self.read_tenant(self.config.tenants[name], started_at)
             read += [o for o in local if o.tenant == name]
             observations += read
@@ -262,16 +267,18 @@ class DirectoryPass:
                 duration_ms=int((time.monotonic() - begun) * 1000),
             )
         changes: list[PostureChange] = []
-        if due:
-            changes = self.store.posture.record(run_id, observations, tenants=due, at=started_at)
+        if read_now:
+            changes = self.store.posture.record(
+                run_id, observations, tenants=read_now, at=started_at
+            )
         finished_at = self.clock() if now is None else started_at
         posture = posture_from_store(self.store, self.config, started_at)
         return DirectoryPassResult(
             run_id=run_id,
             started_at=started_at,
             finished_at=finished_at,
-            tenants_read=tuple(due),
-            tenants_skipped=skipped,
+            tenants_read=tuple(read_now),
+            tenants_skipped=(*skipped, *(name for name in due if name not in read_now)),
             observations=tuple(observations),
             changes=tuple(changes),
             posture=posture,

@@ -21,12 +21,14 @@ write transaction across network I/O.
 
 from __future__ import annotations
 
+import time
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.config.model import Config, IdentityConfig
+from monitor.directory.client import ReadPolicy
 from monitor.findings.probes import SOURCE as PROBE_SOURCE
 from monitor.findings.probes import probe_findings
 from monitor.findings.usage import USAGE_SOURCES, usage_findings
@@ -71,10 +73,12 @@ def probe(
     *,
     force: bool = False,
     kind: RunKind = "check",
+    until: float | None = None,
 ) -> ProbePassResult:
     """Probe *identities* once: sign in, call Dataverse, apply the lockout guard, record the
-    results (or hand them to the daemon's result writer) and log one line per result."""
-    return ctx.prober.run(identities, force=force, kind=kind)
+    results (or hand them to the daemon's result writer) and log one line per result; what is
+    not finished by *until* (monotonic) is not checked."""
+    return ctx.prober.run(identities, force=force, kind=kind, until=until)
 
 
 def read_directory(
@@ -83,12 +87,15 @@ def read_directory(
     *,
     force: bool = False,
     tenants: Sequence[str] | None = None,
+    until: float | None = None,
 ) -> DirectoryPassResult:
     """Read the Graph / Dataverse metadata of the tenants that are due (every tenant with
     *force*; only *tenants* when given) and record the observations; a tenant that is not due
-    costs one database read."""
+    costs one database read. *until* (monotonic) ends every request and wait by then: what was
+    not read is "not observed", and a tenant not started stays due."""
+    policy = ReadPolicy(request_seconds=ctx.config.network.probe_deadline_seconds, until=until)
     directory = DirectoryPass(
-        ctx.config, ctx.store, fingerprint_key=ctx.fingerprint_key, clock=ctx.clock
+        ctx.config, ctx.store, fingerprint_key=ctx.fingerprint_key, clock=ctx.clock, policy=policy
     )
     return directory.run(now, force=force, tenants=tenants)
 
@@ -211,16 +218,27 @@ def run_cycle(
     notify: bool = True,
     directory: bool = True,
     kind: RunKind = "check",
+    timeout: float | None = None,
 ) -> CycleResult:
     """Run one cycle, as ``monitor check`` does: probe *identities*, read the due directories
     (unless *directory* is false), refresh usage, evaluate and, with *notify*, deliver what is
-    due and ping the heartbeat URL."""
-    probes = probe(ctx, identities, force=force, kind=kind)
+    due and ping the heartbeat URL.
+
+    With *timeout* (seconds) the network steps end by then: probes not finished are not checked
+    (not recorded), directory reads stop ("not observed"), and delivery waits for the next run;
+    the local steps (usage, evaluation) always run. The heartbeat URL is pinged only after a
+    cycle that checked everything it was asked to.
+    """
+    until = None if timeout is None else time.monotonic() + timeout
+    probes = probe(ctx, identities, force=force, kind=kind, until=until)
     now = probes.finished_at
-    directory_report = read_directory(ctx, now) if directory else None
+    directory_report = read_directory(ctx, now, until=until) if directory else None
     usage = refresh_usage(ctx, now)
     evaluation = evaluate(ctx, now)
     if not notify:
         return CycleResult(probes, directory_report, evaluation, usage=usage)
+    if until is not None and time.monotonic() >= until:
+        return CycleResult(probes, directory_report, evaluation, usage=usage)
     delivered = dispatch(ctx, now)
-    return CycleResult(probes, directory_report, evaluation, delivered, ping_heartbeat(ctx), usage)
+    pinged = None if probes.not_checked else ping_heartbeat(ctx)
+    return CycleResult(probes, directory_report, evaluation, delivered, pinged, usage)

@@ -244,6 +244,30 @@ def test_a_stalled_service_is_bounded_by_the_probe_deadline(
     assert elapsed < 3 + 8  # the deadline plus interpreter start-up, with room for a slow CI
 
 
+def test_check_ends_at_its_timeout_and_says_what_it_did_not_check(
+    tmp_path: Path, sim: Simulator, certificate: Certificate
+) -> None:
+    """Entra answering after 30 s, a probe deadline of 40 s and --timeout 3: the check ends
+    after about 3 s with exit 3 (UNKNOWN), the identity reported as not checked, and nothing
+    recorded for it."""
+    deployment = write_deployment(
+        tmp_path, sim, certificate[0], identities=["app-secret"], deadline_seconds=40
+    )
+    sim.set_fault("token", "slow", seconds=30.0)
+
+    begun = time.monotonic()
+    finished = deployment.run("check", "--timeout", "3", "--json")
+    elapsed = time.monotonic() - begun
+
+    assert 3 == finished.returncode, finished.stdout
+    (result,) = _json(finished.stdout)["results"]
+    assert ("unreachable", False) == (result["outcome"], result["attempted"])
+    assert result["message"].startswith("not checked")
+    assert elapsed < 3 + 8  # the timeout plus interpreter start-up, with room for a slow CI
+    with sqlite3.connect(deployment.database) as db:
+        assert (0,) == db.execute("SELECT count(*) FROM probe_result").fetchone()
+
+
 def test_connection_refused_is_unreachable(
     tmp_path: Path, sim: Simulator, certificate: Certificate
 ) -> None:
@@ -338,8 +362,9 @@ def test_no_secret_reaches_output_logs_or_database(
 
     assert [r.returncode for r in runs] == [0, 2, 2]
     haystack = "".join(r.stdout + r.stderr for r in runs).encode()
-    for path in deployment.database.parent.iterdir():
-        haystack += path.read_bytes()
+    for path in deployment.database.parent.rglob("*"):
+        if path.is_file():  # the database, its WAL, the key, the sign-in locks
+            haystack += path.read_bytes()
     key_lines = [
         line
         for line in certificate[0].decode().splitlines()

@@ -139,8 +139,9 @@ def test_an_echoed_credential_reaches_no_output_log_or_database(
 
     output = "".join(run.stdout + run.stderr for run in runs)
     haystack = output.encode()
-    for path in deployment.database.parent.iterdir():
-        haystack += path.read_bytes()
+    for path in deployment.database.parent.rglob("*"):
+        if path.is_file():  # the database, its WAL, the key, the sign-in locks
+            haystack += path.read_bytes()
     forbidden = [
         *echoed_forms(ECHO_SECRET, encoding, SECRET_APP),
         *echoed_forms(ECHO_PASSWORD, encoding, PUBLIC_APP),

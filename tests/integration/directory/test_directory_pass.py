@@ -347,3 +347,33 @@ def test_no_secret_reaches_the_database(tmp_path: Path, sim: Simulator, store: S
         assert hint not in dump
     with Store.open(tmp_path / "monitor.db") as reopened:
         assert reopened.posture.current()
+
+
+def test_a_pass_out_of_time_reads_nothing_and_forgets_nothing(
+    tmp_path: Path, sim: Simulator, store: Store
+) -> None:
+    """A directory pass whose time has already run out (check --timeout) starts no tenant
+    read, sends no request, and keeps every stored fact: the tenant stays due."""
+    import time
+
+    from monitor.directory.client import ReadPolicy
+
+    config = directory_pass(tmp_path, sim, store).config
+    first = DirectoryPass(config, store, fingerprint_key=KEY, sleep=Sleeps()).run()
+    stored = store.posture.current()
+    requests = sim.request_count()
+    late = DirectoryPass(
+        config,
+        store,
+        fingerprint_key=KEY,
+        sleep=Sleeps(),
+        policy=ReadPolicy(until=time.monotonic()),
+    ).run(force=True)
+
+    assert (("posture",), (), ("posture",)) == (
+        first.tenants_read,
+        late.tenants_read,
+        late.tenants_skipped,
+    )
+    assert requests == sim.request_count()
+    assert stored == store.posture.current()

@@ -23,7 +23,7 @@ How one result moves the state of a pair (:func:`next_state`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from monitor import __version__
@@ -75,6 +75,10 @@ class ProbeResult:
     def evolve(self, **changes: object) -> ProbeResult:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+
+# A stored time this far ahead of a new result was written by a clock that was ahead (a second
+# writer, such as a check beside the daemon, is seconds or minutes apart, never this much).
+CLOCK_TOLERANCE = timedelta(hours=1)
 
 RunKind = Literal["check", "scheduled", "demo"]
 RUN_KINDS: tuple[RunKind, ...] = ("check", "scheduled", "demo")
@@ -198,7 +202,7 @@ def next_state(
         credential_type=result.credential_type,
         outcome=result.outcome,
         since=at if changed else previous.since,
-        last_probe_at=max(previous.last_probe_at, at),
+        last_probe_at=_latest(previous.last_probe_at, at),
         credential_fingerprint=result.credential_fingerprint or previous.credential_fingerprint,
         last_result_id=result_id,
     )
@@ -226,4 +230,8 @@ def is_change(previous: IdentityState | None, new: IdentityState) -> bool:
 
 
 def _latest(current: datetime | None, at: datetime) -> datetime:
-    return at if current is None else max(current, at)
+    """Return the later of a stored time and a new result's, except that a stored time well
+    ahead of the new result (written while the clock was ahead, then set back) gives way."""
+    if current is None or current > at + CLOCK_TOLERANCE:
+        return at
+    return max(current, at)

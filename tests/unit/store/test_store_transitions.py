@@ -102,3 +102,14 @@ def test_older_result_does_not_move_last_probe_back() -> None:
         T0 + timedelta(minutes=10),
         T0 + timedelta(minutes=10),
     )
+
+
+def test_times_left_in_the_future_by_a_clock_set_back_give_way() -> None:
+    """The clock was a day ahead for one probe and is set right: the next results' times
+    replace the future ones instead of hiding behind them until tomorrow."""
+    state = _replay(_result(24 * 60), _result(5))
+    assert (state.last_probe_at, state.last_attempt_at, state.last_success_at) == (
+        T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=5),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
@@ -19,6 +20,7 @@ from monitor.model.observations import (
 from monitor.store.database import Database
 from monitor.store.mapping import RecordMap
 from monitor.store.models.posture import PostureChangeRow, PostureFactRow, PostureObservationRow
+from monitor.store.query import filtered
 
 CHANGE = RecordMap(
     PostureChange,
@@ -70,85 +72,49 @@ class PostureRepository:
             }
             seen: set[str] = set()
             for observation in observations:
-                key = observation.key
-                value = fact_to_text(observation.fact)
+                reading = _reading(observation)
                 row = PostureObservationRow(
-                    run_id=run_id,
-                    fact_key=key,
-                    kind=observation.kind,
-                    tenant=observation.tenant,
-                    identity=observation.identity,
-                    environment=observation.environment,
-                    subject=observation.subject,
-                    source=observation.source,
-                    observed_at=observation.observed_at,
-                    observed=observation.observed,
-                    cause=observation.cause,
-                    reason=observation.reason,
-                    value=value,
+                    run_id=run_id, observed_at=observation.observed_at, **reading
                 )
                 session.add(row)
                 session.flush()
-                seen.add(key)
-                fact = existing.get(key)
+                seen.add(observation.key)
+                fact = existing.get(observation.key)
+                created = fact is None
                 if fact is None:
-                    fact = PostureFactRow(
-                        fact_key=key,
-                        kind=observation.kind,
-                        tenant=observation.tenant,
-                        identity=observation.identity,
-                        environment=observation.environment,
-                        subject=observation.subject,
-                        source=observation.source,
-                        observed=observation.observed,
-                        cause=observation.cause,
-                        reason=observation.reason,
-                        value=value,
-                        since=observation.observed_at,
-                        last_observed_at=observation.observed_at,
-                        last_observation_id=row.id,
-                    )
+                    fact = PostureFactRow(since=observation.observed_at, **reading)
                     session.add(fact)
-                    existing[key] = fact
-                    changes.append(_change_row(observation, None, None, row.id))
-                    continue
-                changed = (fact.observed, fact.value, fact.cause) != (
+                    existing[observation.key] = fact
+                elif (fact.observed, fact.value, fact.cause) != (
                     observation.observed,
-                    value,
+                    reading["value"],
                     observation.cause,
-                )
-                if changed:
-                    changes.append(_change_row(observation, fact.observed, fact.value, row.id))
+                ):
                     fact.since = observation.observed_at
-                fact.observed = observation.observed
-                fact.value = value
-                fact.cause = observation.cause
-                fact.reason = observation.reason
-                fact.source = observation.source
-                fact.last_observed_at = max(fact.last_observed_at, observation.observed_at)
-                fact.last_observation_id = row.id
-            for key, fact in existing.items():
-                if key in seen:
+                else:
+                    fact.last_observation_id = row.id
+                    fact.last_observed_at = max(fact.last_observed_at, observation.observed_at)
+                    fact.reason, fact.source = observation.reason, observation.source
                     continue
                 changes.append(
-                    PostureChangeRow(
-                        fact_key=key,
-                        kind=fact.kind,
-                        tenant=fact.tenant,
-                        identity=fact.identity,
-                        environment=fact.environment,
-                        subject=fact.subject,
-                        at=at,
-                        source=fact.source,
-                        from_observed=fact.observed,
-                        to_observed=None,
-                        from_value=fact.value,
-                        to_value=None,
-                        to_cause=None,
-                        observation_id=None,
+                    _change_row(
+                        fact,
+                        at=observation.observed_at,
+                        to=reading,
+                        observation_id=row.id,
+                        new=created,
                     )
                 )
-                session.delete(fact)
+                for name, value in reading.items():
+                    setattr(fact, name, value)
+                fact.last_observed_at = max(
+                    fact.last_observed_at or observation.observed_at, observation.observed_at
+                )
+                fact.last_observation_id = row.id
+            for key, fact in existing.items():
+                if key not in seen:
+                    changes.append(_change_row(fact, at=at, to=None, observation_id=None))
+                    session.delete(fact)
             session.add_all(changes)
             session.flush()
             return [CHANGE.to_record(row) for row in changes]
@@ -197,17 +163,14 @@ class PostureRepository:
         until: datetime | None = None,
     ) -> list[PostureChange]:
         """Return posture changes in time order, optionally filtered; *until* is exclusive."""
-        query = select(PostureChangeRow).order_by(PostureChangeRow.at, PostureChangeRow.id)
-        if tenant is not None:
-            query = query.where(PostureChangeRow.tenant == tenant)
-        if identity is not None:
-            query = query.where(PostureChangeRow.identity == identity)
-        if kind is not None:
-            query = query.where(PostureChangeRow.kind == kind)
-        if since is not None:
-            query = query.where(PostureChangeRow.at >= since)
-        if until is not None:
-            query = query.where(PostureChangeRow.at < until)
+        change = PostureChangeRow
+        query = filtered(
+            select(change).order_by(change.at, change.id),
+            {change.tenant: tenant, change.identity: identity, change.kind: kind},
+            time=change.at,
+            since=since,
+            until=until,
+        )
         with self._database.read() as session:
             return [CHANGE.to_record(row) for row in session.scalars(query)]
 
@@ -256,25 +219,44 @@ class PostureRepository:
             return len(ids)
 
 
+_SCOPE = ("fact_key", "kind", "tenant", "identity", "environment", "subject")
+
+
+def _reading(observation: Observation) -> dict[str, Any]:
+    """Return what an observation says, as the columns every posture table shares."""
+    return {
+        "fact_key": observation.key,
+        "kind": observation.kind,
+        "tenant": observation.tenant,
+        "identity": observation.identity,
+        "environment": observation.environment,
+        "subject": observation.subject,
+        "source": observation.source,
+        "observed": observation.observed,
+        "cause": observation.cause,
+        "reason": observation.reason,
+        "value": fact_to_text(observation.fact),
+    }
+
+
 def _change_row(
-    observation: Observation,
-    from_observed: bool | None,
-    from_value: str | None,
-    observation_id: int,
+    fact: PostureFactRow,
+    *,
+    at: datetime,
+    to: dict[str, Any] | None,
+    observation_id: int | None,
+    new: bool = False,
 ) -> PostureChangeRow:
+    """Return the change of *fact* (as stored before it) at *at*: first seen (*new*), a new
+    reading *to*, or gone (*to* None)."""
     return PostureChangeRow(
-        fact_key=observation.key,
-        kind=observation.kind,
-        tenant=observation.tenant,
-        identity=observation.identity,
-        environment=observation.environment,
-        subject=observation.subject,
-        at=observation.observed_at,
-        source=observation.source,
-        from_observed=from_observed,
-        to_observed=observation.observed,
-        from_value=from_value,
-        to_value=fact_to_text(observation.fact),
-        to_cause=observation.cause,
+        **{name: getattr(fact, name) for name in _SCOPE},
+        at=at,
+        source=fact.source if to is None else to["source"],
+        from_observed=None if new else fact.observed,
+        to_observed=None if to is None else to["observed"],
+        from_value=None if new else fact.value,
+        to_value=None if to is None else to["value"],
+        to_cause=None if to is None else to["cause"],
         observation_id=observation_id,
     )

@@ -43,6 +43,7 @@ from monitor.store.models.probes import (
     Run,
     StateChangeRow,
 )
+from monitor.store.query import filtered
 
 _MICROSECONDS_PER_DAY = 86_400 * 1_000_000
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
@@ -134,11 +135,12 @@ class ProbeRepository:
 
     def latest_states(self, *, identity: str | None = None) -> list[IdentityState]:
         """Return the current state of every identity/environment pair seen, ordered by name."""
-        query = select(IdentityStateRow).order_by(
-            IdentityStateRow.identity, IdentityStateRow.environment
+        query = filtered(
+            select(IdentityStateRow).order_by(
+                IdentityStateRow.identity, IdentityStateRow.environment
+            ),
+            {IdentityStateRow.identity: identity},
         )
-        if identity is not None:
-            query = query.where(IdentityStateRow.identity == identity)
         with self._database.read() as session:
             return [STATE.to_record(row) for row in session.scalars(query)]
 
@@ -152,18 +154,15 @@ class ProbeRepository:
     ) -> list[StoredResult]:
         """Return up to *limit* stored results, newest first, optionally for one identity,
         one environment and from *since* on."""
-        query = (
+        query = filtered(
             select(ProbeResultRow, Run.run_id)
             .join(Run, ProbeResultRow.run_id == Run.id)
             .order_by(ProbeResultRow.started_at.desc(), ProbeResultRow.id.desc())
-            .limit(limit)
+            .limit(limit),
+            {ProbeResultRow.identity: identity, ProbeResultRow.environment: environment},
+            time=ProbeResultRow.started_at,
+            since=since,
         )
-        if identity is not None:
-            query = query.where(ProbeResultRow.identity == identity)
-        if environment is not None:
-            query = query.where(ProbeResultRow.environment == environment)
-        if since is not None:
-            query = query.where(ProbeResultRow.started_at >= since)
         with self._database.read() as session:
             return [
                 StoredResult(id=row.id, run_id=run_id, result=RESULT.to_record(row))
@@ -179,15 +178,13 @@ class ProbeRepository:
         until: datetime | None = None,
     ) -> list[StateChangeRecord]:
         """Return state changes in time order, optionally filtered; *until* is exclusive."""
-        query = select(StateChangeRow).order_by(StateChangeRow.at, StateChangeRow.id)
-        if identity is not None:
-            query = query.where(StateChangeRow.identity == identity)
-        if environment is not None:
-            query = query.where(StateChangeRow.environment == environment)
-        if since is not None:
-            query = query.where(StateChangeRow.at >= since)
-        if until is not None:
-            query = query.where(StateChangeRow.at < until)
+        query = filtered(
+            select(StateChangeRow).order_by(StateChangeRow.at, StateChangeRow.id),
+            {StateChangeRow.identity: identity, StateChangeRow.environment: environment},
+            time=StateChangeRow.at,
+            since=since,
+            until=until,
+        )
         with self._database.read() as session:
             return [CHANGE.to_record(row) for row in session.scalars(query)]
 
@@ -200,17 +197,14 @@ class ProbeRepository:
         until: date | None = None,
     ) -> list[DailyStats]:
         """Return daily rollups ordered by identity, environment and day; *until* is exclusive."""
-        query = select(ProbeStatsDailyRow).order_by(
-            ProbeStatsDailyRow.identity, ProbeStatsDailyRow.environment, ProbeStatsDailyRow.day
+        daily = ProbeStatsDailyRow
+        query = filtered(
+            select(daily).order_by(daily.identity, daily.environment, daily.day),
+            {daily.identity: identity, daily.environment: environment},
+            time=daily.day,
+            since=since,
+            until=until,
         )
-        if identity is not None:
-            query = query.where(ProbeStatsDailyRow.identity == identity)
-        if environment is not None:
-            query = query.where(ProbeStatsDailyRow.environment == environment)
-        if since is not None:
-            query = query.where(ProbeStatsDailyRow.day >= since)
-        if until is not None:
-            query = query.where(ProbeStatsDailyRow.day < until)
         with self._database.read() as session:
             return [DAILY.to_record(row) for row in session.scalars(query)]
 

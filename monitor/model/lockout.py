@@ -134,6 +134,22 @@ class LockoutDecision:
     hold_until: datetime | None = None  # None with hold=True: until the password changes
     cooldown_seconds: float | None = None
 
+    def guard(self, identity: str, fingerprint: str | None, now: datetime) -> LockoutGuard:
+        """Return the guard this decision asks for, as of *now*, for the credential with
+        *fingerprint* (a fresh guard: no blocked attempt yet)."""
+        return LockoutGuard(
+            identity=identity,
+            credential_fingerprint=fingerprint,
+            outcome=self.outcome or Outcome.UNCLASSIFIED,
+            aadsts_code=self.aadsts_code,
+            since=now,
+            hold_until=self.hold_until,
+            cooldown_seconds=int(self.cooldown_seconds) if self.cooldown_seconds else None,
+            blocked_attempts=0,
+            last_blocked_at=None,
+            forced_at=None,
+        )
+
 
 def decide_guard(
     attempted: Sequence[ProbeResult],

@@ -369,17 +369,7 @@ class ProbePass:
                 now=now,
             )
             if decision.hold:
-                self.store.guards.hold(
-                    identity.name,
-                    fingerprint=fingerprint,
-                    outcome=decision.outcome or Outcome.UNCLASSIFIED,
-                    aadsts_code=decision.aadsts_code,
-                    since=now,
-                    hold_until=decision.hold_until,
-                    cooldown_seconds=(
-                        int(decision.cooldown_seconds) if decision.cooldown_seconds else None
-                    ),
-                )
+                self.store.guards.hold(decision.guard(identity.name, fingerprint, now))
             elif previous is not None:
                 self.store.guards.release(identity.name)
 

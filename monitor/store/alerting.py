@@ -25,6 +25,7 @@ from monitor.model.outbox import (
     OutboxOutcome,
     OutboxRecord,
     OutboxWork,
+    UrlAttempt,
 )
 from monitor.store.database import Database
 from monitor.store.mapping import RecordMap, column, details, details_json
@@ -45,6 +46,8 @@ TRANSITION = RecordMap(TransitionRecord)
 SILENCE = RecordMap(SilenceRecord)
 OUTBOX = RecordMap(OutboxRecord)
 ATTEMPT = RecordMap(DeliveryAttemptRecord)
+NEW_OUTBOX = RecordMap(NewOutbox)
+URL_ATTEMPT = RecordMap(UrlAttempt)
 _KEY = frozenset({"id"})
 
 
@@ -120,14 +123,8 @@ class AlertingUnit:
             statement = (
                 sqlite_insert(OutboxRow)
                 .values(
-                    dedup_key=new.dedup_key,
-                    channel=new.channel,
-                    incident_id=new.incident_id,
-                    event=new.event,
-                    level=new.level,
-                    notice=new.notice,
+                    **NEW_OUTBOX.to_values(new),
                     created_at=now,
-                    not_before=new.not_before,
                     attempts=0,
                     status="pending",
                     delivered_urls=0,
@@ -351,12 +348,7 @@ class AlertingRepository:
                 for attempt in outcome.attempts:
                     session.add(
                         DeliveryAttemptRow(
-                            outbox_id=row.id,
-                            at=now,
-                            url_index=attempt.url_index,
-                            ok=attempt.ok,
-                            error=attempt.error,
-                            duration_ms=attempt.duration_ms,
+                            outbox_id=row.id, at=now, **URL_ATTEMPT.to_values(attempt)
                         )
                     )
                     if attempt.ok:

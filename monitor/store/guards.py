@@ -7,12 +7,12 @@ in between then errs on the side of not signing in again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, select
 
 from monitor.model.lockout import LockoutGuard
-from monitor.model.outcomes import Outcome
 from monitor.store.database import Database
 from monitor.store.mapping import RecordMap, column, outcome, outcome_text
 from monitor.store.models.probes import LockoutGuardRow
@@ -42,39 +42,14 @@ class GuardRepository:
             rows = session.scalars(select(LockoutGuardRow).order_by(LockoutGuardRow.identity))
             return [GUARD.to_record(row) for row in rows]
 
-    def hold(
-        self,
-        identity: str,
-        fingerprint: str | None,
-        outcome: Outcome,
-        aadsts_code: int | None,
-        since: datetime,
-        hold_until: datetime | None,
-        cooldown_seconds: int | None,
-        *,
-        forced_at: datetime | None = None,
-    ) -> LockoutGuard:
-        """Hold sign-ins of *identity* (replacing any guard it had) and return the guard.
-
-        ``hold_until`` None holds until the credential's fingerprint changes or the guard is
-        released. Replacing a guard resets its blocked-attempt count.
-        """
-        guard = LockoutGuard(
-            identity=identity,
-            credential_fingerprint=fingerprint,
-            outcome=Outcome(outcome),
-            aadsts_code=aadsts_code,
-            since=since,
-            hold_until=hold_until,
-            cooldown_seconds=cooldown_seconds,
-            blocked_attempts=0,
-            last_blocked_at=None,
-            forced_at=forced_at,
-        )
+    def hold(self, guard: LockoutGuard) -> LockoutGuard:
+        """Hold sign-ins of ``guard.identity`` (replacing any guard it had) and return the
+        stored guard. ``hold_until`` None holds until the credential's fingerprint changes or
+        the guard is released."""
         with self._database.write() as session:
-            row = session.get(LockoutGuardRow, identity)
+            row = session.get(LockoutGuardRow, guard.identity)
             if row is None:
-                row = LockoutGuardRow(identity=identity)
+                row = LockoutGuardRow(identity=guard.identity)
                 session.add(row)
             GUARD.fill(row, guard)
             session.flush()
@@ -82,22 +57,20 @@ class GuardRepository:
 
     def note_blocked_attempt(self, identity: str, at: datetime) -> LockoutGuard | None:
         """Count one sign-in the guard held back at *at*; return the guard (None if none)."""
-        with self._database.write() as session:
-            row = session.get(LockoutGuardRow, identity)
-            if row is None:
-                return None
-            row.blocked_attempts += 1
-            row.last_blocked_at = at
-            session.flush()
-            return GUARD.to_record(row)
+        return self._update(identity, lambda row: _blocked(row, at))
 
     def note_forced_probe(self, identity: str, at: datetime) -> LockoutGuard | None:
         """Record that an operator forced a probe past the guard at *at*; return the guard."""
+        return self._update(identity, lambda row: setattr(row, "forced_at", at))
+
+    def _update(
+        self, identity: str, change: Callable[[LockoutGuardRow], None]
+    ) -> LockoutGuard | None:
         with self._database.write() as session:
             row = session.get(LockoutGuardRow, identity)
             if row is None:
                 return None
-            row.forced_at = at
+            change(row)
             session.flush()
             return GUARD.to_record(row)
 
@@ -108,3 +81,8 @@ class GuardRepository:
                 delete(LockoutGuardRow).where(LockoutGuardRow.identity == identity)
             )
             return bool(getattr(deleted, "rowcount", 0))
+
+
+def _blocked(row: LockoutGuardRow, at: datetime) -> None:
+    row.blocked_attempts += 1
+    row.last_blocked_at = at

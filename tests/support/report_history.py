@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from monitor.model.lockout import LockoutGuard
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RunRecord
 from monitor.report.context import IdentityMeta
@@ -137,13 +138,18 @@ def write_history(path: Path, now: dt.datetime) -> History:
                 results,
             )
         store.guards.hold(
-            "dataverse-sync",
-            None,
-            Outcome.ACCOUNT_LOCKED,
-            50053,
-            now - dt.timedelta(hours=6),
-            now + dt.timedelta(hours=1),
-            3600,
+            LockoutGuard(
+                "dataverse-sync",
+                None,
+                Outcome.ACCOUNT_LOCKED,
+                50053,
+                now - dt.timedelta(hours=6),
+                now + dt.timedelta(hours=1),
+                3600,
+                0,
+                None,
+                None,
+            )
         )
     return History(path, now)
 

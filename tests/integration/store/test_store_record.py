@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from monitor.model.lockout import LockoutGuard
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import DailyStats, ProbeResult, RateLimit, RunRecord
 from monitor.store import Store
@@ -395,7 +396,11 @@ def test_reader_sees_what_the_writer_recorded(
     store.probes.record_results(
         make_run(), [make_result(0), make_result(5, outcome=Outcome.UNREACHABLE)]
     )
-    store.guards.hold("sales-sync", "f" * 32, Outcome.ACCOUNT_LOCKED, 50053, T0, None, 3600)
+    store.guards.hold(
+        LockoutGuard(
+            "sales-sync", "f" * 32, Outcome.ACCOUNT_LOCKED, 50053, T0, None, 3600, 0, None, None
+        )
+    )
     with Store.open_readonly(db_path) as reader:
         assert reader.probes.latest_states() == store.probes.latest_states()
         assert reader.probes.recent_results() == store.probes.recent_results()

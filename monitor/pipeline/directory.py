@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -43,6 +44,7 @@ from monitor.model.clock import Clock, utcnow
 from monitor.model.findings import Finding
 from monitor.model.observations import (
     AppCredentials,
+    Fact,
     NotObservedCause,
     Observation,
     PostureChange,
@@ -98,28 +100,10 @@ class _TenantRead:
         self.now = now
         self.observations: list[Observation] = []
 
-    def add(
-        self,
-        fact: object,
-        source: Source,
-        *,
-        identity: str | None = None,
-        environment: str | None = None,
-        subject: str = "",
-    ) -> None:
-        from monitor.model.observations import Fact
-
-        assert isinstance(fact, Fact)
+    def add(self, fact: Fact, source: Source, **scope: Any) -> None:
+        """Note *fact*, read from *source*; *scope*: identity, environment, subject."""
         self.observations.append(
-            Observation.of(
-                fact,
-                tenant=self.tenant,
-                source=source,
-                observed_at=self.now,
-                identity=identity,
-                environment=environment,
-                subject=subject,
-            )
+            Observation.of(fact, tenant=self.tenant, source=source, observed_at=self.now, **scope)
         )
 
     def missing(
@@ -128,25 +112,21 @@ class _TenantRead:
         source: Source,
         cause: NotObservedCause,
         reason: str,
-        *,
-        identity: str | None = None,
-        environment: str | None = None,
-        subject: str = "",
+        **scope: Any,
     ) -> None:
-        for kind in kinds:
-            self.observations.append(
-                Observation.missing(
-                    kind,
-                    tenant=self.tenant,
-                    source=source,
-                    observed_at=self.now,
-                    cause=cause,
-                    reason=reason,
-                    identity=identity,
-                    environment=environment,
-                    subject=subject,
-                )
+        """Note that the facts of *kinds* could not be read from *source*, and why."""
+        self.observations.extend(
+            Observation.missing(
+                kind,
+                tenant=self.tenant,
+                source=source,
+                observed_at=self.now,
+                cause=cause,
+                reason=reason,
+                **scope,
             )
+            for kind in kinds
+        )
 
 
 class DirectoryPass:

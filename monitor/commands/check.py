@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+
+from monitor.exits import EXIT_UNKNOWN
+
+HELP = "probe every identity once, read due directories, evaluate and alert"
+DESCRIPTION = (
+    "One pass of what `monitor run` does on a schedule: sign in as every configured identity "
+    "(or the ones named) and call Dataverse WhoAmI in each environment, read the directories "
+    "that are due (posture), evaluate findings into incidents and send the notifications that "
+    "are due. Exit codes follow the Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, "
+    "3 UNKNOWN."
+)
+# A damaged database is UNKNOWN (monitor.damage); so is any failure no step handled.
+DEFAULTS = {"damaged_exit": EXIT_UNKNOWN, "nagios": True}
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="probe every identity once, read due directories, evaluate and alert",
-        description="One pass of what `monitor run` does on a schedule: sign in as every "
-        "configured identity (or the ones named) and call Dataverse WhoAmI in each environment, "
-        "read the directories that are due (posture), evaluate findings into incidents and send "
-        "the notifications that are due. Exit codes follow the Nagios plugin convention: "
-        "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--identity",
         action="append",
@@ -41,8 +44,6 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="skip the directory (posture) reads even if they are due",
     )
-    # A damaged database is UNKNOWN (monitor.damage); so is any failure no step handled.
-    parser.set_defaults(run=run, damaged_exit=3, nagios=True)
 
 
 def run(args: argparse.Namespace) -> int:

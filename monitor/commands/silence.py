@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.commands._args import MAX_ROW_ID, bounded_int
+from monitor.commands._args import MAX_ROW_ID, Action, add_actions, argument, bounded_int
 from monitor.exits import EXIT_USAGE
 from monitor.model.clock import utcnow
 
@@ -72,17 +72,14 @@ def who() -> str | None:
         return None
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "silence",
-        help="hold back notifications for an identity, tag or tenant until a time",
-        description="Silences hold back notices (incidents are still recorded). An incident "
-        "found during a silence is announced when it ends; one announced before is not "
-        "repeated in a burst.",
-    )
-    actions = parser.add_subparsers(dest="silence_action", metavar="ACTION")
-    actions.required = True
-    add = actions.add_parser("add", help="add a silence", description="Add a silence.")
+HELP = "hold back notifications for an identity, tag or tenant until a time"
+DESCRIPTION = (
+    "Silences hold back notices (incidents are still recorded). An incident found during a "
+    "silence is announced when it ends; one announced before is not repeated in a burst."
+)
+
+
+def _add_arguments(add: argparse.ArgumentParser) -> None:
     scope = add.add_mutually_exclusive_group(required=True)
     scope.add_argument("--identity", metavar="NAME")
     scope.add_argument("--tag", metavar="TAG")
@@ -97,19 +94,31 @@ def add_parser(subparsers: Any) -> None:
         "--from", dest="starts", metavar="TIME", default=None, help="when it starts (default: now)"
     )
     add.add_argument("--reason", required=True, metavar="TEXT")
-    listing = actions.add_parser(
-        "list", help="list silences", description="List active and upcoming silences."
-    )
-    listing.add_argument("--all", action="store_true", help="include ended and removed ones")
-    remove = actions.add_parser(
-        "remove", help="end a silence now", description="End a silence now."
-    )
-    remove.add_argument("silence_id", type=bounded_int(1, MAX_ROW_ID), metavar="ID")
-    parser.set_defaults(run=run)
+
+
+ACTIONS = (
+    Action("add", "add a silence", "Add a silence.", _add_arguments),
+    Action(
+        "list",
+        "list silences",
+        "List active and upcoming silences.",
+        argument("--all", action="store_true", help="include ended and removed ones"),
+    ),
+    Action(
+        "remove",
+        "end a silence now",
+        "End a silence now.",
+        argument("silence_id", type=bounded_int(1, MAX_ROW_ID), metavar="ID"),
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_actions(parser, "silence_action", ACTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.commands.notify import open_store
+    from monitor.commands._common import open_store
 
     opened = open_store(args)
     if isinstance(opened, int):

@@ -41,6 +41,11 @@ def argument(*names: str, **options: Any) -> Arguments:
     return lambda parser: parser.add_argument(*names, **options)
 
 
+def add_identity_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add the repeatable ``--identity NAME`` option (``args.identity``: names or None)."""
+    parser.add_argument("--identity", action="append", metavar="NAME", help=help)
+
+
 @dataclass(frozen=True)
 class Action:
     """One action (or view) of a command: its name, help line, description (the help line

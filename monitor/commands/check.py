@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from monitor.commands._args import add_identity_option
 from monitor.exits import EXIT_UNKNOWN
 
 HELP = "probe every identity once, read due directories, evaluate and alert"
@@ -21,12 +22,7 @@ DEFAULTS = {"damaged_exit": EXIT_UNKNOWN, "nagios": True}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--identity",
-        action="append",
-        metavar="NAME",
-        help="probe only this identity (repeatable)",
-    )
+    add_identity_option(parser, "probe only this identity (repeatable)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--force",

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from monitor.commands._args import add_identity_option
 from monitor.exits import EXIT_UNKNOWN
 
 HELP = "read Graph / Dataverse metadata, print expiring credentials and posture findings"
@@ -24,12 +25,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--identity",
-        action="append",
-        metavar="NAME",
-        help="show only this identity (repeatable); its tenant is read",
-    )
+    add_identity_option(parser, "show only this identity (repeatable); its tenant is read")
     when = parser.add_mutually_exclusive_group()
     when.add_argument(
         "--due",

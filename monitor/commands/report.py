@@ -29,6 +29,13 @@ DESCRIPTION = (
     "unless --utc. Availability counts only probe results: an upcoming expiry is not downtime."
 )
 DEFAULTS = {"report_view": None}
+# The filter options: ``--NAME`` -> (its metavar, the parameter of build_selection it fills).
+FILTERS = {
+    "identity": ("NAME", "identities"),
+    "tenant": ("NAME", "tenants"),
+    "environment": ("NAME", "environments"),
+    "tag": ("TAG", "tags"),
+}
 
 
 def _add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -62,17 +69,13 @@ def _add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=None,
         help="end of the period (exclusive; an ISO date includes that whole day; default now)",
     )
-    for name, what in (
-        ("identity", "NAME"),
-        ("tenant", "NAME"),
-        ("environment", "NAME"),
-        ("tag", "TAG"),
-    ):
+    for name, (metavar, dest) in FILTERS.items():
         add(
             parser,
             f"--{name}",
             action="append",
-            metavar=what,
+            dest=dest,
+            metavar=metavar,
             default=None,
             help=f"only this {name} (repeatable)",
         )
@@ -215,10 +218,7 @@ def _run(args: argparse.Namespace) -> int:
         open_only=bool(getattr(args, "open", False)),
     )
     selection = report_context.build_selection(
-        identities=args.identity,
-        tenants=args.tenant,
-        environments=args.environment,
-        tags=args.tag,
+        **{dest: getattr(args, dest) for _, dest in FILTERS.values()},
         configured=configured,
         has_config=has_config,
     )

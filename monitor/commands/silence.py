@@ -79,11 +79,14 @@ DESCRIPTION = (
 )
 
 
+# What a silence can cover (exactly one): option and store field -> metavar.
+SCOPES = {"identity": "NAME", "tag": "TAG", "tenant": "NAME"}
+
+
 def _add_arguments(add: argparse.ArgumentParser) -> None:
     scope = add.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--identity", metavar="NAME")
-    scope.add_argument("--tag", metavar="TAG")
-    scope.add_argument("--tenant", metavar="NAME")
+    for name, metavar in SCOPES.items():
+        scope.add_argument(f"--{name}", metavar=metavar)
     add.add_argument(
         "--until",
         required=True,
@@ -144,9 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return EXIT_USAGE
             silence = store.alerting.add_silence(
-                identity=args.identity,
-                tag=args.tag,
-                tenant=args.tenant,
+                **{name: getattr(args, name) for name in SCOPES},
                 starts_at=starts,
                 until=until,
                 reason=args.reason,

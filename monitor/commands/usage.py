@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.commands._args import Action, add_actions
+from monitor.commands._args import Action, add_actions, add_identity_option
 from monitor.exits import EXIT_DATAERR, EXIT_UNKNOWN, EXIT_USAGE
 from monitor.model.clock import utcnow
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.model.findings import Finding
     from monitor.store import Store
+    from monitor.usage.allocation import Allocation
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageOverview
 
 # A count older than this is no use to any judgement (and a day near year 1 would overflow the
@@ -72,7 +73,7 @@ def _record_arguments(record: argparse.ArgumentParser) -> None:
 
 
 def _show_arguments(show: argparse.ArgumentParser) -> None:
-    show.add_argument("--identity", action="append", metavar="NAME", help="only this identity")
+    add_identity_option(show, "only this identity")
     show.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -380,10 +381,7 @@ def _render(report: UsageOverview, findings: list[Finding], only: list[str] | No
             else ("the tenant pool" if allocation.basis == "tenant_pool" else "unknown")
         )
         lines.append(f"  allocation: {amount}: {allocation.source}")
-        for line in allocation.lines:
-            lines.append(f"    {line.label}: {line.requests:,} ({line.source})")
-        for note in allocation.notes:
-            lines.append(f"    note: {note}")
+        lines += _allocation_lines(allocation)
         if usage.caller_ids:
             lines.append(f"  report caller ids: {', '.join(usage.caller_ids)}")
         lines += _series_lines(usage)
@@ -463,11 +461,10 @@ def _pool_lines(pool: PoolUsage) -> list[str]:
 
     allocation = pool.allocation
     size = f"{allocation.requests:,}" if allocation.requests is not None else "unknown"
-    lines = [f"  size: {size} requests per 24 h: {allocation.source}"]
-    for line in allocation.lines:
-        lines.append(f"    {line.label}: {line.requests:,} ({line.source})")
-    for note in allocation.notes:
-        lines.append(f"    note: {note}")
+    lines = [
+        f"  size: {size} requests per 24 h: {allocation.source}",
+        *_allocation_lines(allocation),
+    ]
     if pool.identities:
         lines.append(f"  configured identities on the pool: {', '.join(pool.identities)}")
     projection = pool.projection
@@ -479,6 +476,12 @@ def _pool_lines(pool: PoolUsage) -> list[str]:
         name = caller.identity or caller.caller_id or "(no caller id)"
         lines.append(f"    {name} ({caller.caller_type}): {caller.requests:,}")
     return lines
+
+
+def _allocation_lines(allocation: Allocation) -> list[str]:
+    """Return the lines an allocation adds up from, then its notes."""
+    lines = [f"    {line.label}: {line.requests:,} ({line.source})" for line in allocation.lines]
+    return lines + [f"    note: {note}" for note in allocation.notes]
 
 
 def _jsonable(value: Any) -> Any:

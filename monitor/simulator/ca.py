@@ -150,6 +150,22 @@ def _valid_for_a_while(cert: x509.Certificate, now: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= now and now + RENEW_BEFORE < cert.not_valid_after_utc
 
 
+def _signing_usage(*, certificates: bool) -> x509.KeyUsage:
+    """Return the key usage of a key that signs (TLS handshakes), and *certificates* (and
+    CRLs) too for the CA."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certificates,
+        crl_sign=certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _build_ca_certificate(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
     name = x509.Name(
         [
@@ -167,20 +183,7 @@ def _build_ca_certificate(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> 
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_usage(certificates=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -204,20 +207,7 @@ def _build_server_certificate(
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_usage(certificates=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
         .add_extension(

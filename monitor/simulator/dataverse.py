@@ -37,19 +37,18 @@ scenario names (0x80040220, "Principal user ... is missing prv... privilege").
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
 import time
 import urllib.parse
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
 
+from monitor.simulator.odata import first, offset_of, selected, skiptoken
 from monitor.simulator.scenario import (
     ACCESS_MODE_NON_INTERACTIVE,
     Environment,
@@ -210,18 +209,27 @@ class DataverseService:
         user = self._scenario.users.get(member.user or "")
         return user is not None and bool(user.licences)
 
+    def _admit(
+        self, request: Request, environment: Environment, claims: dict[str, Any] | None
+    ) -> Member | Response:
+        """Return the calling member, or the answer that stops the request: no valid token
+        (401), no member that may call, or the service-protection budget spent. Call with the
+        scenario's lock held."""
+        if claims is None:
+            return self._unauthorized(request, environment)
+        member = self._caller(environment, claims)
+        if isinstance(member, Response):
+            return member
+        limited = self._spend(environment, member)
+        return member if limited is None else limited
+
     def who_am_i(
         self, request: Request, environment: Environment, claims: dict[str, Any] | None
     ) -> Response:
-        if claims is None:
-            return self._unauthorized(request, environment)
         with self._scenario.lock:
-            member = self._caller(environment, claims)
+            member = self._admit(request, environment, claims)
             if isinstance(member, Response):
                 return member
-            limited = self._spend(environment, member)
-            if limited is not None:
-                return limited
             remaining, remaining_ms = member.remaining, member.remaining_ms
             user_id = member.user_id
         url = self.environment_url(environment)
@@ -252,21 +260,16 @@ class DataverseService:
         resource: Sequence[str],
     ) -> Response:
         """Answer a metadata read (see :func:`is_metadata_path`) for a member with a role."""
-        if claims is None:
-            return self._unauthorized(request, environment)
         with self._scenario.lock:
-            member = self._caller(environment, claims)
+            member = self._admit(request, environment, claims)
             if isinstance(member, Response):
                 return member
-            limited = self._spend(environment, member)
-            if limited is not None:
-                return limited
             query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
             try:
                 rows, entity = self._rows(environment, resource)
                 if len(resource) == 1:
-                    rows = _filtered(rows, _first(query, "$filter"), entity)
-                selected = [_selected(row, _first(query, "$select"), entity) for row in rows]
+                    rows = _filtered(rows, first(query, "$filter"), entity)
+                selected = [_selected(row, first(query, "$select"), entity) for row in rows]
             except _QueryError as error:
                 return error.response
             page_size = self._scenario.dataverse_page_size
@@ -276,7 +279,7 @@ class DataverseService:
         url = self.environment_url(environment)
         path = "/".join(resource)
         try:
-            offset = _offset(_first(query, "$skiptoken"))
+            offset = _offset(first(query, "$skiptoken"))
         except _QueryError as error:
             return error.response
         body: dict[str, Any] = {
@@ -285,7 +288,7 @@ class DataverseService:
         }
         if offset + page_size < len(selected):
             params = {key: values[0] for key, values in query.items() if key != "$skiptoken"}
-            params["$skiptoken"] = _skiptoken(offset + page_size)
+            params["$skiptoken"] = skiptoken(offset + page_size)
             body["@odata.nextLink"] = (
                 f"{url}/api/data/v9.2/{path}?{urllib.parse.urlencode(params, safe='$,()')}"
             )
@@ -485,24 +488,18 @@ def _query_error(message: str) -> _QueryError:
     return _QueryError(dataverse_error(400, QUERY_ERROR_CODE, message))
 
 
-def _first(query: Mapping[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[0] if values else None
-
-
 _PRIMARY_KEYS = {"systemuser": "systemuserid", "role": "roleid", "team": "teamid"}
 
 
 def _selected(row: dict[str, Any], select: str | None, entity: str) -> dict[str, Any]:
-    if not select:
+    names, missing = selected(row, select)
+    if missing is not None:
+        raise _query_error(
+            f"Could not find a property named '{missing}' on type "
+            f"'Microsoft.Dynamics.CRM.{entity}'."
+        )
+    if names is None:
         return dict(row)
-    names = [name.strip() for name in select.split(",") if name.strip()]
-    for name in names:
-        if name not in row:
-            raise _query_error(
-                f"Could not find a property named '{name}' on type "
-                f"'Microsoft.Dynamics.CRM.{entity}'."
-            )
     keep = {"@odata.etag", _PRIMARY_KEYS[entity], *names}
     return {key: value for key, value in row.items() if key in keep}
 
@@ -564,18 +561,8 @@ def _max_page_size(prefer: str) -> int | None:
     return None
 
 
-def _skiptoken(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
 def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise _query_error("Invalid $skiptoken.") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "offset" or not number.isdigit():
+    offset = offset_of(token)
+    if offset is None:
         raise _query_error("Invalid $skiptoken.")
-    return int(number)
+    return offset

@@ -35,7 +35,7 @@ import time
 import urllib.parse
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -548,12 +548,21 @@ class EntraService:
                 if self._is_graph_scope(form):
                     if application.blocked_by_conditional_access:
                         raise _blocked_by_conditional_access()
-                    return self._graph_token(application, tenant, method, now)
+                    return self._application_token(
+                        application,
+                        tenant,
+                        self._graph_url_cased,
+                        method,
+                        now,
+                        roles=application.graph_permissions,
+                    )
                 resource, _ = self._resource(tenant, form, confidential=True)
                 self._check_resource(tenant, resource)
                 if application.blocked_by_conditional_access:
                     raise _blocked_by_conditional_access()
-                return self._application_token(application, tenant, resource, method, now)
+                return self._application_token(
+                    application, tenant, self._environment_url(resource), method, now
+                )
             if grant_type == "password":
                 resource, scopes = self._resource(tenant, form, confidential=False)
                 self._check_resource(tenant, resource)
@@ -885,14 +894,17 @@ class EntraService:
         self,
         application: Application,
         tenant: Tenant,
-        environment: Environment,
+        audience: str,
         method: str,
         now: float,
+        roles: Sequence[str] = (),
     ) -> dict[str, Any]:
-        claims = self._common_claims(
-            application, tenant, self._environment_url(environment), method, now
-        )
+        """Return an app-only token for *audience* carrying *roles* (a Graph token: the app's
+        Graph permissions)."""
+        claims = self._common_claims(application, tenant, audience, method, now)
         claims.update({"idtyp": "app", "oid": application.object_id, "sub": application.object_id})
+        if roles:
+            claims["roles"] = list(roles)
         lifetime = self._scenario.access_token_lifetime_seconds
         return {
             "token_type": "Bearer",
@@ -908,22 +920,6 @@ class EntraService:
             resource.rstrip("/").lower() == self._graph_url and permission == ".default"
             for resource, permission in pairs
         )
-
-    def _graph_token(
-        self, application: Application, tenant: Tenant, method: str, now: float
-    ) -> dict[str, Any]:
-        """Return an app-only Graph token whose ``roles`` are the app's Graph permissions."""
-        claims = self._common_claims(application, tenant, self._graph_url_cased, method, now)
-        claims.update({"idtyp": "app", "oid": application.object_id, "sub": application.object_id})
-        if application.graph_permissions:
-            claims["roles"] = list(application.graph_permissions)
-        lifetime = self._scenario.access_token_lifetime_seconds
-        return {
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "ext_expires_in": lifetime,
-            "access_token": self._issuer.sign(claims),
-        }
 
     @property
     def _graph_url_cased(self) -> str:

@@ -543,9 +543,7 @@ class Scenario:
     def add_application(self, application: Application) -> Application:
         """Add ``application``; raise ValueError if a tenant it names is unknown."""
         with self.lock:
-            for name in (application.tenant, *application.other_tenants):
-                if name not in self.tenants:
-                    raise ValueError(f"unknown tenant {name!r}")
+            self._require_tenants(application.tenant, *application.other_tenants)
             if application.client_id in self.applications:
                 raise ValueError(f"application {application.client_id} already exists")
             self.applications[application.client_id] = application
@@ -554,8 +552,7 @@ class Scenario:
     def add_user(self, user: User) -> User:
         """Add ``user``; raise ValueError if its tenant is unknown or the UPN is taken."""
         with self.lock:
-            if user.tenant not in self.tenants:
-                raise ValueError(f"unknown tenant {user.tenant!r}")
+            self._require_tenants(user.tenant)
             if user.upn in self.users:
                 raise ValueError(f"user {user.upn} already exists")
             self.users[user.upn] = user
@@ -564,8 +561,7 @@ class Scenario:
     def add_environment(self, environment: Environment) -> Environment:
         """Add ``environment``; raise ValueError if its tenant is unknown or a name is taken."""
         with self.lock:
-            if environment.tenant not in self.tenants:
-                raise ValueError(f"unknown tenant {environment.tenant!r}")
+            self._require_tenants(environment.tenant)
             for other in self.environments.values():
                 if environment.name == other.name or environment.url_name == other.url_name:
                     raise ValueError(f"environment {environment.name!r} already exists")
@@ -576,6 +572,12 @@ class Scenario:
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def _require_tenants(self, *names: str) -> None:
+        """Raise ValueError naming the first of *names* that is not a tenant's name."""
+        for name in names:
+            if name not in self.tenants:
+                raise ValueError(f"unknown tenant {name!r}")
 
     # -- lookups (callers hold the lock when they need a consistent view) --------------------
 

@@ -148,7 +148,7 @@ from dataclasses import dataclass, field
 from hashlib import sha1, sha256
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -166,6 +166,7 @@ from monitor.simulator.skus import catalogue_entry
 _ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
 _OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
 _OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+T = TypeVar("T")
 DEFAULT_REQUEST_LIMIT = 6000
 DEFAULT_WINDOW_SECONDS = 300.0
 DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000
@@ -544,18 +545,14 @@ class Scenario:
         """Add ``application``; raise ValueError if a tenant it names is unknown."""
         with self.lock:
             self._require_tenants(application.tenant, *application.other_tenants)
-            if application.client_id in self.applications:
-                raise ValueError(f"application {application.client_id} already exists")
-            self.applications[application.client_id] = application
+            _put(self.applications, application.client_id, application, "application")
         return application
 
     def add_user(self, user: User) -> User:
         """Add ``user``; raise ValueError if its tenant is unknown or the UPN is taken."""
         with self.lock:
             self._require_tenants(user.tenant)
-            if user.upn in self.users:
-                raise ValueError(f"user {user.upn} already exists")
-            self.users[user.upn] = user
+            _put(self.users, user.upn, user, "user")
         return user
 
     def add_environment(self, environment: Environment) -> Environment:
@@ -630,6 +627,13 @@ class Scenario:
 
 
 # -- loading ------------------------------------------------------------------------------------
+
+
+def _put(items: dict[str, T], key: str, item: T, what: str) -> None:
+    """Add *item* under *key*; raise ValueError if the key is taken (*what*: its kind)."""
+    if key in items:
+        raise ValueError(f"{what} {key} already exists")
+    items[key] = item
 
 
 def demo_scenario_path() -> Path:

@@ -2,14 +2,11 @@
 database without ever blocking the daemon.
 
 Views: ``board`` (default), ``history``, ``expiring``, ``incidents``, ``usage``, ``posture``.
-Formats: a terminal table (default), ``--json``, ``--csv``, ``--html FILE``.
-
-Exit codes: 0 the report was written; 1 the database is missing, empty, unreadable or has
-another schema; 2 a bad option (time expression, unknown identity, tag, tenant or
-environment); 78 the configuration is invalid.
-
-Everything but argparse is imported inside :func:`run`; the report never imports msal,
-apprise or SQLAlchemy (a test checks), so it starts fast.
+Formats: a terminal table (default), ``--json``, ``--csv``, ``--html FILE``. Exit codes: 0 the
+report was written; 1 the database is missing, empty, unreadable or has another schema; 2 a bad
+option (time expression, unknown identity, tag, tenant or environment); 78 the configuration is
+invalid. The report never imports msal, apprise or SQLAlchemy (a test checks), so it starts
+fast.
 """
 
 from __future__ import annotations

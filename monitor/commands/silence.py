@@ -1,16 +1,10 @@
-"""``monitor silence``: hold back notifications for an identity, a tag or a tenant for a while.
-
-* ``monitor silence add --identity NAME | --tag TAG | --tenant NAME --until TIME --reason TEXT``
-* ``monitor silence list [--all]``
-* ``monitor silence remove ID``
+"""``monitor silence add | list | remove``: hold back notifications for an identity, a tag or a
+tenant for a while.
 
 Silenced incidents are still opened, recorded and shown; only their notices wait. An incident
 first found during a silence is announced when the silence ends; one announced before gets no
-burst of reminders when it ends. ``TIME`` is relative (``30m``, ``4h``, ``2d``, ``1w``) or an ISO
-date or time (``2026-12-01``, ``2026-12-01T18:00``; local time unless it names a zone).
-
-Exit codes: 0 done; 1 ``remove`` found no such silence; 2 a wrong argument; 70 database; 78
-configuration.
+burst of reminders when it ends. Times: :func:`parse_time`. Exit codes: 0 done; 1 ``remove``
+found no such silence; 2 a wrong argument; 70 database; 78 configuration.
 """
 
 from __future__ import annotations
@@ -36,9 +30,10 @@ MAX_SILENCE = timedelta(days=3660)
 
 
 def parse_time(text: str, now: datetime) -> datetime:
-    """Return the aware UTC time *text* means (relative to *now*, or ISO; naive ISO is local),
-    at most :data:`MAX_SILENCE` before or after *now*. Raise ValueError with a readable message
-    otherwise."""
+    """Return the aware UTC time *text* means, at most :data:`MAX_SILENCE` before or after
+    *now*: relative to *now* (``30m``, ``4h``, ``2d``, ``1w``) or an ISO date or time
+    (``2026-12-01``, ``2026-12-01T18:00``; local time unless it names a zone). Raise ValueError
+    with a readable message otherwise."""
     value = text.strip()
     match = _RELATIVE.match(value)
     if match:

@@ -1,22 +1,11 @@
 """``monitor usage import | record | show``: API usage against the 24-hour allocation.
 
-``import FILE.csv`` stores a Power Platform admin center request report (Licensed User or
-Non-licensed User; the format is read from the header). It is all or nothing: a malformed file
-is refused with its line numbers and nothing is stored. Importing the same file, or the same
-rows, again adds nothing.
-
-``record`` stores a count an integration made of its own requests for one identity,
-environment and UTC day (replacing an earlier count for that day).
-
-``show`` prints each identity's allocation (and where it comes from), daily usage, trend,
-service-protection headroom, 429 answers and the monitor's own footprint, each tenant's pool,
-and the usage findings.
-
+What each action does is its description in :data:`ACTIONS` (``monitor usage ACTION --help``).
 Exit codes: ``import`` / ``record``: 0 stored (or already stored); 2 a bad option (unknown
 identity, environment or tenant; a bad count or date); 65 (EX_DATAERR) the file was refused (not
 a regular file, too large, unreadable or malformed); 70 the database cannot be opened; 78 the
-configuration is invalid. ``show`` follows the Nagios convention: 0 no
-finding, 1 a warning, 2 a critical finding, 3 no usable database.
+configuration is invalid. ``show`` follows the Nagios convention: 0 no finding, 1 a warning, 2 a
+critical finding, 3 no usable database.
 """
 
 from __future__ import annotations

@@ -1,22 +1,9 @@
 """The simulator's own certificate authority and its ``localhost`` server certificate.
 
-The simulator serves HTTPS so that clients exercise real TLS verification. Clients trust it by
-pointing a CA bundle setting at :attr:`TlsFiles.ca_path` (``ca.pem`` in the state directory);
-nothing is ever installed into a system trust store and nothing disables verification.
-
-Files in the state directory:
-
-=================  ==========================================================
-``ca.pem``         the CA certificate (give this to clients)
-``ca-key.pem``     the CA private key (mode 0600)
-``server.pem``     the server certificate, for ``localhost``, ``127.0.0.1``, ``::1``
-``server-key.pem`` the server private key (mode 0600)
-=================  ==========================================================
-
-Existing files are reused when they are valid (parseable, key matches certificate, server
-certificate issued by the CA with the expected names, more than :data:`RENEW_BEFORE` left), so
-a standalone simulator keeps the CA a user already configured across restarts. Keys are EC P-256:
-generating and handshaking with them is much cheaper than RSA.
+Clients trust the simulator through a CA bundle setting pointed at :attr:`TlsFiles.ca_path`
+(``ca.pem`` in the state directory); nothing is installed into a system trust store and nothing
+turns verification off. Valid files are reused across restarts; keys are EC P-256. The files and
+when they are renewed: docs/simulator.md ("TLS").
 """
 
 from __future__ import annotations

@@ -1,38 +1,10 @@
-"""The Dataverse part of the simulator: ``WhoAmI`` with membership and service protection limits.
+"""The Dataverse part of the simulator: ``WhoAmI``, metadata reads, membership, service limits.
 
-Each environment is served under ``{authority_host}/env/{url_name}``. WhoAmI validates the bearer
-token (signature, expiry, audience == the environment URL, tenant == the environment's tenant),
-maps the caller to a member of the environment (application user by ``appid``, user by
-``upn``) and spends one request of that member's service-protection budget:
-
-* ``burst_remaining`` requests per ``window_seconds`` window (default 6000 per 300 s), reported
-  in ``x-ms-ratelimit-burst-remaining-xrm-requests``; at zero the answer is 429 with
-  ``Retry-After`` (seconds to the end of the window) and error 0x80072322;
-* a combined execution time (default 1,200,000 ms per window, each request costs
-  :data:`EXECUTION_MS_PER_REQUEST`), reported like Dataverse does in
-  ``x-ms-ratelimit-time-remaining-xrm-requests`` as seconds with a thousands separator and two
-  decimals (``1,199.99``); at zero the answer is 429 with error 0x80072321.
-
-When a window has passed, both counters start again from the environment's limits (a member's
-configured start values apply to the first window only).
-
-Metadata reads (what the monitor's observer asks, under ``api/data/v9.2/``), each spending one
-request of the caller's budget like WhoAmI:
-
-* ``systemusers`` with ``$select``, ``$filter`` (``field eq value`` joined by ``and``) and paging
-  (``Prefer: odata.maxpagesize=N`` or the scenario's ``dataverse_page_size``, with an absolute
-  ``@odata.nextLink``): the members, plus the environment's ``other_noninteractive_users``;
-* ``systemusers({id})/systemuserroles_association`` and ``.../teammembership_association``;
-* ``teams({id})/teamroles_association``.
-
-Every call (WhoAmI and metadata reads alike) is refused with Dataverse's documented 403 answers
-("Web service error codes"), checked in this order: the caller is no member of the environment
-(0x80072560 UserNotMemberOfOrg); the member is disabled (0x80040225); the environment is in
-administration mode and the member holds neither System Administrator nor System Customizer
-(0x8004A113 UserDoesNotHaveAdminOnlyModePermissions); a user in access mode 0 (read-write) or 2
-(read) has no licence (0x8004D24B UserNotAssignedLicense); the member holds no security role,
-directly or through a team (0x80042F09 UserNotAssignedRoles); its roles lack the privilege the
-scenario names (0x80040220, "Principal user ... is missing prv... privilege").
+Each environment is served under ``{authority_host}/env/{url_name}``. Every call validates the
+bearer token, maps the caller to a member of the environment, refuses it with Dataverse's
+documented 403 answers where the member may not call, and spends one request of the member's
+service-protection budget (429 when it is spent). What is served, the order of the checks and
+the limits: docs/simulator.md ("Dataverse").
 """
 
 from __future__ import annotations

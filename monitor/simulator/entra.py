@@ -1,23 +1,9 @@
 """The Entra ID (v2 endpoint) part of the simulator: discovery, token endpoint, user realm.
 
-Error answers have the exact shape Entra uses (``error``, ``error_description`` ending in the
-Trace ID / Correlation ID / Timestamp lines, ``error_codes``, ``timestamp``, ``trace_id``,
-``correlation_id``, ``error_uri`` and, where Entra sends it, ``suberror``); ``invalid_client``
-answers are HTTP 401 and other OAuth errors HTTP 400. The correlation id echoes the client's
-``client-request-id`` header, as Entra does.
-
-Order of checks on the token endpoint: tenant (90002), tenant restrictions a proxy added
-(``Restrict-Access-To-Tenants`` not listing the tenant: 500021), request shape (900144, 70003),
-app in the tenant (700016; the registration without its service principal: 7000229), service
-principal enabled (7000112), client authentication (7000218, 7000215, 7000222, 700027 with its
-reason, 700021, 700023, 700024), scope (70011, 28000, 1002012, 500011; Dynamics CRM disabled
-for the tenant: 500014), then the grant: for passwords smart lockout (50053), user (50034),
-password (50126), state (50057, 50055, 53003, 50076). :data:`DOCUMENTED_ERRORS` holds the
-answers of further codes, served by the ``aadsts`` fault mode.
-
-Smart lockout: after ``lockout_threshold`` consecutive wrong passwords (that attempt still
-answers 50126) every attempt answers 50053 for ``lockout_seconds``; then
-the counter starts again from zero.
+Error answers have the exact shape Entra uses (the ``error_description`` with its Trace ID /
+Correlation ID / Timestamp lines, ``error_codes``, ``correlation_id`` echoing the client's
+``client-request-id`` ...). The order of the checks on the token endpoint, their AADSTS codes
+and smart lockout: docs/simulator.md ("Entra ID").
 """
 
 from __future__ import annotations

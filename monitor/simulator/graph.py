@@ -1,25 +1,9 @@
 """The Microsoft Graph part of the simulator: the directory reads of the monitor's observer.
 
-Served under ``{authority_host}/graph/v1.0/`` to app-only tokens the simulator issued for the
-scope ``{authority_host}/graph/.default`` (their ``roles`` claim holds the app's
-``graph_permissions``); the tenant is the token's ``tid``:
-
-=====================================================  ==========================================
-path                                                   permission (or Directory.Read.All)
-=====================================================  ==========================================
-``GET applications(appId='{appId}')``                  Application.Read.All (home tenant only)
-``GET servicePrincipals(appId='{appId}')``             Application.Read.All
-``GET users/{id | userPrincipalName}``                 User.Read.All
-``GET domains``, ``GET domains/{name}``                Domain.Read.All
-``GET subscribedSkus``                                 Organization.Read.All
-``GET organization``                                   Organization.Read.All (or User.Read.All)
-=====================================================  ==========================================
-
-``$select`` is honoured (an unknown property is a 400, as in Graph); collections are paged by the
-scenario's ``graph_page_size`` (or a smaller ``$top``) with an absolute ``@odata.nextLink``.
-Errors have Graph's shape (``{"error": {"code", "message", "innerError"}}``): 401
-``InvalidAuthenticationToken``, 403 ``Authorization_RequestDenied``, 404
-``Request_ResourceNotFound``, 400 ``BadRequest``.
+Served under ``{authority_host}/graph/v1.0/`` to app-only tokens the simulator issued for
+``{authority_host}/graph/.default`` (their ``roles`` claim: the app's ``graph_permissions``);
+the tenant is the token's ``tid``. The paths, the permission each needs, ``$select``, paging and
+Graph's error shapes: docs/simulator.md ("Microsoft Graph").
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
-"""The :class:`Simulator`: one loopback HTTPS server imitating Entra ID and Dataverse.
+"""The :class:`Simulator`: one loopback HTTPS server imitating Entra ID, Graph and Dataverse.
 
-Routes (``{authority_host}`` is ``https://localhost:{port}``):
-
-======================================================  ==========  ===========================
-path                                                    family      answered by
-======================================================  ==========  ===========================
-``GET /{tenant}/v2.0/.well-known/openid-configuration``  discovery   :mod:`.entra`
-``POST /{tenant}/oauth2/v2.0/token``                     token       :mod:`.entra`
-``GET /common/userrealm/{upn}?api-version=1.0``          userrealm   :mod:`.entra`
-``GET /env/{url_name}/api/data/v9.2/WhoAmI``             whoami      :mod:`.dataverse`
-``GET /env/{url_name}/api/data/v9.2/systemusers...``     dataverse   :mod:`.dataverse` (metadata)
-``/env/{url_name}/...`` (anything else)                  dataverse   404 (Dataverse JSON)
-``GET /graph/v1.0/...``                                  graph       :mod:`.graph`
-``GET /_simulator/requests``                             (none)      request counters as JSON
-======================================================  ==========  ===========================
-
-``{tenant}`` is a tenant id or one of the tenant's domains. Every request except the control
-path is counted (see :meth:`Simulator.request_count`) *before* faults are applied, so a
-request that a fault answers or drops is still counted.
+It routes each request to its endpoint family (:mod:`.entra`, :mod:`.graph`, :mod:`.dataverse`;
+the table of paths is in docs/simulator.md, "Endpoints"), counts it before any fault applies (a
+request that a fault answers or drops is still counted), applies the first matching fault, and
+offers the control methods that change the live scenario (docs/simulator.md, "Control
+interface").
 """
 
 from __future__ import annotations

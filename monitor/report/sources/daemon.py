@@ -1,19 +1,10 @@
 """The daemon's own status row, and the verdict on it: is ``monitor run`` alive?
 
-The table this module reads (the contract with :mod:`monitor.daemon.status`; only this module
-changes if its shape does):
-
-``daemon_status``
-    one row per daemon instance (today one, ``instance = 'daemon'``): ``state`` (``running``,
-    ``stopping``, ``stopped``), ``pid``, ``hostname``, ``monitor_version``, ``config_path``,
-    ``started_at``, ``last_beat_at`` (the newest write: the database heartbeat),
-    ``write_interval_seconds`` (how often a running daemon writes), ``last_probe_at``,
-    ``probes_since_start``, ``identities``, ``failing_pairs``, ``stopped_at``, ``stop_reason``.
-    Times are integer microseconds since the epoch, UTC.
-
-A row that says ``running`` or ``stopping`` is *stale* when its heartbeat is older than
-:data:`STALE_AFTER_WRITES` write intervals: that daemon crashed, was killed or hangs (a hung
-scheduler also stops the systemd watchdog pings, and systemd restarts it).
+Reads the newest ``daemon_status`` row (written by :mod:`monitor.daemon.status`) into the
+record the daemon writes, :class:`monitor.model.daemon.DaemonStatusRecord`. A row that says
+``running`` or ``stopping`` is *stale* when its heartbeat (``last_beat_at``, the newest write)
+is older than :data:`STALE_AFTER_WRITES` write intervals: that daemon crashed, was killed or
+hangs (a hung scheduler also stops the systemd watchdog pings, and systemd restarts it).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Incidents: a finding over time, opened, escalated, acknowledged and resolved.
 
-Reads the ``incident`` table of the alerting feature (migration ``0002_alerting``; see
-:mod:`monitor.store.models_alerting`): ``id`` (shown as ``CM-<id>``), ``kind``, ``level``
-(``info``/``warning``/``critical``), ``tenant``, ``identity`` and ``environment`` (NULL for a
-tenant-wide incident such as "cannot verify" when all of a tenant fails), ``subject``,
-``summary``, ``deadline``, ``opened_at``, ``resolved_at`` (NULL while open),
-``acknowledged_at``. Its indexes on ``resolved_at`` and ``(identity, opened_at)`` serve these
-queries. Only this module changes if the table does.
+Reads the ``incident`` table (migration ``0002_alerting``; the model is
+:class:`monitor.store.models.alerting.IncidentRow`) into :class:`IncidentRow` records whose
+fields are the columns read. ``identity`` and ``environment`` are NULL for a tenant-wide
+incident (such as "cannot verify" when all of a tenant fails), ``resolved_at`` while open; the
+indexes on ``resolved_at`` and ``(identity, opened_at)`` serve these queries.
 """
 
 from __future__ import annotations

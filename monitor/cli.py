@@ -1,7 +1,9 @@
 """The ``monitor`` command line: a thin argparse front over :mod:`monitor.commands`.
 
-Each command module exposes ``add_parser(subparsers)`` and ``run(args) -> int`` and keeps its
-heavy imports (msal, SQLAlchemy, apprise) inside ``run`` so that ``monitor --help`` stays fast.
+Each command module declares ``HELP`` (its line in ``monitor --help``), ``DESCRIPTION``,
+``run(args) -> int`` and, where it has them, ``add_arguments(parser)`` and ``DEFAULTS`` (parser
+defaults such as the exit code of a damaged database); :func:`add_command` registers it. Heavy
+imports (msal, SQLAlchemy, apprise) stay inside ``run`` so that ``monitor --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -59,9 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module_name in COMMANDS.values():
-        module = importlib.import_module(f"monitor.commands.{module_name}")
-        module.add_parser(subparsers)
+    for name in COMMANDS:
+        add_command(subparsers, name)
+    return parser
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """Register the command *name* (a key of :data:`COMMANDS`) from its module's declaration."""
+    module = importlib.import_module(f"monitor.commands.{COMMANDS[name]}")
+    parser = subparsers.add_parser(name, help=module.HELP, description=module.DESCRIPTION)
+    add_arguments = getattr(module, "add_arguments", None)
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.set_defaults(run=module.run, **getattr(module, "DEFAULTS", {}))
     return parser
 
 

@@ -1,0 +1,1 @@
+"""One module per ``monitor`` subcommand, registered by :func:`monitor.cli.add_command`."""

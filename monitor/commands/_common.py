@@ -1,14 +1,20 @@
-"""Set-up shared by the commands that probe: configuration, logging, the store and its key."""
+"""Set-up shared by the commands: configuration, logging, the store and its key.
+
+Light to import (the store is imported when opened), so the report can use it too.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from monitor.config.model import Config
 from monitor.exits import EXIT_CONFIG, EXIT_SOFTWARE
-from monitor.store import Store
+
+if TYPE_CHECKING:
+    from monitor.config.model import Config
+    from monitor.store import Store
 
 
 def load_or_report(args: argparse.Namespace) -> Config | int:
@@ -36,36 +42,56 @@ def configure_logging_for(args: argparse.Namespace, config: Config | None) -> No
     configure_logging(level, stream=sys.stderr)
 
 
-def open_for_writing(
-    args: argparse.Namespace, *, migrate_in_child: bool = False
-) -> tuple[Config, Store, bytes] | int:
-    """Return the configuration, the open writer store and the fingerprint key, or an exit code
-    after printing a one-line reason (*migrate_in_child*: see :meth:`Store.open`)."""
-    from monitor.damage import report_damage
-    from monitor.store import FingerprintKeyLost, StoreError
+def open_store(
+    args: argparse.Namespace, *, migrate_in_child: bool = False, speaker: str = "monitor"
+) -> tuple[Config, Store] | int:
+    """Load the configuration, set up logging and open the writer store; or print why not (a
+    line starting with *speaker*) and return the exit code: 78 configuration, 70 database (or
+    the command's code for a damaged one). *migrate_in_child*: see :meth:`Store.open`."""
+    from monitor.store import Store, StoreError
 
     config = load_or_report(args)
     if isinstance(config, int):
         return config
     configure_logging_for(args, config)
-    store: Store | None = None
     try:
-        store = Store.open(config.database.path, migrate_in_child=migrate_in_child)
+        return config, Store.open(config.database.path, migrate_in_child=migrate_in_child)
+    except (StoreError, OSError) as exc:
+        return _cannot_open(exc, config, args, speaker)
+
+
+def open_for_writing(
+    args: argparse.Namespace, *, migrate_in_child: bool = False
+) -> tuple[Config, Store, bytes] | int:
+    """Return what :func:`open_store` does and the fingerprint key (or the exit code)."""
+    from monitor.store import FingerprintKeyLost, StoreError
+
+    opened = open_store(args, migrate_in_child=migrate_in_child)
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
+    try:
         if config.database.fingerprint_key is not None:
             key = config.database.fingerprint_key.reveal_bytes()
         else:
             key = store.fingerprint_key()
     except FingerprintKeyLost as exc:
-        if store is not None:
-            store.close()
+        store.close()
         print(f"monitor: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (StoreError, OSError) as exc:
-        if store is not None:
-            store.close()
-        damaged = report_damage(exc, config.database.path, args)
-        if damaged is not None:
-            return damaged
-        print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
-        return EXIT_SOFTWARE
+        store.close()
+        return _cannot_open(exc, config, args, "monitor")
     return config, store, key
+
+
+def _cannot_open(exc: Exception, config: Config, args: argparse.Namespace, speaker: str) -> int:
+    """Say why the database cannot be used; return the exit code (see :func:`open_store`)."""
+    from monitor.damage import report_damage
+
+    path = config.database.path
+    damaged = report_damage(exc, path, args)
+    if damaged is not None:
+        return damaged
+    print(f"{speaker}: cannot open the database {path}: {exc}", file=sys.stderr)
+    return EXIT_SOFTWARE

@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from monitor.exits import EXIT_USAGE
 from monitor.model.clock import utcnow
 
+HELP = "acknowledge an incident (stops its reminders)"
+DESCRIPTION = (
+    "Acknowledge an incident by its id (CM-42): it stays open, but sends no more reminders."
+)
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "ack",
-        help="acknowledge an incident (stops its reminders)",
-        description="Acknowledge an incident by its id (CM-42): it stays open, but sends no "
-        "more reminders.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("incident", metavar="INCIDENT", help="the incident id, e.g. CM-42")
     parser.add_argument("--note", default=None, help="why, or what is being done")
     parser.add_argument("--by", default=None, help="who acknowledges (default: the user)")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from monitor.commands._args import MAX_ROW_ID
-    from monitor.commands.notify import open_store
+    from monitor.commands._common import open_store
     from monitor.commands.silence import who
     from monitor.model.incidents import parse_incident_label
 

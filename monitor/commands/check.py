@@ -5,30 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from monitor.commands._args import bounded_float
+from monitor.commands._args import add_identity_option, bounded_float
+from monitor.exits import EXIT_UNKNOWN
+
+HELP = "probe every identity once, read due directories, evaluate and alert"
+DESCRIPTION = (
+    "One pass of what `monitor run` does on a schedule: sign in as every configured identity "
+    "(or the ones named) and call Dataverse WhoAmI in each environment, read the directories "
+    "that are due (posture), evaluate findings into incidents and send the notifications that "
+    "are due. Exit codes follow the Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, "
+    "3 UNKNOWN."
+)
+# A damaged database is UNKNOWN (monitor.damage); so is any failure no step handled.
+DEFAULTS = {"damaged_exit": EXIT_UNKNOWN, "nagios": True}
 
 # Below the 60 s a Nagios or Icinga check command gets by default.
 DEFAULT_TIMEOUT_SECONDS = 50.0
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="probe every identity once, read due directories, evaluate and alert",
-        description="One pass of what `monitor run` does on a schedule: sign in as every "
-        "configured identity (or the ones named) and call Dataverse WhoAmI in each environment, "
-        "read the directories that are due (posture), evaluate findings into incidents and send "
-        "the notifications that are due. Exit codes follow the Nagios plugin convention: "
-        "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-    )
-    parser.add_argument(
-        "--identity",
-        action="append",
-        metavar="NAME",
-        help="probe only this identity (repeatable)",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_identity_option(parser, "probe only this identity (repeatable)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--force",
@@ -55,8 +52,6 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="skip the directory (posture) reads even if they are due",
     )
-    # A damaged database is UNKNOWN (monitor.damage); so is any failure no step handled.
-    parser.set_defaults(run=run, damaged_exit=3, nagios=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,53 +6,44 @@ import argparse
 import json
 import sys
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from monitor.exits import EXIT_CONFIG
+from monitor.commands._args import Action, add_actions
 
 if TYPE_CHECKING:
     from monitor.config.model import CertificateCredential, Config
     from monitor.secrets import Secret
 
-
-def add_parser(subparsers: Any) -> None:
-    """Register ``config`` and its subcommands on the top-level *subparsers*."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "config",
-        help="check or show the configuration",
-        description="Check the configuration file without probing anything, or show it resolved.",
-    )
-    commands = parser.add_subparsers(dest="config_command")
-    commands.required = True
-    validate = commands.add_parser(
+HELP = "check or show the configuration"
+DESCRIPTION = "Check the configuration file without probing anything, or show it resolved."
+ACTIONS = (
+    Action(
         "validate",
-        help="check the configuration and every secret it refers to; exit 78 if unusable",
-        description="Load the configuration as the daemon would (reading every secret and "
-        "certificate) and report every problem at once. Nothing is probed. Exit status 0 when "
-        "usable, 78 (EX_CONFIG) when not.",
-    )
-    validate.set_defaults(run=run)
-    show = commands.add_parser(
+        "check the configuration and every secret it refers to; exit 78 if unusable",
+        "Load the configuration as the daemon would (reading every secret and certificate) and "
+        "report every problem at once. Nothing is probed. Exit status 0 when usable, 78 "
+        "(EX_CONFIG) when not.",
+    ),
+    Action(
         "show",
-        help="print the configuration with defaults filled in (secrets shown by source only)",
-        description="Print the resolved configuration: defaults filled in, relative paths made "
-        "absolute, cloud endpoints spelled out, and each secret shown only as where it comes "
-        "from.",
-    )
-    show.set_defaults(run=run)
+        "print the configuration with defaults filled in (secrets shown by source only)",
+        "Print the resolved configuration: defaults filled in, relative paths made absolute, "
+        "cloud endpoints spelled out, and each secret shown only as where it comes from.",
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_actions(parser, "config_command", ACTIONS, metavar=None)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``config validate`` or ``config show``; return the exit status."""
-    from pathlib import Path
+    from monitor.commands._common import load_or_report
 
-    from monitor.config import ConfigError, load_config
-
-    try:
-        config = load_config(Path(args.config))
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_CONFIG
+    config = load_or_report(args)
+    if isinstance(config, int):
+        return config
     if args.config_command == "show":
         sys.stdout.write(render_config(config))
         return 0
@@ -88,7 +79,31 @@ def _mask_userinfo(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:********@{host}"))
 
 
-def _certificate_lines(certificate: CertificateCredential) -> list[str]:
+def _entries(record: object, *names: str) -> list[str]:
+    """Return ``name = value`` for each of *names* the *record* sets (not None); a secret is
+    shown by :func:`secret_label`."""
+    from monitor.secrets import Secret
+
+    lines = []
+    for name in names:
+        value = getattr(record, name)
+        if isinstance(value, Secret):
+            value = secret_label(value)
+        if value is not None:
+            lines.append(f"{name} = {_quote(value)}")
+    return lines
+
+
+def _table(path: tuple[str, ...], *lines: str) -> list[str]:
+    """Return a TOML table: a blank line, its header, its *lines*."""
+    from monitor.config.problems import dotted
+
+    return ["", f"[{dotted(path)}]", *lines]
+
+
+def _certificate_lines(certificate: CertificateCredential | None) -> list[str]:
+    if certificate is None:
+        return []
     lines = [f"certificate = {_quote(secret_label(certificate.data))}"]
     if certificate.thumbprint_sha1 is not None:
         lines.append(f"# certificate SHA-1 thumbprint {certificate.thumbprint_sha1}")
@@ -101,83 +116,52 @@ def _certificate_lines(certificate: CertificateCredential) -> list[str]:
 
 def render_config(config: Config) -> str:
     """Return *config* as TOML-like text, with every secret replaced by :func:`secret_label`."""
-    from monitor.config.problems import dotted
-
     network = config.network
-    probing = config.probing
-    lines = [
-        f"# {config.source}, with defaults filled in; secrets are shown by source only",
-        "",
-        "[network]",
-        f"ca_bundle = {_quote(network.ca_bundle)}"
-        if network.ca_bundle
-        else "# ca_bundle not set: the system trust store",
+    lines = [f"# {config.source}, with defaults filled in; secrets are shown by source only"]
+    lines += _table(
+        ("network",),
+        *_entries(network, "ca_bundle") or ["# ca_bundle not set: the system trust store"],
         f"proxy = {_quote(_mask_userinfo(network.proxy))}"
         if network.proxy
         else "# proxy not set: direct connections",
-        f"connect_timeout_seconds = {_quote(network.connect_timeout_seconds)}",
-        f"read_timeout_seconds = {_quote(network.read_timeout_seconds)}",
-        f"probe_deadline_seconds = {_quote(network.probe_deadline_seconds)}",
-        "",
-        "[probing]",
-        f"concurrency = {_quote(probing.concurrency)}",
-        f"per_tenant_concurrency = {_quote(probing.per_tenant_concurrency)}",
-        f"lockout_cooldown_seconds = {_quote(probing.lockout_cooldown_seconds)}",
-        "",
-        "[database]",
-        f"path = {_quote(config.database.path)}",
-        f"fingerprint_key = {_quote(secret_label(config.database.fingerprint_key))}"
-        if config.database.fingerprint_key is not None
-        else "# fingerprint_key not set: a key file beside the database",
-        "",
-        "[logging]",
-        f"level = {_quote(config.log_level)}",
-    ]
+        *_entries(
+            network, "connect_timeout_seconds", "read_timeout_seconds", "probe_deadline_seconds"
+        ),
+    )
+    lines += _table(
+        ("probing",),
+        *_entries(
+            config.probing, "concurrency", "per_tenant_concurrency", "lockout_cooldown_seconds"
+        ),
+    )
+    lines += _table(
+        ("database",),
+        *_entries(config.database, "path"),
+        *_entries(config.database, "fingerprint_key")
+        or ["# fingerprint_key not set: a key file beside the database"],
+    )
+    lines += _table(("logging",), f"level = {_quote(config.log_level)}")
     for tenant in config.tenants.values():
-        lines += [
-            "",
-            f"[{dotted(('tenants', tenant.name))}]",
-            f"tenant_id = {_quote(tenant.tenant_id)}",
-            f"cloud = {_quote(tenant.cloud)}",
-            f"authority_host = {_quote(tenant.authority_host)}",
-            f"graph_url = {_quote(tenant.graph_url)}",
-        ]
+        path = ("tenants", tenant.name)
+        lines += _table(
+            path, *_entries(tenant, "tenant_id", "cloud", "authority_host", "graph_url")
+        )
         observer = tenant.observer
         if observer is not None:
-            lines += [
-                "",
-                f"[{dotted(('tenants', tenant.name, 'observer'))}]",
-                f"client_id = {_quote(observer.client_id)}",
-            ]
-            if observer.secret is not None:
-                lines.append(f"secret = {_quote(secret_label(observer.secret))}")
-            if observer.certificate is not None:
-                lines += _certificate_lines(observer.certificate)
+            lines += _table(
+                (*path, "observer"),
+                *_entries(observer, "client_id", "secret"),
+                *_certificate_lines(observer.certificate),
+            )
     for environment in config.environments.values():
-        lines += [
-            "",
-            f"[{dotted(('environments', environment.name))}]",
-            f"tenant = {_quote(environment.tenant)}",
-            f"url = {_quote(environment.url)}",
-        ]
+        lines += _table(("environments", environment.name), *_entries(environment, "tenant", "url"))
     for identity in config.identities.values():
-        lines += [
-            "",
-            f"[{dotted(('identities', identity.name))}]",
-            f"kind = {_quote(identity.kind)}",
-            f"tenant = {_quote(identity.tenant)}",
-            f"client_id = {_quote(identity.client_id)}",
-            f"environments = {_quote(identity.environments)}",
-        ]
-        if identity.owner is not None:
-            lines.append(f"owner = {_quote(identity.owner)}")
-        lines.append(f"tags = {_quote(identity.tags)}")
-        if identity.secret is not None:
-            lines.append(f"secret = {_quote(secret_label(identity.secret))}")
-        if identity.certificate is not None:
-            lines += _certificate_lines(identity.certificate)
-        if identity.username is not None:
-            lines.append(f"username = {_quote(identity.username)}")
-        if identity.password is not None:
-            lines.append(f"password = {_quote(secret_label(identity.password))}")
+        lines += _table(
+            ("identities", identity.name),
+            *_entries(
+                identity, "kind", "tenant", "client_id", "environments", "owner", "tags", "secret"
+            ),
+            *_certificate_lines(identity.certificate),
+            *_entries(identity, "username", "password"),
+        )
     return "\n".join(lines) + "\n"

@@ -10,24 +10,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from monitor.exits import EXIT_CONFIG
+from monitor.commands._args import Action, add_actions, argument
 
 HELP = "create or upgrade the database schema, or show its revision"
-
-
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "db",
-        help=HELP,
-        description="Create or upgrade the SQLite database schema (Alembic migrations), or show "
-        "its revision. Commands that write upgrade the database automatically.",
-    )
-    database_help = "the database file (default: database.path from the configuration)"
-    parser.add_argument("--database", type=Path, metavar="PATH", help=database_help)
-    actions = parser.add_subparsers(dest="db_action", metavar="ACTION")
-    actions.required = True
+DESCRIPTION = (
+    "Create or upgrade the SQLite database schema (Alembic migrations), or show its revision. "
+    "Commands that write upgrade the database automatically."
+)
+DATABASE_HELP = "the database file (default: database.path from the configuration)"
+# On an action, SUPPRESS: a value given before the action is not overwritten by this default.
+_DATABASE = argument(
+    "--database", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=DATABASE_HELP
+)
+ACTIONS = tuple(
+    Action(name, action_help, arguments=_DATABASE)
     for name, action_help in (
         ("upgrade", "create the database or upgrade it to the newest schema"),
         ("status", "show the schema revision against the newest this monitor knows"),
@@ -36,14 +33,13 @@ def add_parser(subparsers: Any) -> None:
             "replace a lost fingerprint key with a new one and release the lockout guards "
             "(each held password identity is tried once more)",
         ),
-    ):
-        action = actions.add_parser(name, help=action_help, description=action_help)
-        # SUPPRESS: a value given before the action is not overwritten by this default.
-        action.add_argument(
-            "--database", type=Path, metavar="PATH", default=argparse.SUPPRESS, help=database_help
-        )
-        action.set_defaults(run=run)
-    parser.set_defaults(run=run)
+    )
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", type=Path, metavar="PATH", help=DATABASE_HELP)
+    add_actions(parser, "db_action", ACTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.store import StoreError, migrate, schema_status
 
     path = _database_path(args)
-    if path is None:
-        return EXIT_CONFIG
+    if isinstance(path, int):
+        return path
     if args.db_action == "new-key":
         return _new_key(path, args)
     try:
@@ -116,16 +112,12 @@ def _new_key(path: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _database_path(args: argparse.Namespace) -> Path | None:
-    """Return the database path from ``--database`` or the configuration; None after printing
+def _database_path(args: argparse.Namespace) -> Path | int:
+    """Return the database path from ``--database`` or the configuration; 78 after printing
     a configuration error."""
+    from monitor.commands._common import load_or_report
+
     if args.database is not None:
         return Path(args.database)
-    from monitor.config import ConfigError, load_config
-
-    try:
-        config = load_config(Path(args.config))
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return None
-    return config.database.path
+    config = load_or_report(args)
+    return config if isinstance(config, int) else config.database.path

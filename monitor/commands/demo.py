@@ -170,22 +170,22 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
 )
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="run a check against the built-in simulator with a demo tenant",
-        description="Start the built-in Entra ID / Dataverse simulator with a demo tenant in which "
-        "some integration identities are healthy and some are broken, run a check against it in "
-        "a throwaway folder, and show what the monitor found and would alert. Needs no network. "
-        "Exits 0 when every demo identity showed the outcome its scenario sets up.",
-    )
+HELP = "run a check against the built-in simulator with a demo tenant"
+DESCRIPTION = (
+    "Start the built-in Entra ID / Dataverse simulator with a demo tenant in which some "
+    "integration identities are healthy and some are broken, run a check against it in a "
+    "throwaway folder, and show what the monitor found and would alert. Needs no network. Exits "
+    "0 when every demo identity showed the outcome its scenario sets up."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep",
         metavar="DIR",
         type=Path,
         help="write the demo configuration, secrets and database to DIR and keep them",
     )
-    parser.set_defaults(run=run)
 
 
 class UnsafePath(Exception):

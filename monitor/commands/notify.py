@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from monitor.commands._args import bounded_int
-from monitor.exits import EXIT_SOFTWARE, EXIT_USAGE
+from monitor.commands._args import Action, add_actions, argument, bounded_int
+from monitor.exits import EXIT_USAGE
 from monitor.model.clock import utcnow
 
 if TYPE_CHECKING:
@@ -28,71 +28,54 @@ if TYPE_CHECKING:
 
 
 HELP = "test notification channels, deliver or inspect the outbox"
+DESCRIPTION = (
+    "Send a test notice to the configured channels, deliver what is due in the outbox, list it, "
+    "or requeue dead notices."
+)
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "notify",
-        help=HELP,
-        description="Send a test notice to the configured channels, deliver what is due in the "
-        "outbox, list it, or requeue dead notices.",
-    )
-    actions = parser.add_subparsers(dest="notify_action", metavar="ACTION")
-    actions.required = True
-    test = actions.add_parser(
-        "test",
-        help="send a test notice and report delivery per URL",
-        description="Send a test notice to every URL of the named channels (default: all).",
-    )
-    test.add_argument("channels", nargs="*", metavar="CHANNEL")
-    flush = actions.add_parser(
-        "flush",
-        help="deliver what is due in the outbox now",
-        description="Deliver due notices: retries, dead letters and fallback notices included.",
-    )
-    flush.set_defaults(notify_action="flush")
-    outbox = actions.add_parser(
-        "outbox",
-        help="list outbox rows (exit 1 if any is dead)",
-        description="List the outbox: pending, sending, sent, dead and superseded notices.",
-    )
+def _outbox_arguments(outbox: argparse.ArgumentParser) -> None:
     outbox.add_argument(
         "--status", choices=("pending", "sending", "sent", "dead", "superseded"), default=None
     )
     outbox.add_argument("--channel", default=None)
     outbox.add_argument("--limit", type=bounded_int(1, 1_000_000), default=200)
-    requeue = actions.add_parser(
+
+
+ACTIONS = (
+    Action(
+        "test",
+        "send a test notice and report delivery per URL",
+        "Send a test notice to every URL of the named channels (default: all).",
+        argument("channels", nargs="*", metavar="CHANNEL"),
+    ),
+    Action(
+        "flush",
+        "deliver what is due in the outbox now",
+        "Deliver due notices: retries, dead letters and fallback notices included.",
+    ),
+    Action(
+        "outbox",
+        "list outbox rows (exit 1 if any is dead)",
+        "List the outbox: pending, sending, sent, dead and superseded notices.",
+        _outbox_arguments,
+    ),
+    Action(
         "requeue",
-        help="send dead notices again",
-        description="Put dead notices back in the queue with a fresh delivery window.",
-    )
-    requeue.add_argument("--channel", default=None)
-    parser.set_defaults(run=run)
+        "send dead notices again",
+        "Put dead notices back in the queue with a fresh delivery window.",
+        argument("--channel", default=None),
+    ),
+)
 
 
-def open_store(args: argparse.Namespace) -> tuple[Config, Store] | int:
-    """Load the configuration and open the writer store, or print why not and return the exit
-    code (78 configuration, 70 database)."""
-    from monitor.commands._common import configure_logging_for, load_or_report
-    from monitor.damage import report_damage
-    from monitor.store import Store, StoreError
-
-    config = load_or_report(args)
-    if isinstance(config, int):
-        return config
-    configure_logging_for(args, config)
-    try:
-        store = Store.open(config.database.path)
-    except (StoreError, OSError) as exc:
-        damaged = report_damage(exc, config.database.path, args)
-        if damaged is not None:
-            return damaged
-        print(f"monitor: cannot open the database {config.database.path}: {exc}", file=sys.stderr)
-        return EXIT_SOFTWARE
-    return config, store
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_actions(parser, "notify_action", ACTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.commands._common import open_store
+
     action = args.notify_action
     if action == "test":
         return _test(args)

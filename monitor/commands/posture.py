@@ -10,27 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
+from monitor.commands._args import add_identity_option
 from monitor.exits import EXIT_UNKNOWN
 
+HELP = "read Graph / Dataverse metadata, print expiring credentials and posture findings"
+DESCRIPTION = (
+    "Read what Entra ID (Microsoft Graph) and each Dataverse environment know about every "
+    "identity with the tenants' observer credentials: secret and certificate end dates, account, "
+    "password and licence state, security roles, non-interactive users. Store the observations "
+    "and print the nearest deadline per identity and the posture findings. Exit codes: 0 no "
+    "warning, 1 warning, 2 critical."
+)
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "posture",
-        help="read Graph / Dataverse metadata, print expiring credentials and posture findings",
-        description="Read what Entra ID (Microsoft Graph) and each Dataverse environment know "
-        "about every identity with the tenants' observer credentials: secret and certificate "
-        "end dates, account, password and licence state, security roles, non-interactive "
-        "users. Store the observations and print the nearest deadline per identity and the "
-        "posture findings. Exit codes: 0 no warning, 1 warning, 2 critical.",
-    )
-    parser.add_argument(
-        "--identity",
-        action="append",
-        metavar="NAME",
-        help="show only this identity (repeatable); its tenant is read",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_identity_option(parser, "show only this identity (repeatable); its tenant is read")
     when = parser.add_mutually_exclusive_group()
     when.add_argument(
         "--due",
@@ -39,7 +34,6 @@ def add_parser(subparsers: Any) -> None:
     )
     when.add_argument("--stored", action="store_true", help="read nothing: evaluate what is stored")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

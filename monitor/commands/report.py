@@ -2,14 +2,11 @@
 database without ever blocking the daemon.
 
 Views: ``board`` (default), ``history``, ``expiring``, ``incidents``, ``usage``, ``posture``.
-Formats: a terminal table (default), ``--json``, ``--csv``, ``--html FILE``.
-
-Exit codes: 0 the report was written; 1 the database is missing, empty, unreadable or has
-another schema; 2 a bad option (time expression, unknown identity, tag, tenant or
-environment); 78 the configuration is invalid.
-
-Everything but argparse is imported inside :func:`run`; the report never imports msal,
-apprise or SQLAlchemy (a test checks), so it starts fast.
+Formats: a terminal table (default), ``--json``, ``--csv``, ``--html FILE``. Exit codes: 0 the
+report was written; 1 the database is missing, empty, unreadable or has another schema; 2 a bad
+option (time expression, unknown identity, tag, tenant or environment); 78 the configuration is
+invalid. The report never imports msal, apprise or SQLAlchemy (a test checks), so it starts
+fast.
 """
 
 from __future__ import annotations
@@ -20,18 +17,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monitor.exits import EXIT_CONFIG
+from monitor.commands._args import Action, Arguments, add_actions, argument
 from monitor.model.clock import utcnow
 
 HELP = "show the status board, an identity's history, what expires, incidents, usage, posture"
-
-VIEW_HELP = {
-    "board": "one row per identity, problems first (the default view)",
-    "history": "the timeline of one identity's outcomes and state changes (needs --identity)",
-    "expiring": "the expiry calendar: secrets, certificates, passwords, licences",
-    "incidents": "incidents open in the period (--open: only those open now)",
-    "usage": "API usage against the 24-hour allocation",
-    "posture": "identity-kind advice: who should move to an application or non-interactive user",
+DESCRIPTION = (
+    "Read the database (read-only; safe while the daemon runs) and report. Times are local "
+    "unless --utc. Availability counts only probe results: an upcoming expiry is not downtime."
+)
+DEFAULTS = {"report_view": None}
+# The filter options: ``--NAME`` -> (its metavar, the parameter of build_selection it fills).
+FILTERS = {
+    "identity": ("NAME", "identities"),
+    "tenant": ("NAME", "tenants"),
+    "environment": ("NAME", "environments"),
+    "tag": ("TAG", "tags"),
 }
 
 
@@ -39,67 +39,68 @@ def _add_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Add the options every view takes. On a view's own parser the defaults are SUPPRESS, so
     a value given before the view name is not overwritten."""
 
-    def default(value: Any) -> Any:
-        return argparse.SUPPRESS if suppress else value
+    def add(group: Any, *names: str, default: Any, **options: Any) -> None:
+        group.add_argument(*names, default=argparse.SUPPRESS if suppress else default, **options)
 
-    parser.add_argument(
+    add(
+        parser,
         "--database",
         type=Path,
         metavar="PATH",
-        default=default(None),
+        default=None,
         help="read this database file (default: database.path from the configuration; "
         "with --database the configuration is read only if the file exists)",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--since",
         metavar="WHEN",
-        default=default(None),
+        default=None,
         help="start of the period: 7d, 12h, 30m, 2w, or an ISO date/time (default per view: "
         "board, history, incidents, usage 30d; expiring 365d)",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--until",
         metavar="WHEN",
-        default=default(None),
+        default=None,
         help="end of the period (exclusive; an ISO date includes that whole day; default now)",
     )
-    for name, what in (
-        ("identity", "NAME"),
-        ("tenant", "NAME"),
-        ("environment", "NAME"),
-        ("tag", "TAG"),
-    ):
-        parser.add_argument(
+    for name, (metavar, dest) in FILTERS.items():
+        add(
+            parser,
             f"--{name}",
             action="append",
-            metavar=what,
-            default=default(None),
+            dest=dest,
+            metavar=metavar,
+            default=None,
             help=f"only this {name} (repeatable)",
         )
-    parser.add_argument(
+    add(
+        parser,
         "--utc",
         action="store_true",
-        default=default(False),
+        default=False,
         help="show and read times in UTC instead of local time",
     )
     formats = parser.add_mutually_exclusive_group()
-    formats.add_argument("--json", action="store_true", default=default(False), help="print JSON")
-    formats.add_argument(
-        "--csv", action="store_true", default=default(False), help="print the main table as CSV"
-    )
-    formats.add_argument(
+    add(formats, "--json", action="store_true", default=False, help="print JSON")
+    add(formats, "--csv", action="store_true", default=False, help="print the main table as CSV")
+    add(
+        formats,
         "--html",
         type=Path,
         metavar="FILE",
-        default=default(None),
+        default=None,
         help="write one self-contained HTML page with charts to FILE (created with mode 0600; "
         "a FIFO or a character device such as /dev/stdout is written to directly)",
     )
-    parser.add_argument(
+    add(
+        parser,
         "--mode",
         type=_file_mode,
         metavar="OCTAL",
-        default=default(None),
+        default=None,
         help="permissions of the file --html creates (default 0600)",
     )
 
@@ -113,32 +114,59 @@ def _file_mode(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help=HELP,
-        description="Read the database (read-only; safe while the daemon runs) and report. "
-        "Times are local unless --utc. Availability counts only probe results: "
-        "an upcoming expiry is not downtime.",
-    )
-    _add_options(parser, suppress=False)
-    views = parser.add_subparsers(dest="report_view", metavar="VIEW")
-    for name, view_help in VIEW_HELP.items():
-        view = views.add_parser(name, help=view_help, description=view_help)
-        _add_options(view, suppress=True)
-        if name == "expiring":
-            view.add_argument(
+def _view_options(extra: Arguments | None = None) -> Arguments:
+    """Return the options of a view: those every view takes, then *extra*."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        _add_options(parser, suppress=True)
+        if extra is not None:
+            extra(parser)
+
+    return arguments
+
+
+VIEW_ACTIONS = (
+    Action("board", "one row per identity, problems first (the default view)", "", _view_options()),
+    Action(
+        "history",
+        "the timeline of one identity's outcomes and state changes (needs --identity)",
+        "",
+        _view_options(),
+    ),
+    Action(
+        "expiring",
+        "the expiry calendar: secrets, certificates, passwords, licences",
+        "",
+        _view_options(
+            argument(
                 "--within",
                 metavar="DURATION",
                 default="90d",
                 help="how far ahead to look (default 90d)",
             )
-        if name == "incidents":
-            view.add_argument(
-                "--open", action="store_true", help="only incidents that are open now"
-            )
-        view.set_defaults(run=run)
-    parser.set_defaults(run=run, report_view=None)
+        ),
+    ),
+    Action(
+        "incidents",
+        "incidents open in the period (--open: only those open now)",
+        "",
+        _view_options(
+            argument("--open", action="store_true", help="only incidents that are open now")
+        ),
+    ),
+    Action("usage", "API usage against the 24-hour allocation", "", _view_options()),
+    Action(
+        "posture",
+        "identity-kind advice: who should move to an application or non-interactive user",
+        "",
+        _view_options(),
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_options(parser, suppress=False)
+    add_actions(parser, "report_view", VIEW_ACTIONS, metavar="VIEW", required=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,10 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         open_only=bool(getattr(args, "open", False)),
     )
     selection = report_context.build_selection(
-        identities=args.identity,
-        tenants=args.tenant,
-        environments=args.environment,
-        tags=args.tag,
+        **{dest: getattr(args, dest) for _, dest in FILTERS.values()},
         configured=configured,
         has_config=has_config,
     )
@@ -232,17 +257,14 @@ def _configuration(
     With ``--database`` the configuration is optional: read if the file exists (for tags,
     tenants and certificate dates), skipped otherwise.
     """
-    config_path = Path(args.config)
-    if args.database is not None and not config_path.is_file():
-        return Path(args.database), None, {}, False
-    from monitor.config import ConfigError, load_config
+    from monitor.commands._common import load_or_report
     from monitor.report.context import identities_from_config
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_CONFIG
+    if args.database is not None and not Path(args.config).is_file():
+        return Path(args.database), None, {}, False
+    config = load_or_report(args)
+    if isinstance(config, int):
+        return config
     path = Path(args.database) if args.database is not None else config.database.path
     return path, config, identities_from_config(config), True
 

@@ -8,20 +8,16 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
-
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="run as a daemon: probe every identity on a schedule (for systemd)",
-        description="Run every scheduled job (probes per identity, retention, and the other "
-        "steps of the pipeline) until SIGTERM. Speaks the systemd notify protocol (READY=1, "
-        "STATUS=, WATCHDOG=1, STOPPING=1); SIGHUP reloads the configuration, keeping the "
-        "running one if the new one is invalid. Logs are JSON lines on standard error unless "
-        "it is a terminal. Exit 78 if the configuration is invalid at start.",
-    )
-    parser.set_defaults(run=run, daemon=True)
+HELP = "run as a daemon: probe every identity on a schedule (for systemd)"
+DESCRIPTION = (
+    "Run every scheduled job (probes per identity, retention, and the other steps of the "
+    "pipeline) until SIGTERM. Speaks the systemd notify protocol (READY=1, STATUS=, WATCHDOG=1, "
+    "STOPPING=1); SIGHUP reloads the configuration, keeping the running one if the new one is "
+    "invalid. Logs are JSON lines on standard error unless it is a terminal. Exit 78 if the "
+    "configuration is invalid at start."
+)
+DEFAULTS = {"daemon": True}
 
 
 def run(args: argparse.Namespace) -> int:

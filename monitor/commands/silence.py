@@ -1,16 +1,10 @@
-"""``monitor silence``: hold back notifications for an identity, a tag or a tenant for a while.
-
-* ``monitor silence add --identity NAME | --tag TAG | --tenant NAME --until TIME --reason TEXT``
-* ``monitor silence list [--all]``
-* ``monitor silence remove ID``
+"""``monitor silence add | list | remove``: hold back notifications for an identity, a tag or a
+tenant for a while.
 
 Silenced incidents are still opened, recorded and shown; only their notices wait. An incident
 first found during a silence is announced when the silence ends; one announced before gets no
-burst of reminders when it ends. ``TIME`` is relative (``30m``, ``4h``, ``2d``, ``1w``) or an ISO
-date or time (``2026-12-01``, ``2026-12-01T18:00``; local time unless it names a zone).
-
-Exit codes: 0 done; 1 ``remove`` found no such silence; 2 a wrong argument; 70 database; 78
-configuration.
+burst of reminders when it ends. Times: :func:`parse_time`. Exit codes: 0 done; 1 ``remove``
+found no such silence; 2 a wrong argument; 70 database; 78 configuration.
 """
 
 from __future__ import annotations
@@ -23,7 +17,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.commands._args import MAX_ROW_ID, bounded_int
+from monitor.commands._args import MAX_ROW_ID, Action, add_actions, argument, bounded_int
 from monitor.exits import EXIT_USAGE
 from monitor.model.clock import utcnow
 
@@ -36,9 +30,10 @@ MAX_SILENCE = timedelta(days=3660)
 
 
 def parse_time(text: str, now: datetime) -> datetime:
-    """Return the aware UTC time *text* means (relative to *now*, or ISO; naive ISO is local),
-    at most :data:`MAX_SILENCE` before or after *now*. Raise ValueError with a readable message
-    otherwise."""
+    """Return the aware UTC time *text* means, at most :data:`MAX_SILENCE` before or after
+    *now*: relative to *now* (``30m``, ``4h``, ``2d``, ``1w``) or an ISO date or time
+    (``2026-12-01``, ``2026-12-01T18:00``; local time unless it names a zone). Raise ValueError
+    with a readable message otherwise."""
     value = text.strip()
     match = _RELATIVE.match(value)
     if match:
@@ -72,21 +67,21 @@ def who() -> str | None:
         return None
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "silence",
-        help="hold back notifications for an identity, tag or tenant until a time",
-        description="Silences hold back notices (incidents are still recorded). An incident "
-        "found during a silence is announced when it ends; one announced before is not "
-        "repeated in a burst.",
-    )
-    actions = parser.add_subparsers(dest="silence_action", metavar="ACTION")
-    actions.required = True
-    add = actions.add_parser("add", help="add a silence", description="Add a silence.")
+HELP = "hold back notifications for an identity, tag or tenant until a time"
+DESCRIPTION = (
+    "Silences hold back notices (incidents are still recorded). An incident found during a "
+    "silence is announced when it ends; one announced before is not repeated in a burst."
+)
+
+
+# What a silence can cover (exactly one): option and store field -> metavar.
+SCOPES = {"identity": "NAME", "tag": "TAG", "tenant": "NAME"}
+
+
+def _add_arguments(add: argparse.ArgumentParser) -> None:
     scope = add.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--identity", metavar="NAME")
-    scope.add_argument("--tag", metavar="TAG")
-    scope.add_argument("--tenant", metavar="NAME")
+    for name, metavar in SCOPES.items():
+        scope.add_argument(f"--{name}", metavar=metavar)
     add.add_argument(
         "--until",
         required=True,
@@ -97,19 +92,31 @@ def add_parser(subparsers: Any) -> None:
         "--from", dest="starts", metavar="TIME", default=None, help="when it starts (default: now)"
     )
     add.add_argument("--reason", required=True, metavar="TEXT")
-    listing = actions.add_parser(
-        "list", help="list silences", description="List active and upcoming silences."
-    )
-    listing.add_argument("--all", action="store_true", help="include ended and removed ones")
-    remove = actions.add_parser(
-        "remove", help="end a silence now", description="End a silence now."
-    )
-    remove.add_argument("silence_id", type=bounded_int(1, MAX_ROW_ID), metavar="ID")
-    parser.set_defaults(run=run)
+
+
+ACTIONS = (
+    Action("add", "add a silence", "Add a silence.", _add_arguments),
+    Action(
+        "list",
+        "list silences",
+        "List active and upcoming silences.",
+        argument("--all", action="store_true", help="include ended and removed ones"),
+    ),
+    Action(
+        "remove",
+        "end a silence now",
+        "End a silence now.",
+        argument("silence_id", type=bounded_int(1, MAX_ROW_ID), metavar="ID"),
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_actions(parser, "silence_action", ACTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.commands.notify import open_store
+    from monitor.commands._common import open_store
 
     opened = open_store(args)
     if isinstance(opened, int):
@@ -135,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return EXIT_USAGE
             silence = store.alerting.add_silence(
-                identity=args.identity,
-                tag=args.tag,
-                tenant=args.tenant,
+                **{name: getattr(args, name) for name in SCOPES},
                 starts_at=starts,
                 until=until,
                 reason=args.reason,

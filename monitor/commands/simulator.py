@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "serve a local imitation of Entra ID and Dataverse (for demos and tests)"
+DESCRIPTION = (
+    "Serve a local HTTPS imitation of Entra ID and Dataverse on 127.0.0.1 until interrupted "
+    "(Ctrl-C or SIGTERM). It prints the authority host, the CA certificate to trust, tenant ids, "
+    "environment URLs and a configuration snippet to paste. Without --scenario it serves the "
+    "demo scenario shipped with monitor."
+)
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "simulator",
-        help="serve a local imitation of Entra ID and Dataverse (for demos and tests)",
-        description="Serve a local HTTPS imitation of Entra ID and Dataverse on 127.0.0.1 until "
-        "interrupted (Ctrl-C or SIGTERM). It prints the authority host, the CA certificate to "
-        "trust, tenant ids, environment URLs and a configuration snippet to paste. Without "
-        "--scenario it serves the demo scenario shipped with monitor.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     from monitor.simulator.standalone import add_arguments
 
     add_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

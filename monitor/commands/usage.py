@@ -1,22 +1,11 @@
 """``monitor usage import | record | show``: API usage against the 24-hour allocation.
 
-``import FILE.csv`` stores a Power Platform admin center request report (Licensed User or
-Non-licensed User; the format is read from the header). It is all or nothing: a malformed file
-is refused with its line numbers and nothing is stored. Importing the same file, or the same
-rows, again adds nothing.
-
-``record`` stores a count an integration made of its own requests for one identity,
-environment and UTC day (replacing an earlier count for that day).
-
-``show`` prints each identity's allocation (and where it comes from), daily usage, trend,
-service-protection headroom, 429 answers and the monitor's own footprint, each tenant's pool,
-and the usage findings.
-
+What each action does is its description in :data:`ACTIONS` (``monitor usage ACTION --help``).
 Exit codes: ``import`` / ``record``: 0 stored (or already stored); 2 a bad option (unknown
 identity, environment or tenant; a bad count or date); 65 (EX_DATAERR) the file was refused (not
 a regular file, too large, unreadable or malformed); 70 the database cannot be opened; 78 the
-configuration is invalid. ``show`` follows the Nagios convention: 0 no
-finding, 1 a warning, 2 a critical finding, 3 no usable database.
+configuration is invalid. ``show`` follows the Nagios convention: 0 no finding, 1 a warning, 2 a
+critical finding, 3 no usable database.
 """
 
 from __future__ import annotations
@@ -28,13 +17,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.exits import EXIT_DATAERR, EXIT_SOFTWARE, EXIT_UNKNOWN, EXIT_USAGE
+from monitor.commands._args import Action, add_actions, add_identity_option
+from monitor.exits import EXIT_DATAERR, EXIT_UNKNOWN, EXIT_USAGE
 from monitor.model.clock import utcnow
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
     from monitor.model.findings import Finding
     from monitor.store import Store
+    from monitor.usage.allocation import Allocation
     from monitor.usage.model import IdentityUsage, PoolUsage, UsageOverview
 
 # A count older than this is no use to any judgement (and a day near year 1 would overflow the
@@ -43,27 +34,14 @@ MAX_RECORD_AGE_DAYS = 3660
 
 
 HELP = "import usage reports, record counts, show API usage against the 24-hour allocation"
+DESCRIPTION = (
+    "Import the Power Platform admin center's request reports, record counts an integration made "
+    "itself, and show each identity's usage against its 24-hour Power Platform request "
+    "allocation."
+)
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "usage",
-        help=HELP,
-        description="Import the Power Platform admin center's request reports, record counts an "
-        "integration made itself, and show each identity's usage against its 24-hour Power "
-        "Platform request allocation.",
-    )
-    actions = parser.add_subparsers(dest="usage_action", metavar="ACTION")
-    actions.required = True
-
-    importing = actions.add_parser(
-        "import",
-        help="import a Licensed User or Non-licensed User report (CSV)",
-        description="Import a Power Platform requests report downloaded from the Power Platform "
-        "admin center (Capacity > Summary > Download reports). All or nothing: a malformed file "
-        "is refused with the line numbers of its problems. Importing the same rows again adds "
-        "nothing. Exit 0 imported, 2 bad option, 65 file refused.",
-    )
+def _import_arguments(importing: argparse.ArgumentParser) -> None:
     importing.add_argument("file", type=Path, metavar="FILE.csv", help="the downloaded report")
     importing.add_argument(
         "--tenant",
@@ -72,60 +50,70 @@ def add_parser(subparsers: Any) -> None:
         "several tenants and no row names a configured identity)",
     )
     importing.add_argument("--json", action="store_true", help="print JSON")
-    importing.set_defaults(run=run)
 
-    record = actions.add_parser(
-        "record",
-        help="record how many requests an integration made on one day",
-        description="Record the number of Power Platform requests an integration counted itself "
-        "for one identity, environment and UTC day. Recording the same day again replaces the "
-        "count (report the day's running total). Exit 0 recorded, 2 bad option.",
-    )
+
+def _record_arguments(record: argparse.ArgumentParser) -> None:
     record.add_argument("--identity", required=True, metavar="NAME")
     record.add_argument("--environment", required=True, metavar="NAME")
     record.add_argument("--count", required=True, type=int, metavar="N", help="requests (>= 0)")
     record.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the UTC day counted (default: today, UTC)"
     )
-    record.set_defaults(run=run)
 
-    show = actions.add_parser(
-        "show",
-        help="show usage, allocations, headroom and usage findings",
-        description="Show each identity's allocation and where it comes from, its daily usage "
-        "and trend, service-protection headroom, throttled answers and the monitor's own "
-        "requests, each tenant's pool, and the usage findings. Exit 0 no finding, 1 warning, "
-        "2 critical, 3 no usable database.",
-    )
-    show.add_argument("--identity", action="append", metavar="NAME", help="only this identity")
+
+def _show_arguments(show: argparse.ArgumentParser) -> None:
+    add_identity_option(show, "only this identity")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(run=run, damaged_exit=EXIT_UNKNOWN)  # Nagios: nothing could be judged
+
+
+ACTIONS = (
+    Action(
+        "import",
+        "import a Licensed User or Non-licensed User report (CSV)",
+        "Import a Power Platform requests report downloaded from the Power Platform admin center "
+        "(Capacity > Summary > Download reports). All or nothing: a malformed file is refused "
+        "with the line numbers of its problems. Importing the same rows again adds nothing. Exit "
+        "0 imported, 2 bad option, 65 file refused.",
+        _import_arguments,
+    ),
+    Action(
+        "record",
+        "record how many requests an integration made on one day",
+        "Record the number of Power Platform requests an integration counted itself for one "
+        "identity, environment and UTC day. Recording the same day again replaces the count "
+        "(report the day's running total). Exit 0 recorded, 2 bad option.",
+        _record_arguments,
+    ),
+    Action(
+        "show",
+        "show usage, allocations, headroom and usage findings",
+        "Show each identity's allocation and where it comes from, its daily usage and trend, "
+        "service-protection headroom, throttled answers and the monitor's own requests, each "
+        "tenant's pool, and the usage findings. Exit 0 no finding, 1 warning, 2 critical, 3 no "
+        "usable database.",
+        _show_arguments,
+        {"damaged_exit": EXIT_UNKNOWN},  # Nagios: nothing could be judged
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_actions(parser, "usage_action", ACTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.commands._common import configure_logging_for, load_or_report
+    from monitor.commands._common import configure_logging_for, load_or_report, open_store
 
-    config = load_or_report(args)
-    if not isinstance(config, int):
-        configure_logging_for(args, config)
-    else:
-        return config
     if args.usage_action == "show":
+        config = load_or_report(args)
+        if isinstance(config, int):
+            return config
+        configure_logging_for(args, config)
         return _show(args, config)
-    from monitor.damage import report_damage
-    from monitor.store import Store, StoreError
-
-    try:
-        store = Store.open(config.database.path)
-    except (StoreError, OSError) as exc:
-        damaged = report_damage(exc, config.database.path, args)
-        if damaged is not None:
-            return damaged
-        print(
-            f"monitor usage: cannot open the database {config.database.path}: {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_SOFTWARE
+    opened = open_store(args, speaker="monitor usage")
+    if isinstance(opened, int):
+        return opened
+    config, store = opened
     with store:
         if args.usage_action == "import":
             return _import(args, config, store)
@@ -382,10 +370,7 @@ def _render(report: UsageOverview, findings: list[Finding], only: list[str] | No
             else ("the tenant pool" if allocation.basis == "tenant_pool" else "unknown")
         )
         lines.append(f"  allocation: {amount}: {allocation.source}")
-        for line in allocation.lines:
-            lines.append(f"    {line.label}: {line.requests:,} ({line.source})")
-        for note in allocation.notes:
-            lines.append(f"    note: {note}")
+        lines += _allocation_lines(allocation)
         if usage.caller_ids:
             lines.append(f"  report caller ids: {', '.join(usage.caller_ids)}")
         lines += _series_lines(usage)
@@ -465,11 +450,10 @@ def _pool_lines(pool: PoolUsage) -> list[str]:
 
     allocation = pool.allocation
     size = f"{allocation.requests:,}" if allocation.requests is not None else "unknown"
-    lines = [f"  size: {size} requests per 24 h: {allocation.source}"]
-    for line in allocation.lines:
-        lines.append(f"    {line.label}: {line.requests:,} ({line.source})")
-    for note in allocation.notes:
-        lines.append(f"    note: {note}")
+    lines = [
+        f"  size: {size} requests per 24 h: {allocation.source}",
+        *_allocation_lines(allocation),
+    ]
     if pool.identities:
         lines.append(f"  configured identities on the pool: {', '.join(pool.identities)}")
     projection = pool.projection
@@ -481,6 +465,12 @@ def _pool_lines(pool: PoolUsage) -> list[str]:
         name = caller.identity or caller.caller_id or "(no caller id)"
         lines.append(f"    {name} ({caller.caller_type}): {caller.requests:,}")
     return lines
+
+
+def _allocation_lines(allocation: Allocation) -> list[str]:
+    """Return the lines an allocation adds up from, then its notes."""
+    lines = [f"    {line.label}: {line.requests:,} ({line.source})" for line in allocation.lines]
+    return lines + [f"    note: {note}" for note in allocation.notes]
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,12 +1,11 @@
 """The ``[[channels]]`` and ``[alerts]`` sections: where notices go, and when incidents notify.
 
-A channel is a list of apprise URLs (each one a secret reference: a Teams workflow URL carries
-its signature, an SMTP URL its password) with routing by severity and tag and an optional
-fallback channel. ``[alerts]`` holds the incident rules (lead-time ladder, reminders, the
-"cannot verify" threshold, resolution), overridable per identity (``[alerts.identities.NAME]``)
-and per tag (``[alerts.tags.TAG]``), the delivery settings (``[alerts.delivery]``) and the
-heartbeat URL. URLs are checked here with the standard library only
-(:mod:`monitor.notify.urlpolicy`); apprise is not imported by configuration loading.
+A channel is a list of apprise URLs (each one a secret reference) with routing by severity and
+tag and an optional fallback channel. ``[alerts]`` holds the incident rules (lead-time ladder,
+reminders, the "cannot verify" threshold, resolution), overridable per identity and per tag, the
+delivery settings (``[alerts.delivery]``) and the heartbeat URL. URLs are checked here with the
+standard library only (:mod:`monitor.config.urls`); apprise is not imported by configuration
+loading.
 """
 
 from __future__ import annotations

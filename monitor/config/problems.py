@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import UnionType
 
 from monitor.secrets import scrub
 
@@ -108,22 +109,23 @@ def in_document_order(problems: list[Problem], document: object) -> list[Problem
     return sorted(problems, key=position)
 
 
+# The kinds of TOML value, as problems name them; the first that fits (a bool is an int too).
+_TYPE_NAMES: tuple[tuple[type | UnionType, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (datetime.datetime | datetime.date | datetime.time, "a date/time"),
+)
+
+
 def type_name(value: object) -> str:
     """Return what kind of TOML value *value* is ("a string", "an array", ...), never the value."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return "a date/time"
+    for kind, name in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return name
     return type(value).__name__
 
 

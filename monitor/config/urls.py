@@ -1,19 +1,11 @@
 """What the monitor accepts as a channel URL, how it names one safely, and which parts are secret.
 
 Standard library only: the configuration loader uses it, and loading the configuration must not
-import apprise (the report starts without it). The rules (reliability reference, section 5):
-
-* every URL is a secret (a Teams workflow URL carries its ``sig=``, an SMTP URL its password),
-  so a URL is never shown: :func:`describe_url` gives ``scheme://host[:port]`` only;
-* nothing may turn certificate checks off (``verify=no``);
-* e-mail must use TLS (``mailtos://`` with STARTTLS, or ``mode=ssl``), except to an SMTP server
-  on the loopback interface (a local relay);
-* services that have a plain-HTTP and a TLS scheme must use the TLS one, except to loopback;
-* Office 365 connector webhooks (``msteams://``, ``*.webhook.office.com``) are retired: Teams is
-  reached through a Power Automate / Teams Workflows URL (``workflows://`` or the URL itself).
-
-:func:`secret_parts` lists the pieces of a URL that could leak on their own (the signature,
-a password, tokens in the path), so they are scrubbed from logs like the whole URL.
+import apprise (the report starts without it). Every URL is a secret and is shown only as
+``scheme://host[:port]`` (:func:`describe_url`); :func:`url_problems` refuses what would turn
+certificate checks off, plain-text e-mail or HTTP except to loopback, and retired Office 365
+connector webhooks; :func:`secret_parts` lists the pieces of a URL that could leak on their own.
+The rules and why: docs/notifications.md ("Channels").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``[usage]`` section and the identity keys ``licences`` / ``object_id``.
 
 ``[usage]`` holds the thresholds of the usage findings, ``[usage.entitlements]`` overrides or adds
-Power Platform request entitlements per SKU (:mod:`monitor.usage.entitlements` has the defaults),
+Power Platform request entitlements per SKU (:mod:`monitor.model.entitlements` has the defaults),
 and ``[usage.tenants.NAME]`` describes a tenant's non-licensed pool. On an identity,
 ``licences = ["SKU", ...]`` declares its licences (an empty list: none, a non-interactive user)
 and ``object_id`` its Entra object id, which the Power Platform admin center reports call

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from monitor.cloud import DATAVERSE_HOSTS, environment_problem
@@ -242,14 +243,14 @@ def _check_tenant(path: KeyPath, tenant: dict[str, object], ctx: Context) -> Non
                     "give both authority_host and graph_url, or use a well-known cloud",
                 )
     elif cloud is not INVALID:
-        for key in ("authority_host", "graph_url"):
-            if key in tenant:
-                ctx.report(
-                    (*path, key),
-                    f'no {key} with cloud = "{cloud}" (its endpoints are built in)',
-                    f"a {key}",
-                    f'remove {key}, or set cloud = "custom"',
-                )
+        _forbid(
+            tenant,
+            path,
+            ("authority_host", "graph_url"),
+            f'with cloud = "{cloud}" (its endpoints are built in)',
+            lambda key: f'remove {key}, or set cloud = "custom"',
+            ctx,
+        )
     observer = tenant.get("observer")
     if isinstance(observer, dict):
         _check_application_credential((*path, "observer"), observer, ctx)
@@ -278,25 +279,27 @@ def _check_environment_cloud(
 def _check_identity_kind(path: KeyPath, identity: dict[str, object], ctx: Context) -> None:
     kind = identity.get("kind")
     if kind == "application":
-        for key in ("username", "password"):
-            if key in identity:
-                ctx.report(
-                    (*path, key),
-                    f'no {key} for kind = "application"',
-                    f"a {key}",
-                    'an account that signs in with a password is kind = "user"',
-                )
+        _forbid(
+            identity,
+            path,
+            ("username", "password"),
+            'for kind = "application"',
+            lambda key: 'an account that signs in with a password is kind = "user"',
+            ctx,
+        )
         _check_application_credential(path, identity, ctx)
     elif kind == "user":
-        for key in ("secret", "certificate", "certificate_passphrase"):
-            if key in identity:
-                ctx.report(
-                    (*path, key),
-                    f'no {key} for kind = "user"',
-                    f"a {key}",
-                    "an app registration that signs in with a secret or certificate is "
-                    'kind = "application"',
-                )
+        _forbid(
+            identity,
+            path,
+            ("secret", "certificate", "certificate_passphrase"),
+            'for kind = "user"',
+            lambda key: (
+                "an app registration that signs in with a secret or certificate is "
+                'kind = "application"'
+            ),
+            ctx,
+        )
         for key, what in (("username", "user principal name"), ("password", "password")):
             if key not in identity:
                 ctx.report(
@@ -307,6 +310,21 @@ def _check_identity_kind(path: KeyPath, identity: dict[str, object], ctx: Contex
                     if key == "password"
                     else 'e.g. username = "svc-sync@contoso.com"',
                 )
+
+
+def _forbid(
+    table: dict[str, object],
+    path: KeyPath,
+    keys: tuple[str, ...],
+    because: str,
+    hint: Callable[[str], str],
+    ctx: Context,
+) -> None:
+    """Report each of *keys* that *table* has: none may be there *because* (e.g. 'for kind =
+    "user"'); *hint* says what to do about that key."""
+    for key in keys:
+        if key in table:
+            ctx.report((*path, key), f"no {key} {because}", f"a {key}", hint(key))
 
 
 def _check_application_credential(path: KeyPath, table: dict[str, object], ctx: Context) -> None:

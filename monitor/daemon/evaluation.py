@@ -1,23 +1,10 @@
-"""When the daemon's ``evaluate`` job has something to evaluate.
+"""When the daemon's ``evaluate`` job has something to evaluate (:class:`EvaluationGate`).
 
 A full evaluation (probe, posture and usage findings into incident transitions) reads the state
 of every identity: about 0.7 s of CPU for 1,000 identities. Run every minute regardless, it
-would cost more than all the probes of the default schedule. Most minutes nothing it reads has
-changed in a way that matters: every result was "ok" again for a pair that had been "ok" long
-enough that no incident can be waiting to resolve. So the job runs the full evaluation only
-
-* after a *notable* result was committed: any outcome other than "ok" (a failure opens or
-  escalates an incident at once; "cannot verify" counts failures), or an "ok" within the first
-  ``resolve_after_successes`` of its streak (a recovery resolves an incident);
-* after something else the findings depend on was refreshed in this process: a directory read,
-  a usage refresh, a configuration reload;
-* and at least every ``full_interval_seconds`` (15 minutes by default) in any case: findings
-  that follow the clock (expiry ladders, reminders, projections, headroom seen in "ok" answers)
-  and what other processes wrote (``monitor usage import``) are never more than that late.
-  Acks and silences need no evaluation of their own: every evaluation reads them.
-
-The first tick after start always evaluates. The heartbeat URL is pinged on every tick, run or
-skipped, so a dead-man's switch keeps seeing the daemon.
+would cost more than all the probes of the default schedule, while most minutes nothing it reads
+has changed in a way that matters. The gate says when it does (and the heartbeat URL is pinged
+on every tick, run or skipped).
 """
 
 from __future__ import annotations
@@ -35,8 +22,23 @@ if TYPE_CHECKING:
 
 
 class EvaluationGate:
-    """Thread-safe: results are observed by the result writer, marks come from job threads,
-    and the evaluate job asks :meth:`due` / :meth:`begin` / :meth:`done`."""
+    """Whether a full evaluation is due. It is:
+
+    * after a *notable* result was committed: any outcome other than "ok" (a failure opens or
+      escalates an incident at once; "cannot verify" counts failures), or an "ok" within the
+      first ``resolve_after_successes`` of its streak (a recovery resolves an incident);
+    * after something else the findings depend on was refreshed in this process (:meth:`mark`):
+      a directory read, a usage refresh, a configuration reload;
+    * at least every ``full_interval_seconds`` (15 minutes by default) in any case: findings
+      that follow the clock (expiry ladders, reminders, projections, headroom seen in "ok"
+      answers) and what other processes wrote (``monitor usage import``) are never more than
+      that late. Acks and silences need no evaluation of their own: every evaluation reads
+      them;
+    * on the first tick after start.
+
+    Thread-safe: results are observed by the result writer, marks come from job threads, and
+    the evaluate job asks :meth:`due` / :meth:`begin` / :meth:`done`.
+    """
 
     def __init__(
         self,

@@ -1,21 +1,10 @@
 """The daemon's job registry: which step of the cycle each scheduled job runs, and where.
 
-:data:`JOBS` maps every job name of :data:`monitor.config.model.JOB_TIMINGS` (its description,
-whether it runs per identity, its default interval and jitter: what ``[schedule]`` configures)
-to a :class:`JobSpec`: the function that runs it and the worker pool it runs in. Each function
-adapts one step of :mod:`monitor.pipeline.steps` to the daemon (its clock, its stop flag, the
-evaluation gate, its status), and returns within a bounded time (the probe deadline, a network
-timeout, or small batches) without holding a write transaction across network I/O.
-
-Worker pools (see :mod:`monitor.daemon.service`):
-
-``probes``
-    network-bound work, ``[probing] concurrency`` workers, shared by every per-identity job; the
-    probe pass's per-tenant semaphores bound the load on one tenant.
-``control``
-    short local steps (retention, evaluation, dispatch of the outbox, usage).
-``watchdog``
-    the heartbeat alone, so that a busy pool can never starve it.
+:data:`JOBS` maps every job name of :data:`monitor.config.model.JOB_TIMINGS` (what
+``[schedule]`` configures) to a :class:`JobSpec`: the function that runs it and the worker pool
+it runs in. Each function adapts one step of :mod:`monitor.pipeline.steps` to the daemon (its
+clock, its stop flag, the evaluation gate, its status) and returns within a bounded time,
+without holding a write transaction across network I/O.
 """
 
 from __future__ import annotations
@@ -62,7 +51,14 @@ class JobContext:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One scheduled job: its timing defaults, the function that runs it, and its pool."""
+    """One scheduled job: its timing defaults, the function that runs it, and its pool.
+
+    Pools (sized by :class:`~monitor.daemon.service.Daemon`): ``probes``, network-bound work,
+    ``[probing] concurrency`` workers shared by every per-identity job (the probe pass's
+    per-tenant semaphores bound the load on one tenant); ``control``, short local steps
+    (retention, evaluation, dispatch of the outbox, usage); ``watchdog``, the heartbeat alone,
+    so that a busy pool can never starve it.
+    """
 
     timing: JobTiming
     run: Callable[[JobContext], None]

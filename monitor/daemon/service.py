@@ -1,38 +1,9 @@
 """``monitor run``: the jobs of :data:`monitor.daemon.jobs.JOBS` on a schedule, under systemd.
 
-Threads and who does what:
-
-* The **main thread** runs the supervision loop (:meth:`Daemon.serve`). It handles signals
-  (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR2 the stall test hook), sends systemd ``STATUS=``
-  lines, and sends ``WATCHDOG=1`` only while the scheduler is healthy: the heartbeat job ran
-  recently. A stalled scheduler (or a stalled loop) therefore stops the pings, and systemd
-  restarts the unit after ``WatchdogSec=``.
-* **APScheduler** (``BackgroundScheduler``) decides when each job runs and hands it to one of
-  three bounded worker pools: ``probes`` (``[probing] concurrency`` workers), ``control`` (local
-  steps) and ``watchdog`` (the heartbeat alone). Every job runs with ``max_instances=1`` (never
-  two probes of one identity at once), missed runs coalesce into one, and a run later than its
-  misfire grace (one interval) is skipped.
-* All per-identity probe jobs share **one** :class:`~monitor.pipeline.probing.ProbePass`, so its
-  per-tenant semaphores bound the load on each tenant across jobs, and the pass abandons a
-  probe at its deadline.
-
-* Probe passes hand their results to the **result writer** (:mod:`monitor.daemon.writer`),
-  whose thread commits everything handed over in the last few seconds in one transaction.
-  Lockout guards are written at once by the probe pass, never deferred.
-
-Stopping (SIGTERM): ``STOPPING=1``; no new job starts (queued runs return at once); running jobs
-get ``[schedule] stop_timeout_seconds`` to finish; whatever is still running then is abandoned;
-the result writer commits what finished passes handed over. Every database write is one
-transaction, so an abandoned job leaves nothing half-written.
-
-Reloading (SIGHUP): the configuration is read and checked again; if it is invalid, the problems
-are logged and the running configuration stays. Otherwise identities and intervals are
-rescheduled; running jobs finish with the configuration they started with. The database path
-and the fingerprint key take effect only after a restart.
-
-Test hook: SIGUSR2 pauses the scheduler as a deadlock would (documented for operators and used
-by the tests): the heartbeats stop, the loop withholds ``WATCHDOG=1``, and systemd restarts the
-unit. Without the handler SIGUSR2 would terminate the process, so the hook is no new risk.
+:class:`Daemon` holds the scheduler and its bounded worker pools, the supervision loop of the
+main thread (signals, systemd ``STATUS=`` lines, ``WATCHDOG=1`` only while the scheduler is
+healthy) and the result writer. Which thread does what: :class:`Daemon`; stopping on SIGTERM:
+:meth:`Daemon.stop`; reloading on SIGHUP: :meth:`Daemon.reload`.
 """
 
 from __future__ import annotations
@@ -94,7 +65,29 @@ class Daemon:
     """The scheduler, its supervision loop and its systemd conversation.
 
     Build it with an opened store and a loaded configuration (see :func:`start_daemon`), then
-    call :meth:`serve` from the main thread; it returns the exit status.
+    call :meth:`serve` from the main thread; it returns the exit status. Threads:
+
+    * The **main thread** runs the supervision loop (:meth:`serve`). It handles signals
+      (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR2 the stall test hook), sends systemd
+      ``STATUS=`` lines, and sends ``WATCHDOG=1`` only while the scheduler is healthy: the
+      heartbeat job ran recently. A stalled scheduler (or a stalled loop) therefore stops the
+      pings, and systemd restarts the unit after ``WatchdogSec=``.
+    * **APScheduler** (``BackgroundScheduler``) decides when each job runs and hands it to one
+      of three bounded worker pools (:class:`~monitor.daemon.jobs.JobSpec`). Every job runs
+      with ``max_instances=1`` (never two probes of one identity at once), missed runs coalesce
+      into one, and a run later than its misfire grace (one interval) is skipped.
+    * All per-identity probe jobs share **one** :class:`~monitor.pipeline.probing.ProbePass`,
+      so its per-tenant semaphores bound the load on each tenant across jobs, and the pass
+      abandons a probe at its deadline.
+    * Probe passes hand their results to the **result writer**
+      (:class:`~monitor.daemon.writer.ResultWriter`), whose thread commits everything handed
+      over in the last few seconds in one transaction. Lockout guards are written at once by
+      the probe pass, never deferred.
+
+    Test hook: SIGUSR2 pauses the scheduler as a deadlock would (documented for operators and
+    used by the tests): the heartbeats stop, the loop withholds ``WATCHDOG=1``, and systemd
+    restarts the unit. Without the handler SIGUSR2 would terminate the process, so the hook is
+    no new risk.
     """
 
     def __init__(
@@ -467,7 +460,10 @@ class Daemon:
     def reload(self) -> bool:
         """Read the configuration again and reschedule; keep the running one if it is invalid.
 
-        Return whether the new configuration is now in force.
+        Return whether the new configuration is now in force. An invalid one is logged with
+        its problems. Otherwise identities and intervals are rescheduled; running jobs finish
+        with the configuration they started with. The database path and the fingerprint key
+        take effect only after a restart.
         """
         from monitor.config import ConfigError, load_config
 
@@ -528,8 +524,12 @@ class Daemon:
     def stop(self) -> int:
         """Stop scheduling, give running jobs the stop timeout, close; return the exit status.
 
-        Jobs still running after the timeout are abandoned (their threads are left to the
-        process exit); the store is then left open for them rather than closed under them.
+        ``STOPPING=1``; no new job starts (queued runs return at once); running jobs get
+        ``[schedule] stop_timeout_seconds`` to finish. Jobs still running then are abandoned
+        (their threads are left to the process exit; the store is left open for them rather
+        than closed under them); the result writer commits what finished passes handed over.
+        Every database write is one transaction, so an abandoned job leaves nothing
+        half-written.
         """
         reason = self._stop_reason or "request"
         self._stopping.set()

@@ -1,27 +1,11 @@
 """Write-behind for the daemon's probe results: one transaction per window, not per probe.
 
 A scheduled probe job hands its pass over with :meth:`ResultWriter.submit` and returns; one
-thread commits everything handed over in the last ``window_seconds`` with
-:meth:`monitor.store.Store.record_batch`. At the default schedule 1,000 identities finish within
-a few minutes of each quarter hour, so a window holds dozens of passes and the daemon pays for
-one fsync'd commit instead of dozens (``bench/daemon_cost.py`` measures the difference).
-
-What this changes and what it does not:
-
-* A result reaches the database (and so ``monitor report`` and the evaluation job) at most one
-  window after its probe; alerts are evaluated once a minute anyway. The canonical ``probe``
-  log line is written after the commit, so a ``run_id`` in the log is always in the database.
-* The lockout guard is not deferred: the engine writes it at once, in its own transaction,
-  before the pass returns, so a password that failed is never tried again because its result
-  was still waiting here.
-* Results are checked (:func:`monitor.store.store.check_results`) when they are handed over, so
-  one bad result fails its own job, not a whole window.
-* If a commit fails (disk full, the database locked by another process past the busy timeout)
-  the batch stays queued and is tried again next window; nothing is dropped until more than
-  ``max_pending`` results wait, and then the oldest go, with an error line saying how many.
-* On stop, :meth:`close` commits what is queued. A ``kill -9`` loses at most the results of the
-  last window, never a committed row, and never a half-written one (each window is one
-  transaction).
+thread commits everything handed over in the last ``window_seconds`` with the store's
+``probes.record_batch``. At the default schedule 1,000 identities finish within a few minutes of
+each quarter hour, so a window holds dozens of passes and the daemon pays for one fsync'd commit
+instead of dozens (``bench/daemon_cost.py`` measures the difference). What this changes and what
+it does not: :class:`ResultWriter`.
 """
 
 from __future__ import annotations
@@ -48,7 +32,25 @@ Batch = tuple[RunRecord, Sequence[ProbeResult]]
 
 
 class ResultWriter:
-    """Collects passes from job threads and commits them in windows from its own thread."""
+    """Collects passes from job threads and commits them in windows from its own thread.
+
+    * A result reaches the database (and so ``monitor report`` and the evaluation job) at most
+      one window after its probe; alerts are evaluated once a minute anyway. The canonical
+      ``probe`` log line is written after the commit, so a ``run_id`` in the log is always in
+      the database.
+    * The lockout guard is not deferred: the probe pass writes it at once, in its own
+      transaction, before the pass returns, so a password that failed is never tried again
+      because its result was still waiting here.
+    * Results are checked (:func:`monitor.store.probes.check_results`) when they are handed
+      over, so one bad result fails its own job, not a whole window.
+    * If a commit fails (disk full, the database locked by another process past the busy
+      timeout) the batch stays queued and is tried again next window; nothing is dropped until
+      more than ``max_pending`` results wait, and then the oldest go, with an error line saying
+      how many.
+    * On stop, :meth:`close` commits what is queued. A ``kill -9`` loses at most the results of
+      the last window, never a committed row, and never a half-written one (each window is one
+      transaction).
+    """
 
     def __init__(
         self,

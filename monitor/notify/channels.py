@@ -1,34 +1,12 @@
 """Sending a rendered message to the URLs of a channel with apprise.
 
 The only module that imports apprise (inside the functions that send). Each URL gets its own
-``Apprise`` object, so the result is known per URL and a retry can skip URLs that already have
-the message. By the kind of URL (:data:`SENDERS`, keyed like :func:`urlpolicy.inspect_url`):
-
-``teams``
-    Power Automate / Teams Workflows (``workflows://`` or the workflow's own https URL). The
-    message is our Adaptive Card, handed to apprise's workflows plugin as its ``template`` (a
-    private temporary file, removed after the call): apprise's generated card would cut the
-    body at 1,000 characters and show no facts or buttons.
-``email``
-    ``mailtos://`` (or ``mailto://`` to a loopback relay) and ``o365://``: the HTML body, from
-    which apprise builds the multipart/alternative message with its plain-text part.
-``other``
-    any other apprise service: the plain-text rendering.
-
-apprise reports failures instead of raising; its log lines for the call are captured and reduced
-to a short error class ("HTTP 500", "connection failed", "timed out") so that nothing the
-service echoed (and no URL) reaches the database.
-
-``send_timeout_seconds`` bounds the whole call to one URL, not each socket read: apprise runs on
-a thread of a small pool of daemon threads (:mod:`monitor.notify.deadline`) and the sender stops
-waiting at the deadline, recording "timed out". A server that keeps the call alive by answering
-a byte at a time (an SMTP tarpit) therefore costs one timeout and one pool thread, never a
-process that cannot exit or a thread per attempt: while that call still runs, further sends to
-the same URL fail at once. apprise's own call and service timeouts are switched off, because
-apprise enforces them by abandoning work on its own non-daemon threads, which the interpreter
-waits for at exit. TLS: apprise verifies certificates through
-``requests`` (``REQUESTS_CA_BUNDLE`` if set, else requests' default bundle) and Python's ``ssl``
-default context for SMTP (the system store).
+``Apprise`` object, so the result is known per URL; by the kind of URL (:data:`SENDERS`) a Teams
+workflow gets the monitor's Adaptive Card, e-mail the HTML body, anything else plain text.
+Failures are reduced to a short error class (:func:`classify_error`), never what the service
+echoed; ``send_timeout_seconds`` bounds the whole call to one URL through a pool of daemon
+threads (:mod:`monitor.notify.deadline`). Why each of these: docs/notifications.md ("Delivery
+to a URL").
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """Calls bounded by a deadline on a small, fixed pool of daemon threads.
 
-A delivery library call cannot be interrupted from outside: a server that accepts the connection
-and then answers a byte a minute (an SMTP tarpit, a proxy that holds the request) resets every
-per-read socket timeout, so the call can last for hours. :class:`DeadlinePool` runs each call on
-one of its threads and stops *waiting* at the deadline; the call is then abandoned and its thread
-ends whenever the server lets go. Three rules keep that safe:
-
-* the threads are daemon threads, so a process never waits for an abandoned call at exit
-  (``monitor check`` and ``monitor notify test`` print their result and exit on time);
-* the pool never has more than ``size`` threads, whatever the number of attempts: an abandoned
-  call occupies one until it ends, and a call that found no free thread before its deadline is
-  dropped from the queue without ever starting;
-* while an abandoned call for a key (a URL) still runs, a new call for the same key is refused
-  at once (:class:`StillRunning`) instead of tying up a second thread on the same server.
+A delivery library call cannot be interrupted from outside (a server answering a byte a minute
+resets every per-read timeout), so :class:`DeadlinePool` runs each call on one of its threads
+and stops *waiting* at the deadline; the call is abandoned and its thread ends whenever the
+server lets go. The threads are daemons, never more than ``size`` of them, and a key (a URL)
+whose abandoned call still runs is refused at once (:class:`StillRunning`); why each rule:
+docs/notifications.md ("Delivery to a URL").
 """
 
 from __future__ import annotations

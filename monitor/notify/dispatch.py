@@ -1,20 +1,10 @@
 """Delivering the outbox: claim, send outside a transaction, record; retry, dead-letter, fall back.
 
-One call of :func:`dispatch` (``monitor check`` runs one after its evaluation; the daemon every
-~30 s):
-
-1. rows left ``sending`` by a process that died (lease expired) go back to ``pending``;
-2. ``pending`` rows older than ``give_up_after_minutes`` become ``dead``; per channel, one
-   "channel X is failing" notice carrying the undelivered notices is queued for its fallback
-   channel (in the same transaction). Rows of a channel no longer configured die at once;
-3. per channel, the due rows (oldest first, at most ``digest_limit``) are claimed in one short
-   transaction, rendered as one message (a digest when there are several) and sent to each URL
-   of the channel that does not have them yet; the outcome is recorded in another transaction:
-   ``sent`` when every URL has them, else ``pending`` again after an exponential backoff with
-   jitter (``retry_initial_seconds`` doubling up to ``retry_max_seconds``).
-
-Delivery is at least once: a crash between a service accepting a message and the ``sent`` mark
-sends it again after the lease, and the incident ids in the title make the repeat recognisable.
+One call of :func:`dispatch` recovers rows whose sender died, dead-letters what is too old (the
+fallback channel is told), then per channel claims the due rows, sends them as one message to
+each URL that does not have them yet and records the outcome, with exponential backoff and
+jitter for what failed. Delivery is at least once. The steps, the row states and the settings:
+docs/notifications.md ("The outbox").
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The heartbeat URL: a ping after every successful cycle, so that someone notices when the
 monitor itself stops (Healthchecks, Uptime Kuma "push" monitors, any dead man's switch).
 
-The ping is a GET through the monitor's own HTTP session (the configured trust store and proxy,
-timeouts, no environment variables). It never raises: a failed ping is logged and reported as
-False; the URL (a secret: it identifies the check) is never logged.
+The ping is a GET through the monitor's own HTTP session; it never raises, and the URL (a
+secret) is never logged (docs/notifications.md, "Heartbeat").
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """The content of a notice: what ops must read, decided once, stored in the outbox as JSON.
 
-A :class:`Notice` holds words, not formatting: who (identity, owner, tenant, environment), what is
-wrong in plain words, the deadline, what the integration will experience, the remedy, a link to
-the portal page where it is fixed, and the incident id (``[CM-42]`` starts every title, so an
-at-least-once duplicate is recognisable). :mod:`monitor.notify.render` turns one notice, or a
-digest of several, into a Teams card, an e-mail or plain text.
-
-Nothing secret goes in: the fields come from the configuration's names and the finding's words,
-and every text passes through :func:`monitor.secrets.scrub` as a last guard.
+A :class:`Notice` holds words, not formatting: who, what is wrong, the deadline, the impact, the
+remedy, a portal link and the incident id (``[CM-42]`` starts every title, so an at-least-once
+duplicate is recognisable); :mod:`monitor.notify.render` formats it. Nothing secret goes in, and
+every text passes through :func:`monitor.secrets.scrub` as a last guard (docs/notifications.md,
+"Notices").
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """Turn notices into what each kind of channel shows: a Teams card, an e-mail, plain text.
 
-One notice renders as a full message (facts table, what is wrong, what the integration will
-experience, what to do, a link to the portal). Several notices for the same channel at the same
-time render as one **digest**: a table with one row per incident, each row starting with its
-incident id, then the full text of every notice below it (e-mail and text) so nothing is lost.
-
-Pure functions; no apprise. :func:`render` returns all forms at once and the channel picks the
-one it sends.
-
-Every text of a notice may hold what someone else chose: a secret's display name read from Graph,
-a role or team name from Dataverse, an error message a server returned. Such text is shown as
-itself, never as formatting: escaped for HTML in the e-mail, and in the Teams card escaped for
-the Markdown subset Adaptive Card text blocks and facts interpret (bold, italic, links, lists;
-Microsoft Learn, "Adaptive Cards: Text features") and for their ``{{DATE()}}`` / ``{{TIME()}}``
-functions (:func:`escape_card_text`). Only the card's own link rows are Markdown, with their label
-and address escaped.
+One notice renders as a full message; several for the same channel at the same time as one
+**digest** (a table with one row per incident, then the full text of each). Pure functions; no
+apprise. :func:`render` returns all forms at once and the channel picks the one it sends. Text
+from outside (names read from Graph or Dataverse, error messages) is shown as itself, never as
+formatting (:func:`escape_card_text`; docs/notifications.md, "Rendering").
 """
 
 from __future__ import annotations

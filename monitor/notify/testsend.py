@@ -9,6 +9,7 @@ from datetime import datetime
 
 from monitor.config.model import Config
 from monitor.config.urls import describe_url, url_problems
+from monitor.model.outbox import UrlAttempt
 from monitor.notify.channels import AppriseSender, ChannelSender
 from monitor.notify.notice import make_test_notice
 from monitor.notify.render import render
@@ -46,29 +47,16 @@ def send_test(
     for channel in channels:
         message = render([make_test_notice(channel.name, now)])
         for index, url in enumerate(channel.urls):
-            shown = describe_url(url.reveal())
             problems = url_problems(url.reveal())
-            if problems:
-                results.append(
-                    UrlTestResult(
-                        channel.name,
-                        index,
-                        shown,
-                        False,
-                        f"refused: expected {problems[0].expected}",
-                        0,
-                    )
-                )
-                continue
-            attempt = sender.send(channel, message, [index], timeout=timeout)[0]
+            if problems:  # refused before any connection
+                refused = f"refused: expected {problems[0].expected}"
+                attempt = UrlAttempt(url_index=index, ok=False, error=refused, duration_ms=0)
+            else:
+                attempt = sender.send(channel, message, [index], timeout=timeout)[0]
+            shown = describe_url(url.reveal())
             results.append(
                 UrlTestResult(
-                    channel=channel.name,
-                    url_index=index,
-                    url=shown,
-                    delivered=attempt.ok,
-                    error=attempt.error,
-                    duration_ms=attempt.duration_ms,
+                    channel.name, index, shown, attempt.ok, attempt.error, attempt.duration_ms
                 )
             )
     return results

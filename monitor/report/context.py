@@ -38,19 +38,17 @@ class IdentityMeta:
     certificate_thumbprint: str | None = None
 
 
+# The fields of IdentityMeta that an identity's configuration holds under the same name.
+SAME_NAMED = ("name", "kind", "tenant", "credential_type", "environments", "tags", "owner")
+
+
 def identities_from_config(config: Config) -> dict[str, IdentityMeta]:
     """Return the report's view of every configured identity, by name."""
     metas: dict[str, IdentityMeta] = {}
     for name, identity in config.identities.items():
         certificate = identity.certificate
         metas[name] = IdentityMeta(
-            name=name,
-            kind=identity.kind,
-            tenant=identity.tenant,
-            credential_type=identity.credential_type,
-            environments=identity.environments,
-            tags=identity.tags,
-            owner=identity.owner,
+            **{field: getattr(identity, field) for field in SAME_NAMED},
             certificate_not_after=None if certificate is None else certificate.not_after,
             certificate_thumbprint=None if certificate is None else certificate.thumbprint_sha1,
         )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple
 
+from monitor.model.daemon import DaemonStatusRecord
+
 Cell = str | int | float | bool | datetime | date | timedelta | None
 ColumnKind = Literal["text", "state", "time", "date", "duration", "fraction", "int"]
 # How bad a row is; "ok" rows sort last. The terminal colours the "state" column by it.
@@ -156,31 +158,25 @@ DaemonVerdict = Literal["running", "stopping", "not_running", "never_ran", "unkn
 class DaemonSummary:
     """What the database says about the daemon (``monitor run``): the status board's first line.
 
-    ``state`` is what the daemon last recorded (running, stopping, stopped); ``stale`` means its
-    newest heartbeat is older than ``stale_after``, so a daemon that says it runs is dead (or
-    hung). ``note`` says why nothing is known when ``verdict`` is ``unknown``. Renderers word it
-    (:func:`monitor.report.render.values.daemon_line`), times in the report's zone.
+    ``status`` is the row the daemon last wrote (None when there is none, or no status table);
+    ``stale`` means its newest heartbeat is older than ``stale_after``, so a daemon that says it
+    runs is dead (or hung). ``note`` says why nothing is known when ``verdict`` is ``unknown``.
+    Renderers word it (:func:`monitor.report.render.values.daemon_line`), times in the report's
+    zone.
     """
 
     verdict: DaemonVerdict
     level: Level
-    state: str | None = None
+    status: DaemonStatusRecord | None = None
     stale: bool = False
     since_beat: timedelta | None = None
     stale_after: timedelta | None = None
-    hostname: str | None = None
-    pid: int | None = None
-    monitor_version: str | None = None
-    config_path: str | None = None
-    started_at: datetime | None = None
-    last_beat_at: datetime | None = None
-    last_probe_at: datetime | None = None
-    probes_since_start: int | None = None
-    identities: int | None = None
-    failing_pairs: int | None = None
-    stopped_at: datetime | None = None
-    stop_reason: str | None = None
     note: str | None = None
+
+    @property
+    def state(self) -> str | None:
+        """What the daemon last recorded: running, stopping, stopped (None: no row)."""
+        return None if self.status is None else self.status.state
 
     @property
     def clean_stop(self) -> bool | None:

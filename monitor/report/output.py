@@ -1,17 +1,11 @@
 """Writing a report to a path the operator named, safely even as root in a shared directory.
 
-* A regular file (or no file yet) is replaced atomically: the page is written to a temporary file
-  that :func:`tempfile.mkstemp` creates in the same directory (an unpredictable name, created
-  exclusively: a symbolic link planted there is never followed), given its mode, flushed to disk
-  and renamed over the target. A reader never sees half a page. A symbolic link at the target
-  itself is replaced by the file, never written through.
-* A character device or a FIFO (``/dev/stdout``, a pipe to another program) is written directly,
-  as a shell redirection would, and stays what it is; a FIFO nobody reads is refused instead of
-  waiting for a reader.
-* Anything else that is not a regular file (a directory, a block device, a socket) is refused.
-
-Report files are created with mode 0600 by default: a report names identities, tenants and
-deadlines.
+A regular file (or no file yet) is replaced atomically through a temporary file that
+:func:`tempfile.mkstemp` creates beside it, so a symbolic link planted there is never followed
+and a reader never sees half a page; a character device or a FIFO (``/dev/stdout``, a pipe) is
+written directly, a FIFO nobody reads refused instead of waited on; anything else is refused.
+Files are created with mode 0600 by default: a report names identities, tenants and deadlines.
+The cases: :func:`write_output`.
 """
 
 from __future__ import annotations
@@ -42,7 +36,20 @@ def parse_mode(text: str) -> int:
 
 
 def write_output(path: Path, data: bytes, *, mode: int = DEFAULT_MODE) -> None:
-    """Write *data* to *path* as the module docstring says. Raise :class:`OutputError`."""
+    """Write *data* to *path*; raise :class:`OutputError` (one line) if it cannot or may not.
+
+    * A regular file (or no file yet) is replaced atomically: the page is written to a
+      temporary file that :func:`tempfile.mkstemp` creates in the same directory (an
+      unpredictable name, created exclusively: a symbolic link planted there is never
+      followed), given *mode*, flushed to disk and renamed over the target. A reader never sees
+      half a page. A symbolic link at the target itself is replaced by the file, never written
+      through.
+    * A character device or a FIFO (``/dev/stdout``, a pipe to another program) is written
+      directly, as a shell redirection would, and stays what it is; a FIFO nobody reads is
+      refused instead of waiting for a reader.
+    * Anything else that is not a regular file (a directory, a block device, a socket) is
+      refused.
+    """
     try:
         info: os.stat_result | None = os.stat(path)
     except FileNotFoundError:

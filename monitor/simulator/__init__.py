@@ -1,17 +1,8 @@
-"""A local HTTPS imitation of the parts of Entra ID and Dataverse that the monitor uses.
+"""A local HTTPS imitation of the parts of Entra ID, Graph and Dataverse that the monitor uses.
 
-Used by ``monitor demo``, ``monitor simulator``, the test suite and the benchmark; production
-modules never import it. Typical use::
-
-    from monitor.simulator import Simulator, load_scenario
-
-    with Simulator(load_scenario(path), state_dir=tmp_path) as sim:
-        sim.ca_path            # trust this CA bundle (a requests.Session with trust_env=False)
-        sim.authority_host     # https://localhost:PORT
-        sim.environment_url("contoso-prod")
-
-See :mod:`monitor.simulator.scenario` for the scenario file format and
-:mod:`monitor.simulator.faults` for fault injection.
+Used by ``monitor demo``, ``monitor simulator``, the test suite and the benchmarks; production
+modules never import it. How to run it, the scenario file format, the fault modes and the
+control interface: docs/simulator.md.
 """
 
 from monitor.simulator.faults import FAMILIES, FAULT_MODES, Fault, FaultMode

@@ -1,22 +1,9 @@
 """The simulator's own certificate authority and its ``localhost`` server certificate.
 
-The simulator serves HTTPS so that clients exercise real TLS verification. Clients trust it by
-pointing a CA bundle setting at :attr:`TlsFiles.ca_path` (``ca.pem`` in the state directory);
-nothing is ever installed into a system trust store and nothing disables verification.
-
-Files in the state directory:
-
-=================  ==========================================================
-``ca.pem``         the CA certificate (give this to clients)
-``ca-key.pem``     the CA private key (mode 0600)
-``server.pem``     the server certificate, for ``localhost``, ``127.0.0.1``, ``::1``
-``server-key.pem`` the server private key (mode 0600)
-=================  ==========================================================
-
-Existing files are reused when they are valid (parseable, key matches certificate, server
-certificate issued by the CA with the expected names, more than :data:`RENEW_BEFORE` left), so
-a standalone simulator keeps the CA a user already configured across restarts. Keys are EC P-256:
-generating and handshaking with them is much cheaper than RSA.
+Clients trust the simulator through a CA bundle setting pointed at :attr:`TlsFiles.ca_path`
+(``ca.pem`` in the state directory); nothing is installed into a system trust store and nothing
+turns verification off. Valid files are reused across restarts; keys are EC P-256. The files and
+when they are renewed: docs/simulator.md ("TLS").
 """
 
 from __future__ import annotations
@@ -150,6 +137,22 @@ def _valid_for_a_while(cert: x509.Certificate, now: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= now and now + RENEW_BEFORE < cert.not_valid_after_utc
 
 
+def _signing_usage(*, certificates: bool) -> x509.KeyUsage:
+    """Return the key usage of a key that signs (TLS handshakes), and *certificates* (and
+    CRLs) too for the CA."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certificates,
+        crl_sign=certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _build_ca_certificate(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
     name = x509.Name(
         [
@@ -167,20 +170,7 @@ def _build_ca_certificate(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> 
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_usage(certificates=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -204,20 +194,7 @@ def _build_server_certificate(
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_usage(certificates=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
         .add_extension(

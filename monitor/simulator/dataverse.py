@@ -1,55 +1,26 @@
-"""The Dataverse part of the simulator: ``WhoAmI`` with membership and service protection limits.
+"""The Dataverse part of the simulator: ``WhoAmI``, metadata reads, membership, service limits.
 
-Each environment is served under ``{authority_host}/env/{url_name}``. WhoAmI validates the bearer
-token (signature, expiry, audience == the environment URL, tenant == the environment's tenant),
-maps the caller to a member of the environment (application user by ``appid``, user by
-``upn``) and spends one request of that member's service-protection budget:
-
-* ``burst_remaining`` requests per ``window_seconds`` window (default 6000 per 300 s), reported
-  in ``x-ms-ratelimit-burst-remaining-xrm-requests``; at zero the answer is 429 with
-  ``Retry-After`` (seconds to the end of the window) and error 0x80072322;
-* a combined execution time (default 1,200,000 ms per window, each request costs
-  :data:`EXECUTION_MS_PER_REQUEST`), reported like Dataverse does in
-  ``x-ms-ratelimit-time-remaining-xrm-requests`` as seconds with a thousands separator and two
-  decimals (``1,199.99``); at zero the answer is 429 with error 0x80072321.
-
-When a window has passed, both counters start again from the environment's limits (a member's
-configured start values apply to the first window only).
-
-Metadata reads (what the monitor's observer asks, under ``api/data/v9.2/``), each spending one
-request of the caller's budget like WhoAmI:
-
-* ``systemusers`` with ``$select``, ``$filter`` (``field eq value`` joined by ``and``) and paging
-  (``Prefer: odata.maxpagesize=N`` or the scenario's ``dataverse_page_size``, with an absolute
-  ``@odata.nextLink``): the members, plus the environment's ``other_noninteractive_users``;
-* ``systemusers({id})/systemuserroles_association`` and ``.../teammembership_association``;
-* ``teams({id})/teamroles_association``.
-
-Every call (WhoAmI and metadata reads alike) is refused with Dataverse's documented 403 answers
-("Web service error codes"), checked in this order: the caller is no member of the environment
-(0x80072560 UserNotMemberOfOrg); the member is disabled (0x80040225); the environment is in
-administration mode and the member holds neither System Administrator nor System Customizer
-(0x8004A113 UserDoesNotHaveAdminOnlyModePermissions); a user in access mode 0 (read-write) or 2
-(read) has no licence (0x8004D24B UserNotAssignedLicense); the member holds no security role,
-directly or through a team (0x80042F09 UserNotAssignedRoles); its roles lack the privilege the
-scenario names (0x80040220, "Principal user ... is missing prv... privilege").
+Each environment is served under ``{authority_host}/env/{url_name}``. Every call validates the
+bearer token, maps the caller to a member of the environment, refuses it with Dataverse's
+documented 403 answers where the member may not call, and spends one request of the member's
+service-protection budget (429 when it is spent). What is served, the order of the checks and
+the limits: docs/simulator.md ("Dataverse").
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
 import time
 import urllib.parse
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
 
+from monitor.simulator.odata import first, offset_of, selected, skiptoken
 from monitor.simulator.scenario import (
     ACCESS_MODE_NON_INTERACTIVE,
     Environment,
@@ -210,18 +181,27 @@ class DataverseService:
         user = self._scenario.users.get(member.user or "")
         return user is not None and bool(user.licences)
 
+    def _admit(
+        self, request: Request, environment: Environment, claims: dict[str, Any] | None
+    ) -> Member | Response:
+        """Return the calling member, or the answer that stops the request: no valid token
+        (401), no member that may call, or the service-protection budget spent. Call with the
+        scenario's lock held."""
+        if claims is None:
+            return self._unauthorized(request, environment)
+        member = self._caller(environment, claims)
+        if isinstance(member, Response):
+            return member
+        limited = self._spend(environment, member)
+        return member if limited is None else limited
+
     def who_am_i(
         self, request: Request, environment: Environment, claims: dict[str, Any] | None
     ) -> Response:
-        if claims is None:
-            return self._unauthorized(request, environment)
         with self._scenario.lock:
-            member = self._caller(environment, claims)
+            member = self._admit(request, environment, claims)
             if isinstance(member, Response):
                 return member
-            limited = self._spend(environment, member)
-            if limited is not None:
-                return limited
             remaining, remaining_ms = member.remaining, member.remaining_ms
             user_id = member.user_id
         url = self.environment_url(environment)
@@ -252,21 +232,16 @@ class DataverseService:
         resource: Sequence[str],
     ) -> Response:
         """Answer a metadata read (see :func:`is_metadata_path`) for a member with a role."""
-        if claims is None:
-            return self._unauthorized(request, environment)
         with self._scenario.lock:
-            member = self._caller(environment, claims)
+            member = self._admit(request, environment, claims)
             if isinstance(member, Response):
                 return member
-            limited = self._spend(environment, member)
-            if limited is not None:
-                return limited
             query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
             try:
                 rows, entity = self._rows(environment, resource)
                 if len(resource) == 1:
-                    rows = _filtered(rows, _first(query, "$filter"), entity)
-                selected = [_selected(row, _first(query, "$select"), entity) for row in rows]
+                    rows = _filtered(rows, first(query, "$filter"), entity)
+                selected = [_selected(row, first(query, "$select"), entity) for row in rows]
             except _QueryError as error:
                 return error.response
             page_size = self._scenario.dataverse_page_size
@@ -276,7 +251,7 @@ class DataverseService:
         url = self.environment_url(environment)
         path = "/".join(resource)
         try:
-            offset = _offset(_first(query, "$skiptoken"))
+            offset = _offset(first(query, "$skiptoken"))
         except _QueryError as error:
             return error.response
         body: dict[str, Any] = {
@@ -285,7 +260,7 @@ class DataverseService:
         }
         if offset + page_size < len(selected):
             params = {key: values[0] for key, values in query.items() if key != "$skiptoken"}
-            params["$skiptoken"] = _skiptoken(offset + page_size)
+            params["$skiptoken"] = skiptoken(offset + page_size)
             body["@odata.nextLink"] = (
                 f"{url}/api/data/v9.2/{path}?{urllib.parse.urlencode(params, safe='$,()')}"
             )
@@ -485,24 +460,18 @@ def _query_error(message: str) -> _QueryError:
     return _QueryError(dataverse_error(400, QUERY_ERROR_CODE, message))
 
 
-def _first(query: Mapping[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[0] if values else None
-
-
 _PRIMARY_KEYS = {"systemuser": "systemuserid", "role": "roleid", "team": "teamid"}
 
 
 def _selected(row: dict[str, Any], select: str | None, entity: str) -> dict[str, Any]:
-    if not select:
+    names, missing = selected(row, select)
+    if missing is not None:
+        raise _query_error(
+            f"Could not find a property named '{missing}' on type "
+            f"'Microsoft.Dynamics.CRM.{entity}'."
+        )
+    if names is None:
         return dict(row)
-    names = [name.strip() for name in select.split(",") if name.strip()]
-    for name in names:
-        if name not in row:
-            raise _query_error(
-                f"Could not find a property named '{name}' on type "
-                f"'Microsoft.Dynamics.CRM.{entity}'."
-            )
     keep = {"@odata.etag", _PRIMARY_KEYS[entity], *names}
     return {key: value for key, value in row.items() if key in keep}
 
@@ -564,18 +533,8 @@ def _max_page_size(prefer: str) -> int | None:
     return None
 
 
-def _skiptoken(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
 def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise _query_error("Invalid $skiptoken.") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "offset" or not number.isdigit():
+    offset = offset_of(token)
+    if offset is None:
         raise _query_error("Invalid $skiptoken.")
-    return int(number)
+    return offset

@@ -1,23 +1,9 @@
 """The Entra ID (v2 endpoint) part of the simulator: discovery, token endpoint, user realm.
 
-Error answers have the exact shape Entra uses (``error``, ``error_description`` ending in the
-Trace ID / Correlation ID / Timestamp lines, ``error_codes``, ``timestamp``, ``trace_id``,
-``correlation_id``, ``error_uri`` and, where Entra sends it, ``suberror``); ``invalid_client``
-answers are HTTP 401 and other OAuth errors HTTP 400. The correlation id echoes the client's
-``client-request-id`` header, as Entra does.
-
-Order of checks on the token endpoint: tenant (90002), tenant restrictions a proxy added
-(``Restrict-Access-To-Tenants`` not listing the tenant: 500021), request shape (900144, 70003),
-app in the tenant (700016; the registration without its service principal: 7000229), service
-principal enabled (7000112), client authentication (7000218, 7000215, 7000222, 700027 with its
-reason, 700021, 700023, 700024), scope (70011, 28000, 1002012, 500011; Dynamics CRM disabled
-for the tenant: 500014), then the grant: for passwords smart lockout (50053), user (50034),
-password (50126), state (50057, 50055, 53003, 50076). :data:`DOCUMENTED_ERRORS` holds the
-answers of further codes, served by the ``aadsts`` fault mode.
-
-Smart lockout: after ``lockout_threshold`` consecutive wrong passwords (that attempt still
-answers 50126) every attempt answers 50053 for ``lockout_seconds``; then
-the counter starts again from zero.
+Error answers have the exact shape Entra uses (the ``error_description`` with its Trace ID /
+Correlation ID / Timestamp lines, ``error_codes``, ``correlation_id`` echoing the client's
+``client-request-id`` ...). The order of the checks on the token endpoint, their AADSTS codes
+and smart lockout: docs/simulator.md ("Entra ID").
 """
 
 from __future__ import annotations
@@ -35,7 +21,7 @@ import time
 import urllib.parse
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -548,12 +534,21 @@ class EntraService:
                 if self._is_graph_scope(form):
                     if application.blocked_by_conditional_access:
                         raise _blocked_by_conditional_access()
-                    return self._graph_token(application, tenant, method, now)
+                    return self._application_token(
+                        application,
+                        tenant,
+                        self._graph_url_cased,
+                        method,
+                        now,
+                        roles=application.graph_permissions,
+                    )
                 resource, _ = self._resource(tenant, form, confidential=True)
                 self._check_resource(tenant, resource)
                 if application.blocked_by_conditional_access:
                     raise _blocked_by_conditional_access()
-                return self._application_token(application, tenant, resource, method, now)
+                return self._application_token(
+                    application, tenant, self._environment_url(resource), method, now
+                )
             if grant_type == "password":
                 resource, scopes = self._resource(tenant, form, confidential=False)
                 self._check_resource(tenant, resource)
@@ -885,14 +880,17 @@ class EntraService:
         self,
         application: Application,
         tenant: Tenant,
-        environment: Environment,
+        audience: str,
         method: str,
         now: float,
+        roles: Sequence[str] = (),
     ) -> dict[str, Any]:
-        claims = self._common_claims(
-            application, tenant, self._environment_url(environment), method, now
-        )
+        """Return an app-only token for *audience* carrying *roles* (a Graph token: the app's
+        Graph permissions)."""
+        claims = self._common_claims(application, tenant, audience, method, now)
         claims.update({"idtyp": "app", "oid": application.object_id, "sub": application.object_id})
+        if roles:
+            claims["roles"] = list(roles)
         lifetime = self._scenario.access_token_lifetime_seconds
         return {
             "token_type": "Bearer",
@@ -908,22 +906,6 @@ class EntraService:
             resource.rstrip("/").lower() == self._graph_url and permission == ".default"
             for resource, permission in pairs
         )
-
-    def _graph_token(
-        self, application: Application, tenant: Tenant, method: str, now: float
-    ) -> dict[str, Any]:
-        """Return an app-only Graph token whose ``roles`` are the app's Graph permissions."""
-        claims = self._common_claims(application, tenant, self._graph_url_cased, method, now)
-        claims.update({"idtyp": "app", "oid": application.object_id, "sub": application.object_id})
-        if application.graph_permissions:
-            claims["roles"] = list(application.graph_permissions)
-        lifetime = self._scenario.access_token_lifetime_seconds
-        return {
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "ext_expires_in": lifetime,
-            "access_token": self._issuer.sign(claims),
-        }
 
     @property
     def _graph_url_cased(self) -> str:

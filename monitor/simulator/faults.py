@@ -1,46 +1,10 @@
 """Fault injection: make one endpoint family misbehave the way real networks and services do.
 
-A :class:`Fault` applies to an endpoint family (``discovery``, ``token``, ``userrealm``,
-``whoami``, ``graph``, ``dataverse`` (metadata reads other than WhoAmI) or ``*`` for all),
-optionally only to requests of one client id, username or environment, optionally only to the
-requests whose resource ``path`` matches a regular expression (searched in the part after
-``/graph/v1.0/`` or ``/api/data/v9.2/``, URL-decoded, with ``?`` and the decoded query string:
-``/teammembership_association``, ``^subscribedSkus``, ``applicationid eq 1a8f``), and optionally
-only to the next ``count`` matching requests. The first matching fault in the scenario's list
-wins. Modes:
-
-==================  =============================================================================
-``http_500``        500 with an HTML error page (also ``http_502``, ``http_503``; 503 carries
-                    ``Retry-After`` when ``retry_after`` > 0)
-``throttle_429``    429 with ``Retry-After: retry_after``; the token endpoint answers an Entra
-                    ``temporarily_unavailable`` JSON body (or plain ``Too Many Requests`` with
-                    ``text_body``), WhoAmI and Dataverse reads the service-protection body,
-                    Graph its ``TooManyRequests`` error
-``loop_detected``   token endpoint only: 400 ``invalid_grant`` AADSTS50196 (request loop)
-``slow``            wait ``seconds`` before handling the request
-``drip``            send the response one byte every ``seconds`` (defeats per-read timeouts)
-``drop``            close the connection without answering
-``hang``            read the request and never answer (until the server stops)
-``malformed_json``  200 with a truncated JSON body
-``html``            200 with an HTML captive-portal page
-``echo``            token endpoint only: the credential sent (password, else client secret) is
-                    echoed back in the error, re-encoded as ``encoding`` says (see
-                    :data:`ECHO_ENCODINGS`): what a careless proxy or server does
-``http_400``        400 with the service's error body (Graph ``BadRequest``, Dataverse
-                    ``0x80060888``, Entra ``invalid_request`` AADSTS900144)
-``http_404``        404 with the service's "does not exist" body (Graph
-                    ``Request_ResourceNotFound``, Dataverse ``0x80040217``)
-``truncated``       the real answer, cut off in the middle of its JSON body
-``missing_field``   the real answer without ``field`` (removed from the object and from every item
-                    of its ``value``)
-``unknown_enum``    the real answer with ``field`` set to ``value`` (default
-                    ``"unknownFutureValue"``, the sentinel Graph's evolvable enumerations use)
-``foreign_next_link``  the real answer with an ``@odata.nextLink`` to another host
-``aadsts``          token endpoint only: Entra's documented answer for the AADSTS code ``value``
-                    (its OAuth error, description, 401 for ``invalid_client``, else 400)
-==================  =============================================================================
-
-Every wait is cut short when the simulator stops, so no fault outlives the server.
+A :class:`Fault` applies to an endpoint family (or ``*``), optionally only to the requests of one
+client id, username or environment, or whose resource path matches a pattern, and optionally
+only to the next ``count`` of them; the first matching fault wins. The modes and what each one
+answers are in docs/simulator.md ("Fault modes"). Every wait is cut short when the simulator
+stops, so no fault outlives the server.
 """
 
 from __future__ import annotations

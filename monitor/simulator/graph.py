@@ -1,31 +1,13 @@
 """The Microsoft Graph part of the simulator: the directory reads of the monitor's observer.
 
-Served under ``{authority_host}/graph/v1.0/`` to app-only tokens the simulator issued for the
-scope ``{authority_host}/graph/.default`` (their ``roles`` claim holds the app's
-``graph_permissions``); the tenant is the token's ``tid``:
-
-=====================================================  ==========================================
-path                                                   permission (or Directory.Read.All)
-=====================================================  ==========================================
-``GET applications(appId='{appId}')``                  Application.Read.All (home tenant only)
-``GET servicePrincipals(appId='{appId}')``             Application.Read.All
-``GET users/{id | userPrincipalName}``                 User.Read.All
-``GET domains``, ``GET domains/{name}``                Domain.Read.All
-``GET subscribedSkus``                                 Organization.Read.All
-``GET organization``                                   Organization.Read.All (or User.Read.All)
-=====================================================  ==========================================
-
-``$select`` is honoured (an unknown property is a 400, as in Graph); collections are paged by the
-scenario's ``graph_page_size`` (or a smaller ``$top``) with an absolute ``@odata.nextLink``.
-Errors have Graph's shape (``{"error": {"code", "message", "innerError"}}``): 401
-``InvalidAuthenticationToken``, 403 ``Authorization_RequestDenied``, 404
-``Request_ResourceNotFound``, 400 ``BadRequest``.
+Served under ``{authority_host}/graph/v1.0/`` to app-only tokens the simulator issued for
+``{authority_host}/graph/.default`` (their ``roles`` claim: the app's ``graph_permissions``);
+the tenant is the token's ``tid``. The paths, the permission each needs, ``$select``, paging and
+Graph's error shapes: docs/simulator.md ("Microsoft Graph").
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import re
@@ -36,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from monitor.simulator.odata import first, offset_of, selected, skiptoken
 from monitor.simulator.scenario import Application, Scenario, Tenant, User, stable_id
 from monitor.simulator.tokens import TokenIssuer
 from monitor.simulator.transport import Request, Response
@@ -392,17 +375,17 @@ class GraphService:
         self, query: Mapping[str, list[str]], items: Sequence[dict[str, Any]], collection: str
     ) -> Response:
         page_size = self._scenario.graph_page_size
-        top = _first(query, "$top")
+        top = first(query, "$top")
         if top is not None:
             if not top.isdigit() or int(top) < 1:
                 raise GraphError(400, "BadRequest", f"Invalid page size specified: '{top}'.")
             page_size = min(page_size, int(top))
-        offset = _offset(_first(query, "$skiptoken"))
+        offset = _offset(first(query, "$skiptoken"))
         page = [_select(item, query) for item in items[offset : offset + page_size]]
         body: dict[str, Any] = {"@odata.context": self._context(collection), "value": page}
         if offset + page_size < len(items):
             params = {key: values[0] for key, values in query.items() if key != "$skiptoken"}
-            params["$skiptoken"] = _token(offset + page_size)
+            params["$skiptoken"] = skiptoken(offset + page_size)
             body["@odata.nextLink"] = (
                 f"{self._graph_url}/v1.0/{collection}?{urllib.parse.urlencode(params, safe='$,')}"
             )
@@ -425,36 +408,15 @@ def _not_found(reference: str) -> GraphError:
     )
 
 
-def _first(query: Mapping[str, list[str]], key: str) -> str | None:
-    values = query.get(key)
-    return values[0] if values else None
-
-
 def _select(item: dict[str, Any], query: Mapping[str, list[str]]) -> dict[str, Any]:
-    selected = _first(query, "$select")
-    if not selected:
-        return dict(item)
-    names = [name.strip() for name in selected.split(",") if name.strip()]
-    for name in names:
-        if name not in item:
-            raise GraphError(
-                400, "BadRequest", f"Could not find a property named '{name}' on type."
-            )
-    return {name: item[name] for name in names}
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+    names, missing = selected(item, first(query, "$select"))
+    if missing is not None:
+        raise GraphError(400, "BadRequest", f"Could not find a property named '{missing}' on type.")
+    return dict(item) if names is None else {name: item[name] for name in names}
 
 
 def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise GraphError(400, "BadRequest", "Invalid $skiptoken.") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "offset" or not number.isdigit():
+    offset = offset_of(token)
+    if offset is None:
         raise GraphError(400, "BadRequest", "Invalid $skiptoken.")
-    return int(number)
+    return offset

@@ -1,138 +1,12 @@
 """Scenarios: the tenants, identities and environments a simulator serves, as a mutable model.
 
-A scenario is a TOML file (parsed with :mod:`tomllib`) or a :class:`Scenario` built in code. The
+A scenario is a TOML file (parsed with :mod:`tomllib`) or a :class:`Scenario` built in code; the
+file format, with a complete commented template, is in docs/simulator.md ("Scenario file"). The
 loaded model is live: the simulator reads it on every request, so a test can revoke a secret,
-disable a user or add a fault while the server runs. Change it through the :class:`Scenario` /
-:class:`~monitor.simulator.Simulator` methods, or hold ``scenario.lock`` while editing the
-dataclasses directly.
-
-File format (every key except those marked *required* is optional)::
-
-    name = "demo"                          # shown by `monitor simulator`
-
-    [settings]
-    lockout_threshold = 10                 # failed password sign-ins before smart lockout
-    lockout_seconds = 60                   # how long a smart lockout lasts
-    access_token_lifetime_seconds = 3599   # "expires_in" and the token's exp
-    graph_page_size = 100                  # Graph list pages (@odata.nextLink beyond)
-    dataverse_page_size = 5000             # Dataverse pages unless Prefer: odata.maxpagesize
-
-    [[tenants]]
-    name = "contoso"                       # required; how the other tables refer to it
-    id = "3f2c9a1e-5b7d-4c1a-9e2f-1a2b3c4d5e6f"  # tenant id (GUID); default: derived from name
-    domain = "contoso.com"                 # default domain; default "<name>.onmicrosoft.com"
-    domains = ["contoso.onmicrosoft.com"]  # further verified domains
-    display_name = "Contoso"               # default: name
-    password_validity_days = 90            # domain password policy; default null (the
-    password_notification_days = 14        # tenant default); 2147483647 means never
-    skus = [                               # subscribed SKUs (Graph subscribedSkus)
-      { part_number = "DYN365_ENTERPRISE_SALES", enabled = 5, consumed = 5 },
-      { part_number = "POWERAPPS_PER_USER", id = "...", enabled = 2, warning = 1,
-        suspended = 0, status = "Warning" },  # consumed: default the users holding it
-      { part_number = "CUSTOM_SKU", applies_to = "User", service_plans = ["DYN365_CDS_P2"] },
-    ]                                      # applies_to / service_plans: default from
-                                           # monitor.simulator.skus (unknown SKUs: no plans)
-    dataverse_disabled = false             # true: Dynamics CRM's service principal is disabled
-                                           # (tokens for environments: AADSTS500014)
-    created = 2019-03-14                   # organization.createdDateTime (default 2022-03-01)
-    federated_domains = ["contoso.com"]    # authenticationType Federated (others: Managed)
-
-    [[apps]]                               # app registrations (with their service principals)
-    client_id = "5c1e8b3a-..."             # required (GUID)
-    tenant = "contoso"                     # required: home tenant (name, id or domain)
-    tenants = ["fabrikam"]                 # other tenants with a service principal
-    name = "Sales sync"                    # display name
-    enabled = true                         # false: the service principal is disabled
-    allow_public_client = false            # "Allow public client flows" (needed for ROPC)
-    blocked_by_conditional_access = false  # a workload-identity CA policy blocks it
-    graph_permissions = ["Application.Read.All"]  # Graph application permissions granted
-    service_principal = true               # false: the enterprise application was deleted from
-                                           # the home tenant (AADSTS7000229)
-    object_id = "..."                      # the service principal's object id
-    secrets = [
-      { value = "s3cr3t", end = 2030-01-01T00:00:00Z },  # end: datetime or date (UTC) ...
-      { value = "old", end = "expired" },                 # ... or "expired", "never",
-      { value = "soon", end = "+10d", name = "2025" },    # ... or an offset: +10d, -2h, +30m
-      { value = "next", start = "-1d", end = "+2y" },     # start: default 30 days ago
-    ]
-    certificates = [
-      { path = "certs/erp.pem" },          # PEM certificate, relative to the scenario file
-      { pem = "-----BEGIN CERTIFICATE-----\n...", end = "+30d" },  # end: default notAfter
-    ]
-
-    [[users]]
-    upn = "svc-sync@contoso.com"           # required
-    password = "..."                       # required
-    tenant = "contoso"                     # default: the tenant owning the UPN's domain
-    name = "Sync service"                  # display name
-    object_id = "..."                      # default: derived from the UPN
-    enabled = true                         # false: AADSTS50057
-    locked = false                         # true: AADSTS50053 until unlocked
-    password_expired = false               # true: AADSTS50055
-    mfa_required = false                   # true: AADSTS50076
-    blocked_by_conditional_access = false  # true: AADSTS53003
-    licences = ["DYN365_ENTERPRISE_SALES"] # SKU part numbers of the tenant's skus
-    password_changed = "-80d"              # lastPasswordChangeDateTime (date, datetime, offset)
-    password_policies = "DisablePasswordExpiration"  # Graph passwordPolicies; default none
-    synced_from_on_premises = false        # onPremisesSyncEnabled
-
-    [[environments]]
-    name = "contoso-prod"                  # required
-    tenant = "contoso"                     # required
-    url_name = "contoso.crm4"              # URL path segment: https://localhost:PORT/env/<url_name>
-    organization_id = "..."                # WhoAmI OrganizationId; default derived
-    business_unit_id = "..."               # WhoAmI BusinessUnitId; default derived
-    request_limit = 6000                   # service protection: requests per window per member
-    window_seconds = 300
-    execution_time_limit_ms = 1200000
-    other_noninteractive_users = 0         # extra non-interactive systemusers (the limit is 7)
-    administration_mode = false            # true: only members holding System Administrator or
-                                           # System Customizer get in (others: 0x8004A113)
-    roles = [{ name = "Integration", template_id = "..." }]  # besides the built-in System
-                                           # Administrator and System Customizer roles
-    teams = [{ name = "Integrators", roles = ["System Customizer"] }]
-
-    [[environments.members]]               # application users and users of the environment
-    app = "5c1e8b3a-..."                   # exactly one of app (client id) / user (UPN)
-    user_id = "..."                        # the systemuserid; default derived
-    disabled = false                       # true: 403 "... is disabled ..."
-    burst_remaining = 6000                 # start of the request counter (default: the limit)
-    time_remaining_ms = 1200000            # start of the execution-time counter
-    access_mode = 4                        # systemuser accessmode; default 4 (non-interactive)
-                                           # for apps, 0 (read-write) for users
-    licensed = true                        # islicensed; default: the user holds a licence.
-                                           # An unlicensed user in access mode 0 (read-write)
-                                           # or 2 (read) is refused (0x8004D24B)
-    roles = ["System Administrator"]       # security roles (unknown names: custom roles);
-                                           # any role lets a member read users, roles, teams;
-                                           # none (directly or through a team): 0x80042F09
-    teams = ["Integrators"]                # team memberships (roles through teams)
-    missing_privilege = "prvReadAccount"   # its roles lack this privilege: 0x80040220
-
-    [[faults]]                             # see monitor.simulator.faults
-    family = "token"                       # discovery | token | userrealm | whoami |
-                                           # graph | dataverse (metadata) | *
-    mode = "throttle_429"                  # http_500 | http_502 | http_503 | throttle_429 |
-                                           # slow | drip | drop | hang | malformed_json | html |
-                                           # loop_detected | echo | http_400 | http_404 |
-                                           # truncated | missing_field | unknown_enum |
-                                           # foreign_next_link
-    seconds = 1.0                          # slow: delay; drip: delay between bytes
-    retry_after = 60                       # throttle_429 / http_503: Retry-After seconds
-    count = 3                              # only the next N matching requests (default: all)
-    client_id = "..."                      # only requests from this client id
-    username = "..."                       # only requests for this user
-    environment = "contoso-prod"           # only requests for this environment
-    text_body = false                      # throttle_429: plain-text body instead of JSON
-    encoding = "percent_lower"             # echo: raw | percent_upper | percent_lower | form |
-                                           # html | json_escaped | base64
-    path = "/teammembership_association"   # only requests whose resource?query matches (regex)
-    field = "capabilityStatus"             # missing_field / unknown_enum: the property
-    value = "unknownFutureValue"           # unknown_enum: its new value
-
-Every problem in a file is reported at once (:class:`ScenarioError`), one line per problem with
-its dotted path, never echoing secret values. Identifiers that are not given are derived from
-names (UUID v5), so restarting a simulator on the same file yields the same ids.
+disable a user or add a fault while the server runs (through the :class:`Scenario` /
+:class:`~monitor.simulator.Simulator` methods, or holding ``scenario.lock``). Every problem in a
+file is reported at once (:class:`ScenarioError`), never echoing a secret; identifiers that are
+not given are derived from names (UUID v5), so they stay the same across restarts.
 """
 
 from __future__ import annotations
@@ -148,7 +22,7 @@ from dataclasses import dataclass, field
 from hashlib import sha1, sha256
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -166,6 +40,7 @@ from monitor.simulator.skus import catalogue_entry
 _ID_NAMESPACE = uuid.UUID("6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40")
 _OFFSET = re.compile(r"^([+-])(\d+)([dhms])$")
 _OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+T = TypeVar("T")
 DEFAULT_REQUEST_LIMIT = 6000
 DEFAULT_WINDOW_SECONDS = 300.0
 DEFAULT_EXECUTION_TIME_LIMIT_MS = 1_200_000
@@ -543,29 +418,21 @@ class Scenario:
     def add_application(self, application: Application) -> Application:
         """Add ``application``; raise ValueError if a tenant it names is unknown."""
         with self.lock:
-            for name in (application.tenant, *application.other_tenants):
-                if name not in self.tenants:
-                    raise ValueError(f"unknown tenant {name!r}")
-            if application.client_id in self.applications:
-                raise ValueError(f"application {application.client_id} already exists")
-            self.applications[application.client_id] = application
+            self._require_tenants(application.tenant, *application.other_tenants)
+            _put(self.applications, application.client_id, application, "application")
         return application
 
     def add_user(self, user: User) -> User:
         """Add ``user``; raise ValueError if its tenant is unknown or the UPN is taken."""
         with self.lock:
-            if user.tenant not in self.tenants:
-                raise ValueError(f"unknown tenant {user.tenant!r}")
-            if user.upn in self.users:
-                raise ValueError(f"user {user.upn} already exists")
-            self.users[user.upn] = user
+            self._require_tenants(user.tenant)
+            _put(self.users, user.upn, user, "user")
         return user
 
     def add_environment(self, environment: Environment) -> Environment:
         """Add ``environment``; raise ValueError if its tenant is unknown or a name is taken."""
         with self.lock:
-            if environment.tenant not in self.tenants:
-                raise ValueError(f"unknown tenant {environment.tenant!r}")
+            self._require_tenants(environment.tenant)
             for other in self.environments.values():
                 if environment.name == other.name or environment.url_name == other.url_name:
                     raise ValueError(f"environment {environment.name!r} already exists")
@@ -576,6 +443,12 @@ class Scenario:
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def _require_tenants(self, *names: str) -> None:
+        """Raise ValueError naming the first of *names* that is not a tenant's name."""
+        for name in names:
+            if name not in self.tenants:
+                raise ValueError(f"unknown tenant {name!r}")
 
     # -- lookups (callers hold the lock when they need a consistent view) --------------------
 
@@ -628,6 +501,13 @@ class Scenario:
 
 
 # -- loading ------------------------------------------------------------------------------------
+
+
+def _put(items: dict[str, T], key: str, item: T, what: str) -> None:
+    """Add *item* under *key*; raise ValueError if the key is taken (*what*: its kind)."""
+    if key in items:
+        raise ValueError(f"{what} {key} already exists")
+    items[key] = item
 
 
 def demo_scenario_path() -> Path:

@@ -1,23 +1,10 @@
-"""The :class:`Simulator`: one loopback HTTPS server imitating Entra ID and Dataverse.
+"""The :class:`Simulator`: one loopback HTTPS server imitating Entra ID, Graph and Dataverse.
 
-Routes (``{authority_host}`` is ``https://localhost:{port}``):
-
-======================================================  ==========  ===========================
-path                                                    family      answered by
-======================================================  ==========  ===========================
-``GET /{tenant}/v2.0/.well-known/openid-configuration``  discovery   :mod:`.entra`
-``POST /{tenant}/oauth2/v2.0/token``                     token       :mod:`.entra`
-``GET /common/userrealm/{upn}?api-version=1.0``          userrealm   :mod:`.entra`
-``GET /env/{url_name}/api/data/v9.2/WhoAmI``             whoami      :mod:`.dataverse`
-``GET /env/{url_name}/api/data/v9.2/systemusers...``     dataverse   :mod:`.dataverse` (metadata)
-``/env/{url_name}/...`` (anything else)                  dataverse   404 (Dataverse JSON)
-``GET /graph/v1.0/...``                                  graph       :mod:`.graph`
-``GET /_simulator/requests``                             (none)      request counters as JSON
-======================================================  ==========  ===========================
-
-``{tenant}`` is a tenant id or one of the tenant's domains. Every request except the control
-path is counted (see :meth:`Simulator.request_count`) *before* faults are applied, so a
-request that a fault answers or drops is still counted.
+It routes each request to its endpoint family (:mod:`.entra`, :mod:`.graph`, :mod:`.dataverse`;
+the table of paths is in docs/simulator.md, "Endpoints"), counts it before any fault applies (a
+request that a fault answers or drops is still counted), applies the first matching fault, and
+offers the control methods that change the live scenario (docs/simulator.md, "Control
+interface").
 """
 
 from __future__ import annotations
@@ -59,8 +46,6 @@ from monitor.simulator.entra import (
 )
 from monitor.simulator.faults import (
     REWRITING_MODES,
-    UNKNOWN_ENUM_VALUE,
-    EchoEncoding,
     Fault,
     FaultMode,
     RequestInfo,
@@ -74,6 +59,7 @@ from monitor.simulator.scenario import (
     Member,
     Scenario,
     Sku,
+    Tenant,
     demo_scenario_path,
     load_scenario,
 )
@@ -323,9 +309,7 @@ class Simulator:
     def authority(self, tenant: str) -> str:
         """Return the msal authority URL for ``tenant`` (a name, id or domain)."""
         with self._scenario.lock:
-            found = self._scenario.find_tenant(tenant)
-        if found is None:
-            raise KeyError(f"no tenant {tenant}")
+            found = self._tenant(tenant)
         return f"{self.authority_host}/{found.tenant_id}"
 
     def token_endpoint(self, tenant: str) -> str:
@@ -399,16 +383,15 @@ class Simulator:
         in the home tenant (the registration stays)."""
         with self._scenario.lock:
             application = self._scenario.application(client_id)
-            if service_principal is not None:
-                application.service_principal = service_principal
             if graph_permissions is not None:
                 application.graph_permissions[:] = graph_permissions
-            if enabled is not None:
-                application.enabled = enabled
-            if allow_public_client is not None:
-                application.allow_public_client = allow_public_client
-            if blocked_by_conditional_access is not None:
-                application.blocked_by_conditional_access = blocked_by_conditional_access
+            _update(
+                application,
+                service_principal=service_principal,
+                enabled=enabled,
+                allow_public_client=allow_public_client,
+                blocked_by_conditional_access=blocked_by_conditional_access,
+            )
 
     def set_user(
         self,
@@ -441,10 +424,6 @@ class Simulator:
                 user.password_policies = password_policies or None
             if password_changed is not None:
                 user.password_changed_at = password_changed.timestamp()
-            if synced_from_on_premises is not None:
-                user.synced_from_on_premises = synced_from_on_premises
-            if enabled is not None:
-                user.enabled = enabled
             if locked is not None:
                 user.locked = locked
                 if not locked:
@@ -454,12 +433,14 @@ class Simulator:
                 user.password = password
                 user.password_changed_at = time.time()
                 user.failed_attempts = 0
-            if password_expired is not None:
-                user.password_expired = password_expired
-            if mfa_required is not None:
-                user.mfa_required = mfa_required
-            if blocked_by_conditional_access is not None:
-                user.blocked_by_conditional_access = blocked_by_conditional_access
+            _update(
+                user,
+                synced_from_on_premises=synced_from_on_premises,
+                enabled=enabled,
+                password_expired=password_expired,
+                mfa_required=mfa_required,
+                blocked_by_conditional_access=blocked_by_conditional_access,
+            )
 
     def add_member(
         self,
@@ -467,18 +448,13 @@ class Simulator:
         *,
         client_id: str | None = None,
         upn: str | None = None,
-        disabled: bool = False,
-        burst_remaining: int | None = None,
         roles: list[str] | None = None,
-        access_mode: int | None = None,
+        **fields: Any,
     ) -> Member:
-        member = Member(
-            app=client_id,
-            user=upn,
-            disabled=disabled,
-            burst_remaining=burst_remaining,
-            access_mode=access_mode,
-        )
+        """Add the application *client_id* or the user *upn* to *environment* with *roles*;
+        *fields*: the member's other fields (``disabled``, ``burst_remaining``,
+        ``access_mode`` ...: see :class:`~monitor.simulator.scenario.Member`)."""
+        member = Member(app=client_id, user=upn, **fields)
         with self._scenario.lock:
             found = self._scenario.environment(environment)
             member.roles = [found.role(name).name for name in roles or []]
@@ -519,12 +495,7 @@ class Simulator:
                 member.roles = [found.role(name).name for name in roles]
             if teams is not None:
                 member.teams = [found.team(name).name for name in teams]
-            if access_mode is not None:
-                member.access_mode = access_mode
-            if licensed is not None:
-                member.licensed = licensed
-            if disabled is not None:
-                member.disabled = disabled
+            _update(member, access_mode=access_mode, licensed=licensed, disabled=disabled)
             if burst_remaining is not None or time_remaining_ms is not None:
                 member.burst_remaining = burst_remaining
                 member.time_remaining_ms = time_remaining_ms
@@ -546,11 +517,11 @@ class Simulator:
         """Change how many non-interactive users the environment has besides its members, or
         put it in (or out of) administration mode."""
         with self._scenario.lock:
-            found = self._scenario.environment(environment)
-            if other_noninteractive_users is not None:
-                found.other_noninteractive_users = other_noninteractive_users
-            if administration_mode is not None:
-                found.administration_mode = administration_mode
+            _update(
+                self._scenario.environment(environment),
+                other_noninteractive_users=other_noninteractive_users,
+                administration_mode=administration_mode,
+            )
 
     def set_tenant(
         self,
@@ -563,13 +534,8 @@ class Simulator:
         """Disable (or enable again) Dynamics CRM's service principal in ``tenant``, change when
         the tenant was created, or which of its domains are federated."""
         with self._scenario.lock:
-            found = self._scenario.find_tenant(tenant)
-            if found is None:
-                raise KeyError(f"no tenant {tenant}")
-            if dataverse_disabled is not None:
-                found.dataverse_disabled = dataverse_disabled
-            if created is not None:
-                found.created = created
+            found = self._tenant(tenant)
+            _update(found, dataverse_disabled=dataverse_disabled, created=created)
             if federated_domains is not None:
                 found.federated_domains = tuple(d.lower() for d in federated_domains)
 
@@ -582,9 +548,7 @@ class Simulator:
     ) -> None:
         """Set the password policy of every domain of ``tenant`` (None: Graph's null)."""
         with self._scenario.lock:
-            found = self._scenario.find_tenant(tenant)
-            if found is None:
-                raise KeyError(f"no tenant {tenant}")
+            found = self._tenant(tenant)
             found.password_validity_days = validity_days
             found.password_notification_days = notification_days
 
@@ -604,25 +568,28 @@ class Simulator:
         """Create or change a subscribed SKU of ``tenant`` (a new one gets the catalogue's
         ``appliesTo`` and service plans unless given)."""
         with self._scenario.lock:
-            found = self._scenario.find_tenant(tenant)
-            if found is None:
-                raise KeyError(f"no tenant {tenant}")
+            found = self._tenant(tenant)
             sku = found.skus.get(part_number) or found.add_sku(Sku(part_number))
-            if enabled is not None:
-                sku.enabled = enabled
-            if consumed is not None:
-                sku.consumed = consumed
-            if warning is not None:
-                sku.warning = warning
-            if suspended is not None:
-                sku.suspended = suspended
-            if status is not None:
-                sku.status = status
-            if applies_to is not None:
-                sku.applies_to = applies_to
+            _update(
+                sku,
+                enabled=enabled,
+                consumed=consumed,
+                warning=warning,
+                suspended=suspended,
+                status=status,
+                applies_to=applies_to,
+            )
             if service_plans is not None:
                 sku.service_plans = list(service_plans)
             return sku
+
+    def _tenant(self, tenant: str) -> Tenant:
+        """Return the tenant named *tenant* (a name, id or domain); KeyError if there is none.
+        Call with the scenario's lock held."""
+        found = self._scenario.find_tenant(tenant)
+        if found is None:
+            raise KeyError(f"no tenant {tenant}")
+        return found
 
     def _member(self, environment: str, client_id: str | None, upn: str | None) -> Member:
         found = self._scenario.environment(environment)
@@ -635,40 +602,11 @@ class Simulator:
             raise KeyError(f"no such member of {environment}")
         return member
 
-    def set_fault(
-        self,
-        family: str,
-        mode: FaultMode,
-        *,
-        seconds: float = 1.0,
-        retry_after: int = 60,
-        count: int | None = None,
-        client_id: str | None = None,
-        username: str | None = None,
-        environment: str | None = None,
-        text_body: bool = False,
-        encoding: EchoEncoding = "raw",
-        path: str | None = None,
-        field: str | None = None,
-        value: str | int = UNKNOWN_ENUM_VALUE,
-    ) -> Fault:
-        """Add a fault (see :mod:`monitor.simulator.faults`); earlier faults take precedence."""
-        fault = Fault(
-            family=family,
-            mode=mode,
-            seconds=seconds,
-            retry_after=retry_after,
-            count=count,
-            client_id=client_id,
-            username=username,
-            environment=environment,
-            text_body=text_body,
-            encoding=encoding,
-            path=path,
-            field=field,
-            value=value,
-        )
-        return self._scenario.add_fault(fault)
+    def set_fault(self, family: str, mode: FaultMode, **options: Any) -> Fault:
+        """Add a fault (see :mod:`monitor.simulator.faults`); earlier faults take precedence.
+        *options*: the fault's other fields (``seconds``, ``retry_after``, ``count``,
+        ``client_id`` ...: see :class:`~monitor.simulator.faults.Fault`)."""
+        return self._scenario.add_fault(Fault(family=family, mode=mode, **options))
 
     def clear_faults(self) -> None:
         with self._scenario.lock:
@@ -978,6 +916,13 @@ class Simulator:
             "Microsoft.Dynamics.CRM.WhoAmIResponse",
             "BusinessUnitId": "00000000-0000-0000-0000-000000000000",
         }
+
+
+def _update(target: object, **changes: object) -> None:
+    """Set each attribute of *target* given a value (None: leave it as it is)."""
+    for name, value in changes.items():
+        if value is not None:
+            setattr(target, name, value)
 
 
 def _fault_path(parts: list[str], query: str) -> str:

@@ -81,6 +81,12 @@ def _string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _table(path: tuple[str, ...], **values: str) -> list[str]:
+    """Return a TOML table of string *values*: a blank line, its header, ``key = "value"``."""
+    header = ".".join(_key(part) for part in path)
+    return ["", f"[{header}]", *(f"{key} = {_string(value)}" for key, value in values.items())]
+
+
 def describe(simulator: Simulator) -> str:
     """Return the text a user needs to point a monitor configuration at ``simulator``."""
     scenario = simulator.scenario
@@ -111,29 +117,22 @@ def describe(simulator: Simulator) -> str:
             )
         for user in scenario.users.values():
             lines.append(f"  {'user':<14} {user.upn}  (tenant {user.tenant})")
-        lines += [
-            "",
-            "Configuration snippet:",
-            "",
-            "[network]",
-            f"ca_bundle = {_string(str(simulator.ca_path))}",
-        ]
+        lines += ["", "Configuration snippet:"]
+        lines += _table(("network",), ca_bundle=str(simulator.ca_path))
         for tenant in scenario.tenants.values():
-            lines += [
-                "",
-                f"[tenants.{_key(tenant.name)}]",
-                f'tenant_id = "{tenant.tenant_id}"',
-                'cloud = "custom"',
-                f'authority_host = "{simulator.authority_host}"',
-                f'graph_url = "{simulator.graph_url}"',
-            ]
+            lines += _table(
+                ("tenants", tenant.name),
+                tenant_id=tenant.tenant_id,
+                cloud="custom",
+                authority_host=simulator.authority_host,
+                graph_url=simulator.graph_url,
+            )
         for env in scenario.environments.values():
-            lines += [
-                "",
-                f"[environments.{_key(env.name)}]",
-                f"tenant = {_string(env.tenant)}",
-                f'url = "{simulator.environment_url(env.name)}"',
-            ]
+            lines += _table(
+                ("environments", env.name),
+                tenant=env.tenant,
+                url=simulator.environment_url(env.name),
+            )
     lines += [
         "",
         "Note: for username/password sign-ins msal first calls "

@@ -39,24 +39,28 @@ def daemon_object(
     """Return the daemon summary for JSON: ``status`` (running, stopping, not_running,
     never_ran, unknown), ``level``, the line people read (``summary``), and what the daemon
     recorded (None where nothing is known)."""
+    status = summary.status
+
+    def recorded(*names: str) -> dict[str, Cell]:
+        return {name: None if status is None else getattr(status, name) for name in names}
+
     fields: dict[str, Cell] = {
         "state": summary.state,
         "stale": summary.stale,
         "clean_stop": summary.clean_stop,
-        "hostname": summary.hostname,
-        "pid": summary.pid,
-        "monitor_version": summary.monitor_version,
-        "config_path": summary.config_path,
-        "started_at": summary.started_at,
-        "last_beat_at": summary.last_beat_at,
+        **recorded(
+            "hostname", "pid", "monitor_version", "config_path", "started_at", "last_beat_at"
+        ),
         "seconds_since_beat": summary.since_beat,
         "stale_after_seconds": summary.stale_after,
-        "last_probe_at": summary.last_probe_at,
-        "probes_since_start": summary.probes_since_start,
-        "identities": summary.identities,
-        "failing_pairs": summary.failing_pairs,
-        "stopped_at": summary.stopped_at,
-        "stop_reason": summary.stop_reason,
+        **recorded(
+            "last_probe_at",
+            "probes_since_start",
+            "identities",
+            "failing_pairs",
+            "stopped_at",
+            "stop_reason",
+        ),
         "note": summary.note,
     }
     document: dict[str, object] = {

@@ -72,33 +72,33 @@ def daemon_line(summary: DaemonSummary, *, zone: tzinfo | None, now: datetime) -
     last heartbeat 12s ago, up 3d 4h, 1,000 identities, last probe 1m ago, 2 pairs not ok" or
     "daemon: NOT RUNNING, last heartbeat 2026-11-26 10:00 (3h ago) on HOST (pid 812); no clean
     stop recorded (crashed, killed or hung?)". Absolute times are wall-clock time in *zone*."""
+    status = summary.status
     if summary.verdict == "never_ran":
         return "daemon: never ran against this database"
-    if summary.last_beat_at is None:
+    if status is None:
         return f"daemon: unknown; {summary.note}"
-    where = f"on {summary.hostname} (pid {summary.pid})"
+    where = f"on {status.hostname} (pid {status.pid})"
     ago = _ago(summary.since_beat)
-    reason = f" ({summary.stop_reason})" if summary.stop_reason else ""
+    reason = f" ({status.stop_reason})" if status.stop_reason else ""
     if summary.verdict == "running":
         parts = [f"daemon: running {where}", f"last heartbeat {ago}"]
-        if summary.started_at is not None:
-            parts.append(f"up {short_duration(max(now - summary.started_at, timedelta(0)))}")
-        parts.append(_count(summary.identities or 0, "identity", "identities"))
-        if summary.last_probe_at is None:
+        parts.append(f"up {short_duration(max(now - status.started_at, timedelta(0)))}")
+        parts.append(_count(status.identities, "identity", "identities"))
+        if status.last_probe_at is None:
             parts.append("no probe yet")
         else:
-            parts.append(f"last probe {_ago(now - summary.last_probe_at)}")
-        if summary.probes_since_start:
-            parts.append(_count(summary.failing_pairs or 0, "pair", "pairs") + " not ok")
+            parts.append(f"last probe {_ago(now - status.last_probe_at)}")
+        if status.probes_since_start:
+            parts.append(_count(status.failing_pairs, "pair", "pairs") + " not ok")
         return ", ".join(parts)
     if summary.verdict == "stopping":
         return f"daemon: stopping{reason} {where}, last heartbeat {ago}"
-    beat = f"last heartbeat {_wall(summary.last_beat_at, zone)} ({ago}) {where}"
+    beat = f"last heartbeat {_wall(status.last_beat_at, zone)} ({ago}) {where}"
     if summary.verdict == "unknown":
         return f"daemon: unknown; {summary.note}; {beat}"
-    if summary.state == "stopped":
+    if status.state == "stopped":
         return f"daemon: NOT RUNNING, {beat}; stopped cleanly{reason}"
-    if summary.state == "stopping":
+    if status.state == "stopping":
         return f"daemon: NOT RUNNING, {beat}; no clean stop recorded (killed while stopping?)"
     return f"daemon: NOT RUNNING, {beat}; no clean stop recorded (crashed, killed or hung?)"
 

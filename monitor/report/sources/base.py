@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from monitor.model.outcomes import Nature, Outcome, Severity, info
+from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
 from monitor.report.model import Level
 
@@ -66,15 +70,61 @@ def select(table: str, names: Sequence[str]) -> str:
     return f"SELECT {', '.join(names)} FROM {table}"  # noqa: S608 - schema constants only
 
 
+R = TypeVar("R")
+
+
+def record_columns(table: str, record: type[Any]) -> tuple[str, ...]:
+    """Return the fields of the row record *record* (a dataclass whose fields are named like
+    the columns) as the columns of *table* a reader relies on (see
+    :func:`monitor.model.schema.columns`)."""
+    return columns(table, *(item.name for item in dataclasses.fields(record)))
+
+
+def to_record(
+    record: Callable[..., R],
+    names: Sequence[str],
+    row: Sequence[Any],
+    *,
+    times: Collection[str] = (),
+    convert: Mapping[str, Callable[[Any], object]] = MappingProxyType({}),
+) -> R:
+    """Return *record* built from a *row* of the columns *names*: the *times* columns (stored
+    microseconds) made aware UTC by :func:`utc`, the *convert* columns by their function, the
+    others as they are."""
+    values = dict(zip(names, row, strict=True))
+    for name in times:
+        values[name] = utc(values[name])
+    for name, function in convert.items():
+        values[name] = function(values[name])
+    return record(**values)
+
+
+def read_table(
+    database: ReportDatabase,
+    table: str,
+    names: Sequence[str],
+    missing_note: str,
+    tail: str = "",
+    parameters: Sequence[object] = (),
+) -> list[Any] | Unavailable:
+    """Return the rows of the columns *names* of *table* (*tail*: the WHERE and ORDER BY
+    clauses, constants with ``?`` for *parameters*), or the note to show when the database
+    lacks the table or a column (see :func:`check_tables`)."""
+    missing = check_tables(database, {table: names}, missing_note)
+    if missing is not None:
+        return missing
+    return database.connection.execute(select(table, names) + tail, parameters).fetchall()
+
+
 def check_tables(
     database: ReportDatabase, expected: Mapping[str, Collection[str]], missing_note: str
 ) -> Unavailable | None:
     """Return None if every expected table exists with at least the expected columns;
     otherwise the note to show (*missing_note* when a table does not exist at all)."""
-    for table, columns in expected.items():
+    for table, names in expected.items():
         if not database.has(table):
             return Unavailable(missing_note)
-        lacking = sorted(set(columns) - database.columns(table))
+        lacking = sorted(set(names) - database.columns(table))
         if lacking:
             return Unavailable(
                 f"the {table} table lacks {', '.join(lacking)}; this report version cannot "

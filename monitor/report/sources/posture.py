@@ -20,10 +20,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from monitor.model.findings import Finding
-from monitor.model.schema import columns
+from monitor.model.schema import TABLES, columns
 from monitor.report.context import IdentityMeta
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import Unavailable, check_tables, select, utc
+from monitor.report.sources.base import Unavailable, read_table, to_record
 
 if TYPE_CHECKING:
     from monitor.config.model import Config
@@ -32,22 +32,11 @@ REQUIRES = "requires the posture migration 0003_posture and a directory read by 
 MISSING = f"no posture data recorded yet ({REQUIRES})"
 NEEDS_CONFIG = "posture needs the configuration (--config): directory facts are judged against it"
 
+# A stored fact is every column but its key and its link to the newest observation (the
+# parameters of monitor.model.observations.stored_observation, which reads them).
 COLUMNS = columns(
-    "posture_fact",
-    "kind",
-    "tenant",
-    "identity",
-    "environment",
-    "subject",
-    "source",
-    "observed",
-    "cause",
-    "reason",
-    "value",
-    "since",
-    "last_observed_at",
+    "posture_fact", *sorted(TABLES["posture_fact"] - {"fact_key", "last_observation_id"})
 )
-TABLES = {"posture_fact": COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -116,12 +105,9 @@ def evaluate(
 ) -> PostureData | Unavailable:
     """Return the posture of the current directory facts at *now*, or a note saying why there
     is none (no posture table, no directory read yet, no configuration)."""
-    missing = check_tables(database, TABLES, MISSING)
-    if missing is not None:
-        return missing
-    rows = database.connection.execute(
-        select("posture_fact", COLUMNS) + " ORDER BY fact_key"
-    ).fetchall()
+    rows = read_table(database, "posture_fact", COLUMNS, MISSING, " ORDER BY fact_key")
+    if isinstance(rows, Unavailable):
+        return rows
     if not rows:
         return Unavailable(MISSING)
     if config is None:
@@ -136,10 +122,9 @@ def evaluate(
 
     observations = []
     for row in rows:
-        values = dict(zip(COLUMNS, row, strict=True))
-        since, last = utc(values.pop("since")), utc(values.pop("last_observed_at"))
-        assert last is not None
-        observation = stored_observation(**values, since=since, last_observed_at=last)
+        observation = to_record(
+            stored_observation, COLUMNS, row, times=("since", "last_observed_at")
+        )
         if observation is not None:  # None: a fact kind written by a newer monitor
             observations.append(observation)
     posture = evaluate_posture(observations, config, now)

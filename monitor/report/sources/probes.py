@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from monitor.model.schema import columns
 from monitor.report.database import ReportDatabase
-from monitor.report.sources.base import day_text, select, stored, utc
+from monitor.report.sources.base import day_text, record_columns, select, stored, to_record, utc
 
 
 @dataclass(frozen=True)
@@ -63,19 +63,7 @@ class ChangeRow:
 
 
 # The columns this source reads, by table (checked against the schema on import).
-STATE_COLUMNS = columns(
-    "identity_state",
-    "identity",
-    "environment",
-    "tenant",
-    "credential_type",
-    "outcome",
-    "since",
-    "last_probe_at",
-    "last_attempt_at",
-    "last_success_at",
-    "consecutive_failures",
-)
+STATE_COLUMNS = record_columns("identity_state", StateRow)
 READS = {
     "identity_state": STATE_COLUMNS,
     "lockout_guard": columns(
@@ -121,26 +109,8 @@ def states(database: ReportDatabase) -> list[StateRow]:
     rows = database.connection.execute(
         select("identity_state", STATE_COLUMNS) + " ORDER BY identity, environment"
     )
-    result: list[StateRow] = []
-    for row in rows:
-        since, last_probe = utc(row[5]), utc(row[6])
-        assert since is not None
-        assert last_probe is not None
-        result.append(
-            StateRow(
-                identity=row[0],
-                environment=row[1],
-                tenant=row[2],
-                credential_type=row[3],
-                outcome=row[4],
-                since=since,
-                last_probe_at=last_probe,
-                last_attempt_at=utc(row[7]),
-                last_success_at=utc(row[8]),
-                consecutive_failures=int(row[9]),
-            )
-        )
-    return result
+    times = ("since", "last_probe_at", "last_attempt_at", "last_success_at")
+    return [to_record(StateRow, STATE_COLUMNS, row, times=times) for row in rows]
 
 
 def guards(database: ReportDatabase, now: datetime) -> dict[str, GuardRow]:

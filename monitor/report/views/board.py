@@ -22,13 +22,7 @@ from monitor.report.model import (
     Cell,
     Column,
     DayCell,
-    ExpiryChart,
-    ExpiryItem,
     Level,
-    Table,
-    UsageChart,
-    UsagePoint,
-    UsageSeries,
     ViewResult,
 )
 from monitor.report.sources import daemon as daemon_source
@@ -40,11 +34,16 @@ from monitor.report.sources.deadlines import all_deadlines
 from monitor.report.views.common import (
     AVAILABILITY_NOTE,
     Options,
+    Ranked,
     availability,
     day_cells,
     deadline_level,
     deadline_words,
+    expiry_chart,
     notes_of,
+    ranked_table,
+    usage_chart,
+    view_result,
     window_days,
     worst,
 )
@@ -163,7 +162,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             latest_usage[usage_row.identity] = usage_row  # ordered by day: the newest wins
             usage_by_identity[usage_row.identity].append(usage_row)
 
-    built: list[tuple[tuple[int, float, str], dict[str, Cell], dict[str, Level]]] = []
+    built: list[Ranked] = []
     strips: list[tuple[tuple[int, float, str], AvailabilityStrip]] = []
     for entry in identities.values():
         cells = day_cells(counts.get(entry.name, {}), first, last)
@@ -188,7 +187,6 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
                 AvailabilityStrip(entry.name, level, cells),
             )
         )
-    built.sort(key=lambda item: item[0])
     strips.sort(key=lambda item: item[0])
 
     wanted_deadlines = [
@@ -206,25 +204,11 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             last,
             tuple(strip for _, strip in strips),
         ),
-        ExpiryChart(
-            "Expiry calendar, the next 90 days",
-            now,
-            min([now, *(deadline.ends_at for deadline in wanted_deadlines)]),
-            now + EXPIRY_HORIZON,
-            tuple(
-                ExpiryItem(d.identity, d.label, d.kind, d.ends_at, d.source)
-                for d in wanted_deadlines
-            ),
+        expiry_chart(
+            "Expiry calendar, the next 90 days", wanted_deadlines, now, now + EXPIRY_HORIZON
         ),
-        UsageChart(
-            "Requests per day against the allocation",
-            tuple(
-                UsageSeries(
-                    name,
-                    tuple(UsagePoint(item.day, item.requests, item.allocation) for item in rows),
-                )
-                for name, rows in sorted(usage_by_identity.items())
-            ),
+        usage_chart(
+            usage_by_identity,
             empty=usage_rows.note
             if isinstance(usage_rows, Unavailable)
             else "no usage data in this period",
@@ -232,23 +216,18 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     )
     notes = notes_of(posture_data, usage_rows, open_incidents)
     notes.append(AVAILABILITY_NOTE)
-    return ViewResult(
-        view="board",
-        title="Status board",
-        generated_at=now,
-        since=context.since,
-        until=context.until,
-        tables=(
-            Table(
-                "identities",
-                "Identities, problems first",
-                COLUMNS,
-                tuple(row for _, row, _ in built),
-                tuple(marks for _, _, marks in built),
-                empty="no identity matches the filters",
-            ),
-        ),
-        primary="identities",
+    table = ranked_table(
+        "identities",
+        "Identities, problems first",
+        COLUMNS,
+        built,
+        empty="no identity matches the filters",
+    )
+    return view_result(
+        context,
+        "board",
+        "Status board",
+        [table],
         notes=tuple(notes),
         charts=charts,
         daemon=daemon_source.summary(database, now),

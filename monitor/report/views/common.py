@@ -1,16 +1,33 @@
-"""Small pieces several views share: window days, deadline wording, level arithmetic."""
+"""Small pieces several views share: the finished result, ranked tables, shared columns,
+window days, deadline wording, level arithmetic, the usage chart."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from monitor.report.context import ReportContext
-from monitor.report.model import LEVEL_RANK, DayCell, Level, short_duration
+from monitor.report.model import (
+    LEVEL_RANK,
+    Cell,
+    Column,
+    DayCell,
+    ExpiryChart,
+    ExpiryItem,
+    Level,
+    Table,
+    UsageChart,
+    UsagePoint,
+    UsageSeries,
+    ViewResult,
+    short_duration,
+)
 from monitor.report.sources.base import Unavailable
 from monitor.report.sources.posture import Deadline
+from monitor.report.sources.usage import UsageRow
 
 # Deadline ladder for the report's colours: what is past is critical, then warning, notice.
 DEADLINE_WARNING = timedelta(days=14)
@@ -22,6 +39,19 @@ AVAILABILITY_NOTE = (
 )
 
 
+# The scope of an incident or a finding, in JSON, CSV and HTML only.
+SCOPE_COLUMNS = (
+    Column("tenant", "TENANT", terminal=False),
+    Column("environment", "ENVIRONMENT", terminal=False),
+    Column("kind", "KIND", terminal=False),
+    Column("subject", "SUBJECT", terminal=False),
+    Column("deadline", "DEADLINE", "time", terminal=False),
+)
+
+# One row of a table still to be ordered: (sort key, cells, marks).
+Ranked = tuple[Any, dict[str, Cell], dict[str, Level]]
+
+
 @dataclass(frozen=True)
 class Options:
     """View options beyond the shared filters (``--within``, ``--open``)."""
@@ -29,6 +59,72 @@ class Options:
     within: timedelta = timedelta(days=90)
     open_only: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def view_result(
+    context: ReportContext,
+    view: str,
+    title: str,
+    tables: Sequence[Table],
+    *,
+    primary: str | None = None,
+    **rest: Any,
+) -> ViewResult:
+    """Return the finished view over the context's window, generated at its ``now``; the
+    first table is the primary one (the one ``--csv`` writes) unless *primary* names another.
+    *rest*: the other fields of :class:`ViewResult` (``until`` overrides the window's end)."""
+    window: dict[str, Any] = {"since": context.since, "until": context.until}
+    return ViewResult(
+        view=view,
+        title=title,
+        generated_at=context.now,
+        tables=tuple(tables),
+        primary=primary or tables[0].name,
+        **(window | rest),
+    )
+
+
+def ranked_table(
+    name: str, title: str, columns: tuple[Column, ...], rows: Iterable[Ranked], *, empty: str
+) -> Table:
+    """Return a table of *rows* in the order of their sort keys."""
+    ordered = sorted(rows, key=lambda item: item[0])
+    return Table(
+        name,
+        title,
+        columns,
+        tuple(cells for _, cells, _ in ordered),
+        tuple(marks for _, _, marks in ordered),
+        empty=empty,
+    )
+
+
+def usage_chart(by_identity: Mapping[str, Iterable[UsageRow]], *, empty: str) -> UsageChart:
+    """Return the chart of requests per day against the allocation, one series per identity."""
+    return UsageChart(
+        "Requests per day against the allocation",
+        tuple(
+            UsageSeries(
+                name, tuple(UsagePoint(row.day, row.requests, row.allocation) for row in rows)
+            )
+            for name, rows in sorted(by_identity.items())
+        ),
+        empty=empty,
+    )
+
+
+def expiry_chart(
+    title: str, deadlines: Sequence[Deadline], now: datetime, end: datetime
+) -> ExpiryChart:
+    """Return the timeline of *deadlines* (in order) from now, or the earliest one already
+    past, to *end*."""
+    return ExpiryChart(
+        title,
+        now,
+        min([now, *(deadline.ends_at for deadline in deadlines)]),
+        end,
+        tuple(ExpiryItem(d.identity, d.label, d.kind, d.ends_at, d.source) for d in deadlines),
+    )
 
 
 def window_days(context: ReportContext) -> tuple[date, date]:

@@ -8,10 +8,18 @@ from datetime import timedelta
 
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
-from monitor.report.model import Cell, Column, ExpiryChart, ExpiryItem, Level, Table, ViewResult
+from monitor.report.model import Cell, Column, Level, Table, ViewResult
 from monitor.report.sources import posture
 from monitor.report.sources.deadlines import all_deadlines
-from monitor.report.views.common import Options, days_left, deadline_level, in_words, notes_of
+from monitor.report.views.common import (
+    Options,
+    days_left,
+    deadline_level,
+    expiry_chart,
+    in_words,
+    notes_of,
+    view_result,
+)
 
 DEFAULT_SINCE = timedelta(days=365)
 
@@ -70,33 +78,14 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     if not context.has_config:
         notes.append("certificate files' own end dates need the configuration (--config)")
     days = int(options.within.total_seconds() // 86400)
-    return ViewResult(
-        view="expiring",
-        title=f"Expiry calendar, the next {days} days",
-        generated_at=now,
-        since=context.since,
-        until=horizon,
-        tables=(
-            Table(
-                "expiring",
-                "What expires, soonest first",
-                COLUMNS,
-                tuple(rows),
-                tuple(marks),
-                empty=f"nothing known to expire within {days} days",
-            ),
-        ),
-        primary="expiring",
-        notes=tuple(notes),
-        charts=(
-            ExpiryChart(
-                f"Expiry calendar, the next {days} days",
-                now,
-                min([now, *(deadline.ends_at for deadline in chosen)]),
-                horizon,
-                tuple(ExpiryItem(d.identity, d.label, d.kind, d.ends_at, d.source) for d in chosen),
-            ),
-        ),
+    title = f"Expiry calendar, the next {days} days"
+    empty = f"nothing known to expire within {days} days"
+    table = Table(
+        "expiring", "What expires, soonest first", COLUMNS, tuple(rows), tuple(marks), empty=empty
+    )
+    chart = expiry_chart(title, chosen, now, horizon)
+    return view_result(
+        context, "expiring", title, [table], until=horizon, notes=tuple(notes), charts=(chart,)
     )
 
 

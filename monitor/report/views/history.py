@@ -34,6 +34,7 @@ from monitor.report.views.common import (
     Options,
     availability,
     day_cells,
+    view_result,
     window_days,
     worst,
 )
@@ -182,13 +183,11 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             f"{identity} has no probe results"
             + (" in the selected environments" if selection.environments else " yet"),
         )
-    return ViewResult(
-        view="history",
-        title=f"History of {identity}",
-        generated_at=context.now,
-        since=context.since,
-        until=context.until,
-        tables=(
+    return view_result(
+        context,
+        "history",
+        f"History of {identity}",
+        (
             Table(
                 "summary",
                 "Per environment",

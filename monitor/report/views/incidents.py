@@ -10,7 +10,7 @@ from monitor.report.database import ReportDatabase
 from monitor.report.model import Cell, Column, Level, Table, ViewResult
 from monitor.report.sources import incidents as source
 from monitor.report.sources.base import Unavailable
-from monitor.report.views.common import Options, as_level
+from monitor.report.views.common import SCOPE_COLUMNS, Options, as_level, view_result
 
 DEFAULT_SINCE = timedelta(days=30)
 
@@ -22,11 +22,7 @@ COLUMNS = (
     Column("status", "STATUS"),
     Column("duration_seconds", "FOR", "duration"),
     Column("summary", "SUMMARY", shrink=3, min_width=10),
-    Column("tenant", "TENANT", terminal=False),
-    Column("environment", "ENVIRONMENT", terminal=False),
-    Column("kind", "KIND", terminal=False),
-    Column("subject", "SUBJECT", terminal=False),
-    Column("deadline", "DEADLINE", "time", terminal=False),
+    *SCOPE_COLUMNS,
     Column("resolved_at", "RESOLVED", "time", terminal=False),
     Column("acknowledged_at", "ACKNOWLEDGED", "time", terminal=False),
 )
@@ -82,22 +78,6 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         )
         marks.append({"level": level_of(incident) if incident.is_open else "ok"})
     title = "Open incidents" if options.open_only else "Incidents"
-    return ViewResult(
-        view="incidents",
-        title=title,
-        generated_at=context.now,
-        since=context.since,
-        until=context.until,
-        tables=(
-            Table(
-                "incidents",
-                title,
-                COLUMNS,
-                tuple(rows),
-                tuple(marks),
-                empty="no open incidents" if options.open_only else "no incidents in this period",
-            ),
-        ),
-        primary="incidents",
-        notes=tuple(notes),
-    )
+    empty = "no open incidents" if options.open_only else "no incidents in this period"
+    table = Table("incidents", title, COLUMNS, tuple(rows), tuple(marks), empty=empty)
+    return view_result(context, "incidents", title, [table], notes=tuple(notes))

@@ -11,10 +11,17 @@ from datetime import timedelta
 from monitor.model.findings import Finding
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
-from monitor.report.model import LEVEL_RANK, Cell, Column, Level, Table, ViewResult
+from monitor.report.model import LEVEL_RANK, Column, ViewResult
 from monitor.report.sources import posture as source
 from monitor.report.sources.base import Unavailable
-from monitor.report.views.common import Options, as_level
+from monitor.report.views.common import (
+    SCOPE_COLUMNS,
+    Options,
+    Ranked,
+    as_level,
+    ranked_table,
+    view_result,
+)
 
 DEFAULT_SINCE = timedelta(days=30)
 
@@ -24,11 +31,7 @@ COLUMNS = (
     Column("severity", "LEVEL", "state"),
     Column("message", "FINDING", shrink=2, min_width=10),
     Column("remedy", "REMEDY", shrink=3, min_width=10),
-    Column("tenant", "TENANT", terminal=False),
-    Column("environment", "ENVIRONMENT", terminal=False),
-    Column("kind", "KIND", terminal=False),
-    Column("subject", "SUBJECT", terminal=False),
-    Column("deadline", "DEADLINE", "time", terminal=False),
+    *SCOPE_COLUMNS,
     Column("source", "SOURCE", terminal=False),
     Column("licences", "LICENCES", terminal=False),
     Column("observed_at", "OBSERVED", "time", terminal=False),
@@ -59,7 +62,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     else:
         findings = data.findings
         profiles = dict(data.profiles)
-    built: list[tuple[tuple[int, str, str], dict[str, Cell], dict[str, Level]]] = []
+    built: list[Ranked] = []
     for finding in findings:
         if not wanted(finding, context):
             continue
@@ -86,23 +89,9 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
                 {"severity": level},
             )
         )
-    built.sort(key=lambda item: item[0])
-    return ViewResult(
-        view="posture",
-        title="Identity posture and advice",
-        generated_at=context.now,
-        since=context.since,
-        until=context.until,
-        tables=(
-            Table(
-                "posture",
-                "Findings, worst first",
-                COLUMNS,
-                tuple(item[1] for item in built),
-                tuple(item[2] for item in built),
-                empty="no posture findings",
-            ),
-        ),
-        primary="posture",
-        notes=tuple(notes),
+    table = ranked_table(
+        "posture", "Findings, worst first", COLUMNS, built, empty="no posture findings"
+    )
+    return view_result(
+        context, "posture", "Identity posture and advice", [table], notes=tuple(notes)
     )

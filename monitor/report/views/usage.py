@@ -8,19 +8,17 @@ from datetime import timedelta
 
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
-from monitor.report.model import (
-    Cell,
-    Column,
-    Level,
-    Table,
-    UsageChart,
-    UsagePoint,
-    UsageSeries,
-    ViewResult,
-)
+from monitor.report.model import Column, Level, ViewResult
 from monitor.report.sources import usage as source
 from monitor.report.sources.base import Unavailable
-from monitor.report.views.common import Options, window_days
+from monitor.report.views.common import (
+    Options,
+    Ranked,
+    ranked_table,
+    usage_chart,
+    view_result,
+    window_days,
+)
 
 DEFAULT_SINCE = timedelta(days=30)
 
@@ -58,7 +56,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     for row in found:
         if context.selection.wants_identity(row.identity, context.tenant_of(row.identity)):
             by_identity[row.identity].append(row)
-    built: list[tuple[float, str, dict[str, Cell], dict[str, Level]]] = []
+    built: list[Ranked] = []
     for identity, rows in by_identity.items():
         newest = rows[-1]
         peak = max(rows, key=lambda row: row.share if row.share is not None else -1.0)
@@ -69,8 +67,7 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
                 marks[key] = level
         built.append(
             (
-                -(newest.share or 0.0),
-                identity,
+                (-(newest.share or 0.0), identity),
                 {
                     "identity": identity,
                     "day": newest.day,
@@ -84,36 +81,13 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
                 marks,
             )
         )
-    built.sort(key=lambda item: (item[0], item[1]))
-    return ViewResult(
-        view="usage",
-        title="API usage against the 24-hour allocation",
-        generated_at=context.now,
-        since=context.since,
-        until=context.until,
-        tables=(
-            Table(
-                "usage",
-                "Newest day per identity, highest share first",
-                COLUMNS,
-                tuple(item[2] for item in built),
-                tuple(item[3] for item in built),
-                empty="no usage in this period",
-            ),
-        ),
-        primary="usage",
-        notes=tuple(notes),
-        charts=(
-            UsageChart(
-                "Requests per day against the allocation",
-                tuple(
-                    UsageSeries(
-                        identity,
-                        tuple(UsagePoint(row.day, row.requests, row.allocation) for row in rows),
-                    )
-                    for identity, rows in sorted(by_identity.items())
-                ),
-                empty=notes[0] if notes else "no usage data in this period",
-            ),
-        ),
+    table = ranked_table(
+        "usage",
+        "Newest day per identity, highest share first",
+        COLUMNS,
+        built,
+        empty="no usage in this period",
     )
+    chart = usage_chart(by_identity, empty=notes[0] if notes else "no usage data in this period")
+    title = "API usage against the 24-hour allocation"
+    return view_result(context, "usage", title, [table], notes=tuple(notes), charts=(chart,))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.commands import db
+from monitor.cli import add_command
 from monitor.model.schema import SCHEMA_REVISIONS
 
 HEAD = SCHEMA_REVISIONS[-1]
@@ -17,7 +17,7 @@ HEAD = SCHEMA_REVISIONS[-1]
 def _run(argv: list[str], config: Path | None = None) -> int:
     parser = argparse.ArgumentParser(prog="monitor")
     parser.add_argument("-c", "--config", default=str(config or "/nonexistent/monitor.toml"))
-    db.add_parser(parser.add_subparsers(dest="command"))
+    add_command(parser.add_subparsers(dest="command"), "db")
     args = parser.parse_args(argv)
     code: int = args.run(args)
     return code

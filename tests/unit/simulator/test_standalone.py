@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from monitor.cli import add_command
 from monitor.commands import simulator as command
 from monitor.simulator import Simulator, demo_scenario_path
 from monitor.simulator.standalone import EXIT_CONFIG, default_state_dir, describe, serve
@@ -86,7 +87,7 @@ def test_default_state_dir_follows_systemd_then_xdg(monkeypatch: pytest.MonkeyPa
 def test_command_module_registers_the_subcommand() -> None:
     """`monitor simulator` parses its options and points at run()."""
     parser = argparse.ArgumentParser()
-    command.add_parser(parser.add_subparsers())
+    add_command(parser.add_subparsers(), "simulator")
     args = parser.parse_args(["simulator", "--scenario", "x.toml", "--port", "0"])
     assert (args.scenario, args.port, args.state_dir, args.run) == (
         Path("x.toml"),

@@ -398,24 +398,17 @@ class _Rules:
         source: str | None = None,
         details: Mapping[str, object] | None = None,
     ) -> None:
-        tenant = observation.tenant
         # "" means "not scoped to one" (a tenant-wide finding from an identity's observation).
         identity = (identity if identity is not None else observation.identity) or None
         environment = (environment if environment is not None else observation.environment) or None
         self.findings.append(
-            Finding(
-                key=Finding.make_key(
-                    kind,
-                    tenant=tenant,
-                    identity=identity,
-                    environment=environment,
-                    subject_id=subject_id,
-                ),
-                kind=kind,
-                level=level,
-                tenant=tenant,
+            Finding.create(
+                kind,
+                level,
+                tenant=observation.tenant,
                 identity=identity,
                 environment=environment,
+                subject_id=subject_id,
                 subject=subject,
                 summary=summary,
                 remedy=remedy,
@@ -424,6 +417,29 @@ class _Rules:
                 deadline=deadline,
                 details=_details(**(details or {})),
             )
+        )
+
+    def broken(
+        self,
+        kind: FindingKind,
+        observation: Observation,
+        *,
+        subject: str,
+        summary: str,
+        remedy: str,
+        subject_id: str,
+    ) -> None:
+        """Add a critical finding of something that has not worked since *observation* first
+        showed it (the deadline: it broke then)."""
+        self.add(
+            kind,
+            Level.CRITICAL,
+            observation,
+            subject=subject,
+            summary=summary,
+            remedy=remedy,
+            subject_id=subject_id,
+            deadline=observation.first_seen,
         )
 
     def deadline(self, identity: str, deadline: Deadline) -> None:
@@ -658,21 +674,18 @@ class _Rules:
                     "every sign-in fails (AADSTS7000229 when the registration is in this "
                     "tenant, 700016 when it is not)"
                 )
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 observation,
                 subject="service principal",
                 summary=f"the app has no service principal in tenant {observation.tenant}: {what}",
                 remedy="re-create the enterprise application (an admin consents to the app in "
                 "this tenant, or `az ad sp create --id <client id>`), or correct client_id",
                 subject_id="service-principal",
-                deadline=observation.first_seen,
             )
         elif fact.account_enabled is False:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 observation,
                 subject=f"service principal '{fact.display_name}'",
                 summary="the app's service principal is disabled: every sign-in fails "
@@ -680,7 +693,6 @@ class _Rules:
                 remedy="enable the enterprise application (Properties › Enabled for users to "
                 "sign in = Yes) if the integration is still needed",
                 subject_id="service-principal",
-                deadline=observation.first_seen,
             )
 
     def user(self, identity: IdentityConfig) -> None:
@@ -700,9 +712,8 @@ class _Rules:
         account = account_observation.fact
         assert isinstance(account, UserAccount)
         if not account.found:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 account_observation,
                 subject=f"user {identity.username}",
                 summary=f"no user {identity.username} in tenant {tenant} (deleted or renamed): "
@@ -710,13 +721,11 @@ class _Rules:
                 remedy="restore the deleted user, or correct username (and move the "
                 "integration to an application user)",
                 subject_id="account",
-                deadline=account_observation.first_seen,
             )
             return
         if account.account_enabled is False:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 account_observation,
                 subject=f"user {account.user_principal_name}",
                 summary=f"the account {account.user_principal_name} is disabled in Entra ID: "
@@ -724,7 +733,6 @@ class _Rules:
                 remedy="re-enable the account if the integration still needs it; if its owner "
                 "left, move the integration to an application user",
                 subject_id="account",
-                deadline=account_observation.first_seen,
             )
         self.password(identity, account, account_observation)
         if licences_observation is not None and isinstance(licences_observation.fact, UserLicences):
@@ -843,22 +851,19 @@ class _Rules:
                     if identity.kind == "application"
                     else f"add the user to {environment} (and its security group) with a role"
                 )
-                self.add(
+                self.broken(
                     FindingKind.NOT_IN_ENVIRONMENT,
-                    Level.CRITICAL,
                     observation,
                     subject=f"systemuser in {environment}",
                     summary=f"not a user of environment {environment}: Dataverse refuses every "
                     "call (403 0x80072560)",
                     remedy=how,
                     subject_id="membership",
-                    deadline=observation.first_seen,
                 )
                 continue
             if user.is_disabled:
-                self.add(
+                self.broken(
                     FindingKind.ACCOUNT_DISABLED,
-                    Level.CRITICAL,
                     observation,
                     subject=f"systemuser '{user.full_name}' in {environment}",
                     summary=f"disabled in environment {environment}: Dataverse refuses every call",
@@ -866,7 +871,6 @@ class _Rules:
                     "their licence, leave the environment's security group or are disabled in "
                     "Entra ID",
                     subject_id="systemuser",
-                    deadline=observation.first_seen,
                 )
             self.unlicensed(identity, environment, user, observation)
             roles = self.index.one("security_roles", tenant, name, environment)
@@ -877,9 +881,8 @@ class _Rules:
                 continue
             assert isinstance(roles.fact, SecurityRoles)
             if not roles.fact.roles and not user.is_disabled:
-                self.add(
+                self.broken(
                     FindingKind.SECURITY_ROLE,
-                    Level.CRITICAL,
                     roles,
                     subject=f"security roles in {environment}",
                     summary=f"holds no security role in {environment}, directly or through a "
@@ -888,7 +891,6 @@ class _Rules:
                     f"integration uses) to the identity's user in {environment}, directly or "
                     "through a team",
                     subject_id="no-role",
-                    deadline=roles.first_seen,
                 )
             for grant in roles.fact.roles:
                 if grant.is_system_administrator or grant.is_system_customizer:
@@ -1118,18 +1120,13 @@ class _Rules:
     def password_sign_in(self, identity: IdentityConfig) -> None:
         """Advice for every password identity: the sign-in it relies on is being retired."""
         self.findings.append(
-            Finding(
-                key=Finding.make_key(
-                    FindingKind.IDENTITY_TYPE,
-                    tenant=identity.tenant,
-                    identity=identity.name,
-                    subject_id="password-sign-in",
-                ),
-                kind=FindingKind.IDENTITY_TYPE,
-                level=Level.INFO,
+            Finding.create(
+                FindingKind.IDENTITY_TYPE,
+                Level.INFO,
                 tenant=identity.tenant,
                 identity=identity.name,
                 environment=None,
+                subject_id="password-sign-in",
                 subject=f"password sign-in of {identity.username or identity.name}",
                 summary="signs in with username and password (ROPC): MSAL deprecates this flow "
                 "for public clients, and it stops working as soon as multifactor "

@@ -33,7 +33,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from monitor.model.findings import Finding, FindingKind, Level
@@ -204,6 +203,18 @@ def probe_findings(
     return findings
 
 
+def _key(kind: FindingKind, identity: IdentityConfig, environment: str | None = None) -> str:
+    """Return the key of a probe finding about *identity* (in *environment*, for the kinds
+    found per environment)."""
+    return Finding.make_key(
+        kind,
+        tenant=identity.tenant,
+        identity=identity.name,
+        environment=environment,
+        subject_id=SOURCE,
+    )
+
+
 def _credential_words(identity: IdentityConfig) -> str:
     if identity.credential_type == "password":
         return f"the password of {identity.username or identity.name}"
@@ -277,16 +288,10 @@ def _definitive(
     summary = f"{summary_words}{_privilege_words(outcome, lead)}{_code_words(lead)}"
     if not failing:
         summary += "; it worked again at the last check, waiting for a second success"
-    return Finding(
-        key=Finding.make_key(
-            kind,
-            tenant=identity.tenant,
-            identity=identity.name,
-            environment=environment if kind in PER_ENVIRONMENT else None,
-            subject_id=SOURCE,
-        ),
-        kind=kind,
-        level=Level.CRITICAL,
+    return Finding.create(
+        kind,
+        Level.CRITICAL,
+        key=_key(kind, identity, environment if kind in PER_ENVIRONMENT else None),
         tenant=identity.tenant,
         identity=identity.name,
         environment=environment,
@@ -295,17 +300,15 @@ def _definitive(
         remedy=remedy,
         observed_at=max(pair.state.last_probe_at for pair in members),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": outcome.value,
-                "environments": environments,
-                "failing_since": since.isoformat(),
-                "aadsts_code": lead.aadsts_code,
-                "correlation_id": lead.correlation_id,
-                RECOVERING: not failing,
-                "resolve_after_successes": rules.resolve_after_successes,
-            }
-        ),
+        details={
+            "outcome": outcome.value,
+            "environments": environments,
+            "failing_since": since.isoformat(),
+            "aadsts_code": lead.aadsts_code,
+            "correlation_id": lead.correlation_id,
+            RECOVERING: not failing,
+            "resolve_after_successes": rules.resolve_after_successes,
+        },
     )
 
 
@@ -326,18 +329,13 @@ def _maintenance_finding(environment: str, members: list[tuple[IdentityConfig, _
     outcome_info = info(Outcome.MAINTENANCE)
     since = min(pair.failing_since for _, pair in members)
     names = sorted({member.name for member, _ in members})
-    return Finding(
-        key=Finding.make_key(
-            FindingKind.MAINTENANCE,
-            tenant=identity.tenant,
-            environment=environment,
-            subject_id=SOURCE,
-        ),
-        kind=FindingKind.MAINTENANCE,
-        level=Level.WARNING,
+    return Finding.create(
+        FindingKind.MAINTENANCE,
+        Level.WARNING,
         tenant=identity.tenant,
         identity=None,
         environment=environment,
+        subject_id=SOURCE,
         subject=f"environment {environment}",
         summary=f"environment {environment} is in administration mode since {_when(since)} "
         f"(planned maintenance, 0x8004a113): only System Administrators and System "
@@ -345,13 +343,11 @@ def _maintenance_finding(environment: str, members: list[tuple[IdentityConfig, _
         remedy=outcome_info.remedy,
         observed_at=max(pair.state.last_probe_at for _, pair in members),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": Outcome.MAINTENANCE.value,
-                "identities": names,
-                "failing_since": since.isoformat(),
-            }
-        ),
+        details={
+            "outcome": Outcome.MAINTENANCE.value,
+            "identities": names,
+            "failing_since": since.isoformat(),
+        },
     )
 
 
@@ -387,15 +383,10 @@ def _cannot_verify_finding(
             f"checks of {identity.name} work again; waiting for "
             f"{rules.resolve_after_successes} successes in a row"
         )
-    return Finding(
-        key=Finding.make_key(
-            FindingKind.CANNOT_VERIFY,
-            tenant=identity.tenant,
-            identity=identity.name,
-            subject_id=SOURCE,
-        ),
-        kind=FindingKind.CANNOT_VERIFY,
-        level=Level.WARNING,
+    return Finding.create(
+        FindingKind.CANNOT_VERIFY,
+        Level.WARNING,
+        key=_key(FindingKind.CANNOT_VERIFY, identity),
         tenant=identity.tenant,
         identity=identity.name,
         environment=environments[0] if len(identity.environments) == 1 else None,
@@ -404,16 +395,14 @@ def _cannot_verify_finding(
         remedy=outcome_info.remedy,
         observed_at=max(pair.state.last_probe_at for pair in members),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": outcome.value,
-                "environments": environments,
-                "failing_since": since.isoformat(),
-                "failures": failures,
-                COVERED_BY: tenant_key,
-                RECOVERING: not due,
-            }
-        ),
+        details={
+            "outcome": outcome.value,
+            "environments": environments,
+            "failing_since": since.isoformat(),
+            "failures": failures,
+            COVERED_BY: tenant_key,
+            RECOVERING: not due,
+        },
     )
 
 
@@ -466,10 +455,10 @@ def _tenant_finding(
         )
     else:
         summary = f"the checks of tenant {tenant} work again; waiting for a second success"
-    return Finding(
+    return Finding.create(
+        FindingKind.CANNOT_VERIFY,
+        Level.WARNING,
         key=key,
-        kind=FindingKind.CANNOT_VERIFY,
-        level=Level.WARNING,
         tenant=tenant,
         identity=None,
         environment=None,
@@ -478,15 +467,13 @@ def _tenant_finding(
         remedy=TENANT_REMEDY,
         observed_at=max(pair.state.last_probe_at for pair in pairs_all),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcomes": outcomes,
-                "identities": [identity.name for identity, _, _ in considered],
-                "failing": failing_identities,
-                "failing_since": since.isoformat(),
-                RECOVERING: not due,
-            }
-        ),
+        details={
+            "outcomes": outcomes,
+            "identities": [identity.name for identity, _, _ in considered],
+            "failing": failing_identities,
+            "failing_since": since.isoformat(),
+            RECOVERING: not due,
+        },
     )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.config.model import AlertRules
 from monitor.findings.probes import COVERED_BY, RECOVERING
@@ -165,6 +166,24 @@ def plan(
     return changes
 
 
+# What an incident takes over from its finding, when it opens and at every evaluation after.
+_FOLLOWED = (
+    "environment",
+    "subject",
+    "summary",
+    "remedy",
+    "source",
+    "deadline",
+    "observed_at",
+    "details",
+)
+
+
+def _followed(finding: Finding) -> dict[str, Any]:
+    """Return the fields of *finding* an incident follows (:data:`_FOLLOWED`)."""
+    return {name: getattr(finding, name) for name in _FOLLOWED}
+
+
 def _open(finding: Finding, now: datetime, rules: AlertRules, muted: Muted) -> Change:
     level = finding.level.value
     incident = IncidentRecord(
@@ -174,15 +193,8 @@ def _open(finding: Finding, now: datetime, rules: AlertRules, muted: Muted) -> C
         level=level,
         tenant=finding.tenant,
         identity=finding.identity,
-        environment=finding.environment,
-        subject=finding.subject,
-        summary=finding.summary,
-        remedy=finding.remedy,
-        source=finding.source,
-        deadline=finding.deadline,
         opened_at=now,
-        observed_at=finding.observed_at,
-        details=finding.details,
+        **_followed(finding),
     )
     if finding.deadline is not None:
         rung = current_rung(finding.deadline, now, rules.expiry_ladder_days)
@@ -213,18 +225,7 @@ def _update(
             remedy=incident.remedy,
             details=incident.details,
         )
-    after = replace(
-        incident,
-        level=level,
-        environment=finding.environment,
-        subject=finding.subject,
-        summary=finding.summary,
-        remedy=finding.remedy,
-        source=finding.source,
-        deadline=finding.deadline,
-        observed_at=finding.observed_at,
-        details=finding.details,
-    )
+    after = replace(incident, level=level, **_followed(finding))
     events: list[Event] = []
     notice: Event | None = None
     if level_rank(level) > level_rank(incident.level):

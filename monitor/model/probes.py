@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from monitor import __version__
 from monitor.model.outcomes import Outcome
+from monitor.model.records import same_named
 
 Stage = Literal["token", "dataverse", "guard", "deadline"]
 
@@ -74,6 +75,42 @@ class ProbeResult:
 
     def evolve(self, **changes: object) -> ProbeResult:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def of(
+        cls,
+        identity: ProbedIdentity,
+        environment: str,
+        started_at: datetime,
+        outcome: Outcome,
+        stage: Stage,
+        **fields: Any,
+    ) -> ProbeResult:
+        """Return a result of *identity* in *environment* (``duration_ms`` 0 unless given)."""
+        fields.setdefault("duration_ms", 0)
+        return cls(
+            identity=identity.name,
+            environment=environment,
+            tenant=identity.tenant,
+            credential_type=identity.credential_type,
+            started_at=started_at,
+            outcome=outcome,
+            stage=stage,
+            **fields,
+        )
+
+
+class ProbedIdentity(Protocol):
+    """What a result names of the identity it probed (a configured identity)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def credential_type(self) -> str: ...
 
 
 RunKind = Literal["check", "scheduled", "demo"]
@@ -139,12 +176,12 @@ class IdentityState:
     outcome: Outcome
     since: datetime
     last_probe_at: datetime
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    consecutive_failures: int
-    consecutive_successes: int
-    credential_fingerprint: str | None
-    last_result_id: int | None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    credential_fingerprint: str | None = None
+    last_result_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,21 +213,8 @@ def next_state(
     at = result.started_at
     ok = result.outcome is Outcome.OK
     if previous is None:
-        return IdentityState(
-            identity=result.identity,
-            environment=result.environment,
-            tenant=result.tenant,
-            credential_type=result.credential_type,
-            outcome=result.outcome,
-            since=at,
-            last_probe_at=at,
-            last_attempt_at=at if result.attempted else None,
-            last_success_at=at if result.attempted and ok else None,
-            consecutive_failures=1 if result.attempted and not ok else 0,
-            consecutive_successes=1 if result.attempted and ok else 0,
-            credential_fingerprint=result.credential_fingerprint,
-            last_result_id=result_id,
-        )
+        # No history yet: the pair's state before any result, which this one moves like any other.
+        previous = same_named(IdentityState, result, since=at, last_probe_at=at)
     changed = previous.outcome != result.outcome
     state = replace(
         previous,

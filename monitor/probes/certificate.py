@@ -69,15 +69,11 @@ class ApplicationCertificateProbe(MsalProbe):
         if self._signer is None:
             raise RuntimeError("prepare() did not load the certificate")
         assertion = BoundAssertion(self._signer)
-        app = msal.ConfidentialClientApplication(
-            self.identity.client_id,
+        app = self.application(
+            msal.ConfidentialClientApplication,
+            client,
+            tenant,
             client_credential={"client_assertion": assertion},
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
         )
         # The audience is the token endpoint msal just discovered (or found in the cache).
         assertion.audience = app.authority.token_endpoint

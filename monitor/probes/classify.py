@@ -24,14 +24,15 @@ import re
 import ssl
 import urllib.parse
 from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
 from monitor.http import DeadlineExceeded, HttpResponse, ResponseTooLarge, TrustStoreError
 from monitor.model.outcomes import Outcome
-from monitor.model.probes import RateLimit
+from monitor.model.probes import ProbeResult, RateLimit
 from monitor.secrets import MASK, scrub
 
 MESSAGE_LIMIT = 300
@@ -243,6 +244,15 @@ class DataverseVerdict(NamedTuple):
     rate_limit: RateLimit
     user_id: str | None
     organization_id: str | None
+
+
+_RESULT_FIELDS = frozenset(field.name for field in fields(ProbeResult)) - {"outcome", "message"}
+
+
+def result_fields(answer: TokenError | Failure | DataverseVerdict) -> dict[str, Any]:
+    """Return what a probe result records of a classified answer besides its outcome and
+    message: the fields it names alike (codes, ids, rate limit, user)."""
+    return {name: value for name, value in answer._asdict().items() if name in _RESULT_FIELDS}
 
 
 # --- text hygiene ----------------------------------------------------------------------------

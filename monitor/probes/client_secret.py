@@ -23,15 +23,11 @@ class ApplicationSecretProbe(MsalProbe):
         secret = self.identity.secret
         if secret is None:
             raise ValueError("the identity has no client secret")
-        app = msal.ConfidentialClientApplication(
-            self.identity.client_id,
+        app = self.application(
+            msal.ConfidentialClientApplication,
+            client,
+            tenant,
             client_credential=secret.reveal(),
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),  # fresh: a cached token would hide a revoked secret
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
         )
         result: Mapping[str, Any] = app.acquire_token_for_client(
             scopes=[f"{environment.url.rstrip('/')}/.default"]

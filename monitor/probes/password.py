@@ -88,15 +88,7 @@ class UserPasswordProbe(MsalProbe):
         password = self.identity.password
         if not username or password is None:
             raise ValueError("the identity has no username or password")
-        app = msal.PublicClientApplication(
-            self.identity.client_id,
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
-        )
+        app = self.application(msal.PublicClientApplication, client, tenant)
         with _ROPC_WARNING.active():
             result: Mapping[str, Any] = app.acquire_token_by_username_password(
                 username,

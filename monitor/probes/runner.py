@@ -22,7 +22,9 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+import msal
 
 from monitor.config.model import Config, EnvironmentConfig, IdentityConfig, TenantConfig
 from monitor.http import DeadlineExceeded, HttpClient, HttpResponse
@@ -34,11 +36,14 @@ from monitor.probes.classify import (
     classify_token_error,
     explain_exception,
     parse_retry_after,
+    result_fields,
     sanitise,
 )
 from monitor.probes.context import ProbeContext
 from monitor.probes.dataverse import call_whoami
 from monitor.secrets import MASK
+
+App = TypeVar("App", bound=msal.ClientApplication)
 
 # msal's ``token_source`` for a token that came from a real round trip (not "cache"/"broker").
 TOKEN_FROM_IDENTITY_PROVIDER = "identity_provider"  # noqa: S105 - a label, not a secret
@@ -136,6 +141,23 @@ class MsalProbe(abc.ABC):
     @staticmethod
     def authority(tenant: TenantConfig) -> str:
         return f"{tenant.authority_host.rstrip('/')}/{tenant.tenant_id}"
+
+    def application(
+        self, kind: type[App], client: HttpClient, tenant: TenantConfig, **credential: Any
+    ) -> App:
+        """Return a fresh msal application of *kind* for this identity (see the module
+        docstring); *credential*: ``client_credential`` of a confidential client."""
+        app: App = kind(
+            self.identity.client_id,
+            authority=self.authority(tenant),
+            token_cache=msal.TokenCache(),  # fresh: a cached token would hide a revoked credential
+            http_client=client,
+            http_cache=self.context.discovery_cache,
+            instance_discovery=False,
+            azure_region=False,
+            **credential,
+        )
+        return app
 
     # --- the shared flow ---------------------------------------------------------------------
 
@@ -257,16 +279,13 @@ class MsalProbe(abc.ABC):
                     error.outcome,
                     "token",
                     error.message,
-                    aadsts_code=error.aadsts_code,
-                    oauth_error=error.oauth_error,
-                    correlation_id=error.correlation_id,
-                    trace_id=error.trace_id,
                     http_status=status,
                     rate_limit=RateLimit(
                         retry_after_seconds=parse_retry_after(last.headers)
                         if last is not None
                         else None
                     ),
+                    **result_fields(error),
                 ),
                 signed_in=False,
             )
@@ -305,10 +324,8 @@ class MsalProbe(abc.ABC):
                 verdict.message,
                 http_status=status,
                 dataverse_error_code=verdict.error_code,
-                rate_limit=verdict.rate_limit,
-                user_id=verdict.user_id,
-                organization_id=verdict.organization_id,
                 token_source=token_source,
+                **result_fields(verdict),
             ),
             signed_in=True,
         )
@@ -340,12 +357,8 @@ class MsalProbe(abc.ABC):
             failure.outcome,
             stage,
             sanitise(f"{failure.message} while {doing}"),
-            http_status=failure.http_status,
-            aadsts_code=failure.aadsts_code,
-            oauth_error=failure.oauth_error,
-            correlation_id=failure.correlation_id,
-            trace_id=failure.trace_id,
             rate_limit=RateLimit(retry_after_seconds=failure.retry_after_seconds),
+            **result_fields(failure),
             **fields,
         )
 
@@ -360,16 +373,13 @@ class MsalProbe(abc.ABC):
         message: str,
         **fields: Any,
     ) -> ProbeResult:
-        duration_ms = max(0, int((self.context.monotonic() - start) * 1000))
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            stage=stage,
+        return ProbeResult.of(
+            self.identity,
+            environment,
+            started_at,
+            outcome,
+            stage,
+            duration_ms=max(0, int((self.context.monotonic() - start) * 1000)),
             message=sanitise(message),
             credential_fingerprint=fingerprint,
             **fields,
@@ -395,19 +405,7 @@ class MsalProbe(abc.ABC):
     def _setup_failed(
         self, failure: Failure, environment: str, fingerprint: str | None
     ) -> ProbeResult:
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=self.context.clock(),
-            duration_ms=0,
-            outcome=failure.outcome,
-            stage="token",
-            attempted=False,
-            message=sanitise(failure.message),
-            credential_fingerprint=fingerprint,
-        )
+        return self._not_attempted(environment, self.context.clock(), failure, fingerprint)
 
     def _internal_error(
         self, environment: str, exc: BaseException, fingerprint: str | None
@@ -416,17 +414,23 @@ class MsalProbe(abc.ABC):
             started_at = self.context.clock()
         except Exception:
             started_at = utc_epoch()
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=started_at,
-            duration_ms=0,
-            outcome=Outcome.UNCLASSIFIED,
-            stage="token",
+        failure = Failure(
+            Outcome.UNCLASSIFIED, f"internal error in the probe: {type(exc).__name__}"
+        )
+        return self._not_attempted(environment, started_at, failure, fingerprint)
+
+    def _not_attempted(
+        self, environment: str, started_at: datetime, failure: Failure, fingerprint: str | None
+    ) -> ProbeResult:
+        """Return the result of an environment no sign-in was tried in, because of *failure*."""
+        return ProbeResult.of(
+            self.identity,
+            environment,
+            started_at,
+            failure.outcome,
+            "token",
             attempted=False,
-            message=sanitise(f"internal error in the probe: {type(exc).__name__}"),
+            message=sanitise(failure.message),
             credential_fingerprint=fingerprint,
         )
 

@@ -156,15 +156,12 @@ def held_result(
         f"{hold.until:%Y-%m-%d %H:%M:%S} UTC"
     )
     remaining = max(0, math.ceil((hold.until - now).total_seconds()))
-    return ProbeResult(
-        identity=identity.name,
-        environment=environment,
-        tenant=identity.tenant,
-        credential_type=identity.credential_type,
-        started_at=now,
-        duration_ms=0,
-        outcome=Outcome.THROTTLED,
-        stage="guard",
+    return ProbeResult.of(
+        identity,
+        environment,
+        now,
+        Outcome.THROTTLED,
+        "guard",
         attempted=False,
         message=message,
         http_status=event.http_status,

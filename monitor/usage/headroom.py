@@ -22,6 +22,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from monitor.model.records import same_named
+
 if TYPE_CHECKING:
     from monitor.model.probes import ProbeResult
 
@@ -70,10 +72,9 @@ def headroom_of(
     time_ms, time_share = _share(result.rate_limit.time_remaining, time_limit_ms)
     if burst_share is None and time_share is None:
         return None
-    return Headroom(
-        identity=result.identity,
-        environment=result.environment,
-        tenant=result.tenant,
+    return same_named(
+        Headroom,
+        result,
         observed_at=result.started_at,
         burst_remaining=burst,
         time_remaining_ms=time_ms,

@@ -105,6 +105,15 @@ class HttpClient(Protocol):
     def post(self, url: str, **kwargs: Any) -> HttpResponse: ...
 
 
+def odata_error(body: object) -> Mapping[str, Any] | None:
+    """Return the ``error`` object of a parsed OData error body (Graph's and Dataverse's
+    ``{"error": {"code": ..., "message": ...}}``), or None when *body* is not one."""
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    return error if isinstance(error, Mapping) else None
+
+
 def resolve_trust_store(network: NetworkConfig) -> str:
     """Given the network settings, return the CA file or directory every request verifies with.
 
@@ -220,7 +229,10 @@ _CURRENT_SLOT: contextvars.ContextVar[_DeadlineSlot | None] = contextvars.Contex
 )
 
 
-class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+class _DeadlineConnection(urllib3.connection.HTTPConnection):
+    """A connection whose socket the watchdog can shut down when the request's deadline
+    passes (the base of the HTTP and the HTTPS connection)."""
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
         slot = _CURRENT_SLOT.get()
         if slot is not None:
@@ -228,12 +240,12 @@ class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
         return super().getresponse()
 
 
-class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        slot = _CURRENT_SLOT.get()
-        if slot is not None:
-            slot.register(self.sock)
-        return super().getresponse()
+class _DeadlineHTTPConnection(_DeadlineConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _DeadlineHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -408,21 +420,44 @@ class MonitorSession(requests.Session):
         response.close()  # the body is consumed: this returns the connection to the pool
 
 
-class BoundedClient:
+class RecordingClient:
+    """msal's ``http_client``: GET and POST go through :meth:`send`, and the last answer is
+    kept, because msal raises without saying which answer it could not read (the last answer
+    tells a throttled or failing service apart from a malformed body)."""
+
+    def __init__(self) -> None:
+        self.last: HttpResponse | None = None
+
+    def get(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._record("GET", url, kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._record("POST", url, kwargs)
+
+    def close(self) -> None:
+        """Keep the session underneath open: msal may call this, the session outlives it."""
+
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        """Send one request (*kwargs* as ``requests`` takes them) and return its answer."""
+        raise NotImplementedError
+
+    def _record(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        self.last = None
+        response = self.send(method, url, kwargs)
+        self.last = response
+        return response
+
+
+class BoundedClient(RecordingClient):
     """msal's ``http_client`` for one probe: every request ends by the same deadline."""
 
     def __init__(self, session: MonitorSession, deadline: float) -> None:
+        super().__init__()
         self.session = session
         self.deadline = deadline
 
-    def get(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.session.request("GET", url, deadline=self.deadline, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.session.request("POST", url, deadline=self.deadline, **kwargs)
-
-    def close(self) -> None:
-        """Keep the shared session open: msal may call this, the pool outlives the probe."""
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        return self.session.request(method, url, deadline=self.deadline, **kwargs)
 
 
 def build_session(

@@ -32,7 +32,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import requests
 
-from monitor.http import MonitorSession
+from monitor.http import MonitorSession, odata_error
 from monitor.model.observations import NotObservedCause
 from monitor.model.outcomes import Outcome
 from monitor.probes.classify import explain_exception, parse_retry_after, sanitise
@@ -131,13 +131,10 @@ class ReadPolicy:
 def _error_of(text: str) -> tuple[str | None, str]:
     """Return (code, message) of a Graph or Dataverse error body, or (None, "")."""
     try:
-        body = json.loads(text)
+        error = odata_error(json.loads(text))
     except (ValueError, TypeError, RecursionError):
         return None, ""
-    if not isinstance(body, Mapping):
-        return None, ""
-    error = body.get("error")
-    if not isinstance(error, Mapping):
+    if error is None:
         return None, ""
     code = error.get("code")
     message = error.get("message")

@@ -34,7 +34,7 @@ import hmac
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -250,18 +250,7 @@ def _credentials(
             )
             hint = item.get("hint") if kind == "client_secret" else None
             in_use = configured.matches(credential, hint if isinstance(hint, str) else None)
-            found.append(
-                RegisteredCredential(
-                    key_id=credential.key_id,
-                    type=credential.type,
-                    display_name=credential.display_name,
-                    start=credential.start,
-                    end=credential.end,
-                    in_use=in_use,
-                    origin=origin,
-                    thumbprint=credential.thumbprint,
-                )
-            )
+            found.append(replace(credential, in_use=in_use))
     return found
 
 

@@ -30,7 +30,13 @@ from typing import Any, NamedTuple
 
 import requests
 
-from monitor.http import DeadlineExceeded, HttpResponse, ResponseTooLarge, TrustStoreError
+from monitor.http import (
+    DeadlineExceeded,
+    HttpResponse,
+    ResponseTooLarge,
+    TrustStoreError,
+    odata_error,
+)
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit
 from monitor.secrets import MASK, scrub
@@ -618,10 +624,8 @@ def parse_rate_limit(headers: Mapping[str, str] | None) -> RateLimit:
 
 
 def _dataverse_error(body: object) -> tuple[str | None, str]:
-    if not isinstance(body, Mapping):
-        return None, ""
-    error = body.get("error")
-    if not isinstance(error, Mapping):
+    error = odata_error(body)
+    if error is None:
         return None, ""
     code = error.get("code")
     code_text = code.strip().lower() if isinstance(code, str) and len(code) <= 32 else None

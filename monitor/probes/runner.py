@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar
 import msal
 
 from monitor.config.model import Config, EnvironmentConfig, IdentityConfig, TenantConfig
-from monitor.http import DeadlineExceeded, HttpClient, HttpResponse
+from monitor.http import DeadlineExceeded, HttpClient, HttpResponse, RecordingClient
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit, Stage
 from monitor.probes.classify import (
@@ -66,36 +66,20 @@ SIGN_IN_FAILURES: frozenset[Outcome] = frozenset(
 )
 
 
-class _RecordingClient:
-    """The HTTP client msal gets: checks the deadline first and remembers the last answer.
-
-    msal raises without saying which answer it could not read; the last answer tells a
-    throttled or failing service apart from a malformed body.
-    """
+class _RecordingClient(RecordingClient):
+    """The HTTP client msal gets: checks the probe's deadline before each request."""
 
     def __init__(self, inner: HttpClient, deadline: float, context: ProbeContext) -> None:
+        super().__init__()
         self.inner = inner
         self.deadline = deadline
         self.context = context
-        self.last: HttpResponse | None = None
 
-    def get(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("GET", url, kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("POST", url, kwargs)
-
-    def close(self) -> None:
-        """msal may call this; the underlying client belongs to the caller."""
-
-    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
         if self.context.monotonic() >= self.deadline:
             raise DeadlineExceeded("the probe deadline passed before the request was sent")
-        self.last = None
         send = self.inner.get if method == "GET" else self.inner.post
-        response = send(url, **kwargs)
-        self.last = response
-        return response
+        return send(url, **kwargs)
 
 
 @dataclass(frozen=True)

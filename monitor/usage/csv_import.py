@@ -96,21 +96,21 @@ COLUMNS: Mapping[ReportFormat, Mapping[str, str]] = {
     "licensed": LICENSED_COLUMNS,
     "non_licensed": NON_LICENSED_COLUMNS,
 }
-# Columns whose value may be empty.
-_OPTIONAL = frozenset(
-    {
-        "environment_name",
-        "caller_id",
-        "caller_type",
-        "resource_type",
-        "resource_id",
-        "meter_category",
-        "meter_subcategory",
-        "dataverse_requests",
-        "power_automate_requests",
-        "power_apps_requests",
-    }
+# Columns of text, of which all but the environment id may be empty; columns of numbers, of
+# which the requests per service may be empty.
+_TEXT = (
+    "environment_id",
+    "environment_name",
+    "caller_id",
+    "caller_type",
+    "resource_type",
+    "resource_id",
+    "meter_category",
+    "meter_subcategory",
 )
+_SERVICE_REQUESTS = ("dataverse_requests", "power_automate_requests", "power_apps_requests")
+_NUMBERS = ("consumed", "entitled", *_SERVICE_REQUESTS)
+_OPTIONAL = frozenset({*_TEXT[1:], *_SERVICE_REQUESTS})
 
 
 @dataclass(frozen=True)
@@ -518,16 +518,7 @@ def _parse_row(
     if bad:
         return None
     texts: dict[str, str] = {}
-    for key in (
-        "environment_id",
-        "environment_name",
-        "caller_id",
-        "caller_type",
-        "resource_type",
-        "resource_id",
-        "meter_category",
-        "meter_subcategory",
-    ):
+    for key in _TEXT:
         if key in values:
             try:
                 texts[key] = _text(values[key], headers[key])
@@ -539,13 +530,7 @@ def _parse_row(
     except ValueError:
         fail("usage_datetime", "a date such as 2025-05-28 or 5/28/2025 12:00:00 AM")
     numbers: dict[str, int | None] = {}
-    for key in (
-        "consumed",
-        "entitled",
-        "dataverse_requests",
-        "power_automate_requests",
-        "power_apps_requests",
-    ):
+    for key in _NUMBERS:
         if key not in values:
             continue
         raw = values[key].strip()

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.config.model import Config
+from monitor.config.model import Config, UsageConfig
 from monitor.model.entitlements import EntitlementTable
 from monitor.model.probes import ProbeResult
 from monitor.model.usage import RecordedUsage, ReportUsage, UsageDay
@@ -38,7 +38,7 @@ from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.licences import DirectoryFacts, directory_facts
 from monitor.usage.matching import CallerDirectory, CallerIdentity
 from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageOverview
-from monitor.usage.projection import DailyUsage, project
+from monitor.usage.projection import DailyUsage, Projection, project
 from monitor.usage.throttle import ThrottleEvent, throttle_event
 
 if TYPE_CHECKING:
@@ -182,15 +182,7 @@ def gather_usage(
             _newest_entitlement(rows, "licensed"),
             pool_reason=facts.pool_members.get(identity.name),
         )
-        projection = None
-        if allocation.requests is not None and allocation.requests > 0:
-            projection = project(
-                series,
-                allocation.requests,
-                today,
-                trend_days=settings.trend_days,
-                horizon_days=settings.projection_days,
-            )
+        projection = _projection(series, allocation, today, settings)
         headroom: list[Headroom] = []
         for result in results_of.get(identity.name, ()):
             seen = headroom_of(
@@ -243,6 +235,21 @@ def gather_usage(
         pools=tuple(pools),
         unmatched_callers=tuple(unmatched_totals),
         licence_sources=sources,
+    )
+
+
+def _projection(
+    series: Sequence[DailyUsage], allocation: Allocation, today: date, settings: UsageConfig
+) -> Projection | None:
+    """Return the projection of *series* against *allocation* (None: no allocation known)."""
+    if allocation.requests is None or allocation.requests <= 0:
+        return None
+    return project(
+        series,
+        allocation.requests,
+        today,
+        trend_days=settings.trend_days,
+        horizon_days=settings.projection_days,
     )
 
 
@@ -306,15 +313,7 @@ def _pool_usage(
             series.append(DailyUsage(day, reported[day], SOURCE_NON_LICENSED))
         else:
             series.append(DailyUsage(day, from_members[day], "usage of its identities"))
-    projection = None
-    if allocation.requests is not None and allocation.requests > 0 and series:
-        projection = project(
-            series,
-            allocation.requests,
-            today,
-            trend_days=settings.trend_days,
-            horizon_days=settings.projection_days,
-        )
+    projection = _projection(series, allocation, today, settings) if series else None
     top: list[CallerTotal] = []
     report_days = sorted(day for day in reported)
     if report_days:

@@ -202,15 +202,11 @@ class JsonReader:
         return self._get(self.url(path, params), permission, entity=True)
 
     def get_all(
-        self,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        permission: str | None = None,
-        key: str | None = None,
+        self, path: str, params: Mapping[str, str] | None = None, **options: str | None
     ) -> list[dict[str, Any]]:
-        """Return every item of the collection at *path*, following ``@odata.nextLink``."""
-        return list(self.iterate(path, params, permission=permission, key=key))
+        """Return every item of the collection at *path*, following ``@odata.nextLink``
+        (*options*: those of :meth:`iterate`)."""
+        return list(self.iterate(path, params, **options))
 
     def iterate(
         self,

@@ -33,7 +33,7 @@ import binascii
 import hmac
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -260,15 +260,22 @@ class GraphDirectory:
     def __init__(self, client: GraphClient) -> None:
         self.client = client
 
+    def _items(
+        self, path: str, select: str, permission: str, key: str, noun: str
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Yield each item of the collection at *path* with its id (*key*, lower-cased) and the
+        words reasons name it by ("SKU <id>")."""
+        for item in self.client.iterate(path, {"$select": select}, permission=permission, key=key):
+            name = str(item[key]).lower()
+            yield name, f"{noun} {name}", item
+
     @read_guard("the tenant's SKUs (subscribedSkus)")
     def subscribed_skus(self) -> list[SubscribedSku]:
         """Return the tenant's SKUs. Raise :class:`NotObserved`."""
         skus = []
-        for item in self.client.iterate(
-            "subscribedSkus", {"$select": SKU_SELECT}, permission=ORGANIZATION_READ_ALL, key="skuId"
+        for sku_id, what, item in self._items(
+            "subscribedSkus", SKU_SELECT, ORGANIZATION_READ_ALL, "skuId", "SKU"
         ):
-            sku_id = str(item["skuId"]).lower()
-            what = f"SKU {sku_id}"
             units = _need(item, "prepaidUnits", what)
             if not isinstance(units, Mapping):
                 raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
@@ -319,11 +326,9 @@ class GraphDirectory:
     def domains(self) -> list[DomainPolicy]:
         """Return every domain's password policy. Raise :class:`NotObserved`."""
         policies = []
-        for item in self.client.iterate(
-            "domains", {"$select": DOMAIN_SELECT}, permission=DOMAIN_READ_ALL, key="id"
+        for name, what, item in self._items(
+            "domains", DOMAIN_SELECT, DOMAIN_READ_ALL, "id", "domain"
         ):
-            name = str(item["id"]).lower()
-            what = f"domain {name}"
             validity = _need(item, "passwordValidityPeriodInDays", what)
             notification = _need(item, "passwordNotificationWindowInDays", what)
             for value, field in (

@@ -448,6 +448,17 @@ class _Rules:
     def missing(self, identity: str, what: str, observation: Observation) -> None:
         self.not_observed.setdefault(identity, []).append(f"{what}: {observation.reason}")
 
+    def observed(
+        self, identity: IdentityConfig, kind: str, what: str, environment: str | None = None
+    ) -> Observation | None:
+        """Return the identity's observation of *kind* (in *environment*) if it holds a fact;
+        note one that could not be observed as *what*, and return None for it."""
+        observation = self.index.one(kind, identity.tenant, identity.name, environment)
+        if observation is not None and observation.fact is None:
+            self.missing(identity.name, what, observation)
+            return None
+        return observation
+
     # -- expiries -------------------------------------------------------------------------------
 
     def expiry(
@@ -697,17 +708,14 @@ class _Rules:
 
     def user(self, identity: IdentityConfig) -> None:
         tenant, name = identity.tenant, identity.name
-        account_observation = self.index.one("user_account", tenant, name)
         licences_observation = self.index.one("user_licences", tenant, name)
         if licences_observation is not None:
             if isinstance(licences_observation.fact, UserLicences):
                 self.licences[name] = licences_observation.fact.names
             elif licences_observation.cause != "not_read":
                 self.missing(name, "licences", licences_observation)
+        account_observation = self.observed(identity, "user_account", "account")
         if account_observation is None:
-            return
-        if account_observation.fact is None:
-            self.missing(name, "account", account_observation)
             return
         account = account_observation.fact
         assert isinstance(account, UserAccount)
@@ -833,13 +841,11 @@ class _Rules:
             )
 
     def dataverse(self, identity: IdentityConfig) -> None:
-        tenant, name = identity.tenant, identity.name
         for environment in identity.environments:
-            observation = self.index.one("systemuser", tenant, name, environment)
+            observation = self.observed(
+                identity, "systemuser", f"{environment} systemuser", environment
+            )
             if observation is None:
-                continue
-            if observation.fact is None:
-                self.missing(name, f"{environment} systemuser", observation)
                 continue
             user = observation.fact
             assert isinstance(user, SystemUser)
@@ -873,11 +879,10 @@ class _Rules:
                     subject_id="systemuser",
                 )
             self.unlicensed(identity, environment, user, observation)
-            roles = self.index.one("security_roles", tenant, name, environment)
+            roles = self.observed(
+                identity, "security_roles", f"{environment} security roles", environment
+            )
             if roles is None:
-                continue
-            if roles.fact is None:
-                self.missing(name, f"{environment} security roles", roles)
                 continue
             assert isinstance(roles.fact, SecurityRoles)
             if not roles.fact.roles and not user.is_disabled:

@@ -203,15 +203,47 @@ def probe_findings(
     return findings
 
 
-def _key(kind: FindingKind, identity: IdentityConfig, environment: str | None = None) -> str:
-    """Return the key of a probe finding about *identity* (in *environment*, for the kinds
-    found per environment)."""
-    return Finding.make_key(
+def _identity_finding(
+    kind: FindingKind,
+    level: Level,
+    identity: IdentityConfig,
+    members: Sequence[_Pair],
+    outcome: Outcome,
+    *,
+    environment: str | None,
+    subject: str,
+    summary: str,
+    remedy: str,
+    details: Mapping[str, object],
+    keyed_environment: str | None = None,
+) -> Finding:
+    """Return a probe finding about *identity* that reports the run of *outcome* of its pairs
+    *members* (keyed by *keyed_environment* for the kinds found per environment)."""
+    key = Finding.make_key(
         kind,
         tenant=identity.tenant,
         identity=identity.name,
-        environment=environment,
+        environment=keyed_environment,
         subject_id=SOURCE,
+    )
+    return Finding.create(
+        kind,
+        level,
+        key=key,
+        tenant=identity.tenant,
+        identity=identity.name,
+        environment=environment,
+        subject=subject,
+        summary=summary,
+        remedy=remedy,
+        observed_at=max(pair.state.last_probe_at for pair in members),
+        source=SOURCE,
+        details={
+            "outcome": outcome.value,
+            "environments": [pair.environment for pair in members],
+            "failing_since": min(pair.failing_since for pair in members).isoformat(),
+            **details,
+        },
     )
 
 
@@ -271,7 +303,6 @@ def _definitive(
     summary_words, remedy = describe(
         outcome, aadsts_code=lead.aadsts_code, credential_type=identity.credential_type
     )
-    environments = [pair.environment for pair in members]
     if kind is FindingKind.NOT_IN_ENVIRONMENT:
         subject = f"{identity.name} in environment {lead.environment}"
     elif kind is FindingKind.SECURITY_ROLE:
@@ -284,26 +315,21 @@ def _definitive(
         subject = _credential_words(identity)
     else:
         subject = f"the account {identity.username or identity.name}"
-    since = min(pair.failing_since for pair in members)
     summary = f"{summary_words}{_privilege_words(outcome, lead)}{_code_words(lead)}"
     if not failing:
         summary += "; it worked again at the last check, waiting for a second success"
-    return Finding.create(
+    return _identity_finding(
         kind,
         Level.CRITICAL,
-        key=_key(kind, identity, environment if kind in PER_ENVIRONMENT else None),
-        tenant=identity.tenant,
-        identity=identity.name,
+        identity,
+        members,
+        outcome,
+        keyed_environment=environment if kind in PER_ENVIRONMENT else None,
         environment=environment,
         subject=subject,
         summary=summary,
         remedy=remedy,
-        observed_at=max(pair.state.last_probe_at for pair in members),
-        source=SOURCE,
         details={
-            "outcome": outcome.value,
-            "environments": environments,
-            "failing_since": since.isoformat(),
             "aadsts_code": lead.aadsts_code,
             "correlation_id": lead.correlation_id,
             RECOVERING: not failing,
@@ -383,22 +409,17 @@ def _cannot_verify_finding(
             f"checks of {identity.name} work again; waiting for "
             f"{rules.resolve_after_successes} successes in a row"
         )
-    return Finding.create(
+    return _identity_finding(
         FindingKind.CANNOT_VERIFY,
         Level.WARNING,
-        key=_key(FindingKind.CANNOT_VERIFY, identity),
-        tenant=identity.tenant,
-        identity=identity.name,
+        identity,
+        members,
+        outcome,
         environment=environments[0] if len(identity.environments) == 1 else None,
         subject=f"the sign-in and Dataverse checks of {identity.name}",
         summary=summary,
         remedy=outcome_info.remedy,
-        observed_at=max(pair.state.last_probe_at for pair in members),
-        source=SOURCE,
         details={
-            "outcome": outcome.value,
-            "environments": environments,
-            "failing_since": since.isoformat(),
             "failures": failures,
             COVERED_BY: tenant_key,
             RECOVERING: not due,

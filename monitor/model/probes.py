@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from monitor import __version__
 from monitor.model.outcomes import Outcome
@@ -75,42 +75,6 @@ class ProbeResult:
 
     def evolve(self, **changes: object) -> ProbeResult:
         return replace(self, **changes)  # type: ignore[arg-type]
-
-    @classmethod
-    def of(
-        cls,
-        identity: ProbedIdentity,
-        environment: str,
-        started_at: datetime,
-        outcome: Outcome,
-        stage: Stage,
-        **fields: Any,
-    ) -> ProbeResult:
-        """Return a result of *identity* in *environment* (``duration_ms`` 0 unless given)."""
-        fields.setdefault("duration_ms", 0)
-        return cls(
-            identity=identity.name,
-            environment=environment,
-            tenant=identity.tenant,
-            credential_type=identity.credential_type,
-            started_at=started_at,
-            outcome=outcome,
-            stage=stage,
-            **fields,
-        )
-
-
-class ProbedIdentity(Protocol):
-    """What a result names of the identity it probed (a configured identity)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def tenant(self) -> str: ...
-
-    @property
-    def credential_type(self) -> str: ...
 
 
 RunKind = Literal["check", "scheduled", "demo"]

@@ -41,6 +41,7 @@ from monitor.probes.classify import (
 )
 from monitor.probes.context import ProbeContext
 from monitor.probes.dataverse import call_whoami
+from monitor.probes.results import identity_result
 from monitor.secrets import MASK
 
 App = TypeVar("App", bound=msal.ClientApplication)
@@ -357,7 +358,7 @@ class MsalProbe(abc.ABC):
         message: str,
         **fields: Any,
     ) -> ProbeResult:
-        return ProbeResult.of(
+        return identity_result(
             self.identity,
             environment,
             started_at,
@@ -407,7 +408,7 @@ class MsalProbe(abc.ABC):
         self, environment: str, started_at: datetime, failure: Failure, fingerprint: str | None
     ) -> ProbeResult:
         """Return the result of an environment no sign-in was tried in, because of *failure*."""
-        return ProbeResult.of(
+        return identity_result(
             self.identity,
             environment,
             started_at,
@@ -417,6 +418,33 @@ class MsalProbe(abc.ABC):
             message=sanitise(failure.message),
             credential_fingerprint=fingerprint,
         )
+
+
+class ClientCredentialsProbe(MsalProbe):
+    """An application signing in with the client credentials grant: a kind provides only its
+    ``client_credential`` (a secret, or a client assertion)."""
+
+    @abc.abstractmethod
+    def client_credential(self) -> str | dict[str, Any]:
+        """Return msal's ``client_credential`` for one sign-in. Raise if there is none."""
+
+    def discovered(self, app: msal.ConfidentialClientApplication) -> None:
+        """Called once msal has discovered the tenant's endpoints, before the token request."""
+
+    def acquire_token(
+        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
+    ) -> Mapping[str, Any]:
+        app = self.application(
+            msal.ConfidentialClientApplication,
+            client,
+            tenant,
+            client_credential=self.client_credential(),
+        )
+        self.discovered(app)
+        result: Mapping[str, Any] = app.acquire_token_for_client(
+            scopes=[f"{environment.url.rstrip('/')}/.default"]
+        )
+        return result
 
 
 def utc_epoch() -> datetime:

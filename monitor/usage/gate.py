@@ -22,6 +22,7 @@ from typing import Protocol
 from monitor.config.model import IdentityConfig
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit
+from monitor.probes.results import identity_result
 from monitor.usage.throttle import (
     DEFAULT_RETRY_AFTER_SECONDS,
     MAX_HOLD_SECONDS,
@@ -156,7 +157,7 @@ def held_result(
         f"{hold.until:%Y-%m-%d %H:%M:%S} UTC"
     )
     remaining = max(0, math.ceil((hold.until - now).total_seconds()))
-    return ProbeResult.of(
+    return identity_result(
         identity,
         environment,
         now,

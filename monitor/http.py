@@ -1,31 +1,9 @@
 """HTTP sessions for msal, Dataverse and Graph: explicit trust, explicit proxy, bounded time.
 
-Every request made through a :class:`MonitorSession`:
-
-* trusts exactly one set of CAs: ``network.ca_bundle`` when configured, otherwise the operating
-  system's bundle (see :func:`resolve_trust_store`). ``trust_env`` is off, so
-  ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``HTTPS_PROXY``, ``NO_PROXY`` and ``.netrc`` change
-  nothing, and certifi is never consulted;
-* goes through the configured proxy or none;
-* is sent once (``HTTPAdapter(max_retries=0)``): retries belong to the scheduler;
-* never follows a redirect, so a form body holding a client secret or password is never re-sent
-  to another host (a 3xx reaches the caller as it is, and msal reports it as unreadable);
-* has a connect and a read timeout, both capped by the time left until its **deadline**;
-* is read to the end before it is returned, under the same deadline: a watchdog thread shuts the
-  socket down when the deadline passes, so a server that drips one byte a second (headers or
-  body) cannot hold the caller past it. The caller then sees :class:`DeadlineExceeded`, a
-  ``requests.exceptions.Timeout``.
-
-What the deadline does not bound: DNS resolution (blocking ``getaddrinfo``) and the reads of a
-TLS handshake (each bounded by the connect timeout). The engine abandons a probe thread shortly
-after its deadline for those cases.
-
-Cookies are never stored: a session is shared by the probes of one tenant, and nothing one
-identity's sign-in receives may travel with another's.
-
-msal builds the ROPC user-realm URL ``https://{host}/common/userrealm/...`` from the authority's
-host name without its port. When a configured authority host has an explicit port (a simulator,
-an on-premises gateway), the session adds the port back for that URL only.
+A :class:`MonitorSession` trusts exactly one set of CAs and nothing from the environment, sends
+each request once, never follows a redirect, stores no cookies, and bounds every request (headers
+and body) by a deadline that a watchdog enforces on the socket. :class:`RecordingClient` is the
+``http_client`` msal gets; :func:`odata_error` reads a Graph or Dataverse error body.
 """
 
 from __future__ import annotations
@@ -293,10 +271,30 @@ class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
 class MonitorSession(requests.Session):
     """A ``requests.Session`` with explicit trust, proxy, timeouts and a deadline per request.
 
+    Every request made through it:
+
+    * trusts exactly one set of CAs: ``network.ca_bundle`` when configured, otherwise the
+      operating system's bundle (:func:`resolve_trust_store`). ``trust_env`` is off, so
+      ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``HTTPS_PROXY``, ``NO_PROXY`` and ``.netrc``
+      change nothing, and certifi is never consulted;
+    * goes through the configured proxy or none;
+    * is sent once (``HTTPAdapter(max_retries=0)``): retries belong to the scheduler;
+    * never follows a redirect, so a form body holding a client secret or password is never
+      re-sent to another host (a 3xx reaches the caller as it is);
+    * has a connect and a read timeout, both capped by the time left until its deadline;
+    * is read to the end (at most ``max_body_bytes``) before it is returned, under the same
+      deadline: a watchdog thread shuts the socket down when the deadline passes, so a server
+      that drips one byte a second cannot hold the caller past it (the caller then sees
+      :class:`DeadlineExceeded`). Not bounded: DNS resolution and the reads of a TLS handshake
+      (each bounded by the connect timeout).
+
     ``request()`` (and so ``get()``/``post()``) accepts one extra keyword, ``deadline``: a
     ``time.monotonic()`` value the request must finish by. Without it the deadline is
-    ``network.probe_deadline_seconds`` from now. Responses are always fully read (at most
-    ``max_body_bytes``) before they are returned.
+    ``network.probe_deadline_seconds`` from now. Cookies are never stored: a session is shared
+    by the probes of one tenant, and nothing one identity's sign-in receives may travel with
+    another's. msal builds the ROPC user-realm URL from the authority's host name without its
+    port; for an authority host with an explicit port (*authority_hosts*: a simulator, an
+    on-premises gateway) the session adds the port back for that URL only.
     """
 
     def __init__(

@@ -1,29 +1,9 @@
 """Microsoft Graph reads: app credentials, service principals, users, domains, SKUs.
 
-Each read needs one Graph **application** permission of the observer (least privileged, as the
-Graph reference lists them; docs/platform.md, "Microsoft Graph reads"); a 403 makes the facts that
-needed it "not observed: the observer lacks the Graph application permission X" and everything
-else still works:
-
-===========================================  =================================================
-read                                          permission
-===========================================  =================================================
-``applications(appId='...')``                 Application.Read.All (secret / certificate ends)
-``servicePrincipals(appId='...')``            Application.Read.All (service principal enabled)
-``users/{upn}``                               User.Read.All (enabled, password age and policy,
-                                              assigned licences)
-``domains``                                   Domain.Read.All (password validity and
-                                              authentication type per domain)
-``subscribedSkus``                            Organization.Read.All (SKU names, spare licences,
-                                              service plans)
-``organization``                              Organization.Read.All (when the tenant was
-                                              created: the default password validity)
-===========================================  =================================================
-
-The credential in use is found here, where the configured secret is at hand: a pinned
-``credential_key_id`` wins; else a secret's first three characters are compared with Graph's
-``hint`` (constant-time) and a certificate's SHA-1 / SHA-256 thumbprint with
-``customKeyIdentifier``. Only the verdict (``in_use``) leaves this module, never a hint.
+Each read needs one Graph application permission of the observer (``docs/posture.md``,
+"Directory reads"); a 403 makes only the facts that needed it "not observed". The credential in
+use is found here, where the configured secret is at hand (:class:`ConfiguredCredential`): only
+the verdict (``in_use``) leaves this module, never a hint.
 """
 
 from __future__ import annotations
@@ -162,6 +142,8 @@ class ConfiguredCredential:
         return cls("client_secret", secret=secret, key_id=key_id, fingerprint=fingerprint)
 
     def matches(self, credential: RegisteredCredential, hint: str | None) -> bool:
+        """A pinned key id decides; else a secret's first three characters are compared with
+        Graph's *hint* (in constant time), a certificate's thumbprints with the registered one."""
         if self.key_id is not None:
             return credential.key_id.lower() == self.key_id.lower()
         if credential.type != self.type:

@@ -3,42 +3,8 @@
 Pure functions (no I/O, no clock of their own). :func:`evaluate_posture` takes every current
 observation of the configured tenants (from a directory pass, or from the store) and returns a
 :class:`Posture`: the findings, and per identity its classification, every known deadline
-(nearest first) and what could not be observed.
-
-Rules (each finding carries a one-line remedy; ``deadline`` is when it breaks or broke):
-
-* the credential **in use** (matched by key id, Graph hint or thumbprint) expires within
-  ``expiry_warning_days`` (warning) / ``expiry_critical_days`` or has expired (critical); a
-  *successor* (another credential of the same type that ends later) changes the advice from
-  "create one" to "switch over" and the finding's key, since it is a different task;
-* the configured certificate file's ``notAfter`` and an operator-declared expiry, the same way;
-* the observer's own credential, the same way (its findings have no identity);
-* a predicted password expiry (``lastPasswordChangeDateTime`` + the domain's validity period,
-  unless ``DisablePasswordExpiration`` or 2147483647): info while far, then warning / critical —
-  a password identity with expiry on is advice in itself. A domain without a value (null) has
-  the tenant's default: 90 days for a tenant created before 2021 (the date is labelled an
-  inferred default), no expiration for a newer one. A user synchronised from on-premises AD into
-  a federated domain has its expiry decided on-premises ("governed by on-premises AD"; a declared
-  ``credential_expires`` gives the date); in a managed domain (password hash synchronisation)
-  the cloud policy applies;
-* account disabled (Entra user, service principal, Dataverse systemuser), not found (a deleted
-  enterprise application is AADSTS7000229, an app registration not found 700016), not a user of
-  an environment: critical, deadline = when that was first observed;
-* an interactive user without a licence (Dataverse disables it; access mode 1, administrative,
-  needs none), a licence whose subscription is in its grace period (warning) or suspended
-  (critical);
-* no security role, directly or through any team (critical: it signs in and can do nothing);
-* a named licensed user running an integration (warning), the System Administrator or System
-  Customizer role (warning, also through a team);
-* every password (``kind = "user"``) identity: info, password sign-in (ROPC) is deprecated by
-  MSAL and incompatible with multifactor authentication (docs/platform.md, "Sign-in answers");
-* non-interactive users of an environment: 6 of 7 info, 7 of 7 warning, more warning;
-* no spare licence that gets a user into Dataverse (user-assignable, enabled, paid, with a
-  Dataverse service plan: :mod:`monitor.licensing`) in a tenant where a non-interactive user is
-  recommended (warning); spare Microsoft 365 seats are named "usable only by adding the user on
-  demand";
-* facts not observed: one finding per tenant and cause (no observer: info; a missing
-  permission, failed sign-in, throttling, errors: warning), never silence.
+(nearest first) and what could not be observed. The rules, the credential in use, the password
+expiry prediction and what each finding means: ``docs/posture.md``.
 """
 
 from __future__ import annotations

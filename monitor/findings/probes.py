@@ -1,30 +1,10 @@
 """Findings from stored probe state: what a run of probe outcomes means, with flap damping.
 
-Pure rules over :class:`~monitor.model.probes.IdentityState` (outcome, consecutive counters) and
-:class:`~monitor.store.alerting.ProbeHistory` (when the run of failures began, what a recovery
-came from), the configuration and ``now``:
-
-* a **definitive** outcome (the identity provider or Dataverse said no) is a critical finding at
-  once: ``credential_broken`` (wrong, expired or unknown credential, policy block,
-  misconfiguration), ``account_disabled``, ``account_locked``, ``licence`` (no licence, or
-  Dataverse itself disabled for the tenant; one per identity, whatever number of environments
-  failed), ``not_in_environment`` or ``security_role`` (no role, a missing privilege; one per
-  environment). Summary and remedy come from :func:`monitor.model.outcomes.describe`, refined by the
-  AADSTS code and the credential type (an expired certificate is renewed, a deleted enterprise
-  application re-created);
-* an environment in **administration mode** (planned maintenance) is one ``maintenance``
-  warning per environment, whichever identities met it, and no identity finding;
-* a **transient** or **local** outcome (unreachable, throttled, 5xx, TLS, clock, unclassified) is
-  a ``cannot_verify`` warning only after ``cannot_verify_after_failures`` failures in a row that
-  span at least ``cannot_verify_after_minutes``. When at least two identities of a tenant all fail
-  that way, one finding covers the tenant; the per-identity findings then name it in
-  ``details["covered_by"]`` and do not open incidents of their own while it is open;
-* a finding stays until ``resolve_after_successes`` successes in a row: while an identity recovers
-  (fewer successes), the finding is still produced with ``details["recovering"] = True``, which
-  keeps an open incident open but never opens a new one. A streak that never reached the
-  threshold (a blip) therefore produces nothing at any point.
-
-Thresholds come from ``[alerts]`` (per identity or tag where set).
+Pure rules over :class:`~monitor.model.probes.IdentityState` (outcome, consecutive counters),
+:class:`~monitor.model.incidents.ProbeHistory` (when the run of failures began, what a recovery
+came from), the ``[alerts]`` thresholds and ``now``: a definitive outcome is critical at once, a
+transient one a ``cannot_verify`` warning only once it lasted, and a finding stays until enough
+successes in a row (``docs/posture.md``, "Findings from probes").
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
 """Findings from API usage: allocation, tenant pool, service-protection headroom, 429 answers.
 
 Pure rules over a :class:`~monitor.usage.model.UsageOverview`, the ``[usage]`` thresholds and
-``now``. All findings are of kind ``usage``; their keys end in the subject id named below.
-
-``allocation`` (per identity with a known allocation of its own)
-    **critical** when a day's usage (the newest day with data, today's partial count included)
-    reached ``critical_percent`` of the 24-hour allocation; **warning** when that day, or the
-    trend of the recent complete days anywhere from today to ``projection_days`` ahead, reached
-    ``warning_percent``. The deadline is the day the trend reaches the whole allocation.
-``pool`` (per tenant with a known pool size)
-    the same rule for the non-licensed pool's daily total over every caller.
-``headroom`` (per identity and environment)
-    **warning** when the newest answer from Dataverse left less than ``burst_warning_percent``
-    of the service-protection budget (requests, or execution time) of its 5-minute window, and
-    when it said the budget was overdrawn (a remainder below zero).
-``throttled`` (per identity and environment)
-    **warning** for a throttled answer (HTTP 429 from Dataverse, or Entra's throttling) within
-    ``throttle_window_hours``; **critical** from ``throttled_critical_count`` of them.
+``now``; all findings are of kind ``usage``, keyed ``allocation``, ``pool``, ``headroom`` or
+``throttled``. When each one is a warning or critical: ``docs/usage.md``, "Findings".
 """
 
 from __future__ import annotations

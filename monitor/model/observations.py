@@ -2,14 +2,10 @@
 
 An :class:`Observation` is one fact about one thing (an identity's client secrets, a user's
 licences, a role assignment, a tenant's SKU, an environment's non-interactive user count) with
-its **source** (``graph``, ``dataverse``, ``certificate file``, ``configuration``) and the time
-it was observed. A fact that could not be read is an observation too: ``fact`` is None, and
-``cause`` / ``reason`` say why ("not observed: <why>") — it is never mistaken for a healthy one.
-
-Facts serialise to JSON-able dicts (:meth:`Fact.to_json` / :func:`fact_from_json`) so that the
-store can keep them and tell a changed fact from an unchanged one by comparing the JSON. A fact
-never holds a secret or part of one: whether a registered client secret is the configured one is
-decided by the reader (from Graph's three-character ``hint``) and stored as ``in_use`` only.
+its **source** and the time it was observed; a fact that could not be read is an observation
+too, with no fact and a ``cause`` / ``reason``. Facts serialise to canonical JSON
+(:func:`fact_to_text`), which the store compares to tell a changed fact from an unchanged one. A
+fact never holds a secret or part of one (a credential's match is stored as ``in_use`` only).
 """
 
 from __future__ import annotations

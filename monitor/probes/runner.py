@@ -1,19 +1,13 @@
 """The probe flow every kind shares: sign in with msal, call WhoAmI, classify, never raise.
 
-Per environment of the identity: a fresh msal application with a fresh ``TokenCache`` (so no
-token is ever reused), a tenant-specific authority, no instance discovery and no regional
-endpoint (no call outside the configured cloud), our HTTP client (explicit trust, deadline),
-and the shared discovery-only ``http_cache``. Success requires ``token_source ==
-"identity_provider"`` and a WhoAmI answer naming the user.
-
-One deadline (``ProbeContext.deadline_seconds``) bounds the whole run over all environments.
-When it passes, the result is ``unreachable`` with stage ``deadline``: the credential was not
-judged.
-
-When a sign-in fails for a reason that holds for every environment (credential, account,
-policy, clock), the remaining environments are not signed in to again: their results repeat the
-answer with ``attempted=False``. For a password identity any failed sign-in stops the run, so a
-wrong password costs at most one failed sign-in per run, however many environments it has.
+Per environment of the identity: a fresh msal application with a fresh ``TokenCache`` (no token
+is ever reused), a tenant-specific authority, no instance discovery and no regional endpoint (no
+call outside the configured cloud), our HTTP client (explicit trust, deadline) and the shared
+discovery-only ``http_cache``. Success requires a token from the identity provider and a WhoAmI
+answer naming the user. One deadline bounds the whole run; past it, the result is
+``unreachable`` with stage ``deadline`` (the credential was not judged). A sign-in failure that
+holds for every environment is not repeated: the remaining environments repeat the answer with
+``attempted=False`` (for a password identity, after any failed sign-in).
 """
 
 from __future__ import annotations

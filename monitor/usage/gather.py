@@ -1,19 +1,9 @@
 """Gather the usage picture from the configuration and the store (the I/O edge of usage).
 
 :func:`gather_usage` reads the stored results, reports and pushed counts once and builds a
-:class:`~monitor.usage.model.UsageOverview`; :func:`usage_findings_for` adds the rules of
-:mod:`monitor.findings.usage`. Both take ``now``; neither reads the clock.
-
-How daily usage is put together, per identity and UTC day:
-
-* imported report rows whose Caller ID matches the identity (:mod:`monitor.usage.matching`),
-  summed over environments and meters;
-* counts the integration pushed (``monitor usage record``), summed over environments;
-* the larger of the two is the day's usage (they measure the same requests two ways; adding
-  them would count twice), labelled with where it came from.
-
-A tenant pool's daily usage is the non-licensed report's total over **every** caller (matched or
-not: the pool is shared), or the sum of the configured pool identities' usage if that is larger.
+:class:`~monitor.usage.model.UsageOverview`, which :func:`monitor.findings.usage.usage_findings`
+judges; it takes ``now`` and never reads the clock. How a day's usage is put together:
+``docs/usage.md``, "Daily usage".
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """Service-protection headroom at probe time, from the stored ``x-ms-ratelimit-*`` values.
 
-Dataverse evaluates its service-protection limits per user and per web server over a 300-second
-sliding window (docs/platform.md, "Limits"): by default 6,000 requests and 1,200,000 ms of
-combined execution time. Every answer carries what is left in
-``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``x-ms-ratelimit-time-remaining-xrm-requests``;
-the probe parses them
-(:func:`monitor.probes.classify.parse_rate_limit`, absent or unreadable values become None) and
-the store keeps them in ``probe_result.ratelimit_*``.
-
-The limits are per user, so the monitor's WhoAmI sees the same counters the integration spends:
-low headroom at probe time means the integration itself is close to being throttled. (The
-counters reset when a request lands on another web server, so a high value proves little; a low
-one is the signal.) A remainder below zero is possible (requests still running when the window
-filled count against it): the budget is overdrawn, a share of 0, the lowest there is.
+Dataverse says on every answer what is left of the caller's 5-minute budget; the probe parses it
+(:func:`monitor.probes.classify.parse_rate_limit`) and the store keeps it with the result. What
+low headroom means, and why the monitor's own call sees it: ``docs/usage.md``, "Headroom".
 """
 
 from __future__ import annotations

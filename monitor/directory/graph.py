@@ -81,6 +81,14 @@ def _optional_bool(body: Mapping[str, Any], name: str, what: str) -> bool | None
     return value
 
 
+def _choice(body: Mapping[str, Any], name: str, what: str, documented: frozenset[str]) -> str:
+    """Return ``body[name]``, one of the *documented* values of an enumeration."""
+    value = _need(body, name, what)
+    if value not in documented:
+        raise malformed(SERVICE, f"{what} with an unknown {name} {str(value)[:40]!r}")
+    return str(value)
+
+
 def _bool(body: Mapping[str, Any], name: str, what: str) -> bool:
     value = _optional_bool(body, name, what)
     if value is None:
@@ -254,38 +262,8 @@ class GraphDirectory:
     @read_guard("the tenant's SKUs (subscribedSkus)")
     def subscribed_skus(self) -> list[SubscribedSku]:
         """Return the tenant's SKUs. Raise :class:`NotObserved`."""
-        skus = []
-        for sku_id, what, item in self._items(
-            "subscribedSkus", SKU_SELECT, ORGANIZATION_READ_ALL, "skuId", "SKU"
-        ):
-            units = _need(item, "prepaidUnits", what)
-            if not isinstance(units, Mapping):
-                raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
-            part = _need(item, "skuPartNumber", what)
-            status = _need(item, "capabilityStatus", what)
-            if status not in CAPABILITY_STATUSES:
-                raise malformed(
-                    SERVICE, f"{what} with an unknown capabilityStatus {str(status)[:40]!r}"
-                )
-            applies_to = _need(item, "appliesTo", what)
-            if applies_to not in APPLIES_TO:
-                raise malformed(
-                    SERVICE, f"{what} with an unknown appliesTo {str(applies_to)[:40]!r}"
-                )
-            skus.append(
-                SubscribedSku(
-                    sku_id=sku_id,
-                    part_number=part if isinstance(part, str) and part else sku_id,
-                    enabled=_count(units.get("enabled")),
-                    consumed=_count(_need(item, "consumedUnits", what)),
-                    suspended=_count(units.get("suspended")),
-                    warning=_count(units.get("warning")),
-                    capability_status=status,
-                    applies_to=applies_to,
-                    service_plans=_service_plans(_need(item, "servicePlans", what), what),
-                )
-            )
-        return skus
+        items = self._items("subscribedSkus", SKU_SELECT, ORGANIZATION_READ_ALL, "skuId", "SKU")
+        return [_subscribed_sku(*item) for item in items]
 
     @read_guard("the tenant's organization (creation date)")
     def organization(self) -> TenantInfo:
@@ -307,34 +285,8 @@ class GraphDirectory:
     @read_guard("the tenant's domains (password policy)")
     def domains(self) -> list[DomainPolicy]:
         """Return every domain's password policy. Raise :class:`NotObserved`."""
-        policies = []
-        for name, what, item in self._items(
-            "domains", DOMAIN_SELECT, DOMAIN_READ_ALL, "id", "domain"
-        ):
-            validity = _need(item, "passwordValidityPeriodInDays", what)
-            notification = _need(item, "passwordNotificationWindowInDays", what)
-            for value, field in (
-                (validity, "passwordValidityPeriodInDays"),
-                (notification, "passwordNotificationWindowInDays"),
-            ):
-                if value is not None and _optional_count(value) is None:
-                    raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
-            authentication = _need(item, "authenticationType", what)
-            if authentication not in AUTHENTICATION_TYPES:
-                raise malformed(
-                    SERVICE,
-                    f"{what} with an unknown authenticationType {str(authentication)[:40]!r}",
-                )
-            policies.append(
-                DomainPolicy(
-                    domain=name,
-                    password_validity_days=_optional_count(validity),
-                    password_notification_days=_optional_count(notification),
-                    is_default=_need(item, "isDefault", what) is True,
-                    authentication_type=authentication,
-                )
-            )
-        return policies
+        items = self._items("domains", DOMAIN_SELECT, DOMAIN_READ_ALL, "id", "domain")
+        return [_domain_policy(*item) for item in items]
 
     @read_guard("the service principal")
     def service_principal(self, client_id: str) -> ServicePrincipal:
@@ -452,6 +404,45 @@ class GraphDirectory:
                 return account, malformed(SERVICE, f"{what} with a licence without its skuId")
             licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
         return account, UserLicences(tuple(licences))
+
+
+def _subscribed_sku(sku_id: str, what: str, item: Mapping[str, Any]) -> SubscribedSku:
+    units = _need(item, "prepaidUnits", what)
+    if not isinstance(units, Mapping):
+        raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
+    part = _need(item, "skuPartNumber", what)
+    status = _choice(item, "capabilityStatus", what, CAPABILITY_STATUSES)
+    applies_to = _choice(item, "appliesTo", what, APPLIES_TO)
+    return SubscribedSku(
+        sku_id=sku_id,
+        part_number=part if isinstance(part, str) and part else sku_id,
+        enabled=_count(units.get("enabled")),
+        consumed=_count(_need(item, "consumedUnits", what)),
+        suspended=_count(units.get("suspended")),
+        warning=_count(units.get("warning")),
+        capability_status=status,
+        applies_to=applies_to,
+        service_plans=_service_plans(_need(item, "servicePlans", what), what),
+    )
+
+
+def _domain_policy(name: str, what: str, item: Mapping[str, Any]) -> DomainPolicy:
+    validity = _need(item, "passwordValidityPeriodInDays", what)
+    notification = _need(item, "passwordNotificationWindowInDays", what)
+    for value, field in (
+        (validity, "passwordValidityPeriodInDays"),
+        (notification, "passwordNotificationWindowInDays"),
+    ):
+        if value is not None and _optional_count(value) is None:
+            raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
+    authentication = _choice(item, "authenticationType", what, AUTHENTICATION_TYPES)
+    return DomainPolicy(
+        domain=name,
+        password_validity_days=_optional_count(validity),
+        password_notification_days=_optional_count(notification),
+        is_default=_need(item, "isDefault", what) is True,
+        authentication_type=authentication,
+    )
 
 
 def _service_plans(value: object, what: str) -> tuple[ServicePlan, ...]:

@@ -94,7 +94,7 @@ def _describe(projection: Projection, what: str) -> tuple[str, datetime | None]:
     return text, deadline
 
 
-def _projection_details(projection: Projection) -> dict[str, object]:
+def _projection_details(projection: Projection, allocation: Allocation) -> dict[str, object]:
     latest = projection.latest
     return {
         "allocation": projection.allocation,
@@ -109,6 +109,8 @@ def _projection_details(projection: Projection) -> dict[str, object]:
         "exhaustion_day": (
             projection.exhaustion_day.isoformat() if projection.exhaustion_day else None
         ),
+        "allocation_basis": allocation.basis,
+        "allocation_source": allocation.source,
     }
 
 
@@ -196,12 +198,7 @@ def _consumption_findings(
             observed_at=now,
             source=SOURCE_CONSUMPTION,
             deadline=deadline,
-            details={
-                **_projection_details(projection),
-                "allocation_basis": allocation.basis,
-                "allocation_source": allocation.source,
-                **(details or {}),
-            },
+            details={**_projection_details(projection, allocation), **(details or {})},
         )
     ]
 

@@ -127,12 +127,12 @@ class IdentityState:
     outcome: Outcome
     since: datetime
     last_probe_at: datetime
-    last_attempt_at: datetime | None = None
-    last_success_at: datetime | None = None
-    consecutive_failures: int = 0
-    consecutive_successes: int = 0
-    credential_fingerprint: str | None = None
-    last_result_id: int | None = None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    consecutive_successes: int
+    credential_fingerprint: str | None
+    last_result_id: int | None
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,17 @@ def next_state(
     ok = result.outcome is Outcome.OK
     if previous is None:
         # No history yet: the pair's state before any result, which this one moves like any other.
-        previous = same_named(IdentityState, result, since=at, last_probe_at=at)
+        previous = same_named(
+            IdentityState,
+            result,
+            since=at,
+            last_probe_at=at,
+            last_attempt_at=None,
+            last_success_at=None,
+            consecutive_failures=0,
+            consecutive_successes=0,
+            last_result_id=None,
+        )
     changed = previous.outcome != result.outcome
     state = replace(
         previous,

@@ -40,10 +40,8 @@ class Headroom:
     time_share: Fraction | None
 
 
-def _share(value: int | None, limit: int) -> tuple[int | None, Fraction | None]:
-    if value is None:
-        return None, None
-    return value, min(max(Fraction(value, limit), Fraction(0)), Fraction(1))
+def _share(value: int | None, limit: int) -> Fraction | None:
+    return None if value is None else min(max(Fraction(value, limit), Fraction(0)), Fraction(1))
 
 
 def headroom_of(
@@ -58,8 +56,8 @@ def headroom_of(
         raise ValueError("service-protection limits must be positive")
     if not result.attempted or result.stage != "dataverse":
         return None
-    burst, burst_share = _share(result.rate_limit.burst_remaining, burst_limit)
-    time_ms, time_share = _share(result.rate_limit.time_remaining, time_limit_ms)
+    burst, time_ms = result.rate_limit.burst_remaining, result.rate_limit.time_remaining
+    burst_share, time_share = _share(burst, burst_limit), _share(time_ms, time_limit_ms)
     if burst_share is None and time_share is None:
         return None
     return same_named(

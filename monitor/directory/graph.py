@@ -250,6 +250,14 @@ class GraphDirectory:
     def __init__(self, client: GraphClient) -> None:
         self.client = client
 
+    def _object(self, path: str, select: str, permission: str) -> dict[str, Any] | None:
+        """Return the *select*ed properties of the object at *path*, or None when Graph says
+        there is no such object."""
+        try:
+            return self.client.get(path, {"$select": select}, permission=permission)
+        except NotFound:
+            return None
+
     def _items(
         self, path: str, select: str, permission: str, key: str, noun: str
     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -291,13 +299,12 @@ class GraphDirectory:
     @read_guard("the service principal")
     def service_principal(self, client_id: str) -> ServicePrincipal:
         """Return the app's service principal in this tenant. Raise :class:`NotObserved`."""
-        try:
-            body = self.client.get(
-                f"servicePrincipals(appId='{client_id}')",
-                {"$select": "id,appId,displayName,accountEnabled"},
-                permission=APPLICATION_READ_ALL,
-            )
-        except NotFound:
+        body = self._object(
+            f"servicePrincipals(appId='{client_id}')",
+            "id,appId,displayName,accountEnabled",
+            APPLICATION_READ_ALL,
+        )
+        if body is None:
             return ServicePrincipal(found=False)
         enabled = _bool(body, "accountEnabled", "the service principal")
         name = body.get("displayName")
@@ -316,29 +323,25 @@ class GraphDirectory:
 
         Raise :class:`NotObserved` (``elsewhere``) when the registration is not in this tenant.
         """
-        try:
-            application = self.client.get(
-                f"applications(appId='{client_id}')",
-                {"$select": APPLICATION_SELECT},
-                permission=APPLICATION_READ_ALL,
-            )
-        except NotFound:
+        application = self._object(
+            f"applications(appId='{client_id}')", APPLICATION_SELECT, APPLICATION_READ_ALL
+        )
+        if application is None:
             raise NotObserved(
                 "elsewhere",
                 f"the app registration {client_id} is not in this tenant's directory (it may be "
                 "registered in another tenant): declare its expiry with credential_expires",
-            ) from None
-        credentials = _credentials(application, "application", configured)
-        # Credentials can also be added to the service principal itself (rare, but they sign in).
-        try:
-            principal = self.client.get(
-                f"servicePrincipals(appId='{client_id}')",
-                {"$select": SERVICE_PRINCIPAL_SELECT},
-                permission=APPLICATION_READ_ALL,
             )
+        credentials = _credentials(application, "application", configured)
+        # Credentials can also be added to the service principal itself (rare, but they sign in);
+        # without a service principal in this tenant there are none of its own.
+        principal = self._object(
+            f"servicePrincipals(appId='{client_id}')",
+            SERVICE_PRINCIPAL_SELECT,
+            APPLICATION_READ_ALL,
+        )
+        if principal is not None:
             credentials += _credentials(principal, "service_principal", configured)
-        except NotFound:
-            pass  # no service principal in this tenant: no credentials of its own
         name = application.get("displayName")
         return AppCredentials(
             client_id=client_id,
@@ -358,13 +361,10 @@ class GraphDirectory:
         *skus* (None: not observed) name the licences. Raise :class:`NotObserved` when the user
         cannot be read at all.
         """
-        try:
-            body = self.client.get(
-                f"users/{urllib.parse.quote(user_principal_name, safe='@')}",
-                {"$select": USER_SELECT},
-                permission=USER_READ_ALL,
-            )
-        except NotFound:
+        body = self._object(
+            f"users/{urllib.parse.quote(user_principal_name, safe='@')}", USER_SELECT, USER_READ_ALL
+        )
+        if body is None:
             return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
                 "not_read", f"no user {user_principal_name} in the directory"
             )

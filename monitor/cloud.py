@@ -4,19 +4,7 @@ each cloud.
 Every sign-in and Graph call goes to the endpoints of the tenant's own cloud (national clouds are
 separate deployments: a US Government tenant does not exist on ``login.microsoftonline.com``).
 ``custom`` takes both endpoints from the configuration, which is also how the simulator is
-reached. Sources (docs/platform.md, "Clouds"): Microsoft Entra "National clouds", Microsoft Graph
-"National cloud deployments", Power Apps "US Government" and the Power Platform "Policies and
-communications" region table.
-
-* ``public``: the worldwide cloud, and also **GCC (Moderate)**, which signs in and reads Graph on
-  the worldwide endpoints; GCC environments are ``*.crm9.dynamics.com`` (their admin center is
-  ``gcc.admin.powerplatform.microsoft.us``).
-* ``usgov``: US Government **GCC High** (Graph ``graph.microsoft.us``, environments
-  ``*.crm.microsoftdynamics.us``).
-* ``usgov-dod``: US Government **DoD** (Graph ``dod-graph.microsoft.us``, environments
-  ``*.crm.appsplatform.us``); both US Government clouds sign in at ``login.microsoftonline.us``,
-  and the tenant's OpenID configuration names its Graph host (``msgraph_host``).
-* ``china``: operated by 21Vianet (environments ``*.crm.dynamics.cn``).
+reached. The clouds and their sources: ``docs/platform.md``, "Clouds".
 """
 
 from __future__ import annotations
@@ -37,6 +25,10 @@ class CloudEndpoints:
     graph_url: str
 
 
+# ``public`` is the worldwide cloud and also GCC (Moderate), which signs in and reads Graph on the
+# worldwide endpoints; ``usgov`` is GCC High and ``usgov-dod`` DoD (both sign in at
+# login.microsoftonline.us; the tenant's OpenID configuration names its Graph host,
+# ``msgraph_host``); ``china`` is operated by 21Vianet.
 CLOUDS: dict[str, CloudEndpoints] = {
     "public": CloudEndpoints(
         "public", "https://login.microsoftonline.com", "https://graph.microsoft.com"

@@ -1,31 +1,9 @@
 """HTTP sessions for msal, Dataverse and Graph: explicit trust, explicit proxy, bounded time.
 
-Every request made through a :class:`MonitorSession`:
-
-* trusts exactly one set of CAs: ``network.ca_bundle`` when configured, otherwise the operating
-  system's bundle (see :func:`resolve_trust_store`). ``trust_env`` is off, so
-  ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``HTTPS_PROXY``, ``NO_PROXY`` and ``.netrc`` change
-  nothing, and certifi is never consulted;
-* goes through the configured proxy or none;
-* is sent once (``HTTPAdapter(max_retries=0)``): retries belong to the scheduler;
-* never follows a redirect, so a form body holding a client secret or password is never re-sent
-  to another host (a 3xx reaches the caller as it is, and msal reports it as unreadable);
-* has a connect and a read timeout, both capped by the time left until its **deadline**;
-* is read to the end before it is returned, under the same deadline: a watchdog thread shuts the
-  socket down when the deadline passes, so a server that drips one byte a second (headers or
-  body) cannot hold the caller past it. The caller then sees :class:`DeadlineExceeded`, a
-  ``requests.exceptions.Timeout``.
-
-What the deadline does not bound: DNS resolution (blocking ``getaddrinfo``) and the reads of a
-TLS handshake (each bounded by the connect timeout). The engine abandons a probe thread shortly
-after its deadline for those cases.
-
-Cookies are never stored: a session is shared by the probes of one tenant, and nothing one
-identity's sign-in receives may travel with another's.
-
-msal builds the ROPC user-realm URL ``https://{host}/common/userrealm/...`` from the authority's
-host name without its port. When a configured authority host has an explicit port (a simulator,
-an on-premises gateway), the session adds the port back for that URL only.
+A :class:`MonitorSession` trusts exactly one set of CAs and nothing from the environment, sends
+each request once, never follows a redirect, stores no cookies, and bounds every request (headers
+and body) by a deadline that a watchdog enforces on the socket. :class:`RecordingClient` is the
+``http_client`` msal gets; :func:`odata_error` reads a Graph or Dataverse error body.
 """
 
 from __future__ import annotations
@@ -103,6 +81,15 @@ class HttpClient(Protocol):
     def get(self, url: str, **kwargs: Any) -> HttpResponse: ...
 
     def post(self, url: str, **kwargs: Any) -> HttpResponse: ...
+
+
+def odata_error(body: object) -> Mapping[str, Any] | None:
+    """Return the ``error`` object of a parsed OData error body (Graph's and Dataverse's
+    ``{"error": {"code": ..., "message": ...}}``), or None when *body* is not one."""
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    return error if isinstance(error, Mapping) else None
 
 
 def resolve_trust_store(network: NetworkConfig) -> str:
@@ -220,7 +207,10 @@ _CURRENT_SLOT: contextvars.ContextVar[_DeadlineSlot | None] = contextvars.Contex
 )
 
 
-class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+class _DeadlineConnection(urllib3.connection.HTTPConnection):
+    """A connection whose socket the watchdog can shut down when the request's deadline
+    passes (the base of the HTTP and the HTTPS connection)."""
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
         slot = _CURRENT_SLOT.get()
         if slot is not None:
@@ -228,12 +218,12 @@ class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
         return super().getresponse()
 
 
-class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        slot = _CURRENT_SLOT.get()
-        if slot is not None:
-            slot.register(self.sock)
-        return super().getresponse()
+class _DeadlineHTTPConnection(_DeadlineConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _DeadlineHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -281,10 +271,30 @@ class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
 class MonitorSession(requests.Session):
     """A ``requests.Session`` with explicit trust, proxy, timeouts and a deadline per request.
 
+    Every request made through it:
+
+    * trusts exactly one set of CAs: ``network.ca_bundle`` when configured, otherwise the
+      operating system's bundle (:func:`resolve_trust_store`). ``trust_env`` is off, so
+      ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``HTTPS_PROXY``, ``NO_PROXY`` and ``.netrc``
+      change nothing, and certifi is never consulted;
+    * goes through the configured proxy or none;
+    * is sent once (``HTTPAdapter(max_retries=0)``): retries belong to the scheduler;
+    * never follows a redirect, so a form body holding a client secret or password is never
+      re-sent to another host (a 3xx reaches the caller as it is);
+    * has a connect and a read timeout, both capped by the time left until its deadline;
+    * is read to the end (at most ``max_body_bytes``) before it is returned, under the same
+      deadline: a watchdog thread shuts the socket down when the deadline passes, so a server
+      that drips one byte a second cannot hold the caller past it (the caller then sees
+      :class:`DeadlineExceeded`). Not bounded: DNS resolution and the reads of a TLS handshake
+      (each bounded by the connect timeout).
+
     ``request()`` (and so ``get()``/``post()``) accepts one extra keyword, ``deadline``: a
     ``time.monotonic()`` value the request must finish by. Without it the deadline is
-    ``network.probe_deadline_seconds`` from now. Responses are always fully read (at most
-    ``max_body_bytes``) before they are returned.
+    ``network.probe_deadline_seconds`` from now. Cookies are never stored: a session is shared
+    by the probes of one tenant, and nothing one identity's sign-in receives may travel with
+    another's. msal builds the ROPC user-realm URL from the authority's host name without its
+    port; for an authority host with an explicit port (*authority_hosts*: a simulator, an
+    on-premises gateway) the session adds the port back for that URL only.
     """
 
     def __init__(
@@ -408,21 +418,44 @@ class MonitorSession(requests.Session):
         response.close()  # the body is consumed: this returns the connection to the pool
 
 
-class BoundedClient:
+class RecordingClient:
+    """msal's ``http_client``: GET and POST go through :meth:`send`, and the last answer is
+    kept, because msal raises without saying which answer it could not read (the last answer
+    tells a throttled or failing service apart from a malformed body)."""
+
+    def __init__(self) -> None:
+        self.last: HttpResponse | None = None
+
+    def get(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._record("GET", url, kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> HttpResponse:
+        return self._record("POST", url, kwargs)
+
+    def close(self) -> None:
+        """Keep the session underneath open: msal may call this, the session outlives it."""
+
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        """Send one request (*kwargs* as ``requests`` takes them) and return its answer."""
+        raise NotImplementedError
+
+    def _record(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        self.last = None
+        response = self.send(method, url, kwargs)
+        self.last = response
+        return response
+
+
+class BoundedClient(RecordingClient):
     """msal's ``http_client`` for one probe: every request ends by the same deadline."""
 
     def __init__(self, session: MonitorSession, deadline: float) -> None:
+        super().__init__()
         self.session = session
         self.deadline = deadline
 
-    def get(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.session.request("GET", url, deadline=self.deadline, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.session.request("POST", url, deadline=self.deadline, **kwargs)
-
-    def close(self) -> None:
-        """Keep the shared session open: msal may call this, the pool outlives the probe."""
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        return self.session.request(method, url, deadline=self.deadline, **kwargs)
 
 
 def build_session(

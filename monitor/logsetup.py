@@ -1,33 +1,12 @@
 """Logging for the monitor: structlog in front, stdlib logging behind, one redaction chain for all.
 
-Call :func:`configure_logging` once at start-up (again in tests; it is idempotent). After that:
-
-* our own code logs through ``get_logger(__name__)`` (a structlog logger);
-* third-party libraries (msal, urllib3, requests, apprise, apscheduler, alembic, sqlalchemy) log
-  through stdlib :mod:`logging` as usual;
-* both end up in one handler on the root logger whose :class:`structlog.stdlib.ProcessorFormatter`
-  renders every record through the same chain: exception rendering without local variables,
-  key-based redaction, pattern-based redaction, exact-value scrubbing of every loaded
-  :class:`~monitor.secrets.Secret`, then JSON (one object per line, for journald) or a readable
-  console line (on a TTY), and finally the rendered line is scrubbed once more.
-
-The ``urllib3`` and ``msal`` loggers are pinned at WARNING even when the daemon runs at DEBUG:
-urllib3 logs request lines with their query strings (a Teams Workflows URL carries its ``sig=``
-secret there) and msal logs request details. ``http.client`` debug output is never switched on
-(it prints request bodies, which carry ``client_secret=``, straight to stdout).
-
-The canonical per-probe line
-----------------------------
-Every probe result gives exactly one line at INFO with the event name ``"probe"``, written by
-:func:`monitor.pipeline.probing.log_pass` once its pass is stored (so a ``run_id`` seen in the
-log is always in the database)::
-
-    {"event": "probe", "identity": "erp-integration", "environment": "contoso-prod",
-     "kind": "client_secret", "outcome": "ok", "duration_ms": 412, "run_id": "2f1c...", ...}
-
-with ``attempted``, ``stage``, ``aadsts``, ``http_status`` and ``correlation_id`` besides. Never
-put a secret, a token or a full ``error_description`` on it: the redaction below is a safety net,
-not the plan.
+Call :func:`configure_logging` once at start-up (again in tests; it is idempotent). Our own code
+logs through :func:`get_logger`, third-party libraries through stdlib :mod:`logging`; both end in
+one handler that renders every record through the same chain of key-based, pattern-based and
+exact-value redaction (every loaded :class:`~monitor.secrets.Secret`) before JSON lines or a
+console line. Every probe result gives one INFO line with the event name ``"probe"``
+(:func:`monitor.pipeline.probing.log_pass`); never put a secret, a token or a full
+``error_description`` on it: the redaction is a safety net, not the plan.
 """
 
 from __future__ import annotations
@@ -66,7 +45,8 @@ __all__ = [
 #: Name of the one handler :func:`configure_logging` installs on the root logger.
 HANDLER_NAME: Final = "monitor"
 
-#: Loggers that never log below WARNING, whatever the configured level (see the module docstring).
+#: Loggers that never log below WARNING, whatever the configured level (see
+#: :func:`configure_logging`).
 PINNED_LOGGERS: Final[tuple[str, ...]] = ("urllib3", "msal")
 
 #: APScheduler logs two INFO lines per job run ("Running job", "executed successfully"), which
@@ -490,6 +470,17 @@ def configure_logging(
     level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
 ) -> None:
     """Configure structlog and stdlib logging for the whole process.
+
+    Our code logs through ``get_logger(__name__)`` (a structlog logger); third-party libraries
+    (msal, urllib3, requests, apprise, apscheduler, alembic, sqlalchemy) through stdlib
+    :mod:`logging`. Both end in one handler on the root logger whose
+    :class:`structlog.stdlib.ProcessorFormatter` renders every record through the same chain:
+    exceptions without local variables, key-based redaction, pattern-based redaction,
+    exact-value scrubbing of every loaded :class:`~monitor.secrets.Secret`, then JSON (one object
+    per line, for journald) or a console line, and the rendered line is scrubbed once more. The
+    :data:`PINNED_LOGGERS` stay at WARNING even at DEBUG: urllib3 logs request lines with their
+    query strings (a Teams Workflows URL carries its ``sig=`` secret there) and msal logs request
+    details; ``http.client`` debug output (request bodies, with ``client_secret=``) is never on.
 
     Given a *level* name (debug, info, warning, error, critical), write every log event from our
     code and from third-party libraries to *stream* (default: ``sys.stderr`` at call time, which

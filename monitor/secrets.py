@@ -1,19 +1,10 @@
 """The type that holds every secret the monitor loads, and the registry used to scrub output.
 
-A ``Secret`` never shows its value through ``repr``, ``str``, ``format`` or pickling; the value is
-reachable only through :meth:`Secret.reveal` / :meth:`Secret.reveal_bytes`, called at the point
-where msal, requests or apprise need it. Every secret value constructed is remembered (in this
-process only) so that log and error rendering can scrub occurrences of it.
-
-A server that echoes a secret back seldom echoes it as it was sent: .NET percent-encodes in lower
-case, form encoding turns spaces into ``+``, an HTML error page escapes ``&`` and ``<``, a JSON
-encoder writes ``\u002b``, a Basic header carries it in base64 after ``user:``. :func:`scrub`
-therefore masks the raw value, its base64 forms (standard and URL-safe, at any alignment inside a
-longer base64 text) and every occurrence in which any characters are percent-encoded (either
-case), ``+`` for a space, HTML character references or JSON / JavaScript backslash escapes, mixed
-freely and nested up to three levels (``%2526``): the text is decoded while remembering where each
-decoded character came from, the decoded text is searched, and what matched is masked in the
-original text.
+A :class:`Secret` never shows its value through ``repr``, ``str``, ``format`` or pickling; the
+value is reachable only through :meth:`Secret.reveal` / :meth:`Secret.reveal_bytes`, called where
+msal, requests or apprise need it. Every secret value constructed is remembered (in this process
+only) so that :func:`scrub` can mask it in log and error text, also in the encoded forms a server
+echoes it back in.
 """
 
 from __future__ import annotations
@@ -99,8 +90,18 @@ def register_secret_value(value: str) -> None:
 
 
 def scrub(text: str) -> str:
-    """Given any text, return it with every registered secret value replaced by the mask, in
-    any of the encodings the module docstring lists."""
+    """Given any text, return it with every registered secret value replaced by the mask.
+
+    A server that echoes a secret back seldom echoes it as it was sent: .NET percent-encodes in
+    lower case, form encoding turns spaces into ``+``, an HTML error page escapes ``&`` and
+    ``<``, a JSON encoder writes ``+``, a Basic header carries it in base64 after ``user:``. So
+    this masks the raw value, its base64 forms (standard and URL-safe, at any alignment inside a
+    longer base64 text) and every occurrence in which any characters are percent-encoded
+    (either case), ``+`` for a space, HTML character references or JSON / JavaScript backslash
+    escapes, mixed freely and nested up to three levels (``%2526``): the text is decoded while
+    remembering where each decoded character came from, the decoded text is searched, and what
+    matched is masked in the original text.
+    """
     text = _scrub_exact(text)
     if _ordered and _MARKERS.search(text):
         text = _scrub_encoded(text)

@@ -1,23 +1,10 @@
 """JSON reads from Graph and Dataverse with the observer's token: paging, throttling, errors.
 
-A :class:`JsonReader` GETs JSON objects from one service (Microsoft Graph of a tenant, or one
-Dataverse environment) through a :class:`~monitor.http.MonitorSession` (explicit trust, no
-redirects, bounded time). It follows ``@odata.nextLink`` (only to the same origin: the token is
-never sent elsewhere), honours ``429`` / ``503`` ``Retry-After`` by waiting when the wait is
-short (``max_wait_seconds``) and otherwise gives up for the rest of the pass (the service keeps
-counting usage while it throttles, so hammering only prolongs it), refreshes the token once on a
-``401``, and turns every other failure into :class:`NotObserved` with a cause and a one-line
-reason.
-
-A ``404`` is :class:`NotFound` only for a read of one object (``get``) whose answer is the
-service's own "does not exist" error (Graph ``Request_ResourceNotFound``, Dataverse
-``0x80040217``): for a directory object that is a fact ("no such user"), not a failure. A 404 of
-a collection or navigation property (the object it hangs off was deleted between two reads), or
-one without the service's error body (a proxy, a wrong URL), is :class:`NotObserved`, like any
-other answer the reader did not expect: a malformed or truncated body, a collection without
-``value``, an item that is not an object or lacks its key, a ``@odata.nextLink`` to another
-host. Readers built on this class wrap their parsing with :func:`read_guard`, so that nothing a
-service answers can raise anything but :class:`NotObserved` out of a read.
+A :class:`JsonReader` GETs JSON objects from one service through a
+:class:`~monitor.http.MonitorSession` and turns every failure into :class:`NotObserved` with a
+cause and a one-line reason; a 404 is :class:`NotFound` only where the service itself says the
+object does not exist. Readers wrap their parsing with :func:`read_guard`, so that nothing a
+service answers can raise anything else out of a read (``docs/posture.md``, "Not observed").
 """
 
 from __future__ import annotations
@@ -32,7 +19,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import requests
 
-from monitor.http import MonitorSession
+from monitor.http import MonitorSession, odata_error
 from monitor.model.observations import NotObservedCause
 from monitor.model.outcomes import Outcome
 from monitor.probes.classify import explain_exception, parse_retry_after, sanitise
@@ -132,13 +119,10 @@ class ReadPolicy:
 def _error_of(text: str) -> tuple[str | None, str]:
     """Return (code, message) of a Graph or Dataverse error body, or (None, "")."""
     try:
-        body = json.loads(text)
+        error = odata_error(json.loads(text))
     except (ValueError, TypeError, RecursionError):
         return None, ""
-    if not isinstance(body, Mapping):
-        return None, ""
-    error = body.get("error")
-    if not isinstance(error, Mapping):
+    if error is None:
         return None, ""
     code = error.get("code")
     message = error.get("message")
@@ -151,8 +135,12 @@ def _error_of(text: str) -> tuple[str | None, str]:
 class JsonReader:
     """GET JSON objects from one service with one token provider.
 
-    *service* names it in reasons ("Graph", "Dataverse environment contoso-prod"). Subclasses
-    say what a 403 means (:meth:`forbidden_reason`).
+    It follows ``@odata.nextLink`` only to the same origin (the token is never sent elsewhere),
+    waits out a short ``Retry-After`` of a 429 / 503 (``max_wait_seconds``) and otherwise gives
+    up for the rest of the pass (a throttling service keeps counting, hammering only prolongs
+    it), and refreshes the token once on a 401. *service* names it in reasons ("Graph",
+    "Dataverse environment contoso-prod"). Subclasses say what a 403 means
+    (:meth:`forbidden_reason`).
     """
 
     def __init__(
@@ -206,15 +194,11 @@ class JsonReader:
         return self._get(self.url(path, params), permission, entity=True)
 
     def get_all(
-        self,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        permission: str | None = None,
-        key: str | None = None,
+        self, path: str, params: Mapping[str, str] | None = None, **options: str | None
     ) -> list[dict[str, Any]]:
-        """Return every item of the collection at *path*, following ``@odata.nextLink``."""
-        return list(self.iterate(path, params, permission=permission, key=key))
+        """Return every item of the collection at *path*, following ``@odata.nextLink``
+        (*options*: those of :meth:`iterate`)."""
+        return list(self.iterate(path, params, **options))
 
     def iterate(
         self,

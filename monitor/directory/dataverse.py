@@ -1,20 +1,9 @@
 """Dataverse metadata reads of one environment, with the observer as an application user.
 
-The observer needs to be an application user of each environment with a read-only security role
-(Read on User, Security Role and Team, organization level). Reads (Web API v9.2):
-
-* the identity's ``systemuser`` row: application users by ``applicationid``, users by
-  ``azureactivedirectoryobjectid`` (from Graph) or else ``domainname`` (the UPN). No row means
-  the identity is **not a user of the environment** (an outage, like WhoAmI's 403 0x80072560);
-* its security roles: ``systemuserroles_association`` plus, through
-  ``teammembership_association``, every team's ``teamroles_association``;
-* the environment's non-interactive users: ``accessmode eq 4`` without an ``applicationid``.
-
-The observer's own 403 answers are "not observed": 0x80072560 (the observer is not a user of
-the environment) or a missing privilege. So is every answer a read did not expect (see
-:mod:`monitor.directory.client`): a 404 of a navigation property (the user or team was deleted
-between two reads), a row without its key, a selected column missing, an access mode outside the
-documented 0-5; only the facts that needed that read are affected.
+The identity's ``systemuser`` row, its security roles (directly and through teams) and the
+environment's non-interactive users, through the Web API v9.2 (``docs/posture.md``, "Directory
+reads"). The observer's own 403 answers, and every answer a read did not expect, make the facts
+that needed that read "not observed".
 """
 
 from __future__ import annotations

@@ -1,29 +1,9 @@
 """Microsoft Graph reads: app credentials, service principals, users, domains, SKUs.
 
-Each read needs one Graph **application** permission of the observer (least privileged, as the
-Graph reference lists them; docs/platform.md, "Microsoft Graph reads"); a 403 makes the facts that
-needed it "not observed: the observer lacks the Graph application permission X" and everything
-else still works:
-
-===========================================  =================================================
-read                                          permission
-===========================================  =================================================
-``applications(appId='...')``                 Application.Read.All (secret / certificate ends)
-``servicePrincipals(appId='...')``            Application.Read.All (service principal enabled)
-``users/{upn}``                               User.Read.All (enabled, password age and policy,
-                                              assigned licences)
-``domains``                                   Domain.Read.All (password validity and
-                                              authentication type per domain)
-``subscribedSkus``                            Organization.Read.All (SKU names, spare licences,
-                                              service plans)
-``organization``                              Organization.Read.All (when the tenant was
-                                              created: the default password validity)
-===========================================  =================================================
-
-The credential in use is found here, where the configured secret is at hand: a pinned
-``credential_key_id`` wins; else a secret's first three characters are compared with Graph's
-``hint`` (constant-time) and a certificate's SHA-1 / SHA-256 thumbprint with
-``customKeyIdentifier``. Only the verdict (``in_use``) leaves this module, never a hint.
+Each read needs one Graph application permission of the observer (``docs/posture.md``,
+"Directory reads"); a 403 makes only the facts that needed it "not observed". The credential in
+use is found here, where the configured secret is at hand (:class:`ConfiguredCredential`): only
+the verdict (``in_use``) leaves this module, never a hint.
 """
 
 from __future__ import annotations
@@ -33,8 +13,8 @@ import binascii
 import hmac
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -101,6 +81,14 @@ def _optional_bool(body: Mapping[str, Any], name: str, what: str) -> bool | None
     return value
 
 
+def _choice(body: Mapping[str, Any], name: str, what: str, documented: frozenset[str]) -> str:
+    """Return ``body[name]``, one of the *documented* values of an enumeration."""
+    value = _need(body, name, what)
+    if value not in documented:
+        raise malformed(SERVICE, f"{what} with an unknown {name} {str(value)[:40]!r}")
+    return str(value)
+
+
 def _bool(body: Mapping[str, Any], name: str, what: str) -> bool:
     value = _optional_bool(body, name, what)
     if value is None:
@@ -162,6 +150,8 @@ class ConfiguredCredential:
         return cls("client_secret", secret=secret, key_id=key_id, fingerprint=fingerprint)
 
     def matches(self, credential: RegisteredCredential, hint: str | None) -> bool:
+        """A pinned key id decides; else a secret's first three characters are compared with
+        Graph's *hint* (in constant time), a certificate's thumbprints with the registered one."""
         if self.key_id is not None:
             return credential.key_id.lower() == self.key_id.lower()
         if credential.type != self.type:
@@ -250,18 +240,7 @@ def _credentials(
             )
             hint = item.get("hint") if kind == "client_secret" else None
             in_use = configured.matches(credential, hint if isinstance(hint, str) else None)
-            found.append(
-                RegisteredCredential(
-                    key_id=credential.key_id,
-                    type=credential.type,
-                    display_name=credential.display_name,
-                    start=credential.start,
-                    end=credential.end,
-                    in_use=in_use,
-                    origin=origin,
-                    thumbprint=credential.thumbprint,
-                )
-            )
+            found.append(replace(credential, in_use=in_use))
     return found
 
 
@@ -271,43 +250,28 @@ class GraphDirectory:
     def __init__(self, client: GraphClient) -> None:
         self.client = client
 
+    def _object(self, path: str, select: str, permission: str) -> dict[str, Any] | None:
+        """Return the *select*ed properties of the object at *path*, or None when Graph says
+        there is no such object."""
+        try:
+            return self.client.get(path, {"$select": select}, permission=permission)
+        except NotFound:
+            return None
+
+    def _items(
+        self, path: str, select: str, permission: str, key: str, noun: str
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Yield each item of the collection at *path* with its id (*key*, lower-cased) and the
+        words reasons name it by ("SKU <id>")."""
+        for item in self.client.iterate(path, {"$select": select}, permission=permission, key=key):
+            name = str(item[key]).lower()
+            yield name, f"{noun} {name}", item
+
     @read_guard("the tenant's SKUs (subscribedSkus)")
     def subscribed_skus(self) -> list[SubscribedSku]:
         """Return the tenant's SKUs. Raise :class:`NotObserved`."""
-        skus = []
-        for item in self.client.iterate(
-            "subscribedSkus", {"$select": SKU_SELECT}, permission=ORGANIZATION_READ_ALL, key="skuId"
-        ):
-            sku_id = str(item["skuId"]).lower()
-            what = f"SKU {sku_id}"
-            units = _need(item, "prepaidUnits", what)
-            if not isinstance(units, Mapping):
-                raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
-            part = _need(item, "skuPartNumber", what)
-            status = _need(item, "capabilityStatus", what)
-            if status not in CAPABILITY_STATUSES:
-                raise malformed(
-                    SERVICE, f"{what} with an unknown capabilityStatus {str(status)[:40]!r}"
-                )
-            applies_to = _need(item, "appliesTo", what)
-            if applies_to not in APPLIES_TO:
-                raise malformed(
-                    SERVICE, f"{what} with an unknown appliesTo {str(applies_to)[:40]!r}"
-                )
-            skus.append(
-                SubscribedSku(
-                    sku_id=sku_id,
-                    part_number=part if isinstance(part, str) and part else sku_id,
-                    enabled=_count(units.get("enabled")),
-                    consumed=_count(_need(item, "consumedUnits", what)),
-                    suspended=_count(units.get("suspended")),
-                    warning=_count(units.get("warning")),
-                    capability_status=status,
-                    applies_to=applies_to,
-                    service_plans=_service_plans(_need(item, "servicePlans", what), what),
-                )
-            )
-        return skus
+        items = self._items("subscribedSkus", SKU_SELECT, ORGANIZATION_READ_ALL, "skuId", "SKU")
+        return [_subscribed_sku(*item) for item in items]
 
     @read_guard("the tenant's organization (creation date)")
     def organization(self) -> TenantInfo:
@@ -329,47 +293,18 @@ class GraphDirectory:
     @read_guard("the tenant's domains (password policy)")
     def domains(self) -> list[DomainPolicy]:
         """Return every domain's password policy. Raise :class:`NotObserved`."""
-        policies = []
-        for item in self.client.iterate(
-            "domains", {"$select": DOMAIN_SELECT}, permission=DOMAIN_READ_ALL, key="id"
-        ):
-            name = str(item["id"]).lower()
-            what = f"domain {name}"
-            validity = _need(item, "passwordValidityPeriodInDays", what)
-            notification = _need(item, "passwordNotificationWindowInDays", what)
-            for value, field in (
-                (validity, "passwordValidityPeriodInDays"),
-                (notification, "passwordNotificationWindowInDays"),
-            ):
-                if value is not None and _optional_count(value) is None:
-                    raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
-            authentication = _need(item, "authenticationType", what)
-            if authentication not in AUTHENTICATION_TYPES:
-                raise malformed(
-                    SERVICE,
-                    f"{what} with an unknown authenticationType {str(authentication)[:40]!r}",
-                )
-            policies.append(
-                DomainPolicy(
-                    domain=name,
-                    password_validity_days=_optional_count(validity),
-                    password_notification_days=_optional_count(notification),
-                    is_default=_need(item, "isDefault", what) is True,
-                    authentication_type=authentication,
-                )
-            )
-        return policies
+        items = self._items("domains", DOMAIN_SELECT, DOMAIN_READ_ALL, "id", "domain")
+        return [_domain_policy(*item) for item in items]
 
     @read_guard("the service principal")
     def service_principal(self, client_id: str) -> ServicePrincipal:
         """Return the app's service principal in this tenant. Raise :class:`NotObserved`."""
-        try:
-            body = self.client.get(
-                f"servicePrincipals(appId='{client_id}')",
-                {"$select": "id,appId,displayName,accountEnabled"},
-                permission=APPLICATION_READ_ALL,
-            )
-        except NotFound:
+        body = self._object(
+            f"servicePrincipals(appId='{client_id}')",
+            "id,appId,displayName,accountEnabled",
+            APPLICATION_READ_ALL,
+        )
+        if body is None:
             return ServicePrincipal(found=False)
         enabled = _bool(body, "accountEnabled", "the service principal")
         name = body.get("displayName")
@@ -388,29 +323,25 @@ class GraphDirectory:
 
         Raise :class:`NotObserved` (``elsewhere``) when the registration is not in this tenant.
         """
-        try:
-            application = self.client.get(
-                f"applications(appId='{client_id}')",
-                {"$select": APPLICATION_SELECT},
-                permission=APPLICATION_READ_ALL,
-            )
-        except NotFound:
+        application = self._object(
+            f"applications(appId='{client_id}')", APPLICATION_SELECT, APPLICATION_READ_ALL
+        )
+        if application is None:
             raise NotObserved(
                 "elsewhere",
                 f"the app registration {client_id} is not in this tenant's directory (it may be "
                 "registered in another tenant): declare its expiry with credential_expires",
-            ) from None
-        credentials = _credentials(application, "application", configured)
-        # Credentials can also be added to the service principal itself (rare, but they sign in).
-        try:
-            principal = self.client.get(
-                f"servicePrincipals(appId='{client_id}')",
-                {"$select": SERVICE_PRINCIPAL_SELECT},
-                permission=APPLICATION_READ_ALL,
             )
+        credentials = _credentials(application, "application", configured)
+        # Credentials can also be added to the service principal itself (rare, but they sign in);
+        # without a service principal in this tenant there are none of its own.
+        principal = self._object(
+            f"servicePrincipals(appId='{client_id}')",
+            SERVICE_PRINCIPAL_SELECT,
+            APPLICATION_READ_ALL,
+        )
+        if principal is not None:
             credentials += _credentials(principal, "service_principal", configured)
-        except NotFound:
-            pass  # no service principal in this tenant: no credentials of its own
         name = application.get("displayName")
         return AppCredentials(
             client_id=client_id,
@@ -430,13 +361,10 @@ class GraphDirectory:
         *skus* (None: not observed) name the licences. Raise :class:`NotObserved` when the user
         cannot be read at all.
         """
-        try:
-            body = self.client.get(
-                f"users/{urllib.parse.quote(user_principal_name, safe='@')}",
-                {"$select": USER_SELECT},
-                permission=USER_READ_ALL,
-            )
-        except NotFound:
+        body = self._object(
+            f"users/{urllib.parse.quote(user_principal_name, safe='@')}", USER_SELECT, USER_READ_ALL
+        )
+        if body is None:
             return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
                 "not_read", f"no user {user_principal_name} in the directory"
             )
@@ -476,6 +404,45 @@ class GraphDirectory:
                 return account, malformed(SERVICE, f"{what} with a licence without its skuId")
             licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
         return account, UserLicences(tuple(licences))
+
+
+def _subscribed_sku(sku_id: str, what: str, item: Mapping[str, Any]) -> SubscribedSku:
+    units = _need(item, "prepaidUnits", what)
+    if not isinstance(units, Mapping):
+        raise malformed(SERVICE, f"{what} with 'prepaidUnits' that is not an object")
+    part = _need(item, "skuPartNumber", what)
+    status = _choice(item, "capabilityStatus", what, CAPABILITY_STATUSES)
+    applies_to = _choice(item, "appliesTo", what, APPLIES_TO)
+    return SubscribedSku(
+        sku_id=sku_id,
+        part_number=part if isinstance(part, str) and part else sku_id,
+        enabled=_count(units.get("enabled")),
+        consumed=_count(_need(item, "consumedUnits", what)),
+        suspended=_count(units.get("suspended")),
+        warning=_count(units.get("warning")),
+        capability_status=status,
+        applies_to=applies_to,
+        service_plans=_service_plans(_need(item, "servicePlans", what), what),
+    )
+
+
+def _domain_policy(name: str, what: str, item: Mapping[str, Any]) -> DomainPolicy:
+    validity = _need(item, "passwordValidityPeriodInDays", what)
+    notification = _need(item, "passwordNotificationWindowInDays", what)
+    for value, field in (
+        (validity, "passwordValidityPeriodInDays"),
+        (notification, "passwordNotificationWindowInDays"),
+    ):
+        if value is not None and _optional_count(value) is None:
+            raise malformed(SERVICE, f"{what} with '{field}' = {str(value)[:40]!r}")
+    authentication = _choice(item, "authenticationType", what, AUTHENTICATION_TYPES)
+    return DomainPolicy(
+        domain=name,
+        password_validity_days=_optional_count(validity),
+        password_notification_days=_optional_count(notification),
+        is_default=_need(item, "isDefault", what) is True,
+        authentication_type=authentication,
+    )
 
 
 def _service_plans(value: object, what: str) -> tuple[ServicePlan, ...]:

@@ -21,38 +21,24 @@ import requests
 
 from monitor.config.model import ObserverConfig, TenantConfig
 from monitor.directory.client import NotObserved
-from monitor.http import HttpResponse, MonitorSession
+from monitor.http import HttpResponse, MonitorSession, RecordingClient
 from monitor.probes.assertion import BoundAssertion, CertificateAssertions, CertificateError
 from monitor.probes.classify import classify_token_error, explain_exception, sanitise
 
 
-class _PerRequestDeadline:
+class _PerRequestDeadline(RecordingClient):
     """msal's ``http_client``: every request gets its own deadline (the app lives for a pass)."""
 
     def __init__(
         self, session: MonitorSession, seconds: float, monotonic: Callable[[], float]
     ) -> None:
+        super().__init__()
         self.session = session
         self.seconds = seconds
         self.monotonic = monotonic
-        self.last: HttpResponse | None = None
 
-    def get(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("GET", url, kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("POST", url, kwargs)
-
-    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
-        self.last = None
-        response = self.session.request(
-            method, url, deadline=self.monotonic() + self.seconds, **kwargs
-        )
-        self.last = response
-        return response
-
-    def close(self) -> None:
-        """msal may call this; the session belongs to the pass."""
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+        return self.session.request(method, url, deadline=self.monotonic() + self.seconds, **kwargs)
 
 
 class ObserverTokens:

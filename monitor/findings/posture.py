@@ -3,42 +3,8 @@
 Pure functions (no I/O, no clock of their own). :func:`evaluate_posture` takes every current
 observation of the configured tenants (from a directory pass, or from the store) and returns a
 :class:`Posture`: the findings, and per identity its classification, every known deadline
-(nearest first) and what could not be observed.
-
-Rules (each finding carries a one-line remedy; ``deadline`` is when it breaks or broke):
-
-* the credential **in use** (matched by key id, Graph hint or thumbprint) expires within
-  ``expiry_warning_days`` (warning) / ``expiry_critical_days`` or has expired (critical); a
-  *successor* (another credential of the same type that ends later) changes the advice from
-  "create one" to "switch over" and the finding's key, since it is a different task;
-* the configured certificate file's ``notAfter`` and an operator-declared expiry, the same way;
-* the observer's own credential, the same way (its findings have no identity);
-* a predicted password expiry (``lastPasswordChangeDateTime`` + the domain's validity period,
-  unless ``DisablePasswordExpiration`` or 2147483647): info while far, then warning / critical —
-  a password identity with expiry on is advice in itself. A domain without a value (null) has
-  the tenant's default: 90 days for a tenant created before 2021 (the date is labelled an
-  inferred default), no expiration for a newer one. A user synchronised from on-premises AD into
-  a federated domain has its expiry decided on-premises ("governed by on-premises AD"; a declared
-  ``credential_expires`` gives the date); in a managed domain (password hash synchronisation)
-  the cloud policy applies;
-* account disabled (Entra user, service principal, Dataverse systemuser), not found (a deleted
-  enterprise application is AADSTS7000229, an app registration not found 700016), not a user of
-  an environment: critical, deadline = when that was first observed;
-* an interactive user without a licence (Dataverse disables it; access mode 1, administrative,
-  needs none), a licence whose subscription is in its grace period (warning) or suspended
-  (critical);
-* no security role, directly or through any team (critical: it signs in and can do nothing);
-* a named licensed user running an integration (warning), the System Administrator or System
-  Customizer role (warning, also through a team);
-* every password (``kind = "user"``) identity: info, password sign-in (ROPC) is deprecated by
-  MSAL and incompatible with multifactor authentication (docs/platform.md, "Sign-in answers");
-* non-interactive users of an environment: 6 of 7 info, 7 of 7 warning, more warning;
-* no spare licence that gets a user into Dataverse (user-assignable, enabled, paid, with a
-  Dataverse service plan: :mod:`monitor.licensing`) in a tenant where a non-interactive user is
-  recommended (warning); spare Microsoft 365 seats are named "usable only by adding the user on
-  demand";
-* facts not observed: one finding per tenant and cause (no observer: info; a missing
-  permission, failed sign-in, throttling, errors: warning), never silence.
+(nearest first) and what could not be observed. The rules, the credential in use, the password
+expiry prediction and what each finding means: ``docs/posture.md``.
 """
 
 from __future__ import annotations
@@ -398,24 +364,17 @@ class _Rules:
         source: str | None = None,
         details: Mapping[str, object] | None = None,
     ) -> None:
-        tenant = observation.tenant
         # "" means "not scoped to one" (a tenant-wide finding from an identity's observation).
         identity = (identity if identity is not None else observation.identity) or None
         environment = (environment if environment is not None else observation.environment) or None
         self.findings.append(
-            Finding(
-                key=Finding.make_key(
-                    kind,
-                    tenant=tenant,
-                    identity=identity,
-                    environment=environment,
-                    subject_id=subject_id,
-                ),
-                kind=kind,
-                level=level,
-                tenant=tenant,
+            Finding.create(
+                kind,
+                level,
+                tenant=observation.tenant,
                 identity=identity,
                 environment=environment,
+                subject_id=subject_id,
                 subject=subject,
                 summary=summary,
                 remedy=remedy,
@@ -426,11 +385,45 @@ class _Rules:
             )
         )
 
+    def broken(
+        self,
+        kind: FindingKind,
+        observation: Observation,
+        *,
+        subject: str,
+        summary: str,
+        remedy: str,
+        subject_id: str,
+    ) -> None:
+        """Add a critical finding of something that has not worked since *observation* first
+        showed it (the deadline: it broke then)."""
+        self.add(
+            kind,
+            Level.CRITICAL,
+            observation,
+            subject=subject,
+            summary=summary,
+            remedy=remedy,
+            subject_id=subject_id,
+            deadline=observation.first_seen,
+        )
+
     def deadline(self, identity: str, deadline: Deadline) -> None:
         self.deadlines.setdefault(identity, []).append(deadline)
 
     def missing(self, identity: str, what: str, observation: Observation) -> None:
         self.not_observed.setdefault(identity, []).append(f"{what}: {observation.reason}")
+
+    def observed(
+        self, identity: IdentityConfig, kind: str, what: str, environment: str | None = None
+    ) -> Observation | None:
+        """Return the identity's observation of *kind* (in *environment*) if it holds a fact;
+        note one that could not be observed as *what*, and return None for it."""
+        observation = self.index.one(kind, identity.tenant, identity.name, environment)
+        if observation is not None and observation.fact is None:
+            self.missing(identity.name, what, observation)
+            return None
+        return observation
 
     # -- expiries -------------------------------------------------------------------------------
 
@@ -658,21 +651,18 @@ class _Rules:
                     "every sign-in fails (AADSTS7000229 when the registration is in this "
                     "tenant, 700016 when it is not)"
                 )
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 observation,
                 subject="service principal",
                 summary=f"the app has no service principal in tenant {observation.tenant}: {what}",
                 remedy="re-create the enterprise application (an admin consents to the app in "
                 "this tenant, or `az ad sp create --id <client id>`), or correct client_id",
                 subject_id="service-principal",
-                deadline=observation.first_seen,
             )
         elif fact.account_enabled is False:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 observation,
                 subject=f"service principal '{fact.display_name}'",
                 summary="the app's service principal is disabled: every sign-in fails "
@@ -680,29 +670,24 @@ class _Rules:
                 remedy="enable the enterprise application (Properties › Enabled for users to "
                 "sign in = Yes) if the integration is still needed",
                 subject_id="service-principal",
-                deadline=observation.first_seen,
             )
 
     def user(self, identity: IdentityConfig) -> None:
         tenant, name = identity.tenant, identity.name
-        account_observation = self.index.one("user_account", tenant, name)
         licences_observation = self.index.one("user_licences", tenant, name)
         if licences_observation is not None:
             if isinstance(licences_observation.fact, UserLicences):
                 self.licences[name] = licences_observation.fact.names
             elif licences_observation.cause != "not_read":
                 self.missing(name, "licences", licences_observation)
+        account_observation = self.observed(identity, "user_account", "account")
         if account_observation is None:
-            return
-        if account_observation.fact is None:
-            self.missing(name, "account", account_observation)
             return
         account = account_observation.fact
         assert isinstance(account, UserAccount)
         if not account.found:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 account_observation,
                 subject=f"user {identity.username}",
                 summary=f"no user {identity.username} in tenant {tenant} (deleted or renamed): "
@@ -710,13 +695,11 @@ class _Rules:
                 remedy="restore the deleted user, or correct username (and move the "
                 "integration to an application user)",
                 subject_id="account",
-                deadline=account_observation.first_seen,
             )
             return
         if account.account_enabled is False:
-            self.add(
+            self.broken(
                 FindingKind.ACCOUNT_DISABLED,
-                Level.CRITICAL,
                 account_observation,
                 subject=f"user {account.user_principal_name}",
                 summary=f"the account {account.user_principal_name} is disabled in Entra ID: "
@@ -724,7 +707,6 @@ class _Rules:
                 remedy="re-enable the account if the integration still needs it; if its owner "
                 "left, move the integration to an application user",
                 subject_id="account",
-                deadline=account_observation.first_seen,
             )
         self.password(identity, account, account_observation)
         if licences_observation is not None and isinstance(licences_observation.fact, UserLicences):
@@ -825,13 +807,11 @@ class _Rules:
             )
 
     def dataverse(self, identity: IdentityConfig) -> None:
-        tenant, name = identity.tenant, identity.name
         for environment in identity.environments:
-            observation = self.index.one("systemuser", tenant, name, environment)
+            observation = self.observed(
+                identity, "systemuser", f"{environment} systemuser", environment
+            )
             if observation is None:
-                continue
-            if observation.fact is None:
-                self.missing(name, f"{environment} systemuser", observation)
                 continue
             user = observation.fact
             assert isinstance(user, SystemUser)
@@ -843,22 +823,19 @@ class _Rules:
                     if identity.kind == "application"
                     else f"add the user to {environment} (and its security group) with a role"
                 )
-                self.add(
+                self.broken(
                     FindingKind.NOT_IN_ENVIRONMENT,
-                    Level.CRITICAL,
                     observation,
                     subject=f"systemuser in {environment}",
                     summary=f"not a user of environment {environment}: Dataverse refuses every "
                     "call (403 0x80072560)",
                     remedy=how,
                     subject_id="membership",
-                    deadline=observation.first_seen,
                 )
                 continue
             if user.is_disabled:
-                self.add(
+                self.broken(
                     FindingKind.ACCOUNT_DISABLED,
-                    Level.CRITICAL,
                     observation,
                     subject=f"systemuser '{user.full_name}' in {environment}",
                     summary=f"disabled in environment {environment}: Dataverse refuses every call",
@@ -866,20 +843,17 @@ class _Rules:
                     "their licence, leave the environment's security group or are disabled in "
                     "Entra ID",
                     subject_id="systemuser",
-                    deadline=observation.first_seen,
                 )
             self.unlicensed(identity, environment, user, observation)
-            roles = self.index.one("security_roles", tenant, name, environment)
+            roles = self.observed(
+                identity, "security_roles", f"{environment} security roles", environment
+            )
             if roles is None:
-                continue
-            if roles.fact is None:
-                self.missing(name, f"{environment} security roles", roles)
                 continue
             assert isinstance(roles.fact, SecurityRoles)
             if not roles.fact.roles and not user.is_disabled:
-                self.add(
+                self.broken(
                     FindingKind.SECURITY_ROLE,
-                    Level.CRITICAL,
                     roles,
                     subject=f"security roles in {environment}",
                     summary=f"holds no security role in {environment}, directly or through a "
@@ -888,7 +862,6 @@ class _Rules:
                     f"integration uses) to the identity's user in {environment}, directly or "
                     "through a team",
                     subject_id="no-role",
-                    deadline=roles.first_seen,
                 )
             for grant in roles.fact.roles:
                 if grant.is_system_administrator or grant.is_system_customizer:
@@ -1118,18 +1091,13 @@ class _Rules:
     def password_sign_in(self, identity: IdentityConfig) -> None:
         """Advice for every password identity: the sign-in it relies on is being retired."""
         self.findings.append(
-            Finding(
-                key=Finding.make_key(
-                    FindingKind.IDENTITY_TYPE,
-                    tenant=identity.tenant,
-                    identity=identity.name,
-                    subject_id="password-sign-in",
-                ),
-                kind=FindingKind.IDENTITY_TYPE,
-                level=Level.INFO,
+            Finding.create(
+                FindingKind.IDENTITY_TYPE,
+                Level.INFO,
                 tenant=identity.tenant,
                 identity=identity.name,
                 environment=None,
+                subject_id="password-sign-in",
                 subject=f"password sign-in of {identity.username or identity.name}",
                 summary="signs in with username and password (ROPC): MSAL deprecates this flow "
                 "for public clients, and it stops working as soon as multifactor "

@@ -1,30 +1,10 @@
 """Findings from stored probe state: what a run of probe outcomes means, with flap damping.
 
-Pure rules over :class:`~monitor.model.probes.IdentityState` (outcome, consecutive counters) and
-:class:`~monitor.store.alerting.ProbeHistory` (when the run of failures began, what a recovery
-came from), the configuration and ``now``:
-
-* a **definitive** outcome (the identity provider or Dataverse said no) is a critical finding at
-  once: ``credential_broken`` (wrong, expired or unknown credential, policy block,
-  misconfiguration), ``account_disabled``, ``account_locked``, ``licence`` (no licence, or
-  Dataverse itself disabled for the tenant; one per identity, whatever number of environments
-  failed), ``not_in_environment`` or ``security_role`` (no role, a missing privilege; one per
-  environment). Summary and remedy come from :func:`monitor.model.outcomes.describe`, refined by the
-  AADSTS code and the credential type (an expired certificate is renewed, a deleted enterprise
-  application re-created);
-* an environment in **administration mode** (planned maintenance) is one ``maintenance``
-  warning per environment, whichever identities met it, and no identity finding;
-* a **transient** or **local** outcome (unreachable, throttled, 5xx, TLS, clock, unclassified) is
-  a ``cannot_verify`` warning only after ``cannot_verify_after_failures`` failures in a row that
-  span at least ``cannot_verify_after_minutes``. When at least two identities of a tenant all fail
-  that way, one finding covers the tenant; the per-identity findings then name it in
-  ``details["covered_by"]`` and do not open incidents of their own while it is open;
-* a finding stays until ``resolve_after_successes`` successes in a row: while an identity recovers
-  (fewer successes), the finding is still produced with ``details["recovering"] = True``, which
-  keeps an open incident open but never opens a new one. A streak that never reached the
-  threshold (a blip) therefore produces nothing at any point.
-
-Thresholds come from ``[alerts]`` (per identity or tag where set).
+Pure rules over :class:`~monitor.model.probes.IdentityState` (outcome, consecutive counters),
+:class:`~monitor.model.incidents.ProbeHistory` (when the run of failures began, what a recovery
+came from), the ``[alerts]`` thresholds and ``now``: a definitive outcome is critical at once, a
+transient one a ``cannot_verify`` warning only once it lasted, and a finding stays until enough
+successes in a row (``docs/posture.md``, "Findings from probes").
 """
 
 from __future__ import annotations
@@ -33,7 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from monitor.model.findings import Finding, FindingKind, Level
@@ -204,6 +183,50 @@ def probe_findings(
     return findings
 
 
+def _identity_finding(
+    kind: FindingKind,
+    level: Level,
+    identity: IdentityConfig,
+    members: Sequence[_Pair],
+    outcome: Outcome,
+    *,
+    environment: str | None,
+    subject: str,
+    summary: str,
+    remedy: str,
+    details: Mapping[str, object],
+    keyed_environment: str | None = None,
+) -> Finding:
+    """Return a probe finding about *identity* that reports the run of *outcome* of its pairs
+    *members* (keyed by *keyed_environment* for the kinds found per environment)."""
+    key = Finding.make_key(
+        kind,
+        tenant=identity.tenant,
+        identity=identity.name,
+        environment=keyed_environment,
+        subject_id=SOURCE,
+    )
+    return Finding.create(
+        kind,
+        level,
+        key=key,
+        tenant=identity.tenant,
+        identity=identity.name,
+        environment=environment,
+        subject=subject,
+        summary=summary,
+        remedy=remedy,
+        observed_at=max(pair.state.last_probe_at for pair in members),
+        source=SOURCE,
+        details={
+            "outcome": outcome.value,
+            "environments": [pair.environment for pair in members],
+            "failing_since": min(pair.failing_since for pair in members).isoformat(),
+            **details,
+        },
+    )
+
+
 def _credential_words(identity: IdentityConfig) -> str:
     if identity.credential_type == "password":
         return f"the password of {identity.username or identity.name}"
@@ -260,7 +283,6 @@ def _definitive(
     summary_words, remedy = describe(
         outcome, aadsts_code=lead.aadsts_code, credential_type=identity.credential_type
     )
-    environments = [pair.environment for pair in members]
     if kind is FindingKind.NOT_IN_ENVIRONMENT:
         subject = f"{identity.name} in environment {lead.environment}"
     elif kind is FindingKind.SECURITY_ROLE:
@@ -273,39 +295,26 @@ def _definitive(
         subject = _credential_words(identity)
     else:
         subject = f"the account {identity.username or identity.name}"
-    since = min(pair.failing_since for pair in members)
     summary = f"{summary_words}{_privilege_words(outcome, lead)}{_code_words(lead)}"
     if not failing:
         summary += "; it worked again at the last check, waiting for a second success"
-    return Finding(
-        key=Finding.make_key(
-            kind,
-            tenant=identity.tenant,
-            identity=identity.name,
-            environment=environment if kind in PER_ENVIRONMENT else None,
-            subject_id=SOURCE,
-        ),
-        kind=kind,
-        level=Level.CRITICAL,
-        tenant=identity.tenant,
-        identity=identity.name,
+    return _identity_finding(
+        kind,
+        Level.CRITICAL,
+        identity,
+        members,
+        outcome,
+        keyed_environment=environment if kind in PER_ENVIRONMENT else None,
         environment=environment,
         subject=subject,
         summary=summary,
         remedy=remedy,
-        observed_at=max(pair.state.last_probe_at for pair in members),
-        source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": outcome.value,
-                "environments": environments,
-                "failing_since": since.isoformat(),
-                "aadsts_code": lead.aadsts_code,
-                "correlation_id": lead.correlation_id,
-                RECOVERING: not failing,
-                "resolve_after_successes": rules.resolve_after_successes,
-            }
-        ),
+        details={
+            "aadsts_code": lead.aadsts_code,
+            "correlation_id": lead.correlation_id,
+            RECOVERING: not failing,
+            "resolve_after_successes": rules.resolve_after_successes,
+        },
     )
 
 
@@ -326,18 +335,13 @@ def _maintenance_finding(environment: str, members: list[tuple[IdentityConfig, _
     outcome_info = info(Outcome.MAINTENANCE)
     since = min(pair.failing_since for _, pair in members)
     names = sorted({member.name for member, _ in members})
-    return Finding(
-        key=Finding.make_key(
-            FindingKind.MAINTENANCE,
-            tenant=identity.tenant,
-            environment=environment,
-            subject_id=SOURCE,
-        ),
-        kind=FindingKind.MAINTENANCE,
-        level=Level.WARNING,
+    return Finding.create(
+        FindingKind.MAINTENANCE,
+        Level.WARNING,
         tenant=identity.tenant,
         identity=None,
         environment=environment,
+        subject_id=SOURCE,
         subject=f"environment {environment}",
         summary=f"environment {environment} is in administration mode since {_when(since)} "
         f"(planned maintenance, 0x8004a113): only System Administrators and System "
@@ -345,13 +349,11 @@ def _maintenance_finding(environment: str, members: list[tuple[IdentityConfig, _
         remedy=outcome_info.remedy,
         observed_at=max(pair.state.last_probe_at for _, pair in members),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": Outcome.MAINTENANCE.value,
-                "identities": names,
-                "failing_since": since.isoformat(),
-            }
-        ),
+        details={
+            "outcome": Outcome.MAINTENANCE.value,
+            "identities": names,
+            "failing_since": since.isoformat(),
+        },
     )
 
 
@@ -387,33 +389,21 @@ def _cannot_verify_finding(
             f"checks of {identity.name} work again; waiting for "
             f"{rules.resolve_after_successes} successes in a row"
         )
-    return Finding(
-        key=Finding.make_key(
-            FindingKind.CANNOT_VERIFY,
-            tenant=identity.tenant,
-            identity=identity.name,
-            subject_id=SOURCE,
-        ),
-        kind=FindingKind.CANNOT_VERIFY,
-        level=Level.WARNING,
-        tenant=identity.tenant,
-        identity=identity.name,
+    return _identity_finding(
+        FindingKind.CANNOT_VERIFY,
+        Level.WARNING,
+        identity,
+        members,
+        outcome,
         environment=environments[0] if len(identity.environments) == 1 else None,
         subject=f"the sign-in and Dataverse checks of {identity.name}",
         summary=summary,
         remedy=outcome_info.remedy,
-        observed_at=max(pair.state.last_probe_at for pair in members),
-        source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcome": outcome.value,
-                "environments": environments,
-                "failing_since": since.isoformat(),
-                "failures": failures,
-                COVERED_BY: tenant_key,
-                RECOVERING: not due,
-            }
-        ),
+        details={
+            "failures": failures,
+            COVERED_BY: tenant_key,
+            RECOVERING: not due,
+        },
     )
 
 
@@ -466,10 +456,10 @@ def _tenant_finding(
         )
     else:
         summary = f"the checks of tenant {tenant} work again; waiting for a second success"
-    return Finding(
+    return Finding.create(
+        FindingKind.CANNOT_VERIFY,
+        Level.WARNING,
         key=key,
-        kind=FindingKind.CANNOT_VERIFY,
-        level=Level.WARNING,
         tenant=tenant,
         identity=None,
         environment=None,
@@ -478,15 +468,13 @@ def _tenant_finding(
         remedy=TENANT_REMEDY,
         observed_at=max(pair.state.last_probe_at for pair in pairs_all),
         source=SOURCE,
-        details=MappingProxyType(
-            {
-                "outcomes": outcomes,
-                "identities": [identity.name for identity, _, _ in considered],
-                "failing": failing_identities,
-                "failing_since": since.isoformat(),
-                RECOVERING: not due,
-            }
-        ),
+        details={
+            "outcomes": outcomes,
+            "identities": [identity.name for identity, _, _ in considered],
+            "failing": failing_identities,
+            "failing_since": since.isoformat(),
+            RECOVERING: not due,
+        },
     )
 
 

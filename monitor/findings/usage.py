@@ -1,33 +1,20 @@
 """Findings from API usage: allocation, tenant pool, service-protection headroom, 429 answers.
 
 Pure rules over a :class:`~monitor.usage.model.UsageOverview`, the ``[usage]`` thresholds and
-``now``. All findings are of kind ``usage``; their keys end in the subject id named below.
-
-``allocation`` (per identity with a known allocation of its own)
-    **critical** when a day's usage (the newest day with data, today's partial count included)
-    reached ``critical_percent`` of the 24-hour allocation; **warning** when that day, or the
-    trend of the recent complete days anywhere from today to ``projection_days`` ahead, reached
-    ``warning_percent``. The deadline is the day the trend reaches the whole allocation.
-``pool`` (per tenant with a known pool size)
-    the same rule for the non-licensed pool's daily total over every caller.
-``headroom`` (per identity and environment)
-    **warning** when the newest answer from Dataverse left less than ``burst_warning_percent``
-    of the service-protection budget (requests, or execution time) of its 5-minute window, and
-    when it said the budget was overdrawn (a remainder below zero).
-``throttled`` (per identity and environment)
-    **warning** for a throttled answer (HTTP 429 from Dataverse, or Entra's throttling) within
-    ``throttle_window_hours``; **critical** from ``throttled_critical_count`` of them.
+``now``; all findings are of kind ``usage``, keyed ``allocation``, ``pool``, ``headroom`` or
+``throttled``. When each one is a warning or critical: ``docs/usage.md``, "Findings".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from fractions import Fraction
-from types import MappingProxyType
 
 from monitor.config.model import UsageConfig
 from monitor.model.findings import Finding, FindingKind, Level
+from monitor.usage.allocation import Allocation
 from monitor.usage.model import IdentityUsage, PoolUsage, UsageOverview
 from monitor.usage.projection import Projection, percent, reaches
 from monitor.usage.throttle import ThrottleEvent
@@ -107,7 +94,7 @@ def _describe(projection: Projection, what: str) -> tuple[str, datetime | None]:
     return text, deadline
 
 
-def _projection_details(projection: Projection) -> dict[str, object]:
+def _projection_details(projection: Projection, allocation: Allocation) -> dict[str, object]:
     latest = projection.latest
     return {
         "allocation": projection.allocation,
@@ -122,6 +109,8 @@ def _projection_details(projection: Projection) -> dict[str, object]:
         "exhaustion_day": (
             projection.exhaustion_day.isoformat() if projection.exhaustion_day else None
         ),
+        "allocation_basis": allocation.basis,
+        "allocation_source": allocation.source,
     }
 
 
@@ -137,78 +126,79 @@ def allocation_findings(
     usage: IdentityUsage, settings: UsageConfig, now: datetime
 ) -> list[Finding]:
     """Return the allocation finding of one identity (none, or one)."""
-    projection = usage.projection
-    if projection is None or projection.latest is None:
-        return []
-    level = _level(projection, settings)
-    if level is None:
-        return []
-    summary, deadline = _describe(projection, f"{usage.identity}")
-    details = {
-        **_projection_details(projection),
-        "allocation_basis": usage.allocation.basis,
-        "allocation_source": usage.allocation.source,
-    }
-    return [
-        Finding(
-            key=Finding.make_key(
-                FindingKind.USAGE,
-                tenant=usage.tenant,
-                identity=usage.identity,
-                subject_id="allocation",
-            ),
-            kind=FindingKind.USAGE,
-            level=level,
-            tenant=usage.tenant,
-            identity=usage.identity,
-            environment=None,
-            subject="24-hour Power Platform request allocation",
-            summary=summary,
-            remedy=ALLOCATION_REMEDY,
-            observed_at=now,
-            source=SOURCE_CONSUMPTION,
-            deadline=deadline,
-            details=MappingProxyType(details),
-        )
-    ]
+    return _consumption_findings(
+        usage.projection,
+        usage.allocation,
+        settings,
+        now,
+        tenant=usage.tenant,
+        identity=usage.identity,
+        subject_id="allocation",
+        subject="24-hour Power Platform request allocation",
+        what=f"{usage.identity}",
+        remedy=ALLOCATION_REMEDY,
+    )
 
 
 def pool_findings(pool: PoolUsage, settings: UsageConfig, now: datetime) -> list[Finding]:
     """Return the finding of one tenant's non-licensed pool (none, or one)."""
-    projection = pool.projection
+    heaviest = ", ".join(
+        f"{caller.identity or caller.caller_id or 'unnamed caller'} {caller.requests:,}"
+        for caller in pool.top_callers[:3]
+    )
+    return _consumption_findings(
+        pool.projection,
+        pool.allocation,
+        settings,
+        now,
+        tenant=pool.tenant,
+        identity=None,
+        subject_id="pool",
+        subject="tenant pool of non-licensed Power Platform requests",
+        what=f"the non-licensed pool of tenant {pool.tenant}",
+        remedy=POOL_REMEDY,
+        tail=f"; heaviest callers: {heaviest}" if heaviest else "",
+        details={"identities": list(pool.identities)},
+    )
+
+
+def _consumption_findings(
+    projection: Projection | None,
+    allocation: Allocation,
+    settings: UsageConfig,
+    now: datetime,
+    *,
+    tenant: str,
+    identity: str | None,
+    subject_id: str,
+    subject: str,
+    what: str,
+    remedy: str,
+    tail: str = "",
+    details: Mapping[str, object] | None = None,
+) -> list[Finding]:
+    """Return the finding of a day's usage (or its trend) against *allocation*: none, or one."""
     if projection is None or projection.latest is None:
         return []
     level = _level(projection, settings)
     if level is None:
         return []
-    summary, deadline = _describe(projection, f"the non-licensed pool of tenant {pool.tenant}")
-    if pool.top_callers:
-        heaviest = ", ".join(
-            f"{caller.identity or caller.caller_id or 'unnamed caller'} {caller.requests:,}"
-            for caller in pool.top_callers[:3]
-        )
-        summary += f"; heaviest callers: {heaviest}"
-    details = {
-        **_projection_details(projection),
-        "allocation_basis": pool.allocation.basis,
-        "allocation_source": pool.allocation.source,
-        "identities": list(pool.identities),
-    }
+    summary, deadline = _describe(projection, what)
     return [
-        Finding(
-            key=Finding.make_key(FindingKind.USAGE, tenant=pool.tenant, subject_id="pool"),
-            kind=FindingKind.USAGE,
-            level=level,
-            tenant=pool.tenant,
-            identity=None,
+        Finding.create(
+            FindingKind.USAGE,
+            level,
+            tenant=tenant,
+            identity=identity,
             environment=None,
-            subject="tenant pool of non-licensed Power Platform requests",
-            summary=summary,
-            remedy=POOL_REMEDY,
+            subject_id=subject_id,
+            subject=subject,
+            summary=summary + tail,
+            remedy=remedy,
             observed_at=now,
             source=SOURCE_CONSUMPTION,
             deadline=deadline,
-            details=MappingProxyType(details),
+            details={**_projection_details(projection, allocation), **(details or {})},
         )
     ]
 
@@ -220,40 +210,27 @@ def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
     for headroom in usage.headroom:
         low: list[str] = []
         overdrawn = False
-        burst = headroom.burst_remaining
-        if headroom.burst_share is not None and headroom.burst_share < threshold:
-            assert burst is not None
-            overdrawn |= burst < 0
-            low.append(
-                f"{burst:,} of {settings.burst_limit:,} requests"
-                + ("" if burst < 0 else f" ({percent(headroom.burst_share)})")
-            )
-        time_ms = headroom.time_remaining_ms
-        if headroom.time_share is not None and headroom.time_share < threshold:
-            assert time_ms is not None
-            overdrawn |= time_ms < 0
-            low.append(
-                f"{time_ms / 1000:,.0f} of "
-                f"{settings.execution_time_limit_ms / 1000:,.0f} s of execution time"
-                + ("" if time_ms < 0 else f" ({percent(headroom.time_share)})")
-            )
+        for remaining, share, words in (
+            (headroom.burst_remaining, headroom.burst_share, _burst_words),
+            (headroom.time_remaining_ms, headroom.time_share, _time_words),
+        ):
+            if share is not None and share < threshold:
+                assert remaining is not None
+                overdrawn |= remaining < 0
+                low.append(
+                    words(remaining, settings) + ("" if remaining < 0 else f" ({percent(share)})")
+                )
         if not low:
             continue
         prefix = "the budget was overdrawn:" if overdrawn else "only"
         findings.append(
-            Finding(
-                key=Finding.make_key(
-                    FindingKind.USAGE,
-                    tenant=usage.tenant,
-                    identity=usage.identity,
-                    environment=headroom.environment,
-                    subject_id="headroom",
-                ),
-                kind=FindingKind.USAGE,
-                level=Level.WARNING,
+            Finding.create(
+                FindingKind.USAGE,
+                Level.WARNING,
                 tenant=usage.tenant,
                 identity=usage.identity,
                 environment=headroom.environment,
+                subject_id="headroom",
                 subject="Dataverse service-protection headroom",
                 summary=(
                     f"{prefix} {' and '.join(low)} were left of {usage.identity}'s 5-minute "
@@ -263,17 +240,26 @@ def headroom_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
                 remedy=HEADROOM_REMEDY,
                 observed_at=headroom.observed_at,
                 source=SOURCE_HEADROOM,
-                details=MappingProxyType(
-                    {
-                        "burst_remaining": headroom.burst_remaining,
-                        "time_remaining_ms": headroom.time_remaining_ms,
-                        "burst_percent": _as_percent(headroom.burst_share),
-                        "time_percent": _as_percent(headroom.time_share),
-                    }
-                ),
+                details={
+                    "burst_remaining": headroom.burst_remaining,
+                    "time_remaining_ms": headroom.time_remaining_ms,
+                    "burst_percent": _as_percent(headroom.burst_share),
+                    "time_percent": _as_percent(headroom.time_share),
+                },
             )
         )
     return findings
+
+
+def _burst_words(remaining: int, settings: UsageConfig) -> str:
+    return f"{remaining:,} of {settings.burst_limit:,} requests"
+
+
+def _time_words(remaining_ms: int, settings: UsageConfig) -> str:
+    return (
+        f"{remaining_ms / 1000:,.0f} of "
+        f"{settings.execution_time_limit_ms / 1000:,.0f} s of execution time"
+    )
 
 
 def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime) -> list[Finding]:
@@ -289,19 +275,13 @@ def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
         level = Level.CRITICAL if count >= settings.throttled_critical_count else Level.WARNING
         times = "once" if count == 1 else f"{count} times"
         findings.append(
-            Finding(
-                key=Finding.make_key(
-                    FindingKind.USAGE,
-                    tenant=usage.tenant,
-                    identity=usage.identity,
-                    environment=environment,
-                    subject_id="throttled",
-                ),
-                kind=FindingKind.USAGE,
-                level=level,
+            Finding.create(
+                FindingKind.USAGE,
+                level,
                 tenant=usage.tenant,
                 identity=usage.identity,
                 environment=environment,
+                subject_id="throttled",
                 subject="throttled requests (HTTP 429)",
                 summary=(
                     f"{usage.identity} was throttled {times} in {environment} within "
@@ -311,15 +291,13 @@ def throttle_findings(usage: IdentityUsage, settings: UsageConfig, now: datetime
                 remedy=THROTTLED_REMEDY,
                 observed_at=latest.answered_at,
                 source=SOURCE_THROTTLED,
-                details=MappingProxyType(
-                    {
-                        "count": count,
-                        "service": latest.service,
-                        "http_status": latest.http_status,
-                        "error_code": latest.error_code,
-                        "retry_after_seconds": latest.retry_after_seconds,
-                    }
-                ),
+                details={
+                    "count": count,
+                    "service": latest.service,
+                    "http_status": latest.http_status,
+                    "error_code": latest.error_code,
+                    "retry_after_seconds": latest.retry_after_seconds,
+                },
             )
         )
     return findings

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from monitor.config.model import AlertRules, Config
-from monitor.incidents.machine import Change, plan
+from monitor.incidents.machine import plan
 from monitor.incidents.silences import silenced_by
 from monitor.model.findings import Finding, FindingKind
 from monitor.model.incidents import IncidentRecord, SilenceRecord
@@ -34,25 +34,45 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Transition:
-    """One stored transition of one incident, as :func:`evaluate` reports it.
+    """One stored transition of one incident (as the incident is after it), as
+    :func:`evaluate_findings` reports it.
 
     ``channels`` are the channels a notice was queued for (empty when none was: silenced,
     acknowledged, nothing due, or no channel takes it).
     """
 
-    incident_id: int
-    label: str
-    key: str
-    kind: str
-    level: str
-    identity: str | None
-    tenant: str
+    incident: IncidentRecord
     event: str
     at: datetime
     rung: int | None
     notified: bool
     channels: tuple[str, ...]
     note: str
+
+    @property
+    def incident_id(self) -> int:
+        assert self.incident.id is not None
+        return self.incident.id
+
+    @property
+    def label(self) -> str:
+        return self.incident.label
+
+    @property
+    def kind(self) -> str:
+        return self.incident.kind
+
+    @property
+    def level(self) -> str:
+        return self.incident.level
+
+    @property
+    def identity(self) -> str | None:
+        return self.incident.identity
+
+    @property
+    def tenant(self) -> str:
+        return self.incident.tenant
 
 
 class _RulesFor:
@@ -148,15 +168,14 @@ def evaluate_findings(
                     note=event.note,
                 )
                 transitions.append(
-                    _transition(
-                        saved,
-                        change,
-                        event.name,
-                        event.rung,
-                        notified,
-                        channels if notified else (),
-                        event.note,
-                        now,
+                    Transition(
+                        incident=saved,
+                        event=event.name,
+                        at=now,
+                        rung=event.rung,
+                        notified=notified,
+                        channels=channels if notified else (),
+                        note=event.note,
                     )
                 )
     for transition in transitions:
@@ -178,31 +197,3 @@ def _silence(
     incident: IncidentRecord, silences: Sequence[SilenceRecord], config: Config, now: datetime
 ) -> SilenceRecord | None:
     return silenced_by(incident, silences, config, now)
-
-
-def _transition(
-    incident: IncidentRecord,
-    change: Change,
-    event: str,
-    rung: int | None,
-    notified: bool,
-    channels: tuple[str, ...],
-    note: str,
-    now: datetime,
-) -> Transition:
-    assert incident.id is not None
-    return Transition(
-        incident_id=incident.id,
-        label=incident.label,
-        key=incident.key,
-        kind=incident.kind,
-        level=incident.level,
-        identity=incident.identity,
-        tenant=incident.tenant,
-        event=event,
-        at=now,
-        rung=rung,
-        notified=notified,
-        channels=channels,
-        note=note,
-    )

@@ -1,25 +1,9 @@
 """The incident state machine: open incidents + findings + now -> changes (pure, no I/O).
 
-For each finding key there is at most one open incident. Per evaluation:
-
-* a finding without an open incident **opens** one, unless it only keeps incidents open
-  (``details["recovering"]``) or a wider open incident covers it (``details["covered_by"]``);
-* a finding with an open incident updates it: a higher level **escalates** (notified), a lower
-  one **de-escalates** (recorded only); descriptive fields follow the finding silently;
-* an open incident whose key no finding has any more **resolves** (only for the finding kinds the
-  caller says its list is complete for);
-* notices: an incident with a deadline is announced at each **lead-time rung** it reaches (default
-  60 / 30 / 14 / 7 / 3 / 1 days; several rungs passed at once give one notice, and a rung is
-  never repeated because the rung reached is stored), and daily once **expired**; one without a
-  deadline gets **reminders** (critical every 4 h, warning daily; acknowledged incidents none);
-  a finding that first appears before the first rung opens its incident without a notice;
-* **silences**: a notice that falls due while its incident is silenced is not sent. If the incident
-  was never announced, the notice is owed and goes out when the silence ends; if it was, the
-  notice is dropped and the reminder clock moves on, so a silence ending causes no storm. A
-  resolution of an announced incident is owed the same way.
-
-At most one notice per incident per evaluation. The caller writes the changes, their
-transitions and the outbox rows of their notices in one transaction.
+For each finding key there is at most one open incident. :func:`plan` decides what one
+evaluation does to each (open, escalate, de-escalate, resolve, announce a lead-time rung, remind,
+hold a notice for a silence); the caller writes the changes, their transitions and the outbox
+rows of their notices in one transaction (:mod:`monitor.incidents.evaluate`).
 """
 
 from __future__ import annotations
@@ -27,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.config.model import AlertRules
 from monitor.findings.probes import COVERED_BY, RECOVERING
@@ -103,10 +88,24 @@ def plan(
     kinds: Collection[FindingKind] | None = None,
     sources: Collection[str] | None = None,
 ) -> list[Change]:
-    """Return the changes one evaluation makes (see the module docstring).
+    """Return the changes one evaluation makes, at most one notice per incident.
 
-    *kinds* / *sources*: the finding kinds and sources *findings* is complete for; an open
-    incident of another kind or source is not resolved by its absence (None: every one).
+    * a finding without an open incident **opens** one, unless it only keeps incidents open
+      (``details["recovering"]``) or a wider open incident covers it (``details["covered_by"]``);
+    * a finding with an open incident updates it: a higher level **escalates** (notified), a
+      lower one **de-escalates** (recorded only); descriptive fields follow the finding silently;
+    * an open incident whose key no finding has any more **resolves**, but only if *findings* is
+      complete for its kind and source (*kinds* / *sources*; None: every one);
+    * notices: an incident with a deadline is announced at each **lead-time rung** it reaches
+      (default 60 / 30 / 14 / 7 / 3 / 1 days; several rungs passed at once give one notice, and a
+      rung is never repeated because the rung reached is stored), and daily once **expired**; one
+      without a deadline gets **reminders** (critical every 4 h, warning daily; acknowledged
+      incidents none); a finding that first appears before the first rung opens its incident
+      without a notice;
+    * **silences**: a notice that falls due while its incident is silenced (*muted*) is not sent.
+      If the incident was never announced, the notice is owed and goes out when the silence ends;
+      if it was, the notice is dropped and the reminder clock moves on, so a silence ending causes
+      no storm. A resolution of an announced incident is owed the same way.
     """
     by_key = {incident.key: incident for incident in open_incidents}
     chosen: dict[str, Finding] = {}
@@ -165,6 +164,24 @@ def plan(
     return changes
 
 
+# What an incident takes over from its finding, when it opens and at every evaluation after.
+_FOLLOWED = (
+    "environment",
+    "subject",
+    "summary",
+    "remedy",
+    "source",
+    "deadline",
+    "observed_at",
+    "details",
+)
+
+
+def _followed(finding: Finding) -> dict[str, Any]:
+    """Return the fields of *finding* an incident follows (:data:`_FOLLOWED`)."""
+    return {name: getattr(finding, name) for name in _FOLLOWED}
+
+
 def _open(finding: Finding, now: datetime, rules: AlertRules, muted: Muted) -> Change:
     level = finding.level.value
     incident = IncidentRecord(
@@ -174,15 +191,8 @@ def _open(finding: Finding, now: datetime, rules: AlertRules, muted: Muted) -> C
         level=level,
         tenant=finding.tenant,
         identity=finding.identity,
-        environment=finding.environment,
-        subject=finding.subject,
-        summary=finding.summary,
-        remedy=finding.remedy,
-        source=finding.source,
-        deadline=finding.deadline,
         opened_at=now,
-        observed_at=finding.observed_at,
-        details=finding.details,
+        **_followed(finding),
     )
     if finding.deadline is not None:
         rung = current_rung(finding.deadline, now, rules.expiry_ladder_days)
@@ -213,18 +223,7 @@ def _update(
             remedy=incident.remedy,
             details=incident.details,
         )
-    after = replace(
-        incident,
-        level=level,
-        environment=finding.environment,
-        subject=finding.subject,
-        summary=finding.summary,
-        remedy=finding.remedy,
-        source=finding.source,
-        deadline=finding.deadline,
-        observed_at=finding.observed_at,
-        details=finding.details,
-    )
+    after = replace(incident, level=level, **_followed(finding))
     events: list[Event] = []
     notice: Event | None = None
     if level_rank(level) > level_rank(incident.level):

@@ -5,7 +5,8 @@ Probe results and identity state (:mod:`~monitor.model.probes`), outcome classes
 observations (:mod:`~monitor.model.observations`), findings (:mod:`~monitor.model.findings`),
 incidents and the outbox (:mod:`~monitor.model.incidents`, :mod:`~monitor.model.outbox`), usage
 rows (:mod:`~monitor.model.usage`), the daemon's status (:mod:`~monitor.model.daemon`), the
-schema revisions (:mod:`~monitor.model.schema`) and the one clock (:mod:`~monitor.model.clock`).
+schema revisions (:mod:`~monitor.model.schema`), the one clock (:mod:`~monitor.model.clock`) and
+one record built from another (:mod:`~monitor.model.records`).
 
 This package is the ground floor: it imports the standard library and itself, nothing else of
 the project, so that any layer can use it without loading msal, requests, SQLAlchemy or apprise.

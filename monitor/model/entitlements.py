@@ -1,26 +1,11 @@
 """Power Platform request (PPR) entitlements per licence, and the tenant pool.
 
-Source: "Requests limits and allocations" (learn.microsoft.com/power-platform/admin/
-api-request-limits-allocations, ms.date 05/29/2025; docs/platform.md, "Power Platform requests").
-Licences are named by their **SKU part number** (``skuPartNumber`` in Graph ``licenseDetails`` /
-``subscribedSkus``, as Microsoft's "Product names and service plan identifiers for licensing"
-lists them), the vocabulary the posture reads observe and the configuration's
-``licences = [...]`` uses. Lookups ignore case.
-
-The table is a default: ``[usage.entitlements]`` in the configuration overrides a SKU's requests
-or adds a SKU (:class:`EntitlementTable`). A SKU in neither grants nothing the monitor knows of;
-the allocation says so instead of guessing.
-
-Rules from the source that the table encodes:
-
-* the requests of several paid licences add up;
-* in the Dynamics 365 "base + attach" model, attach licences add nothing (kind ``attach``);
-* Power Automate per flow and Copilot Studio capacity (kind ``capacity``) belongs to the flows
-  and agents it licenses, not to a user: it adds nothing to a user's allocation;
-* non-licensed identities (application users, non-interactive users, users in the
-  administrative access mode) draw from one pool per tenant: 500,000 + 5,000 per **purchased**
-  paid Dynamics 365 Enterprise / Professional licence (USL), at most 10,000,000; a tenant with
-  only Power Apps or Power Automate gets 25,000 (the larger product line applies).
+Source: "Requests limits and allocations"
+(https://learn.microsoft.com/power-platform/admin/api-request-limits-allocations; the figures
+and their rules: ``docs/platform.md``, "Power Platform requests"). Licences are named by their
+SKU part number; lookups ignore case. The table is a default that ``[usage.entitlements]``
+overrides or extends (:class:`EntitlementTable`); how allocations are built from it:
+``docs/usage.md``, "Allocations" and "The tenant pool".
 """
 
 from __future__ import annotations
@@ -212,7 +197,13 @@ class Entitlement:
 
 
 class EntitlementTable:
-    """The default table with the configuration's overrides (SKU -> requests per 24 h)."""
+    """The default table with the configuration's overrides (SKU -> requests per 24 h).
+
+    A SKU in neither grants nothing the monitor knows of: the allocation says so instead of
+    guessing. Several paid licences add up; attach licences (kind ``attach``) and the capacity
+    of Power Automate per flow and Copilot Studio (kind ``capacity``, which belongs to flows and
+    agents) add nothing to a user's allocation.
+    """
 
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         self._overrides = {normalise_sku(sku): int(n) for sku, n in (overrides or {}).items()}

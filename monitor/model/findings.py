@@ -78,3 +78,49 @@ class Finding:
         """Return the stable key of a finding: ``kind:tenant/identity/environment:subject_id``."""
         scope = "/".join(part or "-" for part in (tenant, identity, environment))
         return f"{kind.value}:{scope}:{subject_id}"
+
+    @classmethod
+    def create(
+        cls,
+        kind: FindingKind,
+        level: Level,
+        *,
+        tenant: str,
+        identity: str | None,
+        environment: str | None,
+        subject: str,
+        summary: str,
+        remedy: str,
+        observed_at: datetime,
+        source: str,
+        subject_id: str = "",
+        key: str | None = None,
+        deadline: datetime | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> Finding:
+        """Return a finding keyed by its kind, scope and *subject_id* (:meth:`make_key`), or by
+        *key* where the finding's own scope says more than its key (an identity's only
+        environment, named in a finding about the identity)."""
+        if key is None:
+            key = cls.make_key(
+                kind,
+                tenant=tenant,
+                identity=identity,
+                environment=environment,
+                subject_id=subject_id,
+            )
+        return cls(
+            key=key,
+            kind=kind,
+            level=level,
+            tenant=tenant,
+            identity=identity,
+            environment=environment,
+            subject=subject,
+            summary=summary,
+            remedy=remedy,
+            observed_at=observed_at,
+            source=source,
+            deadline=deadline,
+            details=MappingProxyType(dict(details or {})),
+        )

@@ -1,17 +1,8 @@
 """What a licence (SKU) is good for, from what Graph's ``subscribedSkus`` says about it.
 
-Pure functions over SKU part numbers and service plan names (docs/platform.md, "Licences"):
-
-* :func:`is_paid`: free, viral (self-service sign-up), trial and developer SKUs are not paid
-  (``FLOW_FREE`` shows 10,000 prepaid units, ``POWERAPPS_VIRAL`` and ``*_DEV`` / ``*_TRIAL``
-  ones cost nothing). Only paid licences accrue the tenant's non-licensed request pool, and
-  only paid seats are "spare".
-* :func:`seat_use`: whether one seat of the SKU gets a user into a Dataverse environment, as
-  creating a non-interactive user needs for a moment ("Create users", Power Platform admin):
-  the SKU must be assignable to a user (``appliesTo`` User), enabled, paid, and carry a service
-  plan that grants Dataverse access (Dynamics 365 apps, Power Apps / Power Automate per user or
-  premium). A Microsoft 365 seat carries "Dataverse for Microsoft 365" plans, honoured only for
-  users added on demand.
+Pure functions over SKU part numbers and service plan names (``docs/platform.md``, "Licences"):
+:func:`is_paid` (only paid licences accrue the tenant pool, only paid seats are "spare") and
+:func:`seat_use` (whether one seat gets a user into a Dataverse environment).
 """
 
 from __future__ import annotations
@@ -63,7 +54,9 @@ MICROSOFT_365_PLAN_PREFIXES = ("DYN365_CDS_O365_", "CDS_O365_", "POWERAPPS_O365_
 
 
 def is_paid(part_number: str) -> bool:
-    """Return False for free, viral, trial and developer SKUs (by part number)."""
+    """Return False for free, viral (self-service sign-up), trial and developer SKUs, by part
+    number: ``FLOW_FREE`` shows 10,000 prepaid units, ``POWERAPPS_VIRAL`` and ``*_DEV`` /
+    ``*_TRIAL`` ones cost nothing."""
     return _NOT_PAID.search(part_number.strip().upper()) is None
 
 
@@ -87,7 +80,14 @@ def seat_use(
     plans: Iterable[tuple[str, str]] | None,
 ) -> Seat:
     """Given a SKU's part number, ``appliesTo``, ``capabilityStatus`` and service plans
-    (name, provisioning status; None: not read), return what a seat of it is good for."""
+    (name, provisioning status; None: not read), return what a seat of it is good for.
+
+    A seat gets a user into Dataverse (as creating a non-interactive user needs for a moment,
+    "Create users") when the SKU is assignable to a user (``appliesTo`` User), enabled, paid,
+    and carries a service plan that grants Dataverse access (Dynamics 365 apps, Power Apps /
+    Power Automate per user or premium). A Microsoft 365 seat carries "Dataverse for Microsoft
+    365" plans, honoured only for users added on demand.
+    """
     if plans is None or applies_to is None:
         return Seat(None, "its service plans were not read yet")
     if applies_to != "User":

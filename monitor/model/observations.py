@@ -2,23 +2,32 @@
 
 An :class:`Observation` is one fact about one thing (an identity's client secrets, a user's
 licences, a role assignment, a tenant's SKU, an environment's non-interactive user count) with
-its **source** (``graph``, ``dataverse``, ``certificate file``, ``configuration``) and the time
-it was observed. A fact that could not be read is an observation too: ``fact`` is None, and
-``cause`` / ``reason`` say why ("not observed: <why>") — it is never mistaken for a healthy one.
-
-Facts serialise to JSON-able dicts (:meth:`Fact.to_json` / :func:`fact_from_json`) so that the
-store can keep them and tell a changed fact from an unchanged one by comparing the JSON. A fact
-never holds a secret or part of one: whether a registered client secret is the configured one is
-decided by the reader (from Graph's three-character ``hint``) and stored as ``in_use`` only.
+its **source** and the time it was observed; a fact that could not be read is an observation
+too, with no fact and a ``cause`` / ``reason``. Facts serialise to canonical JSON
+(:func:`fact_to_text`), which the store compares to tell a changed fact from an unchanged one. A
+fact never holds a secret or part of one (a credential's match is stored as ``in_use`` only).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, cast
+from types import UnionType
+from typing import (
+    Any,
+    ClassVar,
+    Literal,
+    Self,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 Source = Literal["graph", "dataverse", "certificate file", "configuration"]
 SOURCES: tuple[Source, ...] = ("graph", "dataverse", "certificate file", "configuration")
@@ -52,6 +61,8 @@ ACCESS_MODES = {
 # Graph's conventional "never expires" for a domain's passwordValidityPeriodInDays.
 NEVER_EXPIRES_DAYS = 2147483647
 
+T = TypeVar("T")
+
 
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
@@ -76,17 +87,132 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _same(value: object) -> object:
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Readers of a required field whose stored value is missing or of the wrong type.
+_REQUIRED: dict[object, Callable[[object], object]] = {
+    str: str,
+    bool: bool,
+    int: lambda value: _int(value) or 0,
+    datetime: lambda value: _parse_time(value) or _EPOCH,
+}
+_OPTIONAL: dict[object, Callable[[object], object]] = {
+    str: _str,
+    bool: _bool,
+    int: _int,
+    datetime: _parse_time,
+}
+
+
+def ordered_by(key: Callable[[Any], Any]) -> dict[str, Any]:
+    """Field metadata: a tuple field is stored sorted by *key*, so that the same items read in
+    another order are the same fact (no change row)."""
+    return {"order": key}
+
+
+def unknown_reads_as(value: str) -> dict[str, Any]:
+    """Field metadata: a stored value outside the field's ``Literal`` reads as *value* (by
+    default: the field's default, else the first value of the ``Literal``)."""
+    return {"unknown": value}
+
+
+@dataclass(frozen=True)
+class _Field:
+    """How one dataclass field is stored in a fact's JSON form and read back from it."""
+
+    name: str
+    missing: object  # what a missing key reads as, before ``read``
+    write: Callable[[Any], object]
+    read: Callable[[object], object]
+
+
+def _codec(hint: Any, spec: Field[Any]) -> tuple[Callable[[Any], object], Callable[[Any], Any]]:
+    """Return (write, read) of a field of type *hint*: JSON values out, and back in (a value of
+    the wrong type reads as None, or as the empty value of a required field)."""
+    optional = get_origin(hint) in (Union, UnionType) and type(None) in get_args(hint)
+    if optional:
+        (hint,) = (arg for arg in get_args(hint) if arg is not type(None))
+    if hint in _REQUIRED:
+        return _time if hint is datetime else _same, (_OPTIONAL if optional else _REQUIRED)[hint]
+    if get_origin(hint) is Literal:
+        values = get_args(hint)
+        fallback = spec.metadata.get("unknown", spec.default)
+        fallback = values[0] if fallback is MISSING else fallback
+        return _same, lambda value: value if value in values else fallback
+    if get_origin(hint) is tuple:
+        item = get_args(hint)[0]
+        order = spec.metadata.get("order")
+        item_write: Callable[[Any], object] = _same if item is str else _to_json
+        item_read: Callable[[Any], object] = (
+            str if item is str else functools.partial(_from_json, item)
+        )
+        accepts = object if item is str else Mapping
+
+        def write(items: tuple[Any, ...] | None) -> object:
+            if items is None:
+                return None
+            return [item_write(one) for one in (sorted(items, key=order) if order else items)]
+
+        def read(value: object) -> tuple[Any, ...] | None:
+            if not isinstance(value, list):
+                return None if optional else ()
+            return tuple(item_read(one) for one in value if isinstance(one, accepts))
+
+        return write, read
+    raise TypeError(f"no JSON form for a field of type {hint!r}")
+
+
+_FIELDS: dict[type, tuple[_Field, ...]] = {}
+
+
+def _fields_of(record: type) -> tuple[_Field, ...]:
+    """Return how each field of the dataclass *record* is written and read (built once)."""
+    known = _FIELDS.get(record)
+    if known is None:
+        hints = get_type_hints(record)
+        known = _FIELDS[record] = tuple(
+            _Field(
+                spec.name,
+                ("" if hints[spec.name] is str else None)
+                if spec.default is MISSING
+                else spec.default,
+                *_codec(hints[spec.name], spec),
+            )
+            for spec in fields(record)
+        )
+    return known
+
+
+def _to_json(record: Any) -> dict[str, Any]:
+    return {one.name: one.write(getattr(record, one.name)) for one in _fields_of(type(record))}
+
+
+def _from_json(record: type[T], data: Mapping[str, Any]) -> T:
+    values = {one.name: one.read(data.get(one.name, one.missing)) for one in _fields_of(record)}
+    return record(**values)
+
+
 class Fact:
-    """Base of every fact: a kind name and a JSON form."""
+    """Base of every fact: a kind name and a JSON form.
+
+    The JSON form of a fact (and of the records it holds) follows from its fields' types:
+    datetimes as ISO text in UTC, tuples as lists (sorted where a field says
+    :func:`ordered_by`), everything else as it is. Reading it back never fails on a missing or
+    mistyped value (it reads as None, or as the empty value of a required field), only on a
+    malformed time.
+    """
 
     kind: ClassVar[str]
 
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return _to_json(self)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Fact:
-        raise NotImplementedError
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return _from_json(cls, data)
 
 
 # --- application identities ---------------------------------------------------------------------
@@ -111,37 +237,6 @@ class RegisteredCredential:
     origin: Literal["application", "service_principal"] = "application"
     thumbprint: str | None = None  # certificates: upper-case hex (SHA-1, or SHA-256)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "type": self.type,
-            "display_name": self.display_name,
-            "start": _time(self.start),
-            "end": _time(self.end),
-            "in_use": self.in_use,
-            "origin": self.origin,
-            "thumbprint": self.thumbprint,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RegisteredCredential:
-        kind: Literal["client_secret", "certificate"] = (
-            "certificate" if data.get("type") == "certificate" else "client_secret"
-        )
-        origin: Literal["application", "service_principal"] = (
-            "service_principal" if data.get("origin") == "service_principal" else "application"
-        )
-        return cls(
-            key_id=str(data.get("key_id", "")),
-            type=kind,
-            display_name=str(data.get("display_name", "")),
-            start=_parse_time(data.get("start")),
-            end=_parse_time(data.get("end")),
-            in_use=bool(data.get("in_use")),
-            origin=origin,
-            thumbprint=_str(data.get("thumbprint")),
-        )
-
     def describe(self) -> str:
         noun = "client secret" if self.type == "client_secret" else "certificate"
         name = self.display_name or self.key_id
@@ -165,39 +260,9 @@ class AppCredentials(Fact):
     client_id: str
     display_name: str
     configured: Literal["client_secret", "certificate"]
-    matched_by: MatchMethod
+    matched_by: MatchMethod = field(metadata=unknown_reads_as("none"))
     credentials: tuple[RegisteredCredential, ...] = ()
     configured_fingerprint: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "display_name": self.display_name,
-            "configured": self.configured,
-            "matched_by": self.matched_by,
-            "credentials": [credential.to_json() for credential in self.credentials],
-            "configured_fingerprint": self.configured_fingerprint,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AppCredentials:
-        matched = data.get("matched_by")
-        return cls(
-            client_id=str(data.get("client_id", "")),
-            display_name=str(data.get("display_name", "")),
-            configured="certificate"
-            if data.get("configured") == "certificate"
-            else "client_secret",
-            matched_by=cast(MatchMethod, matched)
-            if matched in ("key_id", "hint", "thumbprint")
-            else "none",
-            credentials=tuple(
-                RegisteredCredential.from_json(item)
-                for item in data.get("credentials", [])
-                if isinstance(item, Mapping)
-            ),
-            configured_fingerprint=_str(data.get("configured_fingerprint")),
-        )
 
     @property
     def in_use(self) -> tuple[RegisteredCredential, ...]:
@@ -214,23 +279,6 @@ class ServicePrincipal(Fact):
     display_name: str = ""
     object_id: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "account_enabled": self.account_enabled,
-            "display_name": self.display_name,
-            "object_id": self.object_id,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ServicePrincipal:
-        return cls(
-            found=bool(data.get("found")),
-            account_enabled=_bool(data.get("account_enabled")),
-            display_name=str(data.get("display_name", "")),
-            object_id=_str(data.get("object_id")),
-        )
-
 
 @dataclass(frozen=True)
 class CertificateFile(Fact):
@@ -240,17 +288,6 @@ class CertificateFile(Fact):
     not_after: datetime
     thumbprint_sha1: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"not_after": _time(self.not_after), "thumbprint_sha1": self.thumbprint_sha1}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CertificateFile:
-        not_after = _parse_time(data.get("not_after"))
-        return cls(
-            not_after=not_after or datetime(1970, 1, 1, tzinfo=UTC),
-            thumbprint_sha1=_str(data.get("thumbprint_sha1")),
-        )
-
 
 @dataclass(frozen=True)
 class DeclaredExpiry(Fact):
@@ -259,16 +296,6 @@ class DeclaredExpiry(Fact):
     kind: ClassVar[str] = "declared_expiry"
     expires: datetime
     label: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"expires": _time(self.expires), "label": self.label}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeclaredExpiry:
-        expires = _parse_time(data.get("expires"))
-        return cls(
-            expires=expires or datetime(1970, 1, 1, tzinfo=UTC), label=str(data.get("label", ""))
-        )
 
 
 # --- user identities -----------------------------------------------------------------------------
@@ -291,34 +318,6 @@ class UserAccount(Fact):
     last_password_change: datetime | None = None
     password_policies: tuple[str, ...] = ()
     synced_from_on_premises: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "user_principal_name": self.user_principal_name,
-            "object_id": self.object_id,
-            "display_name": self.display_name,
-            "account_enabled": self.account_enabled,
-            "user_type": self.user_type,
-            "last_password_change": _time(self.last_password_change),
-            "password_policies": list(self.password_policies),
-            "synced_from_on_premises": self.synced_from_on_premises,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UserAccount:
-        policies = data.get("password_policies", [])
-        return cls(
-            found=bool(data.get("found")),
-            user_principal_name=str(data.get("user_principal_name", "")),
-            object_id=_str(data.get("object_id")),
-            display_name=str(data.get("display_name", "")),
-            account_enabled=_bool(data.get("account_enabled")),
-            user_type=_str(data.get("user_type")),
-            last_password_change=_parse_time(data.get("last_password_change")),
-            password_policies=tuple(str(p) for p in policies) if isinstance(policies, list) else (),
-            synced_from_on_premises=_bool(data.get("synced_from_on_premises")),
-        )
 
     @property
     def domain(self) -> str:
@@ -346,25 +345,9 @@ class UserLicences(Fact):
     """The licences (SKUs) assigned to a user identity, directly or through groups."""
 
     kind: ClassVar[str] = "user_licences"
-    licences: tuple[Licence, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "licences": [
-                {"sku_id": licence.sku_id, "part_number": licence.part_number}
-                for licence in sorted(self.licences, key=lambda item: item.sku_id)
-            ]
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UserLicences:
-        return cls(
-            licences=tuple(
-                Licence(str(item.get("sku_id", "")), _str(item.get("part_number")))
-                for item in data.get("licences", [])
-                if isinstance(item, Mapping)
-            )
-        )
+    licences: tuple[Licence, ...] = field(
+        default=(), metadata=ordered_by(lambda licence: licence.sku_id)
+    )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -384,25 +367,6 @@ class DomainPolicy(Fact):
     password_notification_days: int | None = None
     is_default: bool = False
     authentication_type: str | None = None  # "Managed" or "Federated"; None: not read
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "password_validity_days": self.password_validity_days,
-            "password_notification_days": self.password_notification_days,
-            "is_default": self.is_default,
-            "authentication_type": self.authentication_type,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DomainPolicy:
-        return cls(
-            domain=str(data.get("domain", "")),
-            password_validity_days=_int(data.get("password_validity_days")),
-            password_notification_days=_int(data.get("password_notification_days")),
-            is_default=bool(data.get("is_default")),
-            authentication_type=_str(data.get("authentication_type")),
-        )
 
     @property
     def federated(self) -> bool:
@@ -426,15 +390,6 @@ class TenantInfo(Fact):
     tenant_id: str
     created: datetime | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"tenant_id": self.tenant_id, "created": _time(self.created)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TenantInfo:
-        return cls(
-            tenant_id=str(data.get("tenant_id", "")), created=_parse_time(data.get("created"))
-        )
-
 
 @dataclass(frozen=True)
 class ServicePlan:
@@ -443,17 +398,6 @@ class ServicePlan:
     name: str
     status: str = "Success"
     applies_to: str = "User"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "applies_to": self.applies_to}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ServicePlan:
-        return cls(
-            name=str(data.get("name", "")),
-            status=str(data.get("status", "Success")),
-            applies_to=str(data.get("applies_to", "User")),
-        )
 
 
 @dataclass(frozen=True)
@@ -474,40 +418,6 @@ class SubscribedSku(Fact):
     capability_status: str = "Enabled"
     applies_to: str | None = None
     service_plans: tuple[ServicePlan, ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sku_id": self.sku_id,
-            "part_number": self.part_number,
-            "enabled": self.enabled,
-            "consumed": self.consumed,
-            "suspended": self.suspended,
-            "warning": self.warning,
-            "capability_status": self.capability_status,
-            "applies_to": self.applies_to,
-            "service_plans": None
-            if self.service_plans is None
-            else [plan.to_json() for plan in self.service_plans],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SubscribedSku:
-        plans = data.get("service_plans")
-        return cls(
-            sku_id=str(data.get("sku_id", "")),
-            part_number=str(data.get("part_number", "")),
-            enabled=_int(data.get("enabled")) or 0,
-            consumed=_int(data.get("consumed")) or 0,
-            suspended=_int(data.get("suspended")) or 0,
-            warning=_int(data.get("warning")) or 0,
-            capability_status=str(data.get("capability_status", "Enabled")),
-            applies_to=_str(data.get("applies_to")),
-            service_plans=tuple(
-                ServicePlan.from_json(item) for item in plans if isinstance(item, Mapping)
-            )
-            if isinstance(plans, list)
-            else None,
-        )
 
     @property
     def spare(self) -> int:
@@ -530,31 +440,6 @@ class SystemUser(Fact):
     access_mode: int | None = None
     is_disabled: bool | None = None
     is_licensed: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "systemuser_id": self.systemuser_id,
-            "full_name": self.full_name,
-            "domain_name": self.domain_name,
-            "application_id": self.application_id,
-            "access_mode": self.access_mode,
-            "is_disabled": self.is_disabled,
-            "is_licensed": self.is_licensed,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SystemUser:
-        return cls(
-            found=bool(data.get("found")),
-            systemuser_id=_str(data.get("systemuser_id")),
-            full_name=str(data.get("full_name", "")),
-            domain_name=str(data.get("domain_name", "")),
-            application_id=_str(data.get("application_id")),
-            access_mode=_int(data.get("access_mode")),
-            is_disabled=_bool(data.get("is_disabled")),
-            is_licensed=_bool(data.get("is_licensed")),
-        )
 
     @property
     def is_application_user(self) -> bool:
@@ -608,36 +493,10 @@ class SecurityRoles(Fact):
     """Every security role an identity holds in one environment, including through teams."""
 
     kind: ClassVar[str] = "security_roles"
-    roles: tuple[RoleGrant, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        ordered = sorted(self.roles, key=lambda r: (r.name.lower(), r.team or "", r.role_id))
-        return {
-            "roles": [
-                {
-                    "name": role.name,
-                    "role_id": role.role_id,
-                    "template_id": role.template_id,
-                    "team": role.team,
-                }
-                for role in ordered
-            ]
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SecurityRoles:
-        return cls(
-            roles=tuple(
-                RoleGrant(
-                    name=str(item.get("name", "")),
-                    role_id=str(item.get("role_id", "")),
-                    template_id=_str(item.get("template_id")),
-                    team=_str(item.get("team")),
-                )
-                for item in data.get("roles", [])
-                if isinstance(item, Mapping)
-            )
-        )
+    roles: tuple[RoleGrant, ...] = field(
+        default=(),
+        metadata=ordered_by(lambda role: (role.name.lower(), role.team or "", role.role_id)),
+    )
 
 
 @dataclass(frozen=True)
@@ -651,13 +510,6 @@ class NonInteractiveUsers(Fact):
     kind: ClassVar[str] = "noninteractive_users"
     count: int
     disabled: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "disabled": self.disabled}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> NonInteractiveUsers:
-        return cls(count=_int(data.get("count")) or 0, disabled=_int(data.get("disabled")) or 0)
 
 
 FACT_TYPES: dict[str, type[Fact]] = {

@@ -1,14 +1,9 @@
 """Outcome classes of a probe, their severity, and the remedy each one suggests.
 
-The class is what every later stage (store, check output, incidents) keys on. A class is
-*definitive* when the identity provider or Dataverse answered that the identity cannot work;
-*transient* when the monitor could not find out (network, throttling, service errors, an
-environment in planned maintenance); *local* when the problem is on the monitor's side (its
-clock, its trust store, a proxy on its network path).
-
-Some codes need more precise words than their class has: :func:`describe` returns the summary
-and remedy for a result, refined by its AADSTS code and credential type (an expired certificate
-is renewed, not "put the current secret"). The codes and their classes are listed in
+The class is what every later stage (store, check output, incidents) keys on; its
+:class:`Nature` says whether the answer is about the identity or not. :func:`describe` returns
+the summary and remedy for a result, refined by its AADSTS code and credential type (an expired
+certificate is renewed, not "put the current secret"). The codes and their classes are listed in
 ``docs/platform.md``.
 """
 
@@ -65,6 +60,11 @@ class Outcome(enum.StrEnum):
 
 
 class Nature(enum.StrEnum):
+    """*definitive*: the identity provider or Dataverse answered that the identity cannot work;
+    *transient*: the monitor could not find out (network, throttling, service errors, an
+    environment in planned maintenance); *local*: the problem is on the monitor's side (its
+    clock, its trust store, a proxy on its network path)."""
+
     HEALTHY = "healthy"
     DEFINITIVE = "definitive"
     TRANSIENT = "transient"

@@ -3,21 +3,8 @@
 A :class:`ProbeResult` is one sign-in plus Dataverse call of one identity in one environment. The
 store keeps every result, a :class:`RunRecord` per pass, the :class:`IdentityState` of each
 identity/environment pair, a :class:`StateChangeRecord` whenever its outcome changes, and
-:class:`DailyStats` rollups. Every datetime is aware and in UTC.
-
-How one result moves the state of a pair (:func:`next_state`):
-
-* The state's ``outcome`` is always the newest result's outcome; ``since`` moves when the
-  outcome changes, and every change (including the first observation) is a state change.
-* Attempted results count: ok adds one to ``consecutive_successes`` and zeroes
-  ``consecutive_failures``; any other outcome adds one to ``consecutive_failures`` (transient and
-  definitive alike, so "N failures in a row" survives a switch between failure classes) and
-  zeroes ``consecutive_successes``.
-* Held results (``attempted=False``: the lockout guard held the sign-in back) repeat an answer
-  already given, so they are not fresh evidence: they change no counter and no
-  ``last_attempt_at``. A held failure still ends a success streak, because the identity is known
-  not to work. A held result whose outcome differs from the state (environment B learning that
-  the credential already failed in A) is a state change like any other.
+:class:`DailyStats` rollups; :func:`next_state` is how one result moves a pair's state. Every
+datetime is aware and in UTC.
 """
 
 from __future__ import annotations
@@ -28,6 +15,7 @@ from typing import Literal
 
 from monitor import __version__
 from monitor.model.outcomes import Outcome
+from monitor.model.records import same_named
 
 Stage = Literal["token", "dataverse", "guard", "deadline"]
 
@@ -176,24 +164,34 @@ def next_state(
     previous: IdentityState | None, result: ProbeResult, result_id: int | None
 ) -> IdentityState:
     """Given the current state (None before the first result) and a new result, return the
-    state after it."""
+    state after it.
+
+    * The state's ``outcome`` is always the newest result's outcome; ``since`` moves when the
+      outcome changes, and every change (including the first observation) is a state change.
+    * Attempted results count: ok adds one to ``consecutive_successes`` and zeroes
+      ``consecutive_failures``; any other outcome adds one to ``consecutive_failures``
+      (transient and definitive alike, so "N failures in a row" survives a switch between
+      failure classes) and zeroes ``consecutive_successes``.
+    * Held results (``attempted=False``: the lockout guard held the sign-in back) repeat an
+      answer already given, so they are not fresh evidence: they change no counter and no
+      ``last_attempt_at``. A held failure still ends a success streak, because the identity is
+      known not to work. A held result whose outcome differs from the state (environment B
+      learning that the credential already failed in A) is a state change like any other.
+    """
     at = result.started_at
     ok = result.outcome is Outcome.OK
     if previous is None:
-        return IdentityState(
-            identity=result.identity,
-            environment=result.environment,
-            tenant=result.tenant,
-            credential_type=result.credential_type,
-            outcome=result.outcome,
+        # No history yet: the pair's state before any result, which this one moves like any other.
+        previous = same_named(
+            IdentityState,
+            result,
             since=at,
             last_probe_at=at,
-            last_attempt_at=at if result.attempted else None,
-            last_success_at=at if result.attempted and ok else None,
-            consecutive_failures=1 if result.attempted and not ok else 0,
-            consecutive_successes=1 if result.attempted and ok else 0,
-            credential_fingerprint=result.credential_fingerprint,
-            last_result_id=result_id,
+            last_attempt_at=None,
+            last_success_at=None,
+            consecutive_failures=0,
+            consecutive_successes=0,
+            last_result_id=None,
         )
     changed = previous.outcome != result.outcome
     state = replace(

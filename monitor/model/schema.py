@@ -61,6 +61,8 @@ class Upgrade:
 # checks this against a migrated database and the ORM models). Readers that do not use the ORM
 # (the report) name the columns they read through :func:`columns`, so a migration that renames
 # or drops one fails the tests instead of a report in production.
+# What every posture table says of a fact: its key, kind, scope and source.
+_FACT_SCOPE = ("fact_key", "kind", "tenant", "identity", "environment", "subject", "source")
 TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "daemon_status": frozenset(
@@ -170,14 +172,8 @@ TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
         "posture_change": frozenset(
             {
                 "id",
-                "fact_key",
-                "kind",
-                "tenant",
-                "identity",
-                "environment",
-                "subject",
+                *_FACT_SCOPE,
                 "at",
-                "source",
                 "from_observed",
                 "to_observed",
                 "from_value",
@@ -188,13 +184,7 @@ TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
         ),
         "posture_fact": frozenset(
             {
-                "fact_key",
-                "kind",
-                "tenant",
-                "identity",
-                "environment",
-                "subject",
-                "source",
+                *_FACT_SCOPE,
                 "observed",
                 "cause",
                 "reason",
@@ -208,13 +198,7 @@ TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
             {
                 "id",
                 "run_id",
-                "fact_key",
-                "kind",
-                "tenant",
-                "identity",
-                "environment",
-                "subject",
-                "source",
+                *_FACT_SCOPE,
                 "observed_at",
                 "observed",
                 "cause",

@@ -1,16 +1,11 @@
 """Certificate client assertions, built once per certificate and reused like msal reuses them.
 
-A fresh msal application given ``{"private_key": ..., "public_certificate": ...}`` parses the key
-and signs a new JWT on every probe: about 8x the CPU of a client-secret probe. msal itself, within
-one application object, keeps one ``JwtAssertionCreator`` and an ``AutoRefresher`` that re-signs
-only when the assertion is 60 s from expiry (540 s of a 600 s lifetime). This module keeps that
-same machinery across probes: per identity, one parsed key and one creator (PS256, ``x5t#S256``
-and ``x5c`` headers, exactly as msal builds them for a PEM certificate), and one refresher per
-token endpoint. Every probe still sends the assertion to the token endpoint: only the local
-signing is shared, never an answer.
-
-The entry is keyed by a digest of the certificate bytes and passphrase, so a rotated certificate
-(new file contents) is parsed and used on the next probe.
+A fresh msal application given a private key parses it and signs a new JWT on every probe (about
+8x the CPU of a client-secret probe). :class:`CertificateAssertions` keeps msal's own machinery
+across probes instead: per identity one parsed key and one ``JwtAssertionCreator``, and one
+refresher per token endpoint, keyed by a digest of the certificate bytes and passphrase (a
+rotated certificate is used on the next probe). Only the local signing is shared: every probe
+still sends its assertion to the token endpoint.
 """
 
 from __future__ import annotations
@@ -137,7 +132,12 @@ def load_certificate(credential: CertificateCredential) -> LoadedCertificate:
 
 
 class AssertionSigner:
-    """One certificate's ``JwtAssertionCreator`` and its assertion refreshers, per audience."""
+    """One certificate's ``JwtAssertionCreator`` and its assertion refreshers, per audience.
+
+    The creator signs PS256 with ``x5t#S256`` and ``x5c`` headers, exactly as msal builds them
+    for a PEM certificate; a refresher re-signs only when the assertion is 60 s from expiry (540
+    s of a 600 s lifetime), as msal's ``AutoRefresher`` does within one application object.
+    """
 
     def __init__(self, certificate: LoadedCertificate, client_id: str) -> None:
         self.client_id = client_id

@@ -7,29 +7,27 @@ each probe still sends the assertion to the token endpoint and reads Entra's ans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msal
 
-from monitor.config.model import EnvironmentConfig, TenantConfig
-from monitor.http import HttpClient
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult
 from monitor.probes.assertion import AssertionSigner, BoundAssertion, CertificateError
 from monitor.probes.classify import Failure, sanitise
-from monitor.probes.runner import MsalProbe
+from monitor.probes.runner import ClientCredentialsProbe
 
 # Entra's answer to a client assertion it cannot accept (signature, unknown or expired key).
 ASSERTION_REJECTED = 700027
 
 
-class ApplicationCertificateProbe(MsalProbe):
+class ApplicationCertificateProbe(ClientCredentialsProbe):
     """Client credentials grant with a PS256 client assertion, then WhoAmI."""
 
     credential_type: ClassVar[str] = "certificate"
 
     _signer: AssertionSigner | None = None
+    _assertion: BoundAssertion | None = None  # of the sign-in under way
 
     def prepare(self) -> Failure | None:
         certificate = self.identity.certificate
@@ -63,25 +61,13 @@ class ApplicationCertificateProbe(MsalProbe):
             )
         return result
 
-    def acquire_token(
-        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
-    ) -> Mapping[str, Any]:
+    def client_credential(self) -> dict[str, Any]:
         if self._signer is None:
             raise RuntimeError("prepare() did not load the certificate")
-        assertion = BoundAssertion(self._signer)
-        app = msal.ConfidentialClientApplication(
-            self.identity.client_id,
-            client_credential={"client_assertion": assertion},
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
-        )
+        self._assertion = BoundAssertion(self._signer)
+        return {"client_assertion": self._assertion}
+
+    def discovered(self, app: msal.ConfidentialClientApplication) -> None:
         # The audience is the token endpoint msal just discovered (or found in the cache).
-        assertion.audience = app.authority.token_endpoint
-        result: Mapping[str, Any] = app.acquire_token_for_client(
-            scopes=[f"{environment.url.rstrip('/')}/.default"]
-        )
-        return result
+        if self._assertion is not None:
+            self._assertion.audience = app.authority.token_endpoint

@@ -1,20 +1,11 @@
 """Turn what Entra ID, Dataverse and the network answered into an outcome class.
 
 Pure functions: no I/O, no clock, no logging. They never raise on any input and never return
-``Outcome.OK`` for anything but a proven success (a WhoAmI answer naming the user).
-
-Entra errors are classified on ``error_codes[0]`` (the AADSTS number, table below) and only then
-on the OAuth ``error`` value. The human ``error_description`` is read in one place only: Entra
-gives the reason of an AADSTS700027 (client assertion rejected) nowhere else, and "[Reason - The
-key used is expired.]" makes it ``credential_expired`` instead of ``credential_invalid``. An
-AADSTS code the table does not know is ``unclassified``, never healthy, unless the answer itself
-says it is transient (HTTP 429/5xx, ``temporarily_unavailable``). Transport failures,
-throttling, 5xx and unreadable bodies are never a credential class.
-
-Dataverse answers are classified on their error code before their HTTP status: each documented
-code has its own class (not a member, disabled, no role, missing privilege, no licence,
-administration mode); an unknown code is ``unclassified``. The codes, their meanings and their
-sources are in ``docs/platform.md``.
+``Outcome.OK`` for anything but a proven success (a WhoAmI answer naming the user). Entra errors
+are classified on their AADSTS code before the OAuth ``error`` (:func:`classify_token_error`),
+Dataverse answers on their error code before the HTTP status (:func:`classify_dataverse`);
+transport failures, throttling, 5xx and unreadable bodies are never a credential class. The
+codes, their meanings and their sources are in ``docs/platform.md``.
 """
 
 from __future__ import annotations
@@ -24,14 +15,21 @@ import re
 import ssl
 import urllib.parse
 from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
-from monitor.http import DeadlineExceeded, HttpResponse, ResponseTooLarge, TrustStoreError
+from monitor.http import (
+    DeadlineExceeded,
+    HttpResponse,
+    ResponseTooLarge,
+    TrustStoreError,
+    odata_error,
+)
 from monitor.model.outcomes import Outcome
-from monitor.model.probes import RateLimit
+from monitor.model.probes import ProbeResult, RateLimit
 from monitor.secrets import MASK, scrub
 
 MESSAGE_LIMIT = 300
@@ -245,6 +243,15 @@ class DataverseVerdict(NamedTuple):
     organization_id: str | None
 
 
+_RESULT_FIELDS = frozenset(field.name for field in fields(ProbeResult)) - {"outcome", "message"}
+
+
+def result_fields(answer: TokenError | Failure | DataverseVerdict) -> dict[str, Any]:
+    """Return what a probe result records of a classified answer besides its outcome and
+    message: the fields it names alike (codes, ids, rate limit, user)."""
+    return {name: value for name, value in answer._asdict().items() if name in _RESULT_FIELDS}
+
+
 # --- text hygiene ----------------------------------------------------------------------------
 
 _DIAGNOSTIC_TAIL = re.compile(r"\s*\b(Trace ID|Correlation ID|Timestamp)\s*:.*", re.DOTALL)
@@ -310,7 +317,13 @@ def classify_token_error(result: object, *, http_status: int | None = None) -> T
 
     *result* is whatever the identity provider answered (msal returns the Entra JSON unchanged);
     *http_status* refines it when known (429 is throttling, 5xx a service error, whatever the
-    body says). Never raise; never return ``Outcome.OK``.
+    body says). The class comes from ``error_codes[0]`` (:data:`AADSTS_OUTCOMES`), and only then
+    from the OAuth ``error`` value. The human ``error_description`` is read in one place only:
+    Entra gives the reason of an AADSTS700027 (client assertion rejected) nowhere else, and
+    "[Reason - The key used is expired.]" makes it ``credential_expired`` instead of
+    ``credential_invalid``. An AADSTS code the table does not know is ``unclassified``, never
+    healthy, unless the answer itself says it is transient (HTTP 429/5xx,
+    ``temporarily_unavailable``). Never raise; never return ``Outcome.OK``.
     """
     if not isinstance(result, Mapping):
         return TokenError(
@@ -608,10 +621,8 @@ def parse_rate_limit(headers: Mapping[str, str] | None) -> RateLimit:
 
 
 def _dataverse_error(body: object) -> tuple[str | None, str]:
-    if not isinstance(body, Mapping):
-        return None, ""
-    error = body.get("error")
-    if not isinstance(error, Mapping):
+    error = odata_error(body)
+    if error is None:
         return None, ""
     code = error.get("code")
     code_text = code.strip().lower() if isinstance(code, str) and len(code) <= 32 else None

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import msal
-
-from monitor.config.model import EnvironmentConfig, TenantConfig
-from monitor.http import HttpClient
-from monitor.probes.runner import MsalProbe
+from monitor.probes.runner import ClientCredentialsProbe
 
 
-class ApplicationSecretProbe(MsalProbe):
+class ApplicationSecretProbe(ClientCredentialsProbe):
     """Client credentials grant with the identity's secret, then WhoAmI."""
 
     credential_type: ClassVar[str] = "client_secret"
 
-    def acquire_token(
-        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
-    ) -> Mapping[str, Any]:
+    def client_credential(self) -> str:
         secret = self.identity.secret
         if secret is None:
             raise ValueError("the identity has no client secret")
-        app = msal.ConfidentialClientApplication(
-            self.identity.client_id,
-            client_credential=secret.reveal(),
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),  # fresh: a cached token would hide a revoked secret
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
-        )
-        result: Mapping[str, Any] = app.acquire_token_for_client(
-            scopes=[f"{environment.url.rstrip('/')}/.default"]
-        )
-        return result
+        return secret.reveal()

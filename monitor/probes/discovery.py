@@ -1,20 +1,10 @@
 """A shared msal ``http_cache`` that keeps OIDC discovery answers and nothing else.
 
-msal wraps every ``http_client`` in ``ThrottledHttpClient`` (``msal/throttled_http_client.py``),
-which stores, in the ``http_cache`` mapping it is given, three kinds of entries:
-
-* ``"POST {url} client_id=... scope=... hash=... 429/5xx/Retry-After"``: throttled answers,
-  replayed for ``Retry-After`` seconds;
-* ``"POST {url} hash=... 400"``: OAuth error answers, replayed for 60 seconds;
-* ``"GET {url} hash=... 2xx"``: successful GETs (OIDC discovery, user realm), kept 24 hours;
-
-plus one bookkeeping entry, ``"_index_"`` (``msal/individual_cache.py``: ``(heap, timestamps)``).
-
-Sharing msal's cache across probes would replay a failed token answer for up to an hour (and a
-wrong password's 400 for a minute) without asking Entra: the next probe would repeat the
-previous answer instead of observing the present. :class:`DiscoveryCache` accepts every write but
-keeps only ``GET .../.well-known/openid-configuration`` entries, so tenant discovery is fetched
-once per tenant per day while every token request still reaches the identity provider.
+msal's ``http_cache`` would also replay throttled token answers (for ``Retry-After`` seconds) and
+OAuth errors (for 60 seconds): shared across probes, the next probe would repeat the previous
+answer instead of observing the present. :class:`DiscoveryCache` keeps only the OpenID
+configuration, so tenant discovery is fetched once per tenant per day while every token request
+still reaches the identity provider.
 """
 
 from __future__ import annotations
@@ -39,6 +29,15 @@ def is_discovery_key(key: object) -> bool:
 
 class DiscoveryCache(MutableMapping[str, Any]):
     """A thread-safe mapping for msal's ``http_cache=`` that retains only OIDC discovery.
+
+    msal wraps every ``http_client`` in ``ThrottledHttpClient``
+    (``msal/throttled_http_client.py``), which stores in this mapping
+    ``"POST {url} client_id=... scope=... hash=... 429/5xx/Retry-After"`` (throttled answers,
+    replayed for ``Retry-After`` seconds), ``"POST {url} hash=... 400"`` (OAuth errors, replayed
+    for 60 seconds) and ``"GET {url} hash=... 2xx"`` (successful GETs: OIDC discovery, user
+    realm; kept 24 hours), plus one bookkeeping entry, ``"_index_"``
+    (``msal/individual_cache.py``: ``(heap, timestamps)``). Every write is accepted; only
+    ``GET .../.well-known/openid-configuration`` entries are kept.
 
     Each msal application guards the mapping with its own lock, so probes in several threads
     use it concurrently: the index entry is handed out as a copy and stored back filtered, so an

@@ -1,17 +1,9 @@
 """Probe kind ``password``: a user signing in with username and password (ROPC).
 
-Lockout safety. Entra smart lockout counts the monitor's failed sign-ins together with the real
-integration's, and pass-through / federated tenants may lock after 2-3 failures
-(docs/platform.md, "Passwords"). The rule: **over any 24 hours a wrong password costs at most one
-failed sign-in.** Two parts keep it:
-
-* this probe sends the password at most once per run unless that sign-in succeeds: after a
-  failed sign-in (any outcome, transient ones included: a timed-out request may have reached
-  Entra) the remaining environments are reported with ``attempted=False``;
-* the engine keeps a guard in the store (the probe has no memory across runs): after a result
-  whose outcome is in :data:`LOCKOUT_TRIGGERS` it sends no further attempt with the same password
-  value (compared by keyed fingerprint) until the configured password changes, or until a
-  cool-down ends, or an operator forces one probe. :func:`lockout_trigger` finds that result.
+Lockout safety: over any 24 hours a wrong password costs at most one failed sign-in (Entra smart
+lockout counts the monitor's failures with the integration's; ``docs/platform.md``,
+"Passwords"). This probe sends the password at most once per run unless that sign-in succeeds;
+across runs the probe pass keeps a guard in the store (:mod:`monitor.model.lockout`).
 """
 
 from __future__ import annotations
@@ -77,7 +69,15 @@ _ROPC_WARNING = _DeprecationSilencer()
 
 
 class UserPasswordProbe(MsalProbe):
-    """Username/password (ROPC) sign-in through a public client app, then WhoAmI."""
+    """Username/password (ROPC) sign-in through a public client app, then WhoAmI.
+
+    After a failed sign-in (any outcome, transient ones included: a timed-out request may have
+    reached Entra) the remaining environments are reported with ``attempted=False``. Across
+    runs, after a result whose outcome is in :data:`monitor.model.lockout.LOCKOUT_TRIGGERS`, no
+    further attempt is sent with the same password value (compared by keyed fingerprint) until
+    the configured password changes, a cool-down ends, or an operator forces one probe
+    (:func:`monitor.model.lockout.lockout_trigger` finds that result).
+    """
 
     credential_type: ClassVar[str] = "password"
 
@@ -88,15 +88,7 @@ class UserPasswordProbe(MsalProbe):
         password = self.identity.password
         if not username or password is None:
             raise ValueError("the identity has no username or password")
-        app = msal.PublicClientApplication(
-            self.identity.client_id,
-            authority=self.authority(tenant),
-            token_cache=msal.TokenCache(),
-            http_client=client,
-            http_cache=self.context.discovery_cache,
-            instance_discovery=False,
-            azure_region=False,
-        )
+        app = self.application(msal.PublicClientApplication, client, tenant)
         with _ROPC_WARNING.active():
             result: Mapping[str, Any] = app.acquire_token_by_username_password(
                 username,

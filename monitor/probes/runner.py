@@ -1,19 +1,13 @@
 """The probe flow every kind shares: sign in with msal, call WhoAmI, classify, never raise.
 
-Per environment of the identity: a fresh msal application with a fresh ``TokenCache`` (so no
-token is ever reused), a tenant-specific authority, no instance discovery and no regional
-endpoint (no call outside the configured cloud), our HTTP client (explicit trust, deadline),
-and the shared discovery-only ``http_cache``. Success requires ``token_source ==
-"identity_provider"`` and a WhoAmI answer naming the user.
-
-One deadline (``ProbeContext.deadline_seconds``) bounds the whole run over all environments.
-When it passes, the result is ``unreachable`` with stage ``deadline``: the credential was not
-judged.
-
-When a sign-in fails for a reason that holds for every environment (credential, account,
-policy, clock), the remaining environments are not signed in to again: their results repeat the
-answer with ``attempted=False``. For a password identity any failed sign-in stops the run, so a
-wrong password costs at most one failed sign-in per run, however many environments it has.
+Per environment of the identity: a fresh msal application with a fresh ``TokenCache`` (no token
+is ever reused), a tenant-specific authority, no instance discovery and no regional endpoint (no
+call outside the configured cloud), our HTTP client (explicit trust, deadline) and the shared
+discovery-only ``http_cache``. Success requires a token from the identity provider and a WhoAmI
+answer naming the user. One deadline bounds the whole run; past it, the result is
+``unreachable`` with stage ``deadline`` (the credential was not judged). A sign-in failure that
+holds for every environment is not repeated: the remaining environments repeat the answer with
+``attempted=False`` (for a password identity, after any failed sign-in).
 """
 
 from __future__ import annotations
@@ -22,10 +16,12 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+import msal
 
 from monitor.config.model import Config, EnvironmentConfig, IdentityConfig, TenantConfig
-from monitor.http import DeadlineExceeded, HttpClient, HttpResponse
+from monitor.http import DeadlineExceeded, HttpClient, HttpResponse, RecordingClient
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit, Stage
 from monitor.probes.classify import (
@@ -34,11 +30,15 @@ from monitor.probes.classify import (
     classify_token_error,
     explain_exception,
     parse_retry_after,
+    result_fields,
     sanitise,
 )
 from monitor.probes.context import ProbeContext
 from monitor.probes.dataverse import call_whoami
+from monitor.probes.results import identity_result
 from monitor.secrets import MASK
+
+App = TypeVar("App", bound=msal.ClientApplication)
 
 # msal's ``token_source`` for a token that came from a real round trip (not "cache"/"broker").
 TOKEN_FROM_IDENTITY_PROVIDER = "identity_provider"  # noqa: S105 - a label, not a secret
@@ -61,36 +61,20 @@ SIGN_IN_FAILURES: frozenset[Outcome] = frozenset(
 )
 
 
-class _RecordingClient:
-    """The HTTP client msal gets: checks the deadline first and remembers the last answer.
-
-    msal raises without saying which answer it could not read; the last answer tells a
-    throttled or failing service apart from a malformed body.
-    """
+class _RecordingClient(RecordingClient):
+    """The HTTP client msal gets: checks the probe's deadline before each request."""
 
     def __init__(self, inner: HttpClient, deadline: float, context: ProbeContext) -> None:
+        super().__init__()
         self.inner = inner
         self.deadline = deadline
         self.context = context
-        self.last: HttpResponse | None = None
 
-    def get(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("GET", url, kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> HttpResponse:
-        return self._send("POST", url, kwargs)
-
-    def close(self) -> None:
-        """msal may call this; the underlying client belongs to the caller."""
-
-    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
+    def send(self, method: str, url: str, kwargs: dict[str, Any]) -> HttpResponse:
         if self.context.monotonic() >= self.deadline:
             raise DeadlineExceeded("the probe deadline passed before the request was sent")
-        self.last = None
         send = self.inner.get if method == "GET" else self.inner.post
-        response = send(url, **kwargs)
-        self.last = response
-        return response
+        return send(url, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -136,6 +120,23 @@ class MsalProbe(abc.ABC):
     @staticmethod
     def authority(tenant: TenantConfig) -> str:
         return f"{tenant.authority_host.rstrip('/')}/{tenant.tenant_id}"
+
+    def application(
+        self, kind: type[App], client: HttpClient, tenant: TenantConfig, **credential: Any
+    ) -> App:
+        """Return a fresh msal application of *kind* for this identity (see the module
+        docstring); *credential*: ``client_credential`` of a confidential client."""
+        app: App = kind(
+            self.identity.client_id,
+            authority=self.authority(tenant),
+            token_cache=msal.TokenCache(),  # fresh: a cached token would hide a revoked credential
+            http_client=client,
+            http_cache=self.context.discovery_cache,
+            instance_discovery=False,
+            azure_region=False,
+            **credential,
+        )
+        return app
 
     # --- the shared flow ---------------------------------------------------------------------
 
@@ -257,16 +258,13 @@ class MsalProbe(abc.ABC):
                     error.outcome,
                     "token",
                     error.message,
-                    aadsts_code=error.aadsts_code,
-                    oauth_error=error.oauth_error,
-                    correlation_id=error.correlation_id,
-                    trace_id=error.trace_id,
                     http_status=status,
                     rate_limit=RateLimit(
                         retry_after_seconds=parse_retry_after(last.headers)
                         if last is not None
                         else None
                     ),
+                    **result_fields(error),
                 ),
                 signed_in=False,
             )
@@ -305,10 +303,8 @@ class MsalProbe(abc.ABC):
                 verdict.message,
                 http_status=status,
                 dataverse_error_code=verdict.error_code,
-                rate_limit=verdict.rate_limit,
-                user_id=verdict.user_id,
-                organization_id=verdict.organization_id,
                 token_source=token_source,
+                **result_fields(verdict),
             ),
             signed_in=True,
         )
@@ -340,12 +336,8 @@ class MsalProbe(abc.ABC):
             failure.outcome,
             stage,
             sanitise(f"{failure.message} while {doing}"),
-            http_status=failure.http_status,
-            aadsts_code=failure.aadsts_code,
-            oauth_error=failure.oauth_error,
-            correlation_id=failure.correlation_id,
-            trace_id=failure.trace_id,
             rate_limit=RateLimit(retry_after_seconds=failure.retry_after_seconds),
+            **result_fields(failure),
             **fields,
         )
 
@@ -360,16 +352,13 @@ class MsalProbe(abc.ABC):
         message: str,
         **fields: Any,
     ) -> ProbeResult:
-        duration_ms = max(0, int((self.context.monotonic() - start) * 1000))
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            stage=stage,
+        return identity_result(
+            self.identity,
+            environment,
+            started_at,
+            outcome,
+            stage,
+            duration_ms=max(0, int((self.context.monotonic() - start) * 1000)),
             message=sanitise(message),
             credential_fingerprint=fingerprint,
             **fields,
@@ -395,19 +384,7 @@ class MsalProbe(abc.ABC):
     def _setup_failed(
         self, failure: Failure, environment: str, fingerprint: str | None
     ) -> ProbeResult:
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=self.context.clock(),
-            duration_ms=0,
-            outcome=failure.outcome,
-            stage="token",
-            attempted=False,
-            message=sanitise(failure.message),
-            credential_fingerprint=fingerprint,
-        )
+        return self._not_attempted(environment, self.context.clock(), failure, fingerprint)
 
     def _internal_error(
         self, environment: str, exc: BaseException, fingerprint: str | None
@@ -416,19 +393,52 @@ class MsalProbe(abc.ABC):
             started_at = self.context.clock()
         except Exception:
             started_at = utc_epoch()
-        return ProbeResult(
-            identity=self.identity.name,
-            environment=environment,
-            tenant=self.identity.tenant,
-            credential_type=self.identity.credential_type,
-            started_at=started_at,
-            duration_ms=0,
-            outcome=Outcome.UNCLASSIFIED,
-            stage="token",
+        failure = Failure(
+            Outcome.UNCLASSIFIED, f"internal error in the probe: {type(exc).__name__}"
+        )
+        return self._not_attempted(environment, started_at, failure, fingerprint)
+
+    def _not_attempted(
+        self, environment: str, started_at: datetime, failure: Failure, fingerprint: str | None
+    ) -> ProbeResult:
+        """Return the result of an environment no sign-in was tried in, because of *failure*."""
+        return identity_result(
+            self.identity,
+            environment,
+            started_at,
+            failure.outcome,
+            "token",
             attempted=False,
-            message=sanitise(f"internal error in the probe: {type(exc).__name__}"),
+            message=sanitise(failure.message),
             credential_fingerprint=fingerprint,
         )
+
+
+class ClientCredentialsProbe(MsalProbe):
+    """An application signing in with the client credentials grant: a kind provides only its
+    ``client_credential`` (a secret, or a client assertion)."""
+
+    @abc.abstractmethod
+    def client_credential(self) -> str | dict[str, Any]:
+        """Return msal's ``client_credential`` for one sign-in. Raise if there is none."""
+
+    def discovered(self, app: msal.ConfidentialClientApplication) -> None:
+        """Called once msal has discovered the tenant's endpoints, before the token request."""
+
+    def acquire_token(
+        self, client: HttpClient, tenant: TenantConfig, environment: EnvironmentConfig
+    ) -> Mapping[str, Any]:
+        app = self.application(
+            msal.ConfidentialClientApplication,
+            client,
+            tenant,
+            client_credential=self.client_credential(),
+        )
+        self.discovered(app)
+        result: Mapping[str, Any] = app.acquire_token_for_client(
+            scopes=[f"{environment.url.rstrip('/')}/.default"]
+        )
+        return result
 
 
 def utc_epoch() -> datetime:

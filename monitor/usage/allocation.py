@@ -2,26 +2,8 @@
 
 Pure functions of facts; every result says where its number came from (:class:`Allocation`
 ``basis``, ``source`` and one :class:`AllocationLine` per contribution), because an operator
-who sees "82% of 46,000" must be able to check the 46,000.
-
-Which allocation applies to an identity:
-
-* an **application** identity (an application user) always draws from the tenant's non-licensed
-  pool;
-* a **user** identity in the administrative or non-interactive access mode (Dataverse's
-  ``accessmode`` 1 or 4, observed by the directory reads) draws from the pool: it needs no
-  licence;
-* a **user** identity with known licences (:class:`LicenceFacts`) gets the sum of its licences'
-  entitlements (attach licences add nothing; per-flow and Copilot Studio capacity belongs to
-  flows and agents, not to a user); with no licence at all it is a non-interactive user and
-  draws from the pool; when none of its licences is one the table knows, the allocation is
-  unknown (a licence the table lacks may grant requests: it is not guessed);
-* a user identity whose licences are not known falls back to the "Entitled quantity" of the
-  newest Power Platform admin center licensed-user report (Microsoft's own figure, but the
-  source warns it shows 0 for per-app licences), else the allocation is unknown.
-
-The pool: a size set in the configuration, else the entitlement the newest non-licensed report
-states, else computed from the number of Dynamics 365 Enterprise / Professional licences.
+who sees "82% of 46,000" must be able to check the 46,000. Which allocation applies to which
+identity: ``docs/usage.md``, "Allocations" and "The tenant pool".
 """
 
 from __future__ import annotations

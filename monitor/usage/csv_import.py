@@ -1,39 +1,10 @@
 """Read the Power Platform admin center's request reports (CSV), all or nothing.
 
-Microsoft exposes per-identity Power Platform request consumption only as CSV downloads (PPAC >
-Capacity > Summary > Download reports > "Microsoft Power Platform requests"; docs/platform.md).
-Two of the three reports are about identities, and :func:`parse_report` tells them apart by
-their header:
-
-``licensed`` (Licensed User report)
-    Environment ID, Environment Name, Caller ID (the user's Entra object ID), Caller Type
-    (``User``), Usage Datetime (UTC), Entitled quantity, Total consumed quantity, Dataverse
-    Requests, Power Automate Requests, Power Apps Requests.
-
-``non_licensed`` (Non-licensed User report)
-    Power platform request entitlement for this tenant, Environment ID, Environment Name, Caller
-    ID, Caller Type (``System``, ``Non-Interactive/Application``), Resource Type, Resource ID,
-    Meter Category, Meter Subcategory, Usage Datetime, Consumed Quantity.
-
-The Per Flow report (flows, not identities) is refused with a message saying so. Columns may
-come in any order and extra columns are ignored; header names are compared ignoring case,
-punctuation and a "(UTC)" suffix. The file may start with a UTF-8 byte-order mark or Excel's
-``sep=`` line, and use ``,``, ``;`` or tab as delimiter.
-
-Values: Caller ID may be empty (Microsoft says so; such rows still count towards the pool).
-Usage Datetime is ISO 8601 (``2025-05-28``, ``2025-05-28T00:00:00Z``, with an offset it is
-converted to UTC) or the US form Excel writes (``5/28/2025 12:00:00 AM``). Quantities are
-non-negative numbers, optionally with ``,`` thousands separators; a fraction is rounded half up.
-
-All or nothing: every line is checked before anything is returned; a problem raises
-:class:`ReportError` naming each bad line (up to :data:`MAX_PROBLEMS`). Rows with the same key
-(environment, caller, day, meter) are summed, so the result has one row per key — the unit the
-store keeps idempotently.
-
-The file is read as a stream (:func:`read_report`): line by line, hashed on the way, never held
-whole in memory, and the rows share their repeated texts and dates, so a report of a million
-rows costs a few hundred bytes per row. :func:`open_report` opens only a regular file of at most
-:data:`MAX_REPORT_BYTES` (never a device that would not end or a FIFO that would block).
+:func:`parse_report` / :func:`read_report` tell the Licensed User and the Non-licensed User
+report apart by their header and check every line before returning anything (a problem raises
+:class:`ReportError` naming each bad line); :func:`open_report` opens only a regular file of at
+most :data:`MAX_REPORT_BYTES`. The formats and the rules for their values: ``docs/usage.md``,
+"Reports".
 """
 
 from __future__ import annotations
@@ -96,21 +67,21 @@ COLUMNS: Mapping[ReportFormat, Mapping[str, str]] = {
     "licensed": LICENSED_COLUMNS,
     "non_licensed": NON_LICENSED_COLUMNS,
 }
-# Columns whose value may be empty.
-_OPTIONAL = frozenset(
-    {
-        "environment_name",
-        "caller_id",
-        "caller_type",
-        "resource_type",
-        "resource_id",
-        "meter_category",
-        "meter_subcategory",
-        "dataverse_requests",
-        "power_automate_requests",
-        "power_apps_requests",
-    }
+# Columns of text, of which all but the environment id may be empty; columns of numbers, of
+# which the requests per service may be empty.
+_TEXT = (
+    "environment_id",
+    "environment_name",
+    "caller_id",
+    "caller_type",
+    "resource_type",
+    "resource_id",
+    "meter_category",
+    "meter_subcategory",
 )
+_SERVICE_REQUESTS = ("dataverse_requests", "power_automate_requests", "power_apps_requests")
+_NUMBERS = ("consumed", "entitled", *_SERVICE_REQUESTS)
+_OPTIONAL = frozenset({*_TEXT[1:], *_SERVICE_REQUESTS})
 
 
 @dataclass(frozen=True)
@@ -518,16 +489,7 @@ def _parse_row(
     if bad:
         return None
     texts: dict[str, str] = {}
-    for key in (
-        "environment_id",
-        "environment_name",
-        "caller_id",
-        "caller_type",
-        "resource_type",
-        "resource_id",
-        "meter_category",
-        "meter_subcategory",
-    ):
+    for key in _TEXT:
         if key in values:
             try:
                 texts[key] = _text(values[key], headers[key])
@@ -539,13 +501,7 @@ def _parse_row(
     except ValueError:
         fail("usage_datetime", "a date such as 2025-05-28 or 5/28/2025 12:00:00 AM")
     numbers: dict[str, int | None] = {}
-    for key in (
-        "consumed",
-        "entitled",
-        "dataverse_requests",
-        "power_automate_requests",
-        "power_apps_requests",
-    ):
+    for key in _NUMBERS:
         if key not in values:
             continue
         raw = values[key].strip()

@@ -22,6 +22,7 @@ from typing import Protocol
 from monitor.config.model import IdentityConfig
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit
+from monitor.probes.results import identity_result
 from monitor.usage.throttle import (
     DEFAULT_RETRY_AFTER_SECONDS,
     MAX_HOLD_SECONDS,
@@ -156,15 +157,12 @@ def held_result(
         f"{hold.until:%Y-%m-%d %H:%M:%S} UTC"
     )
     remaining = max(0, math.ceil((hold.until - now).total_seconds()))
-    return ProbeResult(
-        identity=identity.name,
-        environment=environment,
-        tenant=identity.tenant,
-        credential_type=identity.credential_type,
-        started_at=now,
-        duration_ms=0,
-        outcome=Outcome.THROTTLED,
-        stage="guard",
+    return identity_result(
+        identity,
+        environment,
+        now,
+        Outcome.THROTTLED,
+        "guard",
         attempted=False,
         message=message,
         http_status=event.http_status,

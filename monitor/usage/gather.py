@@ -1,19 +1,9 @@
 """Gather the usage picture from the configuration and the store (the I/O edge of usage).
 
 :func:`gather_usage` reads the stored results, reports and pushed counts once and builds a
-:class:`~monitor.usage.model.UsageOverview`; :func:`usage_findings_for` adds the rules of
-:mod:`monitor.findings.usage`. Both take ``now``; neither reads the clock.
-
-How daily usage is put together, per identity and UTC day:
-
-* imported report rows whose Caller ID matches the identity (:mod:`monitor.usage.matching`),
-  summed over environments and meters;
-* counts the integration pushed (``monitor usage record``), summed over environments;
-* the larger of the two is the day's usage (they measure the same requests two ways; adding
-  them would count twice), labelled with where it came from.
-
-A tenant pool's daily usage is the non-licensed report's total over **every** caller (matched or
-not: the pool is shared), or the sum of the configured pool identities' usage if that is larger.
+:class:`~monitor.usage.model.UsageOverview`, which :func:`monitor.findings.usage.usage_findings`
+judges; it takes ``now`` and never reads the clock. How a day's usage is put together:
+``docs/usage.md``, "Daily usage".
 """
 
 from __future__ import annotations
@@ -23,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.config.model import Config
+from monitor.config.model import Config, UsageConfig
 from monitor.model.entitlements import EntitlementTable
 from monitor.model.probes import ProbeResult
 from monitor.model.usage import RecordedUsage, ReportUsage, UsageDay
@@ -38,7 +28,7 @@ from monitor.usage.headroom import Headroom, headroom_of
 from monitor.usage.licences import DirectoryFacts, directory_facts
 from monitor.usage.matching import CallerDirectory, CallerIdentity
 from monitor.usage.model import CallerTotal, IdentityUsage, PoolUsage, UsageOverview
-from monitor.usage.projection import DailyUsage, project
+from monitor.usage.projection import DailyUsage, Projection, project
 from monitor.usage.throttle import ThrottleEvent, throttle_event
 
 if TYPE_CHECKING:
@@ -182,15 +172,7 @@ def gather_usage(
             _newest_entitlement(rows, "licensed"),
             pool_reason=facts.pool_members.get(identity.name),
         )
-        projection = None
-        if allocation.requests is not None and allocation.requests > 0:
-            projection = project(
-                series,
-                allocation.requests,
-                today,
-                trend_days=settings.trend_days,
-                horizon_days=settings.projection_days,
-            )
+        projection = _projection(series, allocation, today, settings)
         headroom: list[Headroom] = []
         for result in results_of.get(identity.name, ()):
             seen = headroom_of(
@@ -243,6 +225,21 @@ def gather_usage(
         pools=tuple(pools),
         unmatched_callers=tuple(unmatched_totals),
         licence_sources=sources,
+    )
+
+
+def _projection(
+    series: Sequence[DailyUsage], allocation: Allocation, today: date, settings: UsageConfig
+) -> Projection | None:
+    """Return the projection of *series* against *allocation* (None: no allocation known)."""
+    if allocation.requests is None or allocation.requests <= 0:
+        return None
+    return project(
+        series,
+        allocation.requests,
+        today,
+        trend_days=settings.trend_days,
+        horizon_days=settings.projection_days,
     )
 
 
@@ -306,15 +303,7 @@ def _pool_usage(
             series.append(DailyUsage(day, reported[day], SOURCE_NON_LICENSED))
         else:
             series.append(DailyUsage(day, from_members[day], "usage of its identities"))
-    projection = None
-    if allocation.requests is not None and allocation.requests > 0 and series:
-        projection = project(
-            series,
-            allocation.requests,
-            today,
-            trend_days=settings.trend_days,
-            horizon_days=settings.projection_days,
-        )
+    projection = _projection(series, allocation, today, settings) if series else None
     top: list[CallerTotal] = []
     report_days = sorted(day for day in reported)
     if report_days:

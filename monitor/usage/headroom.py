@@ -1,18 +1,8 @@
 """Service-protection headroom at probe time, from the stored ``x-ms-ratelimit-*`` values.
 
-Dataverse evaluates its service-protection limits per user and per web server over a 300-second
-sliding window (docs/platform.md, "Limits"): by default 6,000 requests and 1,200,000 ms of
-combined execution time. Every answer carries what is left in
-``x-ms-ratelimit-burst-remaining-xrm-requests`` and ``x-ms-ratelimit-time-remaining-xrm-requests``;
-the probe parses them
-(:func:`monitor.probes.classify.parse_rate_limit`, absent or unreadable values become None) and
-the store keeps them in ``probe_result.ratelimit_*``.
-
-The limits are per user, so the monitor's WhoAmI sees the same counters the integration spends:
-low headroom at probe time means the integration itself is close to being throttled. (The
-counters reset when a request lands on another web server, so a high value proves little; a low
-one is the signal.) A remainder below zero is possible (requests still running when the window
-filled count against it): the budget is overdrawn, a share of 0, the lowest there is.
+Dataverse says on every answer what is left of the caller's 5-minute budget; the probe parses it
+(:func:`monitor.probes.classify.parse_rate_limit`) and the store keeps it with the result. What
+low headroom means, and why the monitor's own call sees it: ``docs/usage.md``, "Headroom".
 """
 
 from __future__ import annotations
@@ -21,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING
+
+from monitor.model.records import same_named
 
 if TYPE_CHECKING:
     from monitor.model.probes import ProbeResult
@@ -48,10 +40,8 @@ class Headroom:
     time_share: Fraction | None
 
 
-def _share(value: int | None, limit: int) -> tuple[int | None, Fraction | None]:
-    if value is None:
-        return None, None
-    return value, min(max(Fraction(value, limit), Fraction(0)), Fraction(1))
+def _share(value: int | None, limit: int) -> Fraction | None:
+    return None if value is None else min(max(Fraction(value, limit), Fraction(0)), Fraction(1))
 
 
 def headroom_of(
@@ -66,14 +56,13 @@ def headroom_of(
         raise ValueError("service-protection limits must be positive")
     if not result.attempted or result.stage != "dataverse":
         return None
-    burst, burst_share = _share(result.rate_limit.burst_remaining, burst_limit)
-    time_ms, time_share = _share(result.rate_limit.time_remaining, time_limit_ms)
+    burst, time_ms = result.rate_limit.burst_remaining, result.rate_limit.time_remaining
+    burst_share, time_share = _share(burst, burst_limit), _share(time_ms, time_limit_ms)
     if burst_share is None and time_share is None:
         return None
-    return Headroom(
-        identity=result.identity,
-        environment=result.environment,
-        tenant=result.tenant,
+    return same_named(
+        Headroom,
+        result,
         observed_at=result.started_at,
         burst_remaining=burst,
         time_remaining_ms=time_ms,

@@ -1,24 +1,8 @@
 """Where licence facts come from: the configuration, or the directory reads (posture).
 
-Allocations are computed from :class:`~monitor.usage.allocation.LicenceFacts`, whatever their
-origin. Two adapters produce them:
-
-* :func:`configured_facts` — ``identities.NAME.licences`` / ``object_id`` and
-  ``usage.tenants.NAME.dynamics_licences`` as declared in the configuration;
-* :func:`posture_facts` — what the directory reads observed in Graph and Dataverse and stored
-  in the posture tables (migration ``0003_posture``): ``user_licences`` (each SKU's part number,
-  or its id when the tenant's SKU list was not read), the object id of ``user_account`` and
-  ``service_principal`` facts, the access mode of ``systemuser`` facts (administrative and
-  non-interactive users draw from the tenant pool), and the purchased units
-  (``prepaidUnits.enabled``) of ``subscribed_sku`` facts whose SKU is a paid Dynamics 365
-  Enterprise / Professional base licence (the pool's accrual: purchased, not consumed).
-
-:func:`directory_facts` merges them per identity and per tenant: an **observed** fact wins over a
-declared one (the configuration may be stale, Graph is what Microsoft bills), except the pool's
-licence count, where an operator's number wins (it may include licences Graph's SKU list does
-not show, e.g. a custom agreement). The posture store is read through
-:func:`monitor.store.posture.current_observations`; an identity the directory reads have not
-observed (no observer, a missing permission, not read yet) keeps its declared licences.
+:func:`configured_facts` reads what the configuration declares, :func:`posture_facts` what the
+directory reads observed, and :func:`directory_facts` merges them (an observed fact wins, except
+an operator's pool licence count): ``docs/usage.md``, "Licence facts".
 """
 
 from __future__ import annotations

@@ -1,25 +1,9 @@
 """Which configured identity a report's "Caller ID" is.
 
-The Power Platform admin center reports name a caller by its **Entra ID object id** ("the unique
-identifier of the calling identity which maps to Active Directory ID"). The configuration holds
-neither that nor anything it can be derived from offline, and the Dataverse user id the probe
-records (``probe_result.user_id``, WhoAmI's ``UserId``) is the ``systemuserid``: a different
-GUID, one per environment, that never equals the object id (the ``systemuser`` row keeps the
-object id in ``azureactivedirectoryobjectid``). Matching on it would silently match nothing, so
-the monitor does not try. A caller is matched, in this order, by:
-
-1. ``object_id`` declared on the identity in the configuration (the user's object id, or for an
-   application user the object id of the app's service principal in that tenant);
-2. an object id observed for the identity (:class:`ObservedObjectId`: a directory read that
-   looked the user or service principal up in Graph, or the ``oid`` claim of a token the probe
-   obtained — both are the Entra object id);
-3. for an application identity, its application (client) id, in case a report names an
-   application caller by its app id.
-
-A caller id that fits several identities of the tenant (two identities sharing one app
-registration) is ambiguous and left unmatched: its requests cannot be split between them, and
-the tenant pool still counts them. Unmatched callers are listed by ``monitor usage import`` and
-``monitor usage show`` so the operator can add the missing ``object_id``.
+A report names a caller by its Entra ID object id, never by anything the probe sees (WhoAmI's
+``UserId`` is the per-environment ``systemuserid``). :class:`CallerDirectory` matches it by a
+declared object id, then an observed one, then an application's client id; a caller id that fits
+several identities is ambiguous and left unmatched: ``docs/usage.md``, "Matching callers".
 """
 
 from __future__ import annotations

@@ -1,26 +1,9 @@
 """429 answers and ``Retry-After``: which identity / environment pairs must not be called yet.
 
-Every throttled answer is already stored with the probe result (``outcome = "throttled"``,
-``http_status``, ``retry_after_seconds``, ``dataverse_error_code`` or ``aadsts_code``). This
-module reads those results; it never calls anything.
-
-The rule the engine applies before each probe (:func:`retry_after_holds`): take the newest
-*attempted* result of each identity / environment pair; if it was throttled, no request goes to
-that environment as that identity until the answer's time plus its ``Retry-After`` has passed.
-
-* The answer's time is ``started_at + duration_ms`` (when the answer was in).
-* A throttled answer without a usable ``Retry-After`` (Entra's AADSTS50196 for user flows, a
-  Retry-After given as a date) waits ``default_seconds`` (Entra's client-credential throttle is
-  60 s, docs/platform.md, "Limits").
-* A wait is capped at :data:`MAX_HOLD_SECONDS` (msal caps Retry-After at the same hour), so a
-  garbled header cannot silence monitoring for a week.
-* Throttled at the token endpoint (stage ``token``): every environment of the identity waits,
-  because each probe starts with a token request to the same endpoint. Throttled by Dataverse
-  (stage ``dataverse``): only that environment waits.
-
-A held pair is not probed at all (neither token nor WhoAmI): the hold is recorded as a result with
-``attempted=False`` (see :mod:`monitor.usage.gate`), so the newest attempted result stays the 429
-until the hold ends.
+Every throttled answer is already stored with its probe result; this module reads those results
+and never calls anything. The rule the probe pass applies before each probe is
+:func:`retry_after_holds` (``docs/usage.md``, "Throttling and Retry-After"); a held pair is
+recorded as a result with ``attempted=False`` (:mod:`monitor.usage.gate`).
 """
 
 from __future__ import annotations

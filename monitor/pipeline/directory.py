@@ -1,25 +1,10 @@
-"""The directory pass: read each due tenant's Graph and Dataverse metadata, record, evaluate.
-
-``monitor check`` and the daemon's ``directory`` job run the same pass::
-
-    report = DirectoryPass(config, store, fingerprint_key=key).run(now)
-    report.findings          # posture findings over every current fact (all tenants)
+"""The directory step: read each due tenant's Graph and Dataverse metadata and record it.
 
 A tenant is *due* when it was never read, when ``[directory] interval_hours`` have passed since
-its last read, when an identity appeared in the configuration, or when a configured client
-secret / certificate changed (so "expires in 9 days" stops as soon as the rotated secret is in
-place); ``run(force=True)`` reads every tenant. Per due tenant the pass
-
-1. notes the configured certificate files' ``notAfter`` and the declared expiries (no network);
-2. without an observer, records every Graph / Dataverse fact as "not observed: no observer";
-3. otherwise reads Graph (SKUs, domains, the organization, per application identity its service
-   principal and credentials, per user identity its account and licences, the observer's own
-   credentials) and, per environment of the tenant's identities, the non-interactive user count
-   and each identity's ``systemuser`` and roles — each failure becoming "not observed: <why>"
-   for the facts it concerns while the rest is still read;
-4. records the observations and the changes in one transaction.
-
-Readers get no store; this module is the only place where directory reads and the store meet.
+its last read, when an identity appeared in the configuration, or when a configured secret or
+certificate changed. Each fact that cannot be read is recorded as "not observed: <why>" while
+the rest is still read (docs/posture.md). Readers get no store; this module is the only place
+where directory reads and the store meet.
 """
 
 from __future__ import annotations

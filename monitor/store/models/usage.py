@@ -1,18 +1,7 @@
-"""The usage tables: imported Power Platform admin center reports and counts integrations push.
-
-Created by the migration ``0005_usage``. Rules, beyond those of :mod:`monitor.store.models`:
-
-* ``usage_report_row`` keeps one row per (tenant, report, environment, caller, UTC day, meter):
-  that is the idempotency key. Importing a row whose key exists replaces its quantities (a later
-  download may complete a day), so importing the same file twice adds nothing.
-* Rows are stored as the report names the caller (``caller_id``, the Entra object id, "" when
-  the report has none); which identity a caller is gets decided when reading, so an ``object_id``
-  added to the configuration later applies to everything imported before.
-* ``usage_import`` records each imported file by its SHA-256; a file already imported is not
-  read again.
-* ``usage_recorded`` holds one count per identity, environment and UTC day; recording again
-  replaces it (an integration reports its running total, and a retry cannot double it).
-* ``usage_daily`` is derived from the three above and the configuration (the report reads it).
+"""The usage tables (migration ``0005_usage``): imported admin-center report rows, one per
+(tenant, report, environment, caller, UTC day, meter), replaced on a new import of the same key;
+imported files by SHA-256; counts integrations push, one per identity, environment and day; and
+``usage_daily``, derived from them and the configuration (docs/usage.md).
 """
 
 from __future__ import annotations

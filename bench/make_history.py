@@ -25,10 +25,11 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -528,12 +529,13 @@ def _posture(
     from monitor.model.observations import (
         AppCredentials,
         DomainPolicy,
+        Fact,
         RegisteredCredential,
         UserAccount,
     )
 
     now = EPOCH + timedelta(microseconds=now_us)
-    facts: list[tuple[str, str | None, str, object]] = []
+    facts: list[tuple[str, str | None, str, Fact]] = []
     for person in people:
         if person.credential_type == "password":
             facts.append(
@@ -550,11 +552,13 @@ def _posture(
                 )
             )
             continue
-        kind = "certificate" if person.credential_type == "certificate" else "client_secret"
+        kind: Literal["client_secret", "certificate"] = (
+            "certificate" if person.credential_type == "certificate" else "client_secret"
+        )
         credential = RegisteredCredential(
             f"key-{person.name}",
             kind,
-            f"{person.name}-2026",  # type: ignore[arg-type]
+            f"{person.name}-2026",
             now - timedelta(days=300),
             now + timedelta(days=rng.uniform(-5, 400)),
             True,
@@ -567,7 +571,7 @@ def _posture(
                 AppCredentials(
                     client_id=client_id(person.name),
                     display_name=person.name,
-                    configured=kind,  # type: ignore[arg-type]
+                    configured=kind,
                     matched_by="thumbprint" if kind == "certificate" else "hint",
                     credentials=(credential,),
                 ),
@@ -590,14 +594,14 @@ def _posture(
         [
             (
                 f"{fact.kind}:{tenant}/{identity or '-'}/-:{subject}",
-                fact.kind,  # type: ignore[attr-defined]
+                fact.kind,
                 tenant,
                 identity,
                 subject,
                 json.dumps(fact.to_json(), sort_keys=True),
                 seen,
                 seen,
-            )  # type: ignore[attr-defined]
+            )
             for tenant, identity, subject, fact in facts
         ],
     )
@@ -699,10 +703,11 @@ def add_missing_features(path: Path, **sizes: int) -> dict[str, int]:
     rng = random.Random(sizes["seed"] + 2)
     counts: dict[str, int] = {}
     connection.execute("BEGIN")
-    for table, fill in (
+    fills: tuple[tuple[str, Callable[[], int]], ...] = (
         ("usage_daily", lambda: _usage_daily(connection, people, daily, rng)),
         ("posture_fact", lambda: _posture(connection, people, last, rng)),
-    ):
+    )
+    for table, fill in fills:
         empty = f"SELECT 1 FROM {table}"  # noqa: S608 - a table name from the tuple above
         if table in tables and connection.execute(empty).fetchone() is None:
             counts[table] = fill()

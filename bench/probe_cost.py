@@ -97,6 +97,9 @@ from monitor.probes.assertion import CertificateAssertions
 from monitor.probes.context import ProbeContext, SessionPool
 from monitor.probes.registry import PROBE_KINDS
 from monitor.store import Store
+from monitor.store.database import Database
+from monitor.store.guards import GuardRepository
+from monitor.store.probes import ProbeRepository
 
 Kind = Literal["client_secret", "certificate", "password"]
 KINDS: tuple[Kind, ...] = ("client_secret", "certificate", "password")
@@ -686,8 +689,8 @@ class PassFigures:
     rss_before_mib: float
     peak_rss_mib: float
     requests: int = 0
-    store_seconds: float = 0.0  # monitor only: time in Store.record_results
-    guard_seconds: float = 0.0  # monitor only: time in Store.list_guards (before the submits)
+    store_seconds: float = 0.0  # monitor only: time in store.probes.record_results
+    guard_seconds: float = 0.0  # monitor only: time in store.guards.all (before the submits)
     probing_seconds: float = 0.0  # monitor only: from run() until the last probe was collected
     config_load_seconds: float = 0.0  # monitor only: load_config, before the pass
     requests_per_probe: float = 0.0
@@ -697,11 +700,10 @@ class PassFigures:
     target_met: bool | None = None
 
 
-class TimedStore(Store):
-    """The real store, timing the calls the engine makes during a pass."""
+class TimedProbeRepository(ProbeRepository):
+    """The real probe repository, timing the recording of a pass's results."""
 
     record_seconds = 0.0
-    guard_seconds = 0.0
 
     def record_results(
         self, run: RunRecord, results: Sequence[ProbeResult]
@@ -712,12 +714,30 @@ class TimedStore(Store):
         finally:
             self.record_seconds += time.perf_counter() - start
 
-    def list_guards(self) -> list[LockoutGuard]:
+
+class TimedGuardRepository(GuardRepository):
+    """The real guard repository, timing the read of every guard before the submits."""
+
+    guard_seconds = 0.0
+
+    def all(self) -> list[LockoutGuard]:
         start = time.perf_counter()
         try:
-            return super().list_guards()
+            return super().all()
         finally:
             self.guard_seconds += time.perf_counter() - start
+
+
+class TimedStore(Store):
+    """The real store, with the two repositories a pass spends its store time in timed."""
+
+    probes: TimedProbeRepository
+    guards: TimedGuardRepository
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.probes = TimedProbeRepository(database)
+        self.guards = TimedGuardRepository(database)
 
 
 class TimedCheckPass(ProbePass):
@@ -725,9 +745,11 @@ class TimedCheckPass(ProbePass):
 
     collected_at = 0.0
 
-    def _collect(self, jobs: list[_Job], deadline: float) -> list[ProbeResult]:
+    def _collect(
+        self, jobs: list[_Job], deadline: float, until: float | None
+    ) -> tuple[list[ProbeResult], list[IdentityConfig]]:
         try:
-            return super()._collect(jobs, deadline)
+            return super()._collect(jobs, deadline, until)
         finally:
             self.collected_at = time.perf_counter()
 
@@ -829,8 +851,8 @@ def _monitor_pass(spec: PassSpec) -> PassFigures:
         results=len(report.results),
         rss_before_mib=rss_before,
         peak_rss_mib=peak_rss_mib(),
-        store_seconds=store.record_seconds,
-        guard_seconds=store.guard_seconds,
+        store_seconds=store.probes.record_seconds,
+        guard_seconds=store.guards.guard_seconds,
         probing_seconds=checker.collected_at - wall_start,
         config_load_seconds=config_load,
     )
@@ -948,10 +970,10 @@ def render(
             if run.path == "monitor":
                 tail = run.wall_seconds - run.probing_seconds
                 out.append(
-                    f"{'':>11}probing {run.probing_seconds:.2f} s (Store.list_guards before the "
+                    f"{'':>11}probing {run.probing_seconds:.2f} s (store.guards.all before the "
                     f"submit loop {run.guard_seconds:.2f} s), then {tail:.2f} s to record and log "
-                    f"(Store.record_results {run.store_seconds:.2f} s); load_config before the "
-                    f"pass {run.config_load_seconds:.2f} s"
+                    f"(store.probes.record_results {run.store_seconds:.2f} s); "
+                    f"load_config before the pass {run.config_load_seconds:.2f} s"
                 )
         out.append("")
         out.append(

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -68,14 +69,14 @@ def in_process(path: Path, view_name: str, identity: str | None, config: Any) ->
     from monitor.report.views import board, expiring, history
     from monitor.report.views.common import Options
 
-    view = {"board": board, "history": history, "expiring": expiring}[view_name]
+    view: ModuleType = {"board": board, "history": history, "expiring": expiring}[view_name]
 
     def run() -> str:
         now = datetime.now(UTC)
         selection = Selection(identities=frozenset({identity}) if identity else None)
         context = ReportContext(
             now=now,
-            since=now - view.DEFAULT_SINCE,  # type: ignore[attr-defined]
+            since=now - view.DEFAULT_SINCE,
             until=now,
             zone=None,
             selection=selection,
@@ -84,7 +85,7 @@ def in_process(path: Path, view_name: str, identity: str | None, config: Any) ->
             config=config,
         )
         with open_database(path) as database:
-            result = view.build(database, context, Options(within=timedelta(days=90)))  # type: ignore[attr-defined]
+            result = view.build(database, context, Options(within=timedelta(days=90)))
         return text.render(result, zone=None)
 
     return run
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    make_history.ensure(args.path, **make_history.sizes(args))
+    make_history.ensure(args.path, force=False, **make_history.sizes(args))
     size = sum(part.stat().st_size for part in make_history.iter_files(args.path))
     import sqlite3
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         config_path = Path("/nonexistent/monitor.toml")
     print(f"configuration: {config_path if config is not None else 'none (--database only)'}")
-    rows = []
+    rows: list[tuple[str, float, float, float | None]] = []
     for name, ident in (("board", None), ("history", identity), ("expiring", None)):
         best, median = timed(in_process(args.path, name, ident, config), args.repeat)
         rows.append((f"{name} (in process)", best, median, TARGETS[name]))

@@ -13,11 +13,12 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.exits import EXIT_CONFIG, EXIT_UNAVAILABLE
-from monitor.simulator.scenario import ScenarioError, demo_scenario_path, load_scenario
-from monitor.simulator.server import Simulator
+
+if TYPE_CHECKING:
+    from monitor.simulator.server import Simulator
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -156,6 +157,9 @@ def serve(
 
     Return 0 after a clean stop, 78 if the scenario is invalid, 69 if the port is unavailable.
     """
+    from monitor.simulator.scenario import ScenarioError, demo_scenario_path, load_scenario
+    from monitor.simulator.server import Simulator
+
     output = out if out is not None else sys.stdout
     try:
         scenario = load_scenario(scenario_path if scenario_path else demo_scenario_path())

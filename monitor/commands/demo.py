@@ -43,6 +43,7 @@ class DemoIdentity:
     environments: tuple[str, ...]
     expected: str  # the outcome class the scenario sets up
     story: str
+    causes: tuple[str, ...]  # the root causes it sets up (kinds of monitor.incidents.causes)
     username: str | None = None
     certificate: bool = False
     stale_password: bool = False  # configure a password the directory no longer accepts
@@ -58,6 +59,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod", "contoso-test"),
         "ok",
         "application user, client secret, two environments",
+        ("privilege",),
     ),
     DemoIdentity(
         "erp-connector",
@@ -67,6 +69,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "ok",
         "application user, certificate (created for this demo)",
+        ("privilege",),
         certificate=True,
     ),
     DemoIdentity(
@@ -77,6 +80,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "ok",
         "application user whose secret expires in 9 days (signs in fine today)",
+        ("credential",),
     ),
     DemoIdentity(
         "legacy-connector",
@@ -86,6 +90,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "credential_expired",
         "application user whose only secret has expired",
+        ("credential",),
     ),
     DemoIdentity(
         "reporting",
@@ -95,6 +100,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "account_disabled",
         "application user disabled in the Dataverse environment",
+        ("account",),
     ),
     DemoIdentity(
         "archive-job",
@@ -104,6 +110,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "not_in_environment",
         "application user that was never added to contoso-prod",
+        ("access",),
     ),
     DemoIdentity(
         "fabrikam-integration",
@@ -113,6 +120,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("fabrikam-prod",),
         "ok",
         "application user in a second tenant, close to its service protection limit",
+        ("usage",),
         owner="fabrikam-ops@contoso.com",
     ),
     DemoIdentity(
@@ -123,6 +131,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "ok",
         "non-interactive user, password",
+        ("advice",),
         username="svc-dataverse-sync@contoso.com",
     ),
     DemoIdentity(
@@ -133,6 +142,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "password_expired",
         "service account whose password expired",
+        ("credential", "advice"),
         username="svc-reporting@contoso.com",
     ),
     DemoIdentity(
@@ -143,6 +153,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "policy_blocked",
         "service account caught by an MFA policy",
+        ("account",),
         username="svc-legacy-import@contoso.com",
     ),
     DemoIdentity(
@@ -153,6 +164,7 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "account_disabled",
         "service account disabled in Entra ID (its owner left)",
+        ("account", "advice"),
         username="svc-finance-export@contoso.com",
     ),
     DemoIdentity(
@@ -163,12 +175,20 @@ IDENTITIES: tuple[DemoIdentity, ...] = (
         ("contoso-prod",),
         "credential_invalid",
         "named user's account; the person changed their password last week",
+        ("credential", "advice"),
         username="j.doe@contoso.com",
         stale_password=True,
         owner="j.doe@contoso.com",
     ),
 )
 
+
+# The root causes of the demo tenants themselves: contoso uses all seven non-interactive users
+# and has no spare licence to create one; fabrikam's observer lacks two Graph permissions.
+TENANT_CAUSES: dict[str, tuple[str, ...]] = {
+    "contoso": ("capacity", "licences"),
+    "fabrikam": ("observer",),
+}
 
 HELP = "run a check against the built-in simulator with a demo tenant"
 DESCRIPTION = (
@@ -251,11 +271,12 @@ def _run_in(folder: Path, args: argparse.Namespace) -> int:
                 print(render_posture_text(cycle.directory.posture, config, first.finished_at))
                 print()
             print(_alerts(cycle))
+            causes = _cause_mismatches(cycle)
             wrong_before = sim.failed_password_attempts("j.doe@contoso.com")
             second = probe(context, [config.identities["crm-import"]], kind="demo")
             wrong_after = sim.failed_password_attempts("j.doe@contoso.com")
         print(_lockout_story(second.results, wrong_before, wrong_after))
-    mismatches = _mismatches(first.results)
+    mismatches = _mismatches(first.results) + causes
     if wrong_after != 1:
         mismatches.append(
             f"crm-import: the simulator saw {wrong_after} failed sign-ins, expected exactly 1"
@@ -398,21 +419,57 @@ def _intro(folder: Path, authority_host: str) -> str:
 
 
 def _alerts(cycle: Any) -> str:
-    """Return the incidents the pass opened: what would go to Teams and e-mail."""
+    """Return the incidents the pass opened, one per root cause: what would go to Teams and
+    e-mail."""
+    from monitor.incidents.causes import CAUSE_WORDS, cause_kind
+
     opened = [t for t in cycle.transitions if t.event == "opened"]
+    expected = len(_expected_causes())
     lines = [
-        f"Incidents: {len(opened)} opened. With channels configured ([[channels]]: a Teams "
-        "Workflows URL, an e-mail address) each would be sent now, grouped into one message per "
+        f"Incidents: {len(opened)} opened, one per root cause (the demo tenants set up "
+        f"{expected}). With channels configured ([[channels]]: a Teams Workflows URL, an e-mail "
+        "address) the critical and warning ones would be sent now, grouped into one message per "
         "channel; expiring credentials would be re-notified at 60/30/14/7/3/1 days:"
     ]
     stories = {identity.name: identity.story for identity in IDENTITIES}
     for transition in sorted(opened, key=lambda t: (t.level != "critical", t.incident_id)):
         who = transition.identity or f"tenant {transition.tenant}"
         story = f"  ({stories[transition.identity]})" if transition.identity in stories else ""
-        lines.append(
-            f"  {transition.label} [{transition.level.upper()}] {transition.kind}: {who}{story}"
-        )
+        kind = cause_kind(transition.incident.key) or transition.kind
+        cause = CAUSE_WORDS.get(kind, kind)
+        lines.append(f"  {transition.label} [{transition.level.upper()}] {who}: {cause}{story}")
     return "\n".join(lines)
+
+
+def _expected_causes() -> set[tuple[str, str]]:
+    """(who, cause kind) of every root cause the demo tenants set up."""
+    expected = {(identity.name, cause) for identity in IDENTITIES for cause in identity.causes}
+    expected |= {(f"tenant {t}", cause) for t, causes in TENANT_CAUSES.items() for cause in causes}
+    return expected
+
+
+def _cause_mismatches(cycle: Any) -> list[str]:
+    """Return what differs between the incidents the pass opened and the root causes the demo
+    sets up: a cause without its incident, a cause with two, an incident no cause explains."""
+    from monitor.incidents.causes import cause_kind
+
+    seen: dict[tuple[str, str], list[str]] = {}
+    for transition in cycle.transitions:
+        if transition.event != "opened":
+            continue
+        who = transition.identity or f"tenant {transition.tenant}"
+        cause = cause_kind(transition.incident.key) or transition.kind
+        seen.setdefault((who, cause), []).append(transition.label)
+    expected = _expected_causes()
+    problems = [
+        f"{who}: no incident for its {cause} problem" for who, cause in expected - set(seen)
+    ]
+    for (who, cause), labels in sorted(seen.items()):
+        if (who, cause) not in expected:
+            problems.append(f"{who}: unexpected incident {', '.join(labels)} ({cause})")
+        elif len(labels) > 1:
+            problems.append(f"{who}: {len(labels)} incidents for one {cause} problem")
+    return sorted(problems)
 
 
 def _lockout_story(results: Any, before: int, after: int) -> str:

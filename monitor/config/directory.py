@@ -1,9 +1,11 @@
 """The ``[directory]`` section and the identity keys of posture reads.
 
 ``[directory]``: how often Graph and Dataverse metadata are read per tenant (``interval_hours``,
-default 6) and when an expiry becomes a warning or critical (``expiry_warning_days`` 30,
-``expiry_critical_days`` 7). Per identity: ``credential_expires`` (a TOML date or date-time),
-with ``credential_expires_source`` saying where the date comes from, for apps whose registration
+default 6), when an expiry becomes a warning or critical (``expiry_warning_days`` 30,
+``expiry_critical_days`` 7) and when reads that fail for a passing reason make a fact "not
+observed" (``not_observed_after_failures`` 3 in a row over ``not_observed_after_minutes`` 30).
+Per identity: ``credential_expires`` (a TOML date or date-time), with
+``credential_expires_source`` saying where the date comes from, for apps whose registration
 Graph cannot show (another tenant, a missing permission); ``credential_key_id`` pins the
 registered secret or certificate the integration uses when Graph's hint is ambiguous.
 """
@@ -17,6 +19,7 @@ from monitor.config.problems import KeyPath
 from monitor.config.schema import (
     MAX_DAYS,
     MAX_HOURS,
+    MAX_MINUTES,
     Context,
     Field,
     Guid,
@@ -28,6 +31,8 @@ from monitor.config.schema import (
 
 _HOURS = Number(maximum=MAX_HOURS, unit="hours")
 _DAYS = Number(maximum=MAX_DAYS, unit="days")
+_MINUTES = Number(maximum=MAX_MINUTES, unit="minutes")
+_COUNT = Number(integer=True, maximum=1_000)
 
 
 class Moment(ValueType):
@@ -54,6 +59,14 @@ DIRECTORY = Table(
         ),
         "expiry_warning_days": Field(_DAYS, hint="an expiry this close is a warning; default 30"),
         "expiry_critical_days": Field(_DAYS, hint="an expiry this close is critical; default 7"),
+        "not_observed_after_failures": Field(
+            _COUNT,
+            hint="reads failing for a passing reason (throttled, unreachable, 5xx) in a row "
+            'before a fact is "not observed"; default 3',
+        ),
+        "not_observed_after_minutes": Field(
+            _MINUTES, hint="... and spanning at least this many minutes; default 30"
+        ),
     }
 )
 
@@ -86,6 +99,12 @@ def build_directory(table: dict[str, object]) -> DirectoryConfig:
         interval_hours=number("interval_hours", defaults.interval_hours),
         expiry_warning_days=number("expiry_warning_days", defaults.expiry_warning_days),
         expiry_critical_days=number("expiry_critical_days", defaults.expiry_critical_days),
+        not_observed_after_failures=int(
+            number("not_observed_after_failures", defaults.not_observed_after_failures)
+        ),
+        not_observed_after_minutes=number(
+            "not_observed_after_minutes", defaults.not_observed_after_minutes
+        ),
     )
 
 

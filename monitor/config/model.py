@@ -104,9 +104,10 @@ JOB_TIMINGS: Mapping[str, JobTiming] = MappingProxyType(
         "retention": JobTiming(
             "delete raw history past [retention], vacuum incrementally", "global", 24 * 3600, 900
         ),
-        # How often due-ness is checked; [directory] interval_hours sets the read interval.
+        # How often due-ness is checked (one database read when nothing is due); [directory]
+        # interval_hours sets the read interval, and a failed read is retried after 5 minutes.
         "directory": JobTiming(
-            "read Graph / Dataverse metadata of due tenants (posture)", "global", 15 * 60, 60
+            "read Graph / Dataverse metadata of due tenants (posture)", "global", 5 * 60, 30
         ),
         "evaluate": JobTiming("turn findings into incidents and outbox rows", "global", 60, 0),
         "dispatch": JobTiming("deliver due notifications from the outbox", "global", 30, 0),
@@ -302,6 +303,11 @@ class DirectoryConfig:
     interval_hours: float = 6.0  # each tenant's directory is read this often
     expiry_warning_days: float = 30.0  # an expiry this close is a warning
     expiry_critical_days: float = 7.0  # ... and this close critical
+    # Reads of a fact that failed for a reason that may pass (throttled, unreachable, 5xx) in a
+    # row before it is "not observed", and the time they must span (the probe rule for
+    # "cannot verify", applied to the directory).
+    not_observed_after_failures: int = 3
+    not_observed_after_minutes: float = 30.0
 
 
 @dataclass(frozen=True)

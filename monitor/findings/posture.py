@@ -20,6 +20,7 @@ from monitor.model.findings import Finding, FindingKind, Level
 from monitor.model.licensing import Seat, seat_use
 from monitor.model.observations import (
     NEVER_EXPIRES_DAYS,
+    TRANSIENT_CAUSES,
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
@@ -418,7 +419,8 @@ class _Rules:
         self, identity: IdentityConfig, kind: str, what: str, environment: str | None = None
     ) -> Observation | None:
         """Return the identity's observation of *kind* (in *environment*) if it holds a fact;
-        note one that could not be observed as *what*, and return None for it."""
+        note one that could not be observed as *what*, and return None for it. A fact whose
+        latest reads failed is returned with its last known value."""
         observation = self.index.one(kind, identity.tenant, identity.name, environment)
         if observation is not None and observation.fact is None:
             self.missing(identity.name, what, observation)
@@ -593,6 +595,11 @@ class _Rules:
         if not any(o.source in ("graph", "dataverse") for o in seen):
             self.not_observed.setdefault(name, []).append(
                 f"directory: no directory read of tenant {tenant} yet"
+            )
+        for stale in (o for o in seen if o.observed and o.failing):
+            self.not_observed.setdefault(name, []).append(
+                f"{stale.kind.replace('_', ' ')}: as read on {_date(stale.observed_at)}; "
+                f"reading it fails since {_date(stale.failing_since or self.now)}: {stale.reason}"
             )
         for observation in (
             index.one("certificate_file", tenant, name),
@@ -1110,9 +1117,15 @@ class _Rules:
         )
 
     def not_observed_findings(self) -> None:
+        """One finding per tenant and reason why facts cannot be read (every missing permission
+        of the observer apart). A reason that may pass (throttled, unreachable, 5xx) counts only
+        once reads have failed for the threshold (:meth:`failed_long_enough`); meanwhile the
+        facts keep their last known values."""
         groups: dict[tuple[str, str, str], list[Observation]] = {}
         for observation in self.index.all:
-            if observation.fact is not None or observation.cause in (None, "not_read"):
+            if not observation.failing or observation.cause == "not_read":
+                continue
+            if observation.cause in TRANSIENT_CAUSES and not self.failed_long_enough(observation):
                 continue
             if observation.cause == "elsewhere":
                 declared = self.index.one(
@@ -1136,18 +1149,33 @@ class _Rules:
                 affected += f" of {', '.join(identities[:5])}" + (
                     "…" if len(identities) > 5 else ""
                 )
+            kept = sum(1 for o in members if o.observed)
+            if kept:
+                oldest = min(o.observed_at for o in members if o.observed)
+                affected += f"; {kept} kept as last read, the oldest on {_date(oldest)}"
+            failing = [o.failing_since for o in members if o.failing_since is not None]
+            since = f" since {_date(min(failing))}" if failing and cause in TRANSIENT_CAUSES else ""
             self.add(
                 FindingKind.NOT_OBSERVED,
                 level,
                 first,
                 subject=f"{', '.join(facts)}",
-                summary=f"not observed: {first.reason} ({affected})",
+                summary=f"not observed{since}: {first.reason} ({affected})",
                 remedy=_not_observed_remedy(cause, tenant),
                 subject_id=f"{cause}:{detail}" if detail else cause,
                 identity=first.identity if cause == "elsewhere" else "",
                 environment="",
-                details={"facts": tuple(facts), "count": len(members)},
+                details={"facts": tuple(facts), "count": len(members), "cause": cause},
             )
+
+    def failed_long_enough(self, observation: Observation) -> bool:
+        """Whether the reads of *observation* have failed often enough, for long enough
+        (``[directory] not_observed_after_failures`` / ``not_observed_after_minutes``)."""
+        settings = self.config.directory
+        if observation.failed_reads < settings.not_observed_after_failures:
+            return False
+        since = observation.failing_since or observation.observed_at
+        return self.now - since >= timedelta(minutes=settings.not_observed_after_minutes)
 
 
 def _seat(sku: SubscribedSku) -> Seat:

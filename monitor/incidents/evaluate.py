@@ -12,13 +12,20 @@ to deliver.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
 from monitor.config.model import AlertRules, Config
+from monitor.incidents.causes import (
+    STAGE,
+    Grouping,
+    evidence_keys,
+    group_findings,
+    is_cause_key,
+)
 from monitor.incidents.machine import plan
 from monitor.incidents.silences import silenced_by
 from monitor.model.findings import Finding, FindingKind
@@ -30,6 +37,7 @@ log = structlog.get_logger("monitor.incidents")
 
 if TYPE_CHECKING:
     from monitor.store import Store
+    from monitor.store.alerting import AlertingUnit
 
 
 @dataclass(frozen=True)
@@ -83,27 +91,6 @@ class _RulesFor:
         return self._config.alerts.rules_for(self._config.identities.get(identity or ""))
 
 
-def without_duplicates(findings: Sequence[Finding]) -> list[Finding]:
-    """Return *findings* without directory findings that repeat a probe finding.
-
-    When a probe already found an identity broken in a way (account disabled, not in the
-    environment), the posture read that says the same thing would open a second incident for
-    one problem; the probe's finding (live, definitive) stands and the other is dropped.
-    """
-    from monitor.findings.probes import SOURCE as PROBE_SOURCE
-
-    covered = {
-        (finding.identity, finding.kind)
-        for finding in findings
-        if finding.source == PROBE_SOURCE and finding.identity is not None
-    }
-    return [
-        finding
-        for finding in findings
-        if finding.source == PROBE_SOURCE or (finding.identity, finding.kind) not in covered
-    ]
-
-
 def evaluate_findings(
     store: Store,
     config: Config,
@@ -112,17 +99,23 @@ def evaluate_findings(
     *,
     kinds: Collection[FindingKind] | None = None,
     sources: Collection[str] | None = None,
+    notify: bool = True,
 ) -> list[Transition]:
     """Turn *findings* into incident transitions and outbox rows, all in one transaction;
     return the transitions.
 
-    An open incident whose finding is missing from *findings* resolves, but only if its kind is
-    in *kinds* and its source in *sources* (None: any): pass the kinds / sources the list is
-    complete for, so that a producer that did not run does not resolve its incidents.
+    Findings are grouped by root cause first (:mod:`monitor.incidents.causes`): one incident
+    per cause, its findings its evidence. An open incident whose cause has no finding any more
+    resolves, but only if its kind is in *kinds* and its source in *sources* (None: any): pass
+    the kinds / sources the list is complete for, so that a producer that did not run does not
+    resolve its incidents. Without *notify* (``check --no-notify``), or without a channel that
+    takes it, a notice is not queued and the incident counts as never announced: no later
+    notice resolves it.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    findings = without_duplicates(findings)
+    grouping = group_findings(findings, now, config)
+    findings = grouping.findings
     transitions: list[Transition] = []
     with store.alerting.unit() as unit:
         silences = unit.active_silences(now)
@@ -130,8 +123,9 @@ def evaluate_findings(
         def muted(incident: IncidentRecord) -> bool:
             return _silence(incident, silences, config, now) is not None
 
+        open_incidents = _regroup(unit, unit.open_incidents(), grouping, now, transitions)
         changes = plan(
-            open_incidents=unit.open_incidents(),
+            open_incidents=open_incidents,
             owing_resolved=unit.owing_resolved_incidents(),
             findings=findings,
             now=now,
@@ -142,24 +136,38 @@ def evaluate_findings(
         )
         for change in changes:
             saved = unit.save_incident(change.after)
-            assert saved.id is not None
+            saved_id = saved.id
+            assert saved_id is not None
             channels: tuple[str, ...] = ()
             if change.notice is not None:
-                superseded = unit.supersede_pending(saved.id, now) if change.supersede else []
+                superseded = unit.supersede_pending(saved_id, now) if change.supersede else []
                 notice = build_notice(
                     saved, change.notice.name, config, now, superseded=bool(superseded)
                 )
-                rows = outbox_rows(
-                    notice, saved, config, now, discriminator=change.notice.discriminator
+                rows = (
+                    outbox_rows(
+                        notice, saved, config, now, discriminator=change.notice.discriminator
+                    )
+                    if notify
+                    else []
                 )
                 unit.enqueue(rows, now)
                 channels = tuple(row.channel for row in rows)
+                if not rows:  # nobody was told: the incident is as announced as it was before
+                    before = change.before
+                    saved = unit.save_incident(
+                        replace(
+                            saved,
+                            notified_at=before.notified_at if before else None,
+                            notified_level=before.notified_level if before else None,
+                        )
+                    )
             elif change.supersede:
-                unit.supersede_pending(saved.id, now)
+                unit.supersede_pending(saved_id, now)
             for event in change.events:
                 notified = bool(channels) and event.announced
                 unit.add_transition(
-                    saved.id,
+                    saved_id,
                     at=now,
                     event=event.name,
                     level=event.level,
@@ -191,6 +199,60 @@ def evaluate_findings(
             note=transition.note or None,
         )
     return transitions
+
+
+def _regroup(
+    unit: AlertingUnit,
+    open_incidents: Sequence[IncidentRecord],
+    grouping: Grouping,
+    now: datetime,
+    transitions: list[Transition],
+) -> list[IncidentRecord]:
+    """Carry open incidents over to the cause that now holds their evidence, so that one
+    problem keeps one incident id: a cause folded into a wider one (a password expiry into
+    the disabled account that now explains it), or an incident of an earlier version keyed by
+    the finding that noticed it. The first incident a cause receives takes its key (same id, no
+    notice); a further one is closed as merged into it (no notice either). A cause that went
+    away is not carried: what remains of its evidence is a problem of its own. Return the open
+    incidents as the machine should see them."""
+    current = {finding.key: finding for finding in grouping.findings}
+    by_key = {incident.key: incident for incident in open_incidents}
+    result: list[IncidentRecord] = []
+    for incident in open_incidents:
+        target = None if incident.key in current else _new_home(incident, grouping)
+        if target is None or target == incident.key:
+            result.append(incident)
+            continue
+        incident_id = incident.id
+        assert incident_id is not None
+        taken = by_key.get(target)
+        if taken is None:
+            # An incident of an earlier version takes its cause's stage as it is (moving it is
+            # no news); a cause folded into a wider one is news: the stage below any makes the
+            # machine announce the wider problem once, as an escalation.
+            stage = current[target].details.get(STAGE) if not is_cause_key(incident.key) else -1
+            details = {**incident.details, STAGE: stage}
+            moved = unit.save_incident(replace(incident, key=target, details=details))
+            by_key[target] = moved
+            result.append(moved)
+            event, note = "regrouped", f"its cause is now part of {target}"
+        else:
+            moved = unit.save_incident(replace(incident, resolved_at=now, next_notice_at=None))
+            unit.supersede_pending(incident_id, now)
+            event, note = "merged", f"one incident per root cause: merged into {taken.label}"
+        unit.add_transition(incident_id, at=now, event=event, level=incident.level, note=note)
+        transitions.append(Transition(moved, event, now, None, False, (), note))
+    return result
+
+
+def _new_home(incident: IncidentRecord, grouping: Grouping) -> str | None:
+    """Return the cause key that now holds *incident*'s own problem, if another one does."""
+    if not is_cause_key(incident.key):
+        return grouping.homes.get(incident.key)  # keyed by a finding (an earlier version)
+    for key in evidence_keys(incident.details):
+        if grouping.own.get(key) == incident.key and key in grouping.homes:
+            return grouping.homes[key]
+    return None
 
 
 def _silence(

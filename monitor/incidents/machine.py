@@ -8,13 +8,14 @@ rows of their notices in one transaction (:mod:`monitor.incidents.evaluate`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config.model import AlertRules
 from monitor.findings.probes import COVERED_BY, RECOVERING
+from monitor.incidents.causes import STAGE
 from monitor.model.findings import Finding, FindingKind, Level
 from monitor.model.incidents import IncidentRecord
 
@@ -22,6 +23,15 @@ Muted = Callable[[IncidentRecord], bool]
 RulesFor = Callable[[str | None], AlertRules]
 
 _RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+# What an incident's evidence says at each stage (monitor.incidents.causes: STAGE).
+STAGES = {0: "ahead of its deadline", 1: "past its deadline", 2: "failing now"}
+
+
+def _stage(details: Mapping[str, object]) -> int:
+    stage = details.get(STAGE)
+    return stage if isinstance(stage, int) and not isinstance(stage, bool) else 0
 
 
 def level_rank(level: str) -> int:
@@ -93,7 +103,9 @@ def plan(
     * a finding without an open incident **opens** one, unless it only keeps incidents open
       (``details["recovering"]``) or a wider open incident covers it (``details["covered_by"]``);
     * a finding with an open incident updates it: a higher level **escalates** (notified), a
-      lower one **de-escalates** (recorded only); descriptive fields follow the finding silently;
+      lower one **de-escalates** (recorded only); at the same level, evidence further along
+      (expiring -> expired -> failing now, ``details["stage"]``) escalates once too;
+      descriptive fields follow the finding silently;
     * an open incident whose key no finding has any more **resolves**, but only if *findings* is
       complete for its kind and source (*kinds* / *sources*; None: every one);
     * notices: an incident with a deadline is announced at each **lead-time rung** it reaches
@@ -101,7 +113,9 @@ def plan(
       rung is never repeated because the rung reached is stored), and daily once **expired**; one
       without a deadline gets **reminders** (critical every 4 h, warning daily; acknowledged
       incidents none); a finding that first appears before the first rung opens its incident
-      without a notice;
+      without a notice; the first notice an incident gets is always sent as "opened" (one opened
+      under ``--no-notify`` is announced at its next rung or reminder, never with a resolved
+      notice first);
     * **silences**: a notice that falls due while its incident is silenced (*muted*) is not sent.
       If the incident was never announced, the notice is owed and goes out when the silence ends;
       if it was, the notice is dropped and the reminder clock moves on, so a silence ending causes
@@ -233,6 +247,14 @@ def _update(
         events.append(notice)
     elif level_rank(level) < level_rank(incident.level):
         events.append(Event("deescalated", level, note=f"from {incident.level}"))
+    elif _stage(finding.details) > _stage(incident.details):
+        # Same level, but the problem went further (expiring -> expired -> failing): announce
+        # it once on the same incident.
+        stage = _stage(finding.details)
+        notice = Event(
+            "escalated", level, notify=True, discriminator=f"stage-{stage}", note=STAGES[stage]
+        )
+        events.append(notice)
 
     acknowledged = incident.acknowledged_at is not None
     if finding.deadline is not None:
@@ -270,13 +292,14 @@ def _update(
         if incident.deadline is not None:
             after = replace(after, ladder_rung=None)
         due = incident.next_notice_at is None or now >= incident.next_notice_at
+        # A reminder of an incident that was never announced (opened under --no-notify or
+        # before a channel took it) is its first announcement: _announce sends it as "opened".
         if (
             notice is None
             and interval is not None
             and due
             and not acknowledged
             and incident.next_notice_at is not None
-            and incident.notified_at is not None
         ):
             event = Event("reminder", level, notify=True, discriminator=_minute(now))
             events.append(event)

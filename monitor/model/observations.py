@@ -43,6 +43,17 @@ NotObservedCause = Literal[
     "unsupported",  # the fact does not apply (e.g. password expiry set on-premises)
     "not_read",  # an earlier failure stopped the reads this fact depends on
 ]
+# Failures that say nothing about a fact's value: a fact read before keeps its last known value
+# (an expiry date does not go away because Graph answered 503 or the observer lost a
+# permission). The others say the fact is not there to read (no observer, another tenant's
+# registration, a fact that does not apply): its value is dropped.
+KEEPS_LAST_VALUE: frozenset[str] = frozenset(
+    {"sign_in", "permission", "throttled", "unreachable", "service_error", "not_read"}
+)
+# Failures that may pass by themselves: "not observed" is only raised for them after
+# [directory] not_observed_after_failures reads in a row over not_observed_after_minutes, and a
+# tenant with such failures is read again sooner than its interval.
+TRANSIENT_CAUSES: frozenset[str] = frozenset({"throttled", "unreachable", "service_error"})
 
 # Dataverse's role templates are the same GUID in every environment (docs/platform.md,
 # "Dataverse users and roles").
@@ -552,6 +563,12 @@ class Observation:
     ``subject`` tells facts of one kind and scope apart (a SKU id, a domain, ``observer``).
     ``since`` is when the current value was first observed (filled in by the store; equal to
     ``observed_at`` for a fresh observation).
+
+    A stored fact whose latest reads failed (filled in by the store) keeps its last known value
+    when the failure says nothing about the value (:data:`KEEPS_LAST_VALUE`): ``fact`` is that
+    value, ``observed_at`` when it was last read, ``cause`` / ``reason`` why reading it fails
+    now, ``failed_reads`` how many reads in a row failed and ``failing_since`` when the first
+    of them was.
     """
 
     kind: str
@@ -565,6 +582,8 @@ class Observation:
     cause: NotObservedCause | None = None
     reason: str | None = None
     since: datetime | None = None
+    failed_reads: int = 0
+    failing_since: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -575,6 +594,11 @@ class Observation:
     @property
     def observed(self) -> bool:
         return self.fact is not None
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest read of this fact failed (its value, if any, is the last known)."""
+        return self.cause is not None
 
     @property
     def first_seen(self) -> datetime:
@@ -655,6 +679,8 @@ def stored_observation(
     value: str | None,
     since: datetime | None,
     last_observed_at: datetime,
+    failed_reads: int = 0,
+    failing_since: datetime | None = None,
 ) -> Observation | None:
     """Return the observation a stored fact (a ``posture_fact`` row) holds, or None for a kind
     this monitor does not know (written by a newer monitor). Every reader of stored facts (the
@@ -673,6 +699,8 @@ def stored_observation(
         cause=cast(NotObservedCause | None, cause),
         reason=reason,
         since=since,
+        failed_reads=failed_reads,
+        failing_since=failing_since,
     )
 
 

@@ -20,6 +20,7 @@ SCHEMA_REVISIONS: tuple[str, ...] = (
     "0005_usage",
     "0003_posture",
     "0004_daemon",
+    "0006_failed_reads",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 
@@ -191,6 +192,8 @@ TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
                 "value",
                 "since",
                 "last_observed_at",
+                "failed_reads",
+                "failing_since",
                 "last_observation_id",
             }
         ),

@@ -2,9 +2,10 @@
 
 A tenant is *due* when it was never read, when ``[directory] interval_hours`` have passed since
 its last read, when an identity appeared in the configuration, or when a configured secret or
-certificate changed. Each fact that cannot be read is recorded as "not observed: <why>" while
-the rest is still read (docs/posture.md). Readers get no store; this module is the only place
-where directory reads and the store meet.
+certificate changed; after a read that failed for a reason that may pass (throttled,
+unreachable, 5xx) it is due again after :data:`RETRY_MINUTES`. Each fact that cannot be read is
+recorded as "not observed: <why>" while the rest is still read (docs/posture.md). Readers get
+no store; this module is the only place where directory reads and the store meet.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from monitor.http import MonitorSession, build_session
 from monitor.model.clock import Clock, utcnow
 from monitor.model.findings import Finding
 from monitor.model.observations import (
+    TRANSIENT_CAUSES,
     AppCredentials,
     Fact,
     NotObservedCause,
@@ -49,6 +51,23 @@ _GRAPH_TENANT_KINDS = ("subscribed_sku", "domain_policy", "organization")
 _APPLICATION_KINDS = ("service_principal", "app_credentials")
 _USER_KINDS = ("user_account", "user_licences")
 _SYSTEMUSER_KINDS = ("systemuser", "security_roles")
+
+
+# After a read that failed for a reason that may pass, the tenant is read again after these many
+# minutes (then every hour, or its interval if that is shorter), so that a blip clears within
+# minutes and "not observed" ([directory] not_observed_after_failures / _minutes) is decided on
+# several reads rather than on one that happened to fail.
+RETRY_MINUTES = (5, 10, 15, 30, 60)
+
+
+def retry_delay(facts: Sequence[Observation]) -> timedelta:
+    """Return how soon a tenant whose stored *facts* these are is read again after a failure:
+    :data:`RETRY_MINUTES` by the number of reads in a row that failed for a reason that may
+    pass; never (``timedelta.max``) when none did."""
+    failed = max((fact.failed_reads for fact in facts if fact.cause in TRANSIENT_CAUSES), default=0)
+    if failed == 0:
+        return timedelta.max
+    return timedelta(minutes=RETRY_MINUTES[min(failed, len(RETRY_MINUTES)) - 1])
 
 
 @dataclass(frozen=True)
@@ -159,13 +178,19 @@ class DirectoryPass:
             read = last.get(name)
             # A read stored in the future (the clock was ahead, then set back) tells nothing
             # of when the tenant was last read: it is due, not due when the clock catches up.
-            stale = read is None or read > now or read + interval <= now
-            if stale or self._config_changed(name, identities):
+            if read is None or read > now or read + interval <= now:
+                due.append(name)
+                continue
+            facts = self.store.posture.current(tenant=name)
+            if read + min(retry_delay(facts), interval) <= now or self._config_changed(
+                facts, identities
+            ):
                 due.append(name)
         return due
 
-    def _config_changed(self, tenant: str, identities: Sequence[IdentityConfig]) -> bool:
-        facts = self.store.posture.current(tenant=tenant)
+    def _config_changed(
+        self, facts: Sequence[Observation], identities: Sequence[IdentityConfig]
+    ) -> bool:
         read = {o.identity for o in facts if o.source in ("graph", "dataverse") and o.identity}
         if any(identity.name not in read for identity in identities):
             return True

@@ -7,7 +7,7 @@ functions as jobs (:data:`monitor.daemon.jobs.JOBS`):
 step           ``monitor check``                            ``monitor run`` (job)
 ============== ============================================ ================================
 probe          every selected identity, once                ``probe``, per identity
-read_directory due tenants (none with ``--no-directory``)   ``directory``, every 15 minutes
+read_directory due tenants (none with ``--no-directory``)   ``directory``, every 5 minutes
 refresh_usage  once                                         ``usage``, hourly
 evaluate       once, after the steps above                  ``evaluate``, every minute
 dispatch       once (not with ``--no-notify``)              ``dispatch``, every 30 seconds
@@ -133,7 +133,7 @@ class Evaluation:
     transitions: tuple[Transition, ...]
 
 
-def evaluate(ctx: CycleContext, now: datetime | None = None) -> Evaluation:
+def evaluate(ctx: CycleContext, now: datetime | None = None, *, notify: bool = True) -> Evaluation:
     """Turn every finding into incident transitions and outbox rows, in one transaction.
 
     When it runs: ``monitor check`` evaluates once, after its probes, directory reads and usage
@@ -146,7 +146,9 @@ def evaluate(ctx: CycleContext, now: datetime | None = None) -> Evaluation:
     """
     now = now or ctx.clock()
     found = findings(ctx, now)
-    transitions = evaluate_findings(ctx.store, ctx.config, found, now, sources=finding_sources())
+    transitions = evaluate_findings(
+        ctx.store, ctx.config, found, now, sources=finding_sources(), notify=notify
+    )
     return Evaluation(tuple(found), tuple(transitions))
 
 
@@ -234,7 +236,7 @@ def run_cycle(
     now = probes.finished_at
     directory_report = read_directory(ctx, now, until=until) if directory else None
     usage = refresh_usage(ctx, now)
-    evaluation = evaluate(ctx, now)
+    evaluation = evaluate(ctx, now, notify=notify)
     if not notify:
         return CycleResult(probes, directory_report, evaluation, usage=usage)
     if until is not None and time.monotonic() >= until:

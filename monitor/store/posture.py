@@ -1,9 +1,9 @@
 """Posture facts: every directory read's observations, the current value of each fact, and
-its changes (the tables of migration ``0003_posture``)."""
+its changes (the tables of migrations ``0003_posture`` and ``0006_failed_reads``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 
 from monitor.model.clock import require_aware
 from monitor.model.observations import (
+    KEEPS_LAST_VALUE,
     Observation,
     PostureChange,
     fact_to_text,
@@ -49,10 +50,14 @@ class PostureRepository:
         """Record one directory pass over *tenants* in one transaction; return the changes.
 
         Every observation gets a row; the fact it observes is created or updated, with a change row
-        when its value, its observability or its not-observed cause differs. Facts of *tenants* that
-        this pass did not observe at all have disappeared (a licence removed, a role revoked, an
-        identity no longer configured): their fact rows are deleted, each with a change row at *at*.
-        Raise ValueError (before writing) for a naive time or an observation of another tenant.
+        when its value, its observability or its not-observed cause differs. A failed read of a
+        fact known before keeps the fact's value when the failure says nothing about it
+        (:data:`~monitor.model.observations.KEEPS_LAST_VALUE`; a failure of a whole kind, subject
+        ``""``, stands for every known fact of that kind and scope) and counts in its
+        ``failed_reads``; no change row. Facts of *tenants* that this pass did not observe at all
+        have disappeared (a licence removed, a role revoked, an identity no longer configured):
+        their fact rows are deleted, each with a change row at *at*. Raise ValueError (before
+        writing) for a naive time or an observation of another tenant.
         """
         require_aware(at, "at")
         scope = set(tenants)
@@ -70,6 +75,11 @@ class PostureRepository:
                     select(PostureFactRow).where(PostureFactRow.tenant.in_(scope))
                 )
             }
+            known: dict[tuple[str, str, str | None, str | None], list[PostureFactRow]] = {}
+            for stored in existing.values():
+                if stored.observed:
+                    scope_key = (stored.kind, stored.tenant, stored.identity, stored.environment)
+                    known.setdefault(scope_key, []).append(stored)
             seen: set[str] = set()
             for observation in observations:
                 reading = _reading(observation)
@@ -79,13 +89,19 @@ class PostureRepository:
                 session.add(row)
                 session.flush()
                 seen.add(observation.key)
+                kept = _keeping_value(observation, existing, known)
+                if kept:
+                    for known_fact in kept:
+                        seen.add(known_fact.fact_key)
+                        _failed(known_fact, observation, row.id)
+                    continue
                 fact = existing.get(observation.key)
                 created = fact is None
                 if fact is None:
                     fact = PostureFactRow(since=observation.observed_at, **reading)
                     session.add(fact)
                     existing[observation.key] = fact
-                elif (fact.observed, fact.value, fact.cause) != (
+                elif (fact.observed, fact.value, None if fact.observed else fact.cause) != (
                     observation.observed,
                     reading["value"],
                     observation.cause,
@@ -95,6 +111,8 @@ class PostureRepository:
                     fact.last_observation_id = row.id
                     fact.last_observed_at = max(fact.last_observed_at, observation.observed_at)
                     fact.reason, fact.source = observation.reason, observation.source
+                    fact.cause = observation.cause
+                    _count_reads(fact, observation)
                     continue
                 changes.append(
                     _change_row(
@@ -107,6 +125,7 @@ class PostureRepository:
                 )
                 for name, value in reading.items():
                     setattr(fact, name, value)
+                _count_reads(fact, observation)
                 fact.last_observed_at = max(
                     fact.last_observed_at or observation.observed_at, observation.observed_at
                 )
@@ -148,6 +167,8 @@ class PostureRepository:
                 value=row.value,
                 since=row.since,
                 last_observed_at=row.last_observed_at,
+                failed_reads=row.failed_reads,
+                failing_since=row.failing_since,
             )
             for row in rows
         ]
@@ -220,6 +241,42 @@ class PostureRepository:
 
 
 _SCOPE = ("fact_key", "kind", "tenant", "identity", "environment", "subject")
+
+
+def _keeping_value(
+    observation: Observation,
+    existing: Mapping[str, PostureFactRow],
+    known: Mapping[tuple[str, str, str | None, str | None], list[PostureFactRow]],
+) -> list[PostureFactRow]:
+    """Return the known facts a failed *observation* leaves with their last value: the fact of
+    its key, or (for a failure of a whole kind, subject ``""``) every known fact of its kind and
+    scope; none when it succeeded or its cause drops the value."""
+    if observation.observed or observation.cause not in KEEPS_LAST_VALUE:
+        return []
+    fact = existing.get(observation.key)
+    if fact is not None:
+        return [fact] if fact.observed else []
+    if observation.subject:
+        return []
+    scope = (observation.kind, observation.tenant, observation.identity, observation.environment)
+    return list(known.get(scope, ()))
+
+
+def _failed(fact: PostureFactRow, observation: Observation, observation_id: int) -> None:
+    """Note a failed read of a fact that keeps its last known value."""
+    fact.cause, fact.reason = observation.cause, observation.reason
+    fact.failed_reads = (fact.failed_reads or 0) + 1
+    fact.failing_since = fact.failing_since or observation.observed_at
+    fact.last_observation_id = observation_id
+
+
+def _count_reads(fact: PostureFactRow, observation: Observation) -> None:
+    """Count a failed read in a row, or start again after one that succeeded."""
+    if observation.observed:
+        fact.failed_reads, fact.failing_since = 0, None
+    else:
+        fact.failed_reads = (fact.failed_reads or 0) + 1
+        fact.failing_since = fact.failing_since or observation.observed_at
 
 
 def _reading(observation: Observation) -> dict[str, Any]:

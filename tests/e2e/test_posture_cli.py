@@ -215,8 +215,9 @@ def test_check_survives_a_404_on_a_navigation_property(
 ) -> None:
     """Dataverse answers 404 (0x80040217) to systemusers(<id>)/teammembership_association, as
     when a user is deleted between two reads: `monitor check` prints every probe result and a
-    Nagios status line, exits with a Nagios code, stores the rest of the posture, and reports
-    only the roles read as "not observed"."""
+    Nagios status line, exits with a Nagios code, stores the rest of the posture, and notes
+    only the roles as not read. One failed read is no "not observed" finding yet: that takes
+    [directory] not_observed_after_failures reads in a row."""
     root = tmp_path / "deploy"
     deploy(root, posture_sim)
     posture_sim.set_fault("dataverse", "http_404", path="/teammembership_association")
@@ -229,16 +230,15 @@ def test_check_survives_a_404_on_a_navigation_property(
     assert {"sales-sync", "erp", "finance", "svc-sync"} == {
         r["identity"] for r in document["results"]
     }
-    missing = [
-        (f["summary"], f["details"]["facts"])
-        for f in document["findings"]
-        if f["kind"] == "not_observed"
+    assert [] == [f for f in document["findings"] if f["kind"] == "not_observed"]
+    notes = [
+        note
+        for identity in document["posture"]["identities"].values()
+        for note in identity["not_observed"]
     ]
-    assert 1 == len(missing), missing
-    summary, facts = missing[0]
-    assert ["security_roles"] == facts
-    assert "HTTP 404 0x80040217" in summary
-    assert "teammembership_association" in summary
+    assert notes, document["posture"]
+    assert all(note.startswith("prod security roles: ") for note in notes), notes
+    assert all("HTTP 404 0x80040217" in note for note in notes), notes
     assert finding(document, "credential_expiring", "sales-sync", "graph")  # the rest goes on
     assert document["incidents"]  # and incidents are still opened
 
@@ -268,3 +268,43 @@ def test_an_uncaught_exception_in_check_is_one_unknown_line(
     assert 1 == len(lines), finished.stdout
     assert lines[0].startswith("MONITOR UNKNOWN - internal error: RuntimeError: the pipeline broke")
     assert ("Traceback (most recent call last)" in finished.stderr) is verbose
+
+
+def test_check_without_directory_neither_opens_nor_resolves_posture_incidents(
+    tmp_path: Path, posture_sim: Simulator
+) -> None:
+    """`monitor check --no-directory` skips the directory reads, and a skipped source is not
+    a complete one: every posture incident the first check opened stays open under its id, and
+    the next full check reopens nothing under a new id."""
+    root = tmp_path / "deploy"
+    pem, certificate = certificate_expiring_in(3)
+    posture_sim.add_certificate(CERT_APP, certificate)
+    root.mkdir(parents=True)
+    (root / "erp.pem").write_bytes(pem)
+    (root / "erp.pem").chmod(0o600)
+    write_config(
+        root,
+        posture_sim,
+        identities=IDENTITIES,
+        certificate_file=root / "erp.pem",
+        extra="[directory]\ninterval_hours = 0.0001\n",  # every full check reads
+    )
+
+    def check(*options: str) -> tuple[list[tuple[str, str]], set[str]]:
+        finished = run_cli(root, "check", "--json", "--no-notify", *options)
+        assert finished.returncode in (0, 1, 2), finished.stderr
+        document = json.loads(finished.stdout)
+        with sqlite3.connect(root / "monitor.db") as connection:
+            open_ids = {
+                f"CM-{row[0]}"
+                for row in connection.execute("SELECT id FROM incident WHERE resolved_at IS NULL")
+            }
+        return [(i["id"], i["event"]) for i in document["incidents"]], open_ids
+
+    first, opened = check()
+    skipped, still_open = check("--no-directory")
+    again, open_after = check()
+
+    assert {event for _, event in first} == {"opened"}
+    assert (opened, opened) == (still_open, open_after)
+    assert ([], []) == (skipped, again)

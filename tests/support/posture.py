@@ -31,6 +31,7 @@ PASSWORD = "Posture-user-password-7hG2kL9q"
 FINANCE_USER = "svc-finance@posture.example"
 FINANCE_PASSWORD = "Posture-finance-password-3kJ8mN2p"
 ENVIRONMENT = "prod"
+SECOND_ENVIRONMENT = "test"
 ALL_PERMISSIONS = [
     "Application.Read.All",
     "User.Read.All",
@@ -39,10 +40,40 @@ ALL_PERMISSIONS = [
 ]
 
 
-def posture_scenario(*, other_noninteractive_users: int = 4) -> Scenario:
+def posture_scenario(
+    *, other_noninteractive_users: int = 4, second_environment: bool = False
+) -> Scenario:
     """One tenant: an app whose secret ends in 10 days (System Administrator in prod), an app
     not in prod, a licensed user with a 90-day password policy, an observer with every
-    permission and a read role."""
+    permission and a read role. With *second_environment*, a "test" environment where the app
+    is System Administrator too and the user a salesperson."""
+    environments = [
+        {
+            "name": ENVIRONMENT,
+            "tenant": "posture",
+            "other_noninteractive_users": other_noninteractive_users,
+            "members": [
+                {"app": OBSERVER, "roles": ["Monitor reader"]},
+                {"app": APP, "roles": ["System Administrator"]},
+                {"user": USER, "roles": ["Salesperson"]},
+                {"app": CERT_APP, "roles": ["ERP integration"]},
+                {"user": FINANCE_USER, "access_mode": 4, "roles": ["Finance export"]},
+            ],
+        }
+    ]
+    if second_environment:
+        environments.append(
+            {
+                "name": SECOND_ENVIRONMENT,
+                "tenant": "posture",
+                "members": [
+                    {"app": OBSERVER, "roles": ["Monitor reader"]},
+                    {"app": APP, "roles": ["System Administrator"]},
+                    {"user": USER, "roles": ["Salesperson"]},
+                    {"app": CERT_APP, "roles": ["ERP integration"]},
+                ],
+            }
+        )
     return scenario_from_dict(
         {
             "name": "posture",
@@ -93,20 +124,7 @@ def posture_scenario(*, other_noninteractive_users: int = 4) -> Scenario:
                     "password_policies": "DisablePasswordExpiration",
                 },
             ],
-            "environments": [
-                {
-                    "name": ENVIRONMENT,
-                    "tenant": "posture",
-                    "other_noninteractive_users": other_noninteractive_users,
-                    "members": [
-                        {"app": OBSERVER, "roles": ["Monitor reader"]},
-                        {"app": APP, "roles": ["System Administrator"]},
-                        {"user": USER, "roles": ["Salesperson"]},
-                        {"app": CERT_APP, "roles": ["ERP integration"]},
-                        {"user": FINANCE_USER, "access_mode": 4, "roles": ["Finance export"]},
-                    ],
-                }
-            ],
+            "environments": environments,
         }
     )
 
@@ -121,8 +139,11 @@ def write_config(
     identities: Sequence[str] = ("sales-sync", "outsider", "svc-sync"),
     extra: str = "",
     certificate_file: Path | None = None,
+    environments: Sequence[str] = (ENVIRONMENT,),
 ) -> Config:
-    """Write a private configuration (inline secrets) for the simulator and load it."""
+    """Write a private configuration (inline secrets) for the simulator and load it; the
+    identities use *environments* (each declared)."""
+    env_list = ", ".join(f'"{name}"' for name in environments)
     root.mkdir(parents=True, exist_ok=True)
     observer_line = (
         f'observer = {{ client_id = "{OBSERVER}", secret = "{observer_secret}" }}'
@@ -136,7 +157,7 @@ kind = "application"
 tenant = "posture"
 client_id = "{APP}"
 secret = "{app_secret}"
-environments = ["{ENVIRONMENT}"]
+environments = [{env_list}]
 """,
         "outsider": f"""
 [identities.outsider]
@@ -144,7 +165,7 @@ kind = "application"
 tenant = "posture"
 client_id = "{OUTSIDER}"
 secret = "{APP_SECRET}"
-environments = ["{ENVIRONMENT}"]
+environments = [{env_list}]
 """,
         "erp": f"""
 [identities.erp]
@@ -152,7 +173,7 @@ kind = "application"
 tenant = "posture"
 client_id = "{CERT_APP}"
 certificate = {{ file = "{certificate_file}" }}
-environments = ["{ENVIRONMENT}"]
+environments = [{env_list}]
 """,
         "finance": f"""
 [identities.finance]
@@ -161,7 +182,7 @@ tenant = "posture"
 client_id = "{PUBLIC}"
 username = "{FINANCE_USER}"
 password = "{FINANCE_PASSWORD}"
-environments = ["{ENVIRONMENT}"]
+environments = [{env_list}]
 """,
         "svc-sync": f"""
 [identities.svc-sync]
@@ -170,9 +191,17 @@ tenant = "posture"
 client_id = "{PUBLIC}"
 username = "{USER}"
 password = "{PASSWORD}"
-environments = ["{ENVIRONMENT}"]
+environments = [{env_list}]
 """,
     }
+    environment_blocks = "".join(
+        f"""
+[environments.{name}]
+tenant = "posture"
+url = "{sim.environment_url(name)}"
+"""
+        for name in environments
+    )
     path = config_path(root)
     path.write_text(
         f"""
@@ -191,10 +220,7 @@ cloud = "custom"
 authority_host = "{sim.authority_host}"
 graph_url = "{sim.graph_url}"
 {observer_line}
-
-[environments.{ENVIRONMENT}]
-tenant = "posture"
-url = "{sim.environment_url(ENVIRONMENT)}"
+{environment_blocks}
 {"".join(blocks[name] for name in identities)}
 """
     )

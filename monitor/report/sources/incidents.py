@@ -9,8 +9,9 @@ indexes on ``resolved_at`` and ``(identity, opened_at)`` serve these queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,16 @@ class IncidentRow:
     opened_at: datetime
     resolved_at: datetime | None
     acknowledged_at: datetime | None
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def affects(self) -> tuple[str, ...]:
+        """The identities a tenant-wide incident names as affected (a storm, a client's
+        consent); empty when it names none (then it concerns the whole tenant)."""
+        names = self.details.get("identities")
+        if not isinstance(names, list):
+            return ()
+        return tuple(name for name in names if isinstance(name, str))
 
     @property
     def is_open(self) -> bool:
@@ -60,9 +71,23 @@ def _text(value: str | None) -> str:
     return value or ""
 
 
+def _details(value: str | None) -> Mapping[str, object]:
+    """The incident's details (JSON text); empty when missing or unreadable."""
+    try:
+        loaded = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 COLUMNS = record_columns("incident", IncidentRow)
 TIMES = ("deadline", "opened_at", "resolved_at", "acknowledged_at")
-CONVERT: dict[str, Callable[[Any], object]] = {"id": _label, "subject": _text, "summary": _text}
+CONVERT: dict[str, Callable[[Any], object]] = {
+    "id": _label,
+    "subject": _text,
+    "summary": _text,
+    "details": _details,
+}
 
 
 def incidents(

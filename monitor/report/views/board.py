@@ -149,9 +149,11 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
     incident_levels: dict[str, list[Level]] = defaultdict(list)
     if not isinstance(open_incidents, Unavailable):
         for incident in open_incidents:
-            if incident.identity is None:  # tenant-wide: counts for each of its identities
+            if incident.identity is None:  # tenant-wide: counts for the identities it affects
                 for entry in identities.values():
-                    if entry.tenant == incident.tenant:
+                    if entry.tenant == incident.tenant and (
+                        not incident.affects or entry.name in incident.affects
+                    ):
                         incident_levels[entry.name].append(incident_level(incident))
             elif incident.environment is None or selection.wants_environment(incident.environment):
                 incident_levels[incident.identity].append(incident_level(incident))

@@ -1,7 +1,7 @@
 """The posture tables: directory observations, the current value of each fact, its changes.
 
-Created by the migration ``0003_posture``. One *fact* is identified by its key
-``kind:tenant/identity/environment:subject`` (see
+Created by the migrations ``0003_posture`` and ``0006_failed_reads``. One *fact* is
+identified by its key ``kind:tenant/identity/environment:subject`` (see
 :class:`monitor.model.observations.Observation`):
 
 * ``posture_observation`` keeps every observation of every directory pass (source, time, the
@@ -68,6 +68,10 @@ class PostureFactRow(Base):
     value: Mapped[str | None] = mapped_column(Text)
     since: Mapped[datetime]  # when the current value was first observed
     last_observed_at: Mapped[datetime]
+    # Reads in a row that failed (the value, when there is one, is the last known) and when the
+    # first of them was; 0 and NULL after a read that succeeded.
+    failed_reads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None]
     last_observation_id: Mapped[int | None] = mapped_column(
         ForeignKey("posture_observation.id", ondelete="SET NULL")
     )

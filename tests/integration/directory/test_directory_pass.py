@@ -22,7 +22,8 @@ from support.posture import (
 
 from monitor.directory.client import ReadPolicy
 from monitor.model.findings import FindingKind, Level
-from monitor.pipeline.directory import DirectoryPass
+from monitor.model.observations import Observation
+from monitor.pipeline.directory import DirectoryPass, retry_delay
 from monitor.simulator import Simulator
 from monitor.store import Store
 
@@ -171,6 +172,58 @@ def test_a_read_stored_in_the_future_makes_the_tenant_due(
     assert ("posture",) == directory.run(start + timedelta(days=1)).tenants_read
 
     assert ("posture",) == directory.run(start).tenants_read
+
+
+def test_a_read_that_failed_is_retried_sooner_than_the_interval(
+    tmp_path: Path, sim: Simulator, store: Store
+) -> None:
+    """Graph answers 503: the tenant is read again after 5, then 10, then 15 minutes (not in 6
+    hours), and after a read that succeeds it waits for its interval again."""
+    directory = directory_pass(tmp_path, sim, store)
+    start = datetime.now(UTC)
+    directory.run(start)
+    sim.set_fault("graph", "http_503")
+    failed = start + timedelta(hours=6)
+    assert ("posture",) == directory.run(failed).tenants_read
+    due_after = []
+    at = failed
+    for delay in (5, 10, 15):
+        assert () == directory.run(at + timedelta(minutes=delay - 1)).tenants_read
+        at += timedelta(minutes=delay)
+        due_after.append(directory.run(at).tenants_read)
+    sim.clear_faults()
+    at += timedelta(minutes=30)
+    healed = directory.run(at).tenants_read
+
+    assert ([("posture",)] * 3, ("posture",)) == (due_after, healed)
+    assert () == directory.run(at + timedelta(minutes=61)).tenants_read
+
+
+def test_retry_delays_follow_the_failed_reads_in_a_row() -> None:
+    """5, 10, 15, 30 minutes after the first to fourth failed read, then hourly; never for facts
+    read fine or failing for a reason that does not pass by itself."""
+
+    def facts(cause: str | None, failed: int) -> list[Observation]:
+        return [
+            Observation(
+                kind="user_account",
+                tenant="posture",
+                identity="svc-sync",
+                environment=None,
+                subject="",
+                source="graph",
+                observed_at=datetime.now(UTC),
+                fact=None,
+                cause=cause,  # type: ignore[arg-type]
+                failed_reads=failed,
+            )
+        ]
+
+    assert [5, 10, 15, 30, 60, 60] == [
+        retry_delay(facts("throttled", n)) // timedelta(minutes=1) for n in range(1, 7)
+    ]
+    assert timedelta.max == retry_delay(facts("permission", 3))
+    assert timedelta.max == retry_delay(facts(None, 0))
 
 
 def test_rotated_secret_makes_the_tenant_due_at_once(

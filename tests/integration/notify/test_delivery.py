@@ -137,8 +137,9 @@ def test_a_channel_that_never_recovers_is_dead_lettered_and_the_fallback_told(
 def test_twenty_incidents_in_one_cycle_go_out_as_one_message_per_channel(
     tmp_path: Path, teams: HttpsReceiver, mailbox: SmtpReceiver
 ) -> None:
-    """Twenty findings opening in one evaluation give one Teams card and one e-mail, each
-    listing all twenty incident ids; a single new critical afterwards goes out on its own."""
+    """Twenty incidents (twenty identities' expiring secrets) opening in one evaluation give one
+    Teams card and one e-mail, each listing all twenty incident ids; a single new critical
+    afterwards goes out on its own."""
     deployment = write_deployment(
         tmp_path,
         channels=[
@@ -149,7 +150,7 @@ def test_twenty_incidents_in_one_cycle_go_out_as_one_message_per_channel(
     config = deployment.load()
     findings = [
         finding(
-            "sales-sync" if n % 2 else "inventory-sync",
+            f"integration-{n:02d}",
             deadline=T0 + timedelta(days=5 + n),
             subject=f"client secret 'key-{n}'",
             subject_id=f"secret-{n}",

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model.observations import Licence, NonInteractiveUsers, Observation, UserLicences
+from monitor.model.observations import (
+    Licence,
+    NonInteractiveUsers,
+    Observation,
+    SubscribedSku,
+    UserLicences,
+)
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
@@ -75,28 +81,124 @@ def test_a_removed_licence_is_a_change_row_at_its_time(store: Store) -> None:
     assert T1 == fact.since
 
 
-def test_becoming_unobservable_is_a_change(store: Store) -> None:
-    """Observed -> not observed (e.g. a permission revoked) is recorded with its cause."""
-    store.posture.record("r1", [licences("SALES")], tenants=["contoso"], at=T0)
-    missing = Observation.missing(
-        "user_licences",
+def missing(kind: str, cause: str, at: datetime, **scope: str) -> Observation:
+    return Observation.missing(
+        kind,
         tenant="contoso",
-        identity="crm-import",
         source="graph",
-        observed_at=T1,
-        cause="permission",
-        reason="the observer lacks the Graph application permission User.Read.All",
+        observed_at=at,
+        cause=cause,  # type: ignore[arg-type]
+        reason=f"not read: {cause}",
+        **scope,
     )
-    (change,) = store.posture.record("r2", [missing], tenants=["contoso"], at=T1)
 
-    assert (True, False, "permission") == (
+
+def test_a_failed_read_keeps_the_last_known_value(store: Store) -> None:
+    """Licences read, then the observer loses User.Read.All: the licences stay as last read
+    (no change row), the fact says why reading it fails now and since when."""
+    store.posture.record("r1", [licences("SALES")], tenants=["contoso"], at=T0)
+    changes = store.posture.record(
+        "r2",
+        [missing("user_licences", "permission", T1, identity="crm-import")],
+        tenants=["contoso"],
+        at=T1,
+    )
+
+    assert [] == changes
+    (fact,) = store.posture.current()
+    assert (("SALES",), "permission", 1, T1) == (
+        fact.fact.names,  # type: ignore[union-attr]
+        fact.cause,
+        fact.failed_reads,
+        fact.failing_since,
+    )
+    assert (T0, T0) == (fact.observed_at, fact.since)  # the value is as read at T0
+
+
+def test_failed_reads_count_in_a_row_until_one_succeeds(store: Store) -> None:
+    """Two reads that failed count 2 since the first; the next read that succeeds with the same
+    value clears the count, and no change row was ever written."""
+    store.posture.record("r1", [licences("SALES")], tenants=["contoso"], at=T0)
+    for run, at in (("r2", T1), ("r3", T2)):
+        store.posture.record(
+            run,
+            [missing("user_licences", "unreachable", at, identity="crm-import")],
+            tenants=["contoso"],
+            at=at,
+        )
+    (failing,) = store.posture.current()
+    later = T2 + timedelta(minutes=5)
+    changes = store.posture.record(
+        "r4", [licences("SALES", at=later)], tenants=["contoso"], at=later
+    )
+
+    (fact,) = store.posture.current()
+    assert ((2, T1), (0, None, None), []) == (
+        (failing.failed_reads, failing.failing_since),
+        (fact.failed_reads, fact.failing_since, fact.cause),
+        changes,
+    )
+    assert [T0] == [c.at for c in store.posture.changes()]
+
+
+def sku(sku_id: str, at: datetime = T0) -> Observation:
+    return Observation.of(
+        SubscribedSku(sku_id, f"PART_{sku_id}", enabled=3, consumed=1),
+        tenant="contoso",
+        source="graph",
+        observed_at=at,
+        subject=sku_id,
+    )
+
+
+def test_a_failed_read_of_a_whole_kind_keeps_every_known_fact_of_it(store: Store) -> None:
+    """Graph throttles the subscribed-SKU list: both SKUs read before stay (not deleted as
+    disappeared), each counting the failure; no "not observed" placeholder is added."""
+    store.posture.record("r1", [sku("a"), sku("b")], tenants=["contoso"], at=T0)
+    changes = store.posture.record(
+        "r2", [missing("subscribed_sku", "throttled", T1)], tenants=["contoso"], at=T1
+    )
+
+    facts = store.posture.current()
+    assert [] == changes
+    assert [("a", 1, "throttled"), ("b", 1, "throttled")] == [
+        (o.fact.sku_id, o.failed_reads, o.cause)  # type: ignore[union-attr]
+        for o in facts
+    ]
+
+
+def test_a_failure_that_says_the_fact_is_not_there_drops_its_value(store: Store) -> None:
+    """No observer any more: the licences are not kept (nothing will read them again); the
+    change to "not observed" is a change row with its cause."""
+    store.posture.record("r1", [licences("SALES")], tenants=["contoso"], at=T0)
+    (change,) = store.posture.record(
+        "r2",
+        [missing("user_licences", "no_observer", T1, identity="crm-import")],
+        tenants=["contoso"],
+        at=T1,
+    )
+
+    assert (True, False, "no_observer") == (
         change.from_observed,
         change.to_observed,
         change.to_cause,
     )
     (fact,) = store.posture.current()
-    assert (None, "permission") == (fact.fact, fact.cause)
-    assert "User.Read.All" in (fact.reason or "")
+    assert (None, "no_observer", 1) == (fact.fact, fact.cause, fact.failed_reads)
+
+
+def test_a_fact_never_read_counts_its_failed_reads_too(store: Store) -> None:
+    """A fact whose first reads fail is "not observed" with its failures counted."""
+    for run, at in (("r1", T0), ("r2", T1)):
+        store.posture.record(
+            run,
+            [missing("user_licences", "service_error", at, identity="crm-import")],
+            tenants=["contoso"],
+            at=at,
+        )
+
+    (fact,) = store.posture.current()
+    assert (None, 2, T0) == (fact.fact, fact.failed_reads, fact.failing_since)
 
 
 def test_facts_not_seen_again_disappear_with_a_change(store: Store) -> None:

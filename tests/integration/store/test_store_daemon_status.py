@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 
 from monitor.model.daemon import DAEMON_INSTANCE, DaemonStatusRecord
+from monitor.model.schema import SCHEMA_HEAD
 from monitor.store import Store, migrate
 from monitor.store.database import open_engine
 from monitor.store.migrations import alembic_config
@@ -53,8 +54,8 @@ def _downgrade(path: Path, revision: str) -> None:
 
 
 def test_upgrade_from_the_posture_head_adds_the_table(db_path: Path) -> None:
-    """A database at 0003_posture (the previous head) with history upgrades to 0004_daemon:
-    the history stays, the status table is there and empty."""
+    """A database at 0003_posture with history upgrades to the newest revision (through
+    0004_daemon): the history stays, the status table is there and empty."""
     with Store.open(db_path) as store:
         store.daemon.write(started())
     _downgrade(db_path, "0003_posture")
@@ -62,7 +63,7 @@ def test_upgrade_from_the_posture_head_adds_the_table(db_path: Path) -> None:
 
     upgrade = migrate(db_path)
 
-    assert ("0003_posture", "0004_daemon") == (upgrade.before, upgrade.after)
+    assert ("0003_posture", SCHEMA_HEAD) == (upgrade.before, upgrade.after)
     assert "daemon_status" in _tables(db_path)
     with Store.open_readonly(db_path) as reader:
         assert reader.daemon.read() is None
@@ -130,3 +131,38 @@ def test_bad_records_are_refused_before_writing(store: Store, record: DaemonStat
     with pytest.raises(ValueError, match=r"state|naive"):
         store.daemon.write(record)
     assert store.daemon.read() is None
+
+
+def test_upgrade_to_failed_reads_keeps_every_fact(db_path: Path) -> None:
+    """A database at 0004_daemon with a stored fact upgrades to 0006_failed_reads: the fact
+    and its value stay, with no failed read counted."""
+    from monitor.model.observations import NonInteractiveUsers, Observation
+
+    with Store.open(db_path) as store:
+        store.posture.record(
+            "r1",
+            [
+                Observation.of(
+                    NonInteractiveUsers(3),
+                    tenant="contoso",
+                    environment="prod",
+                    source="dataverse",
+                    observed_at=T0,
+                )
+            ],
+            tenants=["contoso"],
+            at=T0,
+        )
+    _downgrade(db_path, "0004_daemon")
+
+    upgrade = migrate(db_path)
+
+    assert ("0004_daemon", "0006_failed_reads") == (upgrade.before, upgrade.after)
+    with Store.open_readonly(db_path) as reader:
+        (fact,) = reader.posture.current()
+    assert (3, 0, None, None) == (
+        fact.fact.count,  # type: ignore[union-attr]
+        fact.failed_reads,
+        fact.failing_since,
+        fact.cause,
+    )

@@ -3,6 +3,7 @@ that could not be observed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,12 +12,14 @@ from posture_builders import (
     NOW,
     app_identity,
     config,
+    credentials,
     days,
     evaluate,
     findings_of,
     missing,
     observe,
     only,
+    secret,
     user_identity,
 )
 
@@ -478,3 +481,57 @@ def test_missing_service_principal_names_the_code_sign_in_will_get(
 
     assert code in finding.summary
     assert finding.remedy.startswith("re-create the enterprise application")
+
+
+@pytest.mark.parametrize(
+    ("failed_reads", "minutes", "raised"),
+    [
+        (1, 0, False),  # one failed read: a blip
+        (2, 45, False),  # long enough, but too few reads
+        (3, 20, False),  # enough reads, but within minutes
+        (3, 30, True),  # three in a row over half an hour
+    ],
+)
+def test_a_passing_failure_is_not_observed_only_after_the_threshold(
+    failed_reads: int, minutes: int, raised: bool
+) -> None:
+    """Reads that fail for a reason that may pass (503, throttled, unreachable) raise "not
+    observed" only after [directory] not_observed_after_failures (3) reads in a row spanning
+    not_observed_after_minutes (30); meanwhile the fact's last known value is judged as
+    before."""
+    app = app_identity()
+    known = observe(credentials(secret("k1", days(5), in_use=True)), identity=app.name, at=days(-1))
+    failing = replace(
+        known,
+        cause="service_error",
+        reason="Graph answered HTTP 503",
+        failed_reads=failed_reads,
+        failing_since=NOW - timedelta(minutes=minutes),
+    )
+    posture = evaluate(config(app), failing)
+
+    assert raised == bool(findings_of(posture, FindingKind.NOT_OBSERVED))
+    (expiring,) = findings_of(posture, FindingKind.CREDENTIAL_EXPIRING)
+    assert days(5) == expiring.deadline
+    assert any(
+        "reading it fails since" in note for note in posture.identities[app.name].not_observed
+    )
+
+
+def test_a_missing_permission_is_not_observed_at_once() -> None:
+    """A missing permission does not pass by itself: "not observed" on the first failed read,
+    and the last known value is still judged."""
+    app = app_identity()
+    known = observe(credentials(secret("k1", days(5), in_use=True)), identity=app.name)
+    failing = replace(
+        known,
+        cause="permission",
+        reason="the observer lacks ... Application.Read.All",
+        failed_reads=1,
+        failing_since=NOW,
+    )
+    posture = evaluate(config(app), failing)
+
+    (not_observed,) = findings_of(posture, FindingKind.NOT_OBSERVED)
+    assert "1 kept as last read" in not_observed.summary
+    assert 1 == len(findings_of(posture, FindingKind.CREDENTIAL_EXPIRING))

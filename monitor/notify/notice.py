@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.cloud import admin_centers
+from monitor.model.clock import in_days_words
 from monitor.model.findings import FindingKind
 from monitor.model.incidents import IncidentRecord
 from monitor.secrets import scrub
@@ -154,21 +155,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def deadline_words(deadline: datetime, now: datetime) -> str:
-    """Return "in 6 days, on 2 Dec 2026 14:00 UTC" or "3 days ago, on ...".
-
-    Days are whole days rounded down; under a day, hours; under an hour, minutes.
-    """
-    when = deadline.astimezone(UTC)
-    on = f"{when.day} {when:%b %Y %H:%M} UTC"
-    left = deadline - now
-    span = abs(left)
-    if span >= timedelta(days=1):
-        amount = _plural(span.days, "day")
-    elif span >= timedelta(hours=1):
-        amount = _plural(int(span.total_seconds() // 3600), "hour")
-    else:
-        amount = _plural(max(1, int(span.total_seconds() // 60)), "minute")
-    return f"in {amount}, on {on}" if left > timedelta(0) else f"{amount} ago, on {on}"
+    """Return "in 6 days, on 2 Dec 2026 14:00 UTC" or "3 days ago, on ..." (whole days
+    rounded down, then hours, then minutes: :func:`monitor.model.clock.in_days_words`)."""
+    return f"{in_days_words(deadline, now)}, on {_when(deadline)}"
 
 
 def _when(moment: datetime) -> str:

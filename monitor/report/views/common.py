@@ -28,9 +28,9 @@ from monitor.report.sources.base import Unavailable
 from monitor.report.sources.posture import Deadline
 from monitor.report.sources.usage import UsageRow
 
-# Deadline ladder for the report's colours: what is past is critical, then warning, notice.
+# Deadline ladder for the report's colours: what is past is critical, then warning, info.
 DEADLINE_WARNING = timedelta(days=14)
-DEADLINE_NOTICE = timedelta(days=30)
+DEADLINE_INFO = timedelta(days=30)
 
 AVAILABILITY_NOTE = (
     "availability = ok / (ok + down) probe results; results that could not verify (network, "
@@ -147,8 +147,8 @@ def deadline_level(ends_at: datetime, now: datetime) -> Level:
         return "critical"
     if left <= DEADLINE_WARNING:
         return "warning"
-    if left <= DEADLINE_NOTICE:
-        return "notice"
+    if left <= DEADLINE_INFO:
+        return "info"
     return "ok"
 
 
@@ -215,8 +215,7 @@ _LEVELS: dict[str, Level] = {
     "critical": "critical",
     "warning": "warning",
     "unknown": "unknown",
-    "notice": "notice",
-    "info": "notice",
+    "info": "info",
     "ok": "ok",
     "none": "none",
 }

@@ -238,7 +238,10 @@ def _what_heading(notice: Notice) -> str:
 
 
 def _sections(notice: Notice) -> tuple[tuple[str, str], ...]:
-    """Return the headed sentences of *notice* (a resolved notice has only what was wrong)."""
+    """Return the headed sentences of *notice*: a resolved notice has only what was wrong
+    (also one queued by an older version, which still carried the remedy)."""
+    if _is_resolved(notice):
+        return ((_what_heading(notice), notice.what),)
     return (
         (_what_heading(notice), notice.what),
         ("What the integration will experience", notice.impact),
@@ -250,12 +253,7 @@ def _text(notice: Notice) -> str:
     lines = [notice.title, ""]
     lines += [f"{label}: {value}" for label, value in notice.facts]
     lines.append("")
-    if notice.what:
-        lines.append(f"{_what_heading(notice)}: {notice.what}")
-    if notice.impact:
-        lines.append(f"What the integration will experience: {notice.impact}")
-    if notice.remedy:
-        lines.append(f"What to do: {notice.remedy}")
+    lines += [f"{heading}: {text}" for heading, text in _sections(notice) if text]
     if notice.portal_url:
         lines.append(f"Where: {notice.portal_label or 'portal'}: {notice.portal_url}")
     lines += list(notice.lines)

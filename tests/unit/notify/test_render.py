@@ -469,3 +469,15 @@ def test_the_e_mail_body_shows_the_portal_address_as_text(config: Config) -> Non
     assert notice.portal_url is not None
     address = html.escape(notice.portal_url)
     assert f'<a href="{address}">{address}</a>' in html_body
+
+
+def test_a_resolved_notice_queued_with_a_remedy_renders_without_it(config: Config) -> None:
+    """A resolved notice stored with a remedy and an impact (as an older version queued them)
+    still renders without "what to do" and "what the integration will experience"."""
+    from dataclasses import replace
+
+    notice = replace(resolved_notice(config), remedy="Rotate it.", impact="It stops.")
+    rendered = render([notice])
+    for form in (card_text(card_of(rendered)), rendered.text, rendered.html):
+        assert "Rotate it." not in form
+        assert "It stops." not in form

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from monitor.config.model import Config, DirectoryConfig, IdentityConfig
+from monitor.model.clock import in_days_words
 from monitor.model.findings import Finding, FindingKind, Level
 from monitor.model.licensing import Seat, seat_use
 from monitor.model.observations import (
@@ -120,21 +121,6 @@ class Posture:
 
 def _date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    """Return "in 9 days", "in 5 hours", "today", "3 days ago" (days rounded to the nearest:
-    a secret created to last 9 days still reads "in 9 days" a minute later)."""
-    delta = moment - now
-    day = timedelta(days=1)
-    if delta >= timedelta(0):
-        if delta < day:
-            hours = int(delta.total_seconds() // 3600)
-            return f"in {hours} hours" if hours >= 1 else "within the hour"
-        days = int(delta / day + 0.5)
-        return f"in {days} day{'s' if days != 1 else ''}"
-    days = int(-delta / day + 0.5)
-    return "today" if days == 0 else f"{days} day{'s' if days != 1 else ''} ago"
 
 
 def _by(at: datetime, now: datetime) -> str:
@@ -457,7 +443,7 @@ class _Rules:
             level,
             observation,
             subject=subject,
-            summary=f"{what} {verb} {_date(at)} ({relative(at, self.now)}){extra}",
+            summary=f"{what} {verb} {_date(at)} ({in_days_words(at, self.now)}){extra}",
             remedy=remedy,
             subject_id=subject_id,
             deadline=at,

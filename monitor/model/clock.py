@@ -1,7 +1,14 @@
-"""The one clock: aware UTC time, the check that a time is aware, and a watch for jumps.
+"""The one clock: aware UTC time, the check that a time is aware, a watch for jumps, and the
+one rule that turns a deadline into "in N days".
 
 Only the outermost layers read the clock (commands, the daemon); everything below takes ``now``
 or a :data:`Clock` so that tests can set the time.
+
+**Days left** are counted the same way everywhere a person reads them (notices, ``monitor
+check``, ``monitor posture``, the report's views and its CSV): whole days, rounded down, so a
+deadline 9 days 23 hours away is "in 9 days" and one passed 3 days 2 hours ago "3 days ago".
+Under a day the words say hours (rounded down), under an hour minutes (at least one): "in 0
+days" never appears. :func:`days_left` is the same count as a number, negative when past.
 """
 
 from __future__ import annotations
@@ -11,6 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
+
+_DAY = timedelta(days=1)
+_HOUR = timedelta(hours=1)
+_MINUTE = timedelta(minutes=1)
 
 
 def utcnow() -> datetime:
@@ -66,3 +77,34 @@ class ClockWatch:
     def steady_for(self, seconds: float) -> bool:
         """Return whether no jump was seen in the last *seconds* (monotonic) seconds."""
         return self._last_jump is None or self._monotonic() - self._last_jump >= seconds
+
+
+def days_left(deadline: datetime, now: datetime) -> int:
+    """Return the whole days from *now* to *deadline*, rounded down, negative when it has
+    passed: 9 for 9 days 23 hours ahead, -3 for 3 days 2 hours past, 0 within a day on either
+    side (the module docstring has the rule)."""
+    left = deadline - now
+    whole = abs(left) // _DAY
+    return whole if left >= timedelta(0) else -whole
+
+
+def span_words(deadline: datetime, now: datetime, *, short: bool = False) -> str:
+    """Return how far *deadline* is from *now*, by the rule of :func:`days_left`: "9 days",
+    "5 hours", "20 minutes" ("9d", "5h", "20m" when *short*)."""
+    span = abs(deadline - now)
+    if span >= _DAY:
+        count, unit = span // _DAY, "day"
+    elif span >= _HOUR:
+        count, unit = span // _HOUR, "hour"
+    else:
+        count, unit = max(1, span // _MINUTE), "minute"
+    if short:
+        return f"{count}{unit[0]}"
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def in_days_words(deadline: datetime, now: datetime, *, short: bool = False) -> str:
+    """Return "in 9 days" before *deadline*, "3 days ago" from it on (see :func:`span_words`;
+    "in 9d" / "3d ago" when *short*)."""
+    amount = span_words(deadline, now, short=short)
+    return f"in {amount}" if deadline > now else f"{amount} ago"

@@ -2,7 +2,8 @@
 
 The only module that imports apprise (inside the functions that send). Each URL gets its own
 ``Apprise`` object, so the result is known per URL; by the kind of URL (:data:`SENDERS`) a Teams
-workflow gets the monitor's Adaptive Card, e-mail the HTML body, anything else plain text.
+workflow gets the monitor's Adaptive Card, e-mail the HTML body under its own subject line,
+anything else plain text.
 Failures are reduced to a short error class (:func:`classify_error`), never what the service
 echoed; ``send_timeout_seconds`` bounds the whole call to one URL through a pool of daemon
 threads (:mod:`monitor.notify.deadline`). Why each of these: docs/notifications.md ("Delivery
@@ -184,7 +185,7 @@ class AppriseSender:
             )
 
     def _email(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
-        return self._notify(url, message.title, message.html, "html", timeout)
+        return self._notify(url, message.subject, message.html, "html", timeout)
 
     def _other(self, url: str, message: Rendered, timeout: float) -> tuple[bool, str | None]:
         return self._notify(url, message.title, message.text, "text", timeout)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.cloud import admin_centers
+from monitor.model.clock import in_days_words
 from monitor.model.findings import FindingKind
 from monitor.model.incidents import IncidentRecord
 from monitor.secrets import scrub
@@ -154,26 +155,32 @@ def _plural(count: int, word: str) -> str:
 
 
 def deadline_words(deadline: datetime, now: datetime) -> str:
-    """Return "in 6 days, on 2 Dec 2026 14:00 UTC" or "3 days ago, on ...".
-
-    Days are whole days rounded down; under a day, hours; under an hour, minutes.
-    """
-    when = deadline.astimezone(UTC)
-    on = f"{when.day} {when:%b %Y %H:%M} UTC"
-    left = deadline - now
-    span = abs(left)
-    if span >= timedelta(days=1):
-        amount = _plural(span.days, "day")
-    elif span >= timedelta(hours=1):
-        amount = _plural(int(span.total_seconds() // 3600), "hour")
-    else:
-        amount = _plural(max(1, int(span.total_seconds() // 60)), "minute")
-    return f"in {amount}, on {on}" if left > timedelta(0) else f"{amount} ago, on {on}"
+    """Return "in 6 days, on 2 Dec 2026 14:00 UTC" or "3 days ago, on ..." (whole days
+    rounded down, then hours, then minutes: :func:`monitor.model.clock.in_days_words`)."""
+    return f"{in_days_words(deadline, now)}, on {_when(deadline)}"
 
 
 def _when(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%b %Y %H:%M} UTC"
+
+
+def _day(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def lasted_words(span: timedelta) -> str:
+    """Return how long an incident lasted, rounded down: "2 days 4 h", "3 h 12 min", "12 min",
+    "under a minute"."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _plural(days, "day") + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min" if minutes else "under a minute"
 
 
 def portal_link(incident: IncidentRecord, config: Config) -> tuple[str, str]:
@@ -293,12 +300,18 @@ def build_notice(
     assert incident.id is not None, "a notice needs the incident's id"
     label = f"CM-{incident.id}"
     identity: IdentityConfig | None = config.identities.get(incident.identity or "")
+    resolved = event == "resolved"
+    resolved_at = (incident.resolved_at or now) if resolved else None
     deadline_text = None
-    if incident.deadline is not None:
+    if incident.deadline is not None and not resolved:
         verb = "expired" if incident.deadline <= now else "expires"
         deadline_text = f"{verb} {deadline_words(incident.deadline, now)}"
     if deadline_text is not None:
         headline = f"{_who(incident)}: {incident.subject} {deadline_text.split(', on ')[0]}"
+    elif incident.deadline is not None and resolved_at is not None:
+        # What was wrong, without a countdown that no longer applies.
+        verb = "expired" if incident.deadline <= resolved_at else "expiring"
+        headline = f"{_who(incident)}: {incident.subject} {verb} {_day(incident.deadline)}"
     else:
         headline = f"{_who(incident)}: {_first_clause(incident.summary)}"
     level_word = incident.level.upper()
@@ -324,14 +337,21 @@ def build_notice(
         facts.append(("Environments", ", ".join(identity.environments)))
     if deadline_text is not None:
         facts.append(("Deadline", deadline_text))
-    facts.append(("Open since", _when(incident.opened_at)))
+    lasted = lasted_words(resolved_at - incident.opened_at) if resolved_at is not None else ""
+    if resolved_at is not None:
+        facts.append(("Opened", _when(incident.opened_at)))
+        facts.append(("Resolved", _when(resolved_at)))
+        facts.append(("Lasted", lasted))
+    else:
+        facts.append(("Open since", _when(incident.opened_at)))
     if incident.acknowledged_at is not None:
         who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
         facts.append(("Acknowledged", f"{_when(incident.acknowledged_at)}{who}"))
     lines: list[str] = []
-    if event == "resolved":
+    if resolved_at is not None:
         lines.append(
-            f"Resolved {_when(incident.resolved_at or now)}: the problem is no longer found."
+            f"Lasted {lasted}: opened {_when(incident.opened_at)}, resolved {_when(resolved_at)}; "
+            "the problem is no longer found."
         )
         if superseded:
             lines.append(
@@ -357,8 +377,9 @@ def build_notice(
             deadline=incident.deadline.isoformat() if incident.deadline else None,
             deadline_text=deadline_text,
             what=f"{incident.subject}: {incident.summary}",
-            impact=impact_of(incident, config),
-            remedy=incident.remedy,
+            # A resolved notice says what was wrong, not what to do or what would happen.
+            impact="" if resolved else impact_of(incident, config),
+            remedy="" if resolved else incident.remedy,
             portal_url=url,
             portal_label=portal_label,
             facts=tuple(facts),
@@ -412,7 +433,8 @@ def make_test_notice(channel: str, now: datetime) -> Notice:
         label="CM-TEST",
         what=f"This is a test of the channel {channel}, sent {stamp}.",
         impact="None: nothing is wrong.",
-        remedy="Nothing to do. Real notices look like this one, with the incident id in front.",
+        remedy="Nothing to do. Real notices look like this one, with the incident id in front "
+        "(at the end of an e-mail subject).",
         facts=(("Channel", channel), ("Sent", stamp)),
         created_at=now.isoformat(),
     )

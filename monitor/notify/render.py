@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,19 +20,30 @@ from monitor.notify.notice import EVENT_WORDS, Notice
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
-_COLOURS = {"critical": "Attention", "warning": "Warning", "info": "Accent"}
-_HTML_COLOURS = {"critical": "#a4262c", "warning": "#8a6100", "info": "#005a9e"}
-_TITLE_LABELS = 6
+_COLOURS = {"critical": "Attention", "warning": "Warning", "info": "Accent", "resolved": "Good"}
+_HTML_COLOURS = {
+    "critical": "#a4262c",
+    "warning": "#8a6100",
+    "info": "#005a9e",
+    "resolved": "#107c10",
+}
+_LEVEL_ORDER = ("critical", "warning", "info")
+_TITLE_LABELS = 6  # incident ids in a digest's title
+_TITLE_NAMES = 3  # identities per group in a digest's title
+SUBJECT_MAX = 79  # an e-mail subject stays under 80 characters
 # Teams accepts about 28 KB per message, apprise a 35 KB card template.
 CARD_MAX_BYTES = 24_000
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """One message in every form: ``title`` (subject line), ``text``, ``html`` (an e-mail body)
-    and ``card`` (the Teams Workflows payload: a message with one Adaptive Card)."""
+    """One message in every form: ``title`` (the first line of a card or text: incident ids
+    first), ``subject`` (an e-mail's: identity and cause first, under 80 characters), ``text``,
+    ``html`` (an e-mail body) and ``card`` (the Teams Workflows payload: a message with one
+    Adaptive Card)."""
 
     title: str
+    subject: str
     text: str
     html: str
     card: dict[str, Any]
@@ -48,12 +58,13 @@ def render(notices: Sequence[Notice]) -> Rendered:
         notice = notices[0]
         return Rendered(
             title=notice.title,
+            subject=notice_subject(notice),
             text=_text(notice),
             html=_html_page(notice.title, _html_notice(notice)),
-            card=_card(notice.title, notice.level, _card_notice(notice)),
+            card=_card(notice.title, _tone(notice), _card_notice(notice)),
             labels=tuple(label for label in [notice.label, *_labels(notice.included)] if label),
         )
-    ordered = sorted(notices, key=lambda n: (-_rank(n.level), n.incident_id or 0))
+    ordered = sorted(notices, key=lambda n: (_is_resolved(n), -_rank(n.level), n.incident_id or 0))
     title = digest_title(ordered)
     text = (
         title
@@ -65,6 +76,7 @@ def render(notices: Sequence[Notice]) -> Rendered:
     body = _html_table(ordered) + "".join("<hr>" + _html_notice(notice) for notice in ordered)
     return Rendered(
         title=title,
+        subject=digest_subject(ordered),
         text=text,
         html=_html_page(title, body),
         card=_digest_card(title, ordered),
@@ -75,7 +87,7 @@ def render(notices: Sequence[Notice]) -> Rendered:
 def _digest_card(title: str, notices: Sequence[Notice]) -> dict[str, Any]:
     """Return the digest card, kept under Teams' message size: without per-row links if they
     make it too large, and with its last rows cut (and counted) if it still is."""
-    worst = notices[0].level
+    worst = _tone(notices[0])  # most severe open first, resolved last
     card = _card(title, worst, _card_table(notices))
     if len(json.dumps(card)) <= CARD_MAX_BYTES:
         return card
@@ -100,39 +112,148 @@ def _rank(level: str) -> int:
     return {"critical": 2, "warning": 1}.get(level, 0)
 
 
+def _is_resolved(notice: Notice) -> bool:
+    return notice.event == "resolved"
+
+
+def _tone(notice: Notice) -> str:
+    """Return what colours *notice*: "resolved" (green) once resolved, else its level."""
+    return "resolved" if _is_resolved(notice) else notice.level
+
+
 def _labels(notices: Sequence[Notice]) -> list[str]:
     return list(dict.fromkeys(n.label for n in notices if n.label))
 
 
+def _capped(items: Sequence[str], cap: int) -> str:
+    """Return the first *cap* of *items* joined by commas, then "+N more" for the rest."""
+    shown = ", ".join(items[:cap])
+    if len(items) > cap:
+        shown += f", +{len(items) - cap} more"
+    return shown
+
+
+def _who(notice: Notice) -> str:
+    """Return whom *notice* is about: its identity, "tenant X" for a whole tenant, or "" for a
+    notice about the monitor itself (a failing channel, a test)."""
+    if notice.identity:
+        return notice.identity
+    return f"tenant {notice.tenant}" if notice.tenant else ""
+
+
+def _names(notices: Sequence[Notice]) -> list[str]:
+    """Return whom *notices* are about, each once, in order (a notice about the monitor
+    itself by its headline)."""
+    return list(dict.fromkeys(_who(n) or n.headline for n in notices))
+
+
+def _groups(notices: Sequence[Notice]) -> list[tuple[str, list[Notice]]]:
+    """Return (word, notices) per group of a digest: open ones by level, most severe first,
+    then the resolved ones."""
+    open_notices = [n for n in notices if not _is_resolved(n)]
+    levels = list(_LEVEL_ORDER) + sorted(
+        {n.level for n in open_notices} - set(_LEVEL_ORDER), key=lambda level: -_rank(level)
+    )
+    groups = [(level, [n for n in open_notices if n.level == level]) for level in levels]
+    groups.append(("resolved", [n for n in notices if _is_resolved(n)]))
+    return [(word, members) for word, members in groups if members]
+
+
 def digest_title(notices: Sequence[Notice]) -> str:
-    """Return ``[CM-1, CM-2, ... +N] 20 notices: 3 critical, 17 warning``."""
+    """Return ``[CM-1, CM-4, CM-7] 1 critical: sales-sync; 2 resolved: erp-connector, tenant
+    contoso``: the incident ids first (at most six, then "+N more"), then per group the count
+    and whom it is about (at most three names, then "+N more")."""
+    groups = "; ".join(
+        f"{len(members)} {word}: {_capped(_names(members), _TITLE_NAMES)}"
+        for word, members in _groups(notices)
+    )
+    return f"[{_capped(_labels(notices), _TITLE_LABELS)}] {groups}"
+
+
+# --- e-mail subject ------------------------------------------------------------------------
+
+
+def _fit(head: str, cause: str, tail: str, limit: int = SUBJECT_MAX) -> str:
+    """Return head + cause + tail within *limit* characters, shortening only *cause* (with an
+    ellipsis); if even an empty cause does not fit, head and tail are kept whole."""
+    room = limit - len(head) - len(tail)
+    if len(cause) <= room:
+        return head + cause + tail
+    if room >= 2:
+        return head + cause[: room - 1].rstrip() + "…" + tail
+    return head.rstrip(": ") + tail
+
+
+def _subject_word(notice: Notice) -> str:
+    if notice.event == "test":
+        return ""
+    if _is_resolved(notice):
+        return "resolved"
+    if notice.event in ("reminder", "escalated"):
+        return f"{notice.level} {notice.event}"
+    return notice.level
+
+
+def notice_subject(notice: Notice) -> str:
+    """Return the e-mail subject of one notice: whom it is about and the cause first, then the
+    incident id and level, under 80 characters: ``sales-sync: client secret 'sales 2025'
+    expired 3 days ago [CM-3 critical]``. A long cause is shortened with an ellipsis; the
+    identity and the bracket are never cut."""
+    labels = [notice.label] if notice.label else _labels(notice.included)
+    separator = " " if len(labels) == 1 else "; "
+    tag = separator.join(part for part in (_capped(labels, 3), _subject_word(notice)) if part)
+    who = _who(notice)
+    if who and notice.headline.startswith(who + ": "):
+        return _fit(f"{who}: ", notice.headline[len(who) + 2 :], f" [{tag}]")
+    cause = re.sub(r"^\[[^\]]*\] ", "", notice.title)  # without the ids: they go last
+    return _fit("", cause, f" [{tag}]")
+
+
+def digest_subject(notices: Sequence[Notice]) -> str:
+    """Return the e-mail subject of a digest: whom it is about first, then the counts, then the
+    incident ids, under 80 characters: ``sales-sync, erp-connector: 2 critical [CM-1, CM-2]``
+    (fewer ids, then fewer names, with "+N more", until it fits)."""
+    names = list(dict.fromkeys(who for who in map(_who, notices) if who))
     labels = _labels(notices)
-    shown = ", ".join(labels[:_TITLE_LABELS])
-    if len(labels) > _TITLE_LABELS:
-        shown += f", +{len(labels) - _TITLE_LABELS} more"
-    counts = Counter(n.level for n in notices if n.event != "resolved")
-    parts = [
-        f"{counts[level]} {level}" for level in ("critical", "warning", "info") if counts[level]
+    counts = ", ".join(f"{len(members)} {word}" for word, members in _groups(notices))
+    if not names:
+        return _fit("", f"{len(notices)} notices: {counts}", f" [{_capped(labels, 1)}]")
+    candidates = [
+        (f"{_capped(names, name_cap)}: ", f" [{_capped(labels, label_cap)}]")
+        for name_cap in range(min(len(names), _TITLE_NAMES), 0, -1)
+        for label_cap in range(min(len(labels), _TITLE_NAMES), 0, -1)
     ]
-    resolved = sum(1 for n in notices if n.event == "resolved")
-    if resolved:
-        parts.append(f"{resolved} resolved")
-    return f"[{shown}] {len(notices)} notices: {', '.join(parts)}"
+    for head, tail in candidates:
+        if len(head) + len(counts) + len(tail) <= SUBJECT_MAX:
+            return head + counts + tail
+    head, tail = candidates[-1]
+    return _fit(head, counts, tail)
 
 
 # --- text ----------------------------------------------------------------------------------
+
+
+def _what_heading(notice: Notice) -> str:
+    return "What was wrong" if _is_resolved(notice) else "What is wrong"
+
+
+def _sections(notice: Notice) -> tuple[tuple[str, str], ...]:
+    """Return the headed sentences of *notice*: a resolved notice has only what was wrong
+    (also one queued by an older version, which still carried the remedy)."""
+    if _is_resolved(notice):
+        return ((_what_heading(notice), notice.what),)
+    return (
+        (_what_heading(notice), notice.what),
+        ("What the integration will experience", notice.impact),
+        ("What to do", notice.remedy),
+    )
 
 
 def _text(notice: Notice) -> str:
     lines = [notice.title, ""]
     lines += [f"{label}: {value}" for label, value in notice.facts]
     lines.append("")
-    if notice.what:
-        lines.append(f"What is wrong: {notice.what}")
-    if notice.impact:
-        lines.append(f"What the integration will experience: {notice.impact}")
-    if notice.remedy:
-        lines.append(f"What to do: {notice.remedy}")
+    lines += [f"{heading}: {text}" for heading, text in _sections(notice) if text]
     if notice.portal_url:
         lines.append(f"Where: {notice.portal_label or 'portal'}: {notice.portal_url}")
     lines += list(notice.lines)
@@ -180,26 +301,26 @@ def _html_page(title: str, body: str) -> str:
 
 
 def _html_notice(notice: Notice) -> str:
-    colour = _HTML_COLOURS.get(notice.level, "#201f1e")
+    colour = _HTML_COLOURS.get(_tone(notice), "#201f1e")
     parts = [f'<h2 style="color:{colour};font-size:18px">{_e(notice.title)}</h2>']
     if notice.facts:
+        # One cell per fact, "Label: value": the plain-text part e-mail builds from this HTML
+        # then reads like the text form instead of a label and its value on separate lines.
         rows = "".join(
-            f'<tr><th align="left" style="padding:2px 12px 2px 0">{_e(label)}</th>'
-            f"<td>{_e(value)}</td></tr>"
+            f'<tr><td style="padding:2px 0"><b>{_e(label)}:</b> {_e(value)}</td></tr>'
             for label, value in notice.facts
         )
         parts.append(f"<table>{rows}</table>")
-    for heading, text in (
-        ("What is wrong", notice.what),
-        ("What the integration will experience", notice.impact),
-        ("What to do", notice.remedy),
-    ):
+    for heading, text in _sections(notice):
         if text:
             parts.append(f"<p><b>{_e(heading)}:</b> {_e(text)}</p>")
     if notice.portal_url:
+        # The address itself is the link's text, so the plain-text part that e-mail clients
+        # build from this HTML carries it too.
+        label = f"{_e(notice.portal_label)}: " if notice.portal_label else ""
         parts.append(
-            f'<p><b>Where:</b> <a href="{_e(notice.portal_url)}">'
-            f"{_e(notice.portal_label or notice.portal_url)}</a></p>"
+            f'<p><b>Where:</b> {label}<a href="{_e(notice.portal_url)}">'
+            f"{_e(notice.portal_url)}</a></p>"
         )
     parts += [f"<p>{_e(line)}</p>" for line in notice.lines]
     if notice.included:
@@ -216,7 +337,7 @@ def _html_table(notices: Sequence[Notice]) -> str:
     rows = []
     for notice in notices:
         label, level, event, headline, deadline = _row(notice)
-        colour = _HTML_COLOURS.get(level, "#201f1e")
+        colour = _HTML_COLOURS.get(_tone(notice), "#201f1e")
         cells = [
             f'<td style="padding:4px 8px"><b>{_e(label)}</b></td>',
             f'<td style="padding:4px 8px;color:{colour}">{_e(level)}</td>',
@@ -269,9 +390,11 @@ def _markdown_block(markdown: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": markdown, "wrap": True, **extra}
 
 
-def _card(title: str, level: str, body: list[dict[str, Any]]) -> dict[str, Any]:
+def _card(title: str, tone: str, body: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the message with one Adaptive Card: *title* coloured by *tone* (a level, or
+    "resolved"), then *body* (its ``Action.OpenUrl`` items become the card's actions)."""
     content_body = [
-        _block(title, weight="Bolder", size="Medium", color=_COLOURS.get(level, "Default")),
+        _block(title, weight="Bolder", size="Medium", color=_COLOURS.get(tone, "Default")),
         *body,
     ]
     actions = [item for item in body if item.get("type") == "Action.OpenUrl"]
@@ -308,11 +431,7 @@ def _card_notice(notice: Notice) -> list[dict[str, Any]]:
                 ],
             }
         )
-    for heading, text in (
-        ("What is wrong", notice.what),
-        ("What the integration will experience", notice.impact),
-        ("What to do", notice.remedy),
-    ):
+    for heading, text in _sections(notice):
         if text:
             body.append(_block(heading, weight="Bolder", spacing="Medium"))
             body.append(_block(text))
@@ -359,7 +478,7 @@ def _card_table(notices: Sequence[Notice], *, links: bool = True) -> list[dict[s
                 "separator": True,
                 "columns": [
                     _column(label, bold=True),
-                    _column(level, colour=_COLOURS.get(level, "Default")),
+                    _column(level, colour=_COLOURS.get(_tone(notice), "Default")),
                     _column(what, width="stretch"),
                 ],
             }

@@ -23,8 +23,8 @@ from monitor.findings.posture import (
     Deadline,
     IdentityPosture,
     Posture,
-    relative,
 )
+from monitor.model.clock import days_left, in_days_words
 from monitor.model.findings import Finding, Level
 
 _LOCAL_SOURCES = ("certificate file", "configuration")
@@ -47,7 +47,7 @@ def posture_exit_code(posture: Posture) -> int:
 def _deadline_text(deadline: Deadline, now: datetime) -> str:
     # The source before the description: a clipped line still says where the date is from.
     return (
-        f"{deadline.at:%Y-%m-%d} ({relative(deadline.at, now)}) [{deadline.source}]: "
+        f"{deadline.at:%Y-%m-%d} ({in_days_words(deadline.at, now)}) [{deadline.source}]: "
         f"{deadline.what}"
     )
 
@@ -145,6 +145,7 @@ def _deadline_dict(deadline: Deadline, now: datetime) -> dict[str, Any]:
     return {
         "at": deadline.at.isoformat(),
         "in_days": round((deadline.at - now).total_seconds() / 86400, 2),
+        "days_left": days_left(deadline.at, now),
         "what": deadline.what,
         "source": deadline.source,
         "kind": deadline.kind.value,

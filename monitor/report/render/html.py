@@ -32,7 +32,7 @@ table{border-collapse:collapse;font-size:13px}
 th,td{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top}
 th{background:#f3f4f6;position:sticky;top:0}td.num{text-align:right}
 .critical{color:#b91c1c;font-weight:600}.warning{color:#b45309}.unknown{color:#6d28d9}
-.notice{color:#0e7490}.ok{color:#15803d}
+.info{color:#0e7490}.ok{color:#15803d}
 figure{margin:0 0 8px}figcaption{color:#4b5563;font-size:12px;margin-bottom:4px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 footer{margin-top:32px;color:#6b7280;font-size:12px}

@@ -33,7 +33,7 @@ NO_DATA = "#e5e7eb"
 LEVEL_FILL = {
     "critical": "#b91c1c",
     "warning": "#d97706",
-    "notice": "#0891b2",
+    "info": "#0891b2",
     "ok": "#15803d",
     "unknown": "#7c3aed",
     "none": "#6b7280",

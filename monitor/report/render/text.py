@@ -15,7 +15,7 @@ _COLOURS: dict[Level, str] = {
     "critical": "\033[1;31m",
     "warning": "\033[33m",
     "unknown": "\033[35m",
-    "notice": "\033[36m",
+    "info": "\033[36m",
     "ok": "\033[32m",
 }
 _RESET = "\033[0m"

@@ -62,7 +62,7 @@ def judge(row: DaemonStatusRecord, now: datetime) -> DaemonSummary:
     elif stale:
         verdict, level = "not_running", "critical"
     elif row.state == "stopping":
-        verdict, level = "stopping", "notice"
+        verdict, level = "stopping", "info"
     elif row.state == "running":
         verdict, level = "running", "ok"
     else:  # a state a newer monitor wrote: say what it says, claim nothing

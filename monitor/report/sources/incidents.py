@@ -23,10 +23,6 @@ MISSING = f"no incidents recorded yet ({REQUIRES})"
 PREFIX = "CM-"
 
 
-# Incident levels as the report's levels.
-LEVELS = {"critical": "critical", "warning": "warning", "info": "notice"}
-
-
 @dataclass(frozen=True)
 class IncidentRow:
     id: str

@@ -3,12 +3,12 @@ window days, deadline wording, level arithmetic, the usage chart."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from monitor.model.clock import in_days_words, span_words
 from monitor.report.context import ReportContext
 from monitor.report.model import (
     LEVEL_RANK,
@@ -23,15 +23,14 @@ from monitor.report.model import (
     UsagePoint,
     UsageSeries,
     ViewResult,
-    short_duration,
 )
 from monitor.report.sources.base import Unavailable
 from monitor.report.sources.posture import Deadline
 from monitor.report.sources.usage import UsageRow
 
-# Deadline ladder for the report's colours: what is past is critical, then warning, notice.
+# Deadline ladder for the report's colours: what is past is critical, then warning, info.
 DEADLINE_WARNING = timedelta(days=14)
-DEADLINE_NOTICE = timedelta(days=30)
+DEADLINE_INFO = timedelta(days=30)
 
 AVAILABILITY_NOTE = (
     "availability = ok / (ok + down) probe results; results that could not verify (network, "
@@ -148,36 +147,28 @@ def deadline_level(ends_at: datetime, now: datetime) -> Level:
         return "critical"
     if left <= DEADLINE_WARNING:
         return "warning"
-    if left <= DEADLINE_NOTICE:
-        return "notice"
+    if left <= DEADLINE_INFO:
+        return "info"
     return "ok"
 
 
-def days_left(ends_at: datetime, now: datetime) -> int:
-    """Return whole days until *ends_at*, rounded down: negative exactly when it is past."""
-    return math.floor((ends_at - now).total_seconds() / 86400)
-
-
 def in_words(ends_at: datetime, now: datetime) -> str:
-    """Return "in 12d", "in 5h", "expired 3d ago" for a deadline."""
-    left = ends_at - now
-    if left >= timedelta(0):
-        return "in " + short_duration(left)
-    return "expired " + short_duration(-left) + " ago"
+    """Return "in 12d", "in 5h", "expired 3d ago" for a deadline (whole days rounded down:
+    :func:`monitor.model.clock.in_days_words`)."""
+    words = in_days_words(ends_at, now, short=True)
+    return words if ends_at > now else "expired " + words
 
 
 KIND_SHORT = {"certificate": "cert", "secret": "secret", "password": "pwd", "licence": "licence"}
 
 
 def deadline_words(deadline: Deadline, now: datetime) -> str:
-    """Return the board's short deadline text: "cert 12d", "secret 5h", "pwd expired"."""
+    """Return the board's short deadline text: "cert 12d", "secret 5h", "pwd expired" (whole
+    days rounded down, like every other view)."""
     kind = KIND_SHORT.get(deadline.kind, deadline.kind)
-    left = deadline.ends_at - now
-    if left <= timedelta(0):
+    if deadline.ends_at <= now:
         return f"{kind} expired"
-    if left < timedelta(days=1):
-        return f"{kind} {int(left.total_seconds() // 3600)}h"
-    return f"{kind} {left.days}d"
+    return f"{kind} {span_words(deadline.ends_at, now, short=True)}"
 
 
 def day_cells(
@@ -224,8 +215,7 @@ _LEVELS: dict[str, Level] = {
     "critical": "critical",
     "warning": "warning",
     "unknown": "unknown",
-    "notice": "notice",
-    "info": "notice",
+    "info": "info",
     "ok": "ok",
     "none": "none",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from monitor.model.clock import days_left
 from monitor.report.context import ReportContext
 from monitor.report.database import ReportDatabase
 from monitor.report.model import Cell, Column, Level, Table, ViewResult
@@ -13,7 +14,6 @@ from monitor.report.sources import posture
 from monitor.report.sources.deadlines import all_deadlines
 from monitor.report.views.common import (
     Options,
-    days_left,
     deadline_level,
     expiry_chart,
     in_words,

@@ -40,7 +40,7 @@ def wanted(incident: source.IncidentRow, context: ReportContext) -> bool:
 
 
 def level_of(incident: source.IncidentRow) -> Level:
-    return as_level(source.LEVELS.get(incident.level, incident.level))
+    return as_level(incident.level)
 
 
 def build(database: ReportDatabase, context: ReportContext, options: Options) -> ViewResult:

@@ -137,7 +137,8 @@ def test_idp_outage_gives_one_cannot_verify_per_tenant(
     assert [] == store.alerting.incidents(open_only=True)
     assert 2 == len(store.alerting.incidents())
     assert 2 == len(teams.accepted_cards())  # the resolved digest
-    assert "2 notices: 2 resolved" in card_text(teams.accepted_cards()[1])
+    resolved = card_text(teams.accepted_cards()[1]).splitlines()[0]
+    assert resolved.endswith("] 2 resolved: tenant contoso, tenant fabrikam")
 
 
 def test_one_identity_unreachable_is_its_own_incident(

@@ -16,7 +16,7 @@ from report_kit import NOW, build, context
 from support.report_history import POSTURE, POSTURE_MISSING
 
 from monitor.config.model import Config
-from monitor.report.render import machine
+from monitor.report.render import html, machine
 from monitor.report.sources.posture import MISSING, NEEDS_CONFIG
 from monitor.report.views import board, expiring, incidents, posture, usage
 from monitor.report.views.common import Options
@@ -312,3 +312,41 @@ def test_expiring_takes_deadlines_from_open_incidents(
         ("flaky-app", "client secret 'nightly'", "incident CM-9"),
         ("dataverse-sync", PASSWORD, "graph"),
     ] == rows
+
+
+@needs_posture
+def test_levels_use_the_words_of_findings_and_incidents(
+    feature_db: Path, tmp_path: Path, config: Config
+) -> None:
+    """A deadline 20 days away and an info incident are "info" in every output of the report
+    (JSON, CSV, the HTML class), the word findings, incidents and channel severities use."""
+    path = tmp_path / "monitor.db"
+    shutil.copy(feature_db, path)
+    connection = sqlite3.connect(path)
+    opened = _us(NOW - timedelta(days=1))
+    with connection:
+        connection.execute(
+            "INSERT INTO incident (id, key, kind, level, tenant, identity, environment, subject,"
+            " summary, remedy, source, details, deadline, opened_at, observed_at, resolved_at)"
+            " VALUES (12, 'k12', 'credential_expiring', 'info', 'fabrikam', 'flaky-app', NULL,"
+            " 'client secret ''nightly''', '', '', 'graph', '{}', ?, ?, ?, NULL)",
+            (_us(NOW + timedelta(days=20)), opened, opened),
+        )
+    connection.close()
+    calendar = build(expiring, path, context(config=config))
+    [nightly] = [row for row in calendar.table("expiring").rows if row["identity"] == "flaky-app"]
+    assert ("info", 20) == (nightly["level"], nightly["days_left"])
+    [parsed] = [
+        row
+        for row in csv.DictReader(io.StringIO(machine.to_csv(calendar, zone=UTC)))
+        if row["identity"] == "flaky-app"
+    ]
+    assert "info" == parsed["level"]
+    listed = build(incidents, path, context())
+    document = json.loads(machine.to_json(listed, zone=UTC))
+    [info] = [row for row in document["incidents"] if row["id"] == "CM-12"]
+    assert "info" == info["level"]
+    page = html.render(calendar, zone=UTC)
+    assert ".info{color:" in page
+    assert 'class="info"' in page
+    assert "notice" not in json.dumps(document) + machine.to_csv(calendar, zone=UTC) + page

@@ -24,7 +24,6 @@ from monitor.findings.posture import (
     Thresholds,
     credential_in_use,
     expiry_level,
-    relative,
 )
 from monitor.model.findings import FindingKind, Level
 from monitor.model.observations import RegisteredCredential
@@ -264,14 +263,16 @@ def test_observer_credential_expiry_has_no_identity() -> None:
 @pytest.mark.parametrize(
     ("delta", "text"),
     [
-        (timedelta(days=9) - timedelta(minutes=1), "in 9 days"),
-        (timedelta(days=9, hours=13), "in 10 days"),
+        (timedelta(days=9) - timedelta(minutes=1), "in 8 days"),
+        (timedelta(days=9, hours=13), "in 9 days"),
         (timedelta(hours=5, minutes=30), "in 5 hours"),
-        (timedelta(minutes=20), "within the hour"),
-        (-timedelta(hours=3), "today"),
+        (timedelta(minutes=20), "in 20 minutes"),
+        (-timedelta(hours=3), "3 hours ago"),
         (-timedelta(days=2, hours=1), "2 days ago"),
     ],
 )
-def test_relative_days_are_rounded(delta: timedelta, text: str) -> None:
-    """A secret made to last 9 days still reads "in 9 days" a minute later."""
-    assert text == relative(NOW + delta, NOW)
+def test_posture_days_are_whole_days_rounded_down(delta: timedelta, text: str) -> None:
+    """A finding's summary counts days like every other view: whole days rounded down (a secret
+    made to last 9 days reads "in 8 days" a minute later), hours under a day."""
+    posture = posture_for(secret("k1", NOW + delta, in_use=True, name="prod-2025"))
+    assert f"({text})" in only(posture, EXPIRING).summary

@@ -132,6 +132,7 @@ def test_json_carries_everything() -> None:
     assert {
         "at": days(9).isoformat(),
         "in_days": 9.0,
+        "days_left": 9,
         "what": "client secret 'invoice' (in use)",
         "source": "graph",
         "kind": "credential_expiring",

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "check": "check",
     "posture": "posture",
     "run": "run",
+    "reload": "reload",
     "demo": "demo",
     "config": "config",
     "report": "report",

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import datetime
 import enum
+import json
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from typing import Any, Final, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from monitor.journal import PRIORITIES, JournalWriter, field_name, stream_is_journal
 from monitor.secrets import MASK, Secret, scrub
 
 __all__ = [
@@ -398,8 +400,8 @@ def _leading_keys_first(_logger: WrappedLogger, _name: str, event_dict: EventDic
     return ordered
 
 
-class _Handler(logging.StreamHandler[TextIO]):
-    """The root handler; on a failure it reports only the error's type.
+class _QuietErrors(logging.Handler):
+    """On a failure to emit, report only the error's type.
 
     The stdlib default (``Handler.handleError``) prints the record's message and arguments to
     stderr, which is exactly the unredacted data this module exists to keep out.
@@ -413,6 +415,71 @@ class _Handler(logging.StreamHandler[TextIO]):
         # A closed or broken stderr leaves nowhere to report to.
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"monitor: a log record from {record.name!r} was dropped ({name})\n")
+
+
+class _Handler(logging.StreamHandler[TextIO], _QuietErrors):
+    """The root handler for a terminal, a file or a pipe."""
+
+
+# Keys of a journal record that are not fields of their own: the level is PRIORITY, the
+# timestamp is the journal's, the exception is in MESSAGE (the event is MESSAGE's first words
+# and the field EVENT).
+_JOURNAL_OWN_KEYS: Final = frozenset({"timestamp", "level", "event", "exception"})
+
+
+class _JournalHandler(_QuietErrors):
+    """The root handler under journald: each record is one journal entry with ``PRIORITY``, a
+    readable ``MESSAGE`` and its structured values as fields (:mod:`monitor.journal`).
+
+    The formatter renders the scrubbed JSON object of the record (the same chain as JSON lines,
+    so the same redaction); this handler turns it into the entry.
+    """
+
+    def __init__(self, writer: JournalWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event = json.loads(self.format(record))
+            level = str(event.get("level", "info"))
+            extra = {k: v for k, v in event.items() if k not in _JOURNAL_OWN_KEYS}
+            message = " ".join([str(event.get("event", "")), *_pairs(extra, skip=("logger",))])
+            if event.get("exception"):
+                message += "\n" + str(event["exception"]).rstrip()
+            fields = [("EVENT", str(event.get("event", "")))]
+            fields += [(field_name(key), _field_value(value)) for key, value in extra.items()]
+            self._writer.send(PRIORITIES.get(level, 6), message.strip(), fields)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self._writer.close()
+        super().close()
+
+
+def _field_value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# What a person reads first in a journal message: whom it is about and what happened.
+_MESSAGE_FIRST: Final = ("identity", "environment", "tenant", "outcome", "incident")
+
+
+def _pairs(values: Mapping[str, object], *, skip: tuple[str, ...]) -> list[str]:
+    """Return ``key=value`` words (logfmt: a value with a space or a quote is JSON-quoted),
+    :data:`_MESSAGE_FIRST` first, leaving out None and the *skip* keys."""
+    words = []
+    first = [key for key in _MESSAGE_FIRST if key in values]
+    for key in [*first, *(key for key in values if key not in first)]:
+        value = values[key]
+        if key in skip or value is None:
+            continue
+        text = _field_value(value)
+        if not text or any(char in text for char in ' "=\n'):
+            text = json.dumps(text, ensure_ascii=False)
+        words.append(f"{key}={text}")
+    return words
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -433,17 +500,23 @@ def _is_tty(stream: TextIO) -> bool:
         return False
 
 
-def _renderer_chain(*, json: bool, colors: bool) -> list[Processor]:
+def _renderer_chain(*, json: bool, colors: bool, journal: bool = False) -> list[Processor]:
     exceptions: Processor
     renderer: Processor
-    if json:
+    if journal:
+        # A JSON object for the journal handler, with the traceback as text (no locals) for
+        # the entry's MESSAGE.
+        exceptions = structlog.processors.format_exc_info
+        renderer = ScrubbingRenderer(structlog.processors.JSONRenderer(ensure_ascii=False))
+        ordering: list[Processor] = [_leading_keys_first]
+    elif json:
         # structlog's dict tracebacks default to show_locals=True: a plaintext secret in a local
         # variable of a failing function would be written out.
         exceptions = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )
         renderer = ScrubbingRenderer(structlog.processors.JSONRenderer(ensure_ascii=False))
-        ordering: list[Processor] = [_leading_keys_first]
+        ordering = [_leading_keys_first]
     else:
         # Rendered to text here (plain stdlib traceback, no locals) so that the redaction below
         # sees it; the console renderer then only appends it. plain_traceback is passed
@@ -467,7 +540,11 @@ def _renderer_chain(*, json: bool, colors: bool) -> list[Processor]:
 
 
 def configure_logging(
-    level: str = "info", *, json: bool | None = None, stream: TextIO | None = None
+    level: str = "info",
+    *,
+    json: bool | None = None,
+    stream: TextIO | None = None,
+    journal: JournalWriter | None = None,
 ) -> None:
     """Configure structlog and stdlib logging for the whole process.
 
@@ -487,6 +564,10 @@ def configure_logging(
     journald collects under systemd), as JSON lines when *json* is true or, if *json* is None,
     when *stream* is not a TTY; otherwise as readable console lines.
 
+    Under journald (``$JOURNAL_STREAM`` names *stream*; or given a *journal* writer) each record
+    is instead one journal entry with its syslog priority, a readable message and its values as
+    journal fields (:mod:`monitor.journal`), through the same redaction chain.
+
     Calling it again replaces the previous configuration: the root logger holds exactly one
     handler of ours, and handlers added by others (pytest's log capture) are left alone.
     Raise ValueError for an unknown level name.
@@ -504,11 +585,13 @@ def configure_logging(
         timestamper,
     ]
 
+    if journal is None and stream_is_journal(target):
+        journal = JournalWriter(fallback=target)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, _foreign_stack_info],
-        processors=_renderer_chain(json=as_json, colors=colors),
+        processors=_renderer_chain(json=as_json, colors=colors, journal=journal is not None),
     )
-    handler = _Handler(target)
+    handler: logging.Handler = _Handler(target) if journal is None else _JournalHandler(journal)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(formatter)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from monitor.exits import EXIT_CONFIG, EXIT_SOFTWARE
 
@@ -17,12 +17,17 @@ if TYPE_CHECKING:
     from monitor.store import Store
 
 
-def load_or_report(args: argparse.Namespace) -> Config | int:
-    """Load the configuration named by ``args.config``; on error print it and return 78."""
+def load_or_report(
+    args: argparse.Namespace, *, secrets: bool | Literal["if-readable"] = True
+) -> Config | int:
+    """Load the configuration named by ``args.config``; on error print it and return 78.
+
+    ``secrets=False`` for a command that only reads or annotates the history: it then needs
+    none of the service's credentials (see :func:`monitor.config.load_config`)."""
     from monitor.config import ConfigError, load_config
 
     try:
-        return load_config(Path(args.config))
+        return load_config(Path(args.config), secrets=secrets)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CONFIG
@@ -43,19 +48,28 @@ def configure_logging_for(args: argparse.Namespace, config: Config | None) -> No
 
 
 def open_store(
-    args: argparse.Namespace, *, migrate_in_child: bool = False, speaker: str = "monitor"
+    args: argparse.Namespace,
+    *,
+    migrate_in_child: bool = False,
+    speaker: str = "monitor",
+    secrets: bool = True,
 ) -> tuple[Config, Store] | int:
     """Load the configuration, set up logging and open the writer store; or print why not (a
     line starting with *speaker*) and return the exit code: 78 configuration, 70 database (or
-    the command's code for a damaged one). *migrate_in_child*: see :meth:`Store.open`."""
+    the command's code for a damaged one). *migrate_in_child*: see :meth:`Store.open`;
+    *secrets*: see :func:`load_or_report`."""
     from monitor.store import Store, StoreError
 
-    config = load_or_report(args)
+    config = load_or_report(args, secrets=secrets)
     if isinstance(config, int):
         return config
     configure_logging_for(args, config)
     try:
-        return config, Store.open(config.database.path, migrate_in_child=migrate_in_child)
+        return config, Store.open(
+            config.database.path,
+            migrate_in_child=migrate_in_child,
+            shared=config.database.shared_with_group,
+        )
     except (StoreError, OSError) as exc:
         return _cannot_open(exc, config, args, speaker)
 

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= incident_id <= MAX_ROW_ID:
         print(f"monitor ack: no incident can have the id {args.incident[:40]!r}", file=sys.stderr)
         return EXIT_USAGE
-    opened = open_store(args)
+    opened = open_store(args, secrets=False)  # annotates history: no credential needed
     if isinstance(opened, int):
         return opened
     _config, store = opened

@@ -119,5 +119,5 @@ def _database_path(args: argparse.Namespace) -> Path | int:
 
     if args.database is not None:
         return Path(args.database)
-    config = load_or_report(args)
+    config = load_or_report(args, secrets=False)
     return config if isinstance(config, int) else config.database.path

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     action = args.notify_action
     if action == "test":
         return _test(args)
-    opened = open_store(args)
+    # Only flush sends (and needs the channels' URLs, which are secrets).
+    opened = open_store(args, secrets=action == "flush")
     if isinstance(opened, int):
         return opened
     config, store = opened

@@ -262,7 +262,9 @@ def _configuration(
 
     if args.database is not None and not Path(args.config).is_file():
         return Path(args.database), None, {}, False
-    config = load_or_report(args)
+    # Reads history only: it needs no secret, so any member of the service's group can run it.
+    # Certificate files it can read give their end dates; otherwise the dates the daemon stored.
+    config = load_or_report(args, secrets="if-readable")
     if isinstance(config, int):
         return config
     path = Path(args.database) if args.database is not None else config.database.path

@@ -14,7 +14,8 @@ DESCRIPTION = (
     "Run every scheduled job (probes per identity, retention, and the other steps of the "
     "pipeline) until SIGTERM. Speaks the systemd notify protocol (READY=1, STATUS=, WATCHDOG=1, "
     "STOPPING=1); SIGHUP reloads the configuration, keeping the running one if the new one is "
-    "invalid. Logs are JSON lines on standard error unless it is a terminal. Exit 78 if the "
+    "invalid. Logs are JSON lines on standard error unless it is a terminal, and journal entries "
+    "with their priority and fields under journald. Exit 78 if the "
     "configuration is invalid at start."
 )
 DEFAULTS = {"daemon": True}

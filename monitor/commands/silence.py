@@ -118,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import open_store
 
-    opened = open_store(args)
+    opened = open_store(args, secrets=False)  # annotates history: no credential needed
     if isinstance(opened, int):
         return opened
     config, store = opened

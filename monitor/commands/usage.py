@@ -104,13 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from monitor.commands._common import configure_logging_for, load_or_report, open_store
 
+    # Usage reads and writes history only: no credential needed.
     if args.usage_action == "show":
-        config = load_or_report(args)
+        config = load_or_report(args, secrets=False)
         if isinstance(config, int):
             return config
         configure_logging_for(args, config)
         return _show(args, config)
-    opened = open_store(args, speaker="monitor usage")
+    opened = open_store(args, speaker="monitor usage", secrets=False)
     if isinstance(opened, int):
         return opened
     config, store = opened

@@ -7,6 +7,7 @@ one go.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -14,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Literal, TypeVar, cast
 
 from monitor.cloud import CloudName, endpoints
 from monitor.config.alerting import build_alerts, build_channels
@@ -43,6 +44,9 @@ from monitor.secrets import Secret
 _T = TypeVar("_T")
 
 DATABASE_FILE_NAME = "monitor.db"
+# Where systemd/monitor.service keeps the configuration and its state (StateDirectory=monitor).
+DEPLOYED_CONFIG_DIRECTORY = Path("/etc/monitor")
+DEPLOYED_STATE_DIRECTORY = Path("/var/lib/monitor")
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
@@ -54,6 +58,7 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     credentials_directory: Path | None = None,
+    secrets: bool | Literal["if-readable"] = True,
 ) -> Config:
     """Given the path of a TOML configuration file, return the validated :class:`Config`.
 
@@ -61,6 +66,14 @@ def load_config(
     and ``CREDENTIALS_DIRECTORY``; *credentials_directory* overrides the latter. Every secret is
     read now, so the returned configuration never touches the filesystem again. Environment
     variables are read, never removed (a reload reads them again; see ``secrets_source``).
+
+    ``secrets=False`` reads no secret at all, for the commands that only read or annotate the
+    history (``report``, ``silence``, ``ack``, ``check --stored`` ...): every secret, certificate
+    and channel URL of the result is left out (``None`` or empty) and ``secrets_read`` is false,
+    so such a command runs as any member of the service's group, without its credentials.
+    Everything else is checked as usual. ``secrets="if-readable"`` reads the secrets this
+    process can read and leaves out the others without a problem (``monitor report`` takes
+    certificate files' end dates when it can); ``secrets_read`` is false then too.
 
     Raise :class:`ConfigError` listing every problem if the file cannot be read, is not valid
     TOML, or does not describe a usable configuration.
@@ -89,12 +102,17 @@ def load_config(
         config_access=access,
         euid=os.geteuid(),
     )
-    resolved = resolve_secrets(converted, (), sources, ctx)
+    if secrets is False:
+        resolved = converted
+    else:
+        optional = secrets == "if-readable"
+        resolved = resolve_secrets(converted, (), sources, ctx, optional=optional)
     tree = cast(dict[str, object], resolved)
     check_document(tree, ctx)
     if ctx.problems:
         raise ConfigError(given, in_document_order(ctx.problems, document))
-    return _build(tree, source, environ)
+    config = _build(tree, source, environ)
+    return config if secrets is True else dataclasses.replace(config, secrets_read=False)
 
 
 def _read_config_file(path: Path) -> tuple[str, ConfigFileAccess]:
@@ -216,6 +234,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         database=DatabaseConfig(
             path=_optional(database, "path", Path) or default_database_path(source, environ),
             fingerprint_key=_optional(database, "fingerprint_key", Secret),
+            shared_with_group=database.get("group_access") == "read-write",
         ),
         tenants={
             name: _build_tenant(name, table) for name, table in tables(tree["tenants"]).items()
@@ -240,12 +259,16 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
 def default_database_path(source: Path, environ: Mapping[str, str]) -> Path:
     """Return where the database lives when the configuration does not say.
 
-    ``$STATE_DIRECTORY`` (systemd ``StateDirectory=``; the first entry if it lists several), else
-    beside the configuration file.
+    ``$STATE_DIRECTORY`` (systemd ``StateDirectory=``; the first entry if it lists several);
+    else, for the deployed configuration in ``/etc/monitor``, the service's state directory
+    ``/var/lib/monitor`` (so a command run from a shell uses the daemon's database); else beside
+    the configuration file.
     """
     state = environ.get("STATE_DIRECTORY", "").split(":")[0]
     if state:
         return Path(state) / DATABASE_FILE_NAME
+    if source.parent == DEPLOYED_CONFIG_DIRECTORY:
+        return DEPLOYED_STATE_DIRECTORY / DATABASE_FILE_NAME
     return source.parent / DATABASE_FILE_NAME
 
 

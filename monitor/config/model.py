@@ -132,6 +132,8 @@ class RetentionConfig:
 class DatabaseConfig:
     path: Path
     fingerprint_key: Secret | None = None  # None: a key file beside the database
+    # group_access = "read-write": files 0660, so the service's group can read and annotate.
+    shared_with_group: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,3 +355,30 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    # False when loaded without secrets (``load_config(..., secrets=False)``): every secret,
+    # certificate and channel URL is then left out, and nothing may sign in or send with it.
+    secrets_read: bool = True
+
+
+def job_interval(
+    config: Config,
+    name: str,
+    identity: IdentityConfig | None = None,
+    *,
+    timing: JobTiming | None = None,
+) -> tuple[float, float]:
+    """Return (interval, jitter) in seconds of the daemon's job *name* (for *identity*, if it
+    runs per identity): ``[schedule.identities.ID]`` first, then ``[schedule]``, then the
+    default of *timing* (default: the job's entry in :data:`JOB_TIMINGS`). A password identity
+    is never probed more often than ``password_probe_interval_seconds``. Jitter delays each run
+    by a random 0..jitter seconds and is capped at a quarter of the interval so that a short
+    interval stays meaningful."""
+    schedule = config.schedule
+    defaults = timing or JOB_TIMINGS[name]
+    interval = schedule.intervals.get(name, defaults.interval_seconds)
+    if identity is not None:
+        interval = schedule.identity_intervals.get(identity.name, {}).get(name, interval)
+        if name == "probe" and identity.kind == "user":
+            interval = max(interval, schedule.password_probe_interval_seconds)
+    jitter = min(schedule.jitters.get(name, defaults.jitter_seconds), interval / 4)
+    return float(interval), float(jitter)

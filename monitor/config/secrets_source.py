@@ -98,8 +98,11 @@ class SecretSources:
                 raise SecretSourceError(
                     "$CREDENTIALS_DIRECTORY to be set (systemd LoadCredential=)",
                     "it unset",
-                    f"run the monitor as a systemd service with LoadCredential={ref.name}:PATH, "
-                    '"systemd-run -p LoadCredential=..." for a one-off, or use { file = "..." }',
+                    f"a command that signs in needs the service's credentials: run it as the "
+                    f"service with systemd-run -p User=monitor -p LoadCredential={ref.name}:PATH "
+                    '... (README, "Running as a service"), or as root with '
+                    "CREDENTIALS_DIRECTORY=/etc/monitor/credentials; report, silence, ack and "
+                    "check --stored need none",
                 )
             data = read_private_file(self.credentials_directory / ref.name, credential=True)
         else:

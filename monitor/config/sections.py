@@ -66,11 +66,17 @@ DATABASE = Table(
     {
         "path": Field(
             FilePath(),
-            hint="default: $STATE_DIRECTORY/monitor.db, else monitor.db beside the config file",
+            hint="default: $STATE_DIRECTORY/monitor.db, /var/lib/monitor/monitor.db for a "
+            "config in /etc/monitor, else monitor.db beside the config file",
         ),
         "fingerprint_key": Field(
             SecretReference(binary=True),
             hint="at least 16 random bytes, e.g. head -c 32 /dev/urandom > fingerprint.key",
+        ),
+        "group_access": Field(
+            Choice(("none", "read-write")),
+            hint='"read-write": the service\'s group may read and annotate the history (files '
+            '0660); default "none" (0600)',
         ),
     }
 )

@@ -30,22 +30,31 @@ MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
 Tables = dict[str, dict[str, object]]
 
 
-def resolve_secrets(node: object, path: KeyPath, sources: SecretSources, ctx: Context) -> object:
+def resolve_secrets(
+    node: object, path: KeyPath, sources: SecretSources, ctx: Context, *, optional: bool = False
+) -> object:
     """Return *node* with every :class:`SecretRef` in it read into a :class:`Secret`.
 
-    A reference that cannot be read is reported and replaced by ``INVALID``.
+    A reference that cannot be read is reported and replaced by ``INVALID``; if *optional*, it
+    is left unread instead (a :class:`SecretRef`, which the model leaves out).
     """
     if isinstance(node, SecretRef):
         try:
             return sources.resolve(node)
         except SecretSourceError as error:
+            if optional:
+                return node
             return ctx.report(path, error.expected, error.found, error.hint)
     if isinstance(node, dict):
         return {
-            key: resolve_secrets(value, (*path, key), sources, ctx) for key, value in node.items()
+            key: resolve_secrets(value, (*path, key), sources, ctx, optional=optional)
+            for key, value in node.items()
         }
     if isinstance(node, list):
-        return [resolve_secrets(value, (*path, i), sources, ctx) for i, value in enumerate(node)]
+        return [
+            resolve_secrets(value, (*path, i), sources, ctx, optional=optional)
+            for i, value in enumerate(node)
+        ]
     return node
 
 

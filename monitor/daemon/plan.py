@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.config.model import Config, IdentityConfig
+from monitor.config.model import Config, IdentityConfig, job_interval
 from monitor.daemon.jobs import Executor, JobSpec
 
 # First runs of due or never-run jobs are spread over at most this many seconds after start.
@@ -48,19 +48,9 @@ def job_id(name: str, identity: str | None) -> str:
 def interval_for(
     config: Config, name: str, spec: JobSpec, identity: IdentityConfig | None
 ) -> tuple[float, float]:
-    """Return (interval, jitter) in seconds for job *name* (of *identity*, if per identity).
-
-    Jitter delays each run by a random 0..jitter seconds (APScheduler's interval jitter); it is
-    capped at a quarter of the interval so that a short interval stays meaningful.
-    """
-    schedule = config.schedule
-    interval = schedule.intervals.get(name, spec.timing.interval_seconds)
-    if identity is not None:
-        interval = schedule.identity_intervals.get(identity.name, {}).get(name, interval)
-        if name == "probe" and identity.kind == "user":
-            interval = max(interval, schedule.password_probe_interval_seconds)
-    jitter = min(schedule.jitters.get(name, spec.timing.jitter_seconds), interval / 4)
-    return float(interval), float(jitter)
+    """Return (interval, jitter) in seconds for job *name* (of *identity*, if per identity),
+    with *spec*'s timing as the default (:func:`monitor.config.model.job_interval`)."""
+    return job_interval(config, name, identity, timing=spec.timing)
 
 
 def plan_jobs(

@@ -24,7 +24,7 @@ from monitor import __version__
 from monitor.config.model import Config, IdentityConfig
 from monitor.model.clock import Clock, utcnow
 from monitor.model.lockout import LockoutDecision, LockoutGuard, decide_guard
-from monitor.model.outcomes import Outcome
+from monitor.model.outcomes import Nature, Outcome, info
 from monitor.model.probes import ProbeResult, RunKind, RunRecord, StateChangeRecord
 from monitor.probes.context import ProbeContext
 from monitor.probes.registry import PROBE_KINDS
@@ -374,11 +374,18 @@ class ProbePass:
                 self.store.guards.release(identity.name)
 
 
+# The level of a probe's log line by the nature of its outcome: a broken identity is an error
+# (``journalctl -p err``), what could not be verified a warning, a healthy one info.
+_LOG_LEVELS = {Nature.HEALTHY: "info", Nature.DEFINITIVE: "error"}
+
+
 def log_pass(run_id: str, results: Sequence[ProbeResult]) -> None:
     """Write the canonical log line of each result of a pass, once the pass is stored (so a
-    ``run_id`` seen in the log is always in the database)."""
+    ``run_id`` seen in the log is always in the database), at a level by its outcome's nature
+    (:data:`_LOG_LEVELS`, else warning)."""
     for result in results:
-        log.info(
+        level = _LOG_LEVELS.get(info(result.outcome).nature, "warning")
+        getattr(log, level)(
             "probe",
             run_id=run_id,
             identity=result.identity,

@@ -78,7 +78,15 @@ def open_database(
     the newest this monitor knows (older: run ``monitor db upgrade``; newer: upgrade monitor).
     """
     expected = revisions if revisions is not None else SCHEMA_REVISIONS
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except PermissionError:
+        raise ReportError(
+            f"cannot read the database {path}: permission denied; run as the service's user, "
+            'or as a member of its group with [database] group_access = "read-write"',
+            EXIT_DATABASE,
+        ) from None
+    if not exists:
         raise ReportError(
             f"no database at {path}; run `monitor check` or `monitor db upgrade` first "
             "(or pass --database PATH)",

@@ -13,7 +13,9 @@ SQLAlchemy's transaction is SQLite's. See "SQLite in WAL mode" in the SQLite doc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -45,21 +47,25 @@ def missing_database_message(path: Path) -> str:
     return f"no database at {path}; run `monitor check` or `monitor db upgrade` first"
 
 
-def open_engine(path: Path, *, readonly: bool = False, foreign_keys: bool = True) -> Engine:
+def open_engine(
+    path: Path, *, readonly: bool = False, foreign_keys: bool = True, shared: bool = False
+) -> Engine:
     """Given a database file, return an engine with the settings for a writer or a reader.
 
     A writer engine creates the file on first use and begins every transaction with ``BEGIN
     IMMEDIATE``, except on connections with the execution option ``READ_ONLY_OPTION`` set,
     which only read. A reader engine never creates or changes anything; raise StoreError if
     the file does not exist. ``foreign_keys=False`` is for the
-    migration engine only (SQLite's procedure for table rebuilds).
+    migration engine only (SQLite's procedure for table rebuilds). *shared*: the ``-wal`` and
+    ``-shm`` files a connection creates are given to the database's group
+    (:func:`share_companions`).
     """
     if readonly:
         return _reader_engine(path)
-    return _writer_engine(path, foreign_keys=foreign_keys)
+    return _writer_engine(path, foreign_keys=foreign_keys, shared=shared)
 
 
-def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
+def _writer_engine(path: Path, *, foreign_keys: bool, shared: bool) -> Engine:
     engine = create_engine(
         URL.create("sqlite+pysqlite", database=os.fspath(path)),
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
@@ -89,6 +95,8 @@ def _writer_engine(path: Path, *, foreign_keys: bool) -> Engine:
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         finally:
             cursor.close()
+        if shared:  # journal_mode=WAL above opened (or created) the -wal and -shm files
+            share_companions(path)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -142,16 +150,68 @@ def database_errors(path: Path) -> Iterator[None]:
         raise StoreError(f"database {path}: {error.orig}") from error
 
 
-def create_database_file(path: Path) -> None:
-    """Create *path* (and a missing parent directory, mode 0700) as an empty private file.
+DATABASE_MODE = 0o600
+# ``[database] group_access = "read-write"``: the service's group may read and annotate the
+# history (report, silence, ack ... from a shell) while secrets stay the service's own.
+SHARED_DATABASE_MODE = 0o660
+_COMPANIONS = ("-wal", "-shm")
+
+
+def create_database_file(path: Path, *, shared: bool | None = None) -> None:
+    """Create *path* (and a missing parent directory, mode 0700, 0770 if *shared*) as an empty
+    file with mode 0600, or 0660 if *shared*. Given *shared* (not None), an existing file of
+    ours gets that mode too, so changing ``group_access`` takes effect at the next start; a
+    file of another user (the service's, opened by a member of its group) is left as it is.
 
     SQLite accepts an empty file as an empty database and creates the ``-wal`` and ``-shm``
-    files with the database file's permissions, so the whole database stays 0600 whatever the
-    process umask. An existing file is left as it is.
+    files with the database file's permissions, so the whole database has this mode whatever
+    the process umask.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    os.close(fd)
+    path.parent.mkdir(mode=0o770 if shared else 0o700, parents=True, exist_ok=True)
+    mode = SHARED_DATABASE_MODE if shared else DATABASE_MODE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        new = True
+    except FileExistsError:
+        if shared is None:
+            return
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        new = False
+    try:
+        info = os.fstat(fd)
+        if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != mode:
+            os.fchmod(fd, mode)  # a new file had the umask applied; an old one another mode
+    finally:
+        os.close(fd)
+    if new:
+        return
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(OSError):  # absent, or not ours
+            if companion.stat().st_uid == os.geteuid():
+                companion.chmod(mode)
+    if shared:
+        share_companions(path)
+
+
+def share_companions(path: Path) -> None:
+    """Give the ``-wal`` and ``-shm`` files of *path* that this process created the database
+    file's group and mode: SQLite creates them with the database's mode but the creator's own
+    group, so a file a group member created would lock the service out of its own database."""
+    try:
+        database = path.stat()
+    except OSError:
+        return
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(OSError):  # absent, not ours, or not a group of ours
+            info = companion.stat()
+            if info.st_uid != os.geteuid():
+                continue
+            if info.st_gid != database.st_gid:
+                os.chown(companion, -1, database.st_gid)
+            if stat.S_IMODE(info.st_mode) != stat.S_IMODE(database.st_mode):
+                companion.chmod(stat.S_IMODE(database.st_mode))
 
 
 class Database:

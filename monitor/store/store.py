@@ -50,15 +50,15 @@ class Store:
         self.signin_locks = SignInLocks(database.path)
 
     @classmethod
-    def open(cls, path: Path, *, migrate_in_child: bool = False) -> Store:
-        """Open the database at *path* for writing, creating it (directory 0700, file 0600) and
-        upgrading its schema as needed. Raise StoreError if the schema is newer than this
-        monitor knows.
+    def open(cls, path: Path, *, migrate_in_child: bool = False, shared: bool = False) -> Store:
+        """Open the database at *path* for writing, creating it (directory 0700, file 0600;
+        0770 and 0660 if *shared* with the service's group) and upgrading its schema as needed.
+        Raise StoreError if the schema is newer than this monitor knows.
 
         With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic
         would stay in its memory, about 11 MB, for as long as it runs)."""
-        create_database_file(path)
-        engine = open_engine(path)
+        create_database_file(path, shared=shared)
+        engine = open_engine(path, shared=shared)
         try:
             with database_errors(path), engine.connect() as connection:
                 status = quick_schema_status(connection)

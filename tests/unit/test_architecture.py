@@ -18,6 +18,7 @@ FLOORS: dict[str, int] = {
     "model": 0,
     "__init__": 0,
     "secrets": 1,
+    "journal": 1,
     "cloud": 1,
     "exits": 1,
     "damage": 1,

@@ -646,8 +646,9 @@ def _probe_results() -> list[ProbeResult]:
 
 
 def test_log_pass_writes_one_canonical_line_per_result() -> None:
-    """log_pass (what the engine and the daemon's writer call) emits one INFO event named
-    "probe" per result, with the canonical fields and the sign-in details."""
+    """log_pass (what the engine and the daemon's writer call) emits one event named "probe"
+    per result, with the canonical fields and the sign-in details: INFO when healthy, ERROR
+    when the identity is broken (so `journalctl -p err` finds it)."""
     configure_logging("info", stream=io.StringIO())
 
     with capture_logs() as logs:
@@ -682,7 +683,7 @@ def test_log_pass_writes_one_canonical_line_per_result() -> None:
             "aadsts": 7000215,
             "http_status": 401,
             "correlation_id": None,
-            "log_level": "info",
+            "log_level": "error",
         },
     ]
     assert expected == logs
@@ -707,6 +708,7 @@ def test_canonical_probe_line_in_json() -> None:
         },
         {
             **canonical,
+            "level": "error",
             "identity": "erp",
             "environment": "contoso-test",
             "kind": "client_secret",

@@ -121,6 +121,19 @@ def test_database_defaults_to_the_systemd_state_directory(write_config: WriteCon
     assert config.database.path == Path("/var/lib/monitor/monitor.db")
 
 
+def test_a_shell_and_the_service_resolve_the_same_database_for_the_deployed_config() -> None:
+    """For /etc/monitor/monitor.toml, a command run from a shell (no STATE_DIRECTORY) uses the
+    service's /var/lib/monitor/monitor.db, as the daemon under systemd does."""
+    from monitor.config.load import default_database_path
+
+    deployed = Path("/etc/monitor/monitor.toml")
+
+    from_shell = default_database_path(deployed, {})
+    under_systemd = default_database_path(deployed, {"STATE_DIRECTORY": "/var/lib/monitor"})
+
+    assert Path("/var/lib/monitor/monitor.db") == from_shell == under_systemd
+
+
 def test_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
     """An absolute database.path is used as written, even under systemd."""
     path = write_config('[database]\npath = "/srv/monitor/db.sqlite"\n' + MINIMAL)
@@ -304,3 +317,37 @@ def test_environment_of_another_cloud_is_a_config_error(
     assert "\n" not in line
     assert line.startswith("environments.contoso-prod.url: expected a Dataverse environment of its")
     assert f"found {found}" in line
+
+
+def test_without_secrets_nothing_is_read_and_the_rest_is_checked(
+    write_config: WriteConfig,
+) -> None:
+    """``secrets=False`` (the read-only commands) loads a configuration whose secret is not
+    there at all: no secret in the result, ``secrets_read`` false; a problem that is not about
+    a secret is still reported."""
+    path = write_config(MINIMAL)
+
+    light = load_config(path, environ={}, secrets=False)
+    with pytest.raises(ConfigError):
+        load_config(path, environ={})  # SALES_SECRET is unset: the full load refuses
+    broken = write_config(MINIMAL.replace('kind = "application"', 'kind = "robot"'))
+    with pytest.raises(ConfigError, match="robot"):
+        load_config(broken, environ={}, secrets=False)
+
+    assert (False, None) == (light.secrets_read, light.identities["sales-sync"].secret)
+    assert ["sales-sync"] == list(light.identities)
+
+
+def test_if_readable_reads_what_it_can_and_leaves_out_the_rest(write_config: WriteConfig) -> None:
+    """``secrets="if-readable"`` (the report): a secret that can be read is read, one that
+    cannot is left out without a problem; nothing may sign in with the result."""
+    path = write_config(MINIMAL)
+
+    readable = load_config(path, environ=MINIMAL_ENVIRON, secrets="if-readable")
+    unreadable = load_config(path, environ={}, secrets="if-readable")
+
+    secret = readable.identities["sales-sync"].secret
+    assert secret is not None
+    assert SECRET_VALUE == secret.reveal()
+    assert unreadable.identities["sales-sync"].secret is None
+    assert (False, False) == (readable.secrets_read, unreadable.secrets_read)

@@ -323,9 +323,11 @@ def test_credentials_directory_unset(write_config: WriteConfig) -> None:
 
     assert only_problem(path, environ={}) == (
         "identities.sales-sync.secret: expected $CREDENTIALS_DIRECTORY to be set (systemd "
-        "LoadCredential=), found it unset; hint: run the monitor as a systemd service with "
-        'LoadCredential=sales-secret:PATH, "systemd-run -p LoadCredential=..." for a one-off, or '
-        'use { file = "..." }'
+        "LoadCredential=), found it unset; hint: a command that signs in needs the service's "
+        "credentials: run it as the service with systemd-run -p User=monitor -p "
+        'LoadCredential=sales-secret:PATH ... (README, "Running as a service"), or as root with '
+        "CREDENTIALS_DIRECTORY=/etc/monitor/credentials; report, silence, ack and check --stored "
+        "need none"
     )
 
 

@@ -22,13 +22,13 @@ needs_analyze = pytest.mark.skipif(
 
 
 def copies(tmp_path: Path) -> Path:
-    """Copy the units with ExecStart= replaced by a command that exists here (verify checks
-    that the executable exists); return the folder."""
+    """Copy the units with ExecStart= and ExecReload= replaced by a command that exists here
+    (verify checks that the executable exists); return the folder."""
     folder = tmp_path / "units"
     folder.mkdir()
     for name in UNITS:
         text = (SYSTEMD / name).read_text(encoding="utf-8")
-        (folder / name).write_text(re.sub(r"(?m)^ExecStart=.*$", "ExecStart=true", text))
+        (folder / name).write_text(re.sub(r"(?m)^(Exec(?:Start|Reload))=.*$", r"\1=true", text))
     return folder
 
 

@@ -189,10 +189,17 @@ def read_private_file(path: Path, *, credential: bool, euid: int | None = None) 
                 "refer to the file the link points to (secret files are opened without "
                 "following links)",
             ) from None
+        hint = ""
+        if error.errno == errno.EACCES:
+            hint = (
+                "credentials stay readable by root alone: run this as root, or as the service "
+                'through systemd-run with its LoadCredential= (README, "Running as a '
+                'service"); leave their owner and mode as they are'
+                if credential
+                else "check the file's owner and permissions"
+            )
         raise SecretSourceError(
-            "a file the monitor can read",
-            f"'{path}': {error.strerror}",
-            "check the file's owner and permissions" if error.errno == errno.EACCES else "",
+            "a file the monitor can read", f"'{path}': {error.strerror}", hint
         ) from None
     try:
         info = os.fstat(fd)

@@ -84,7 +84,7 @@ def as_user(uid: int, groups: list[int], action: Callable[[], int]) -> Finished:
             os.setgroups(groups)
             os.setgid(groups[0])
             os.setuid(uid)
-            os.environ.pop("CREDENTIALS_DIRECTORY", None)
+            os.environ.pop("CREDENTIALS_DIRECTORY", None)  # a shell user has none
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = action()
         except BaseException:
@@ -225,3 +225,26 @@ def test_a_member_of_the_group_annotates_the_daemons_database(
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         reasons = [row[0] for row in db.execute("SELECT reason FROM silence ORDER BY id")]
     assert ["by the service", "from a shell", "after"] == reasons
+
+
+def test_a_member_validating_with_the_root_only_credentials_is_told_not_to_loosen_them(
+    deployed: Path, tmp_path: Path
+) -> None:
+    """`CREDENTIALS_DIRECTORY=/etc/monitor/credentials monitor config validate` as a group
+    member: one line that says to run it as root or through systemd-run, never to chown."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    (credentials / "sales-sync-secret").write_text("value")
+    (credentials / "sales-sync-secret").chmod(0o600)
+    tmp_path.chmod(0o755)
+
+    def validate() -> int:
+        os.environ["CREDENTIALS_DIRECTORY"] = str(credentials)
+        return main(["--config", str(deployed), "config", "validate"])
+
+    finished = as_user(MEMBER_UID, [MEMBER_UID, SERVICE_GID], validate)
+
+    assert 78 == finished.code
+    assert "Permission denied" in finished.err
+    assert "run this as root, or as the service through systemd-run" in finished.err
+    assert "chown" not in finished.err

@@ -29,24 +29,30 @@ def status_line(results: Sequence[ProbeResult], *, state: Severity | None = None
     """
     if state is None:
         state = overall(results)
-    counts = Counter(info(r.outcome).severity for r in results)
-    failing = [r for r in results if info(r.outcome).severity is not Severity.OK]
-    if not results:
-        text = "no identities probed"
-    elif not failing:
-        text = f"all {len(results)} probes OK"
+    text, perf = state_counts([info(r.outcome).severity for r in results])
+    return f"MONITOR {state.name} - {text or 'no identities probed'} | {perf}"
+
+
+def state_counts(states: Sequence[Severity]) -> tuple[str, str]:
+    """Return the words of a status line for probes in *states* ("all 6 probes OK", "2
+    critical of 6 probes"; empty for none) and its performance data ("ok=4 warning=0 ...")."""
+    counts = Counter(states)
+    if not states:
+        text = ""
+    elif counts[Severity.OK] == len(states):
+        text = f"all {len(states)} probes OK"
     else:
         parts = [
             f"{counts[sev]} {sev.name.lower()}"
             for sev in (Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN)
             if counts[sev]
         ]
-        text = f"{', '.join(parts)} of {len(results)} probes"
+        text = f"{', '.join(parts)} of {len(states)} probes"
     perf = " ".join(
         f"{sev.name.lower()}={counts[sev]}"
         for sev in (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
     )
-    return f"MONITOR {state.name} - {text} | {perf}"
+    return text, perf
 
 
 def _detail(result: ProbeResult) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from monitor.config.model import Config, job_interval
 from monitor.model.clock import in_days_words
 from monitor.model.outcomes import Outcome, Severity, describe, info, worst
+from monitor.output.probes import state_counts
 from monitor.report.database import ReportDatabase
 from monitor.report.sources.base import Unavailable
 from monitor.report.sources.incidents import IncidentRow, incidents
@@ -231,19 +232,8 @@ def _span(bound: timedelta) -> str:
 
 def status_line(check: StoredCheck) -> str:
     """Return ``MONITOR <STATE> - <counts> (stored ...) | <perfdata>``."""
-    counts = Counter(pair.state for pair in check.pairs)
-    failing = [pair for pair in check.pairs if pair.state is not Severity.OK]
-    if not check.pairs:
-        text = "no identities selected"
-    elif not failing:
-        text = f"all {len(check.pairs)} probes OK"
-    else:
-        parts = [
-            f"{counts[state]} {state.name.lower()}"
-            for state in (Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN)
-            if counts[state]
-        ]
-        text = f"{', '.join(parts)} of {len(check.pairs)} probes"
+    text, probe_perf = state_counts([pair.state for pair in check.pairs])
+    text = text or "no identities selected"
     by_level = Counter(incident.level for incident in check.incidents)
     incident_words = [
         f"{by_level[level]} {level} incident{'s' if by_level[level] != 1 else ''}"
@@ -261,10 +251,7 @@ def status_line(check: StoredCheck) -> str:
         if check.newest_probe_at is not None
         else None
     )
-    perf = [
-        f"{state.name.lower()}={counts[state]}"
-        for state in (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
-    ]
+    perf = [probe_perf]
     perf += [f"incidents_{level}={by_level[level]}" for level in ("critical", "warning")]
     if age is not None:
         perf.append(f"age={max(0, age)}s")

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from monitor.model.observations import RegisteredCredential, RoleGrant
+from monitor.model.observations import (
+    NotObservedCause,
+    RegisteredCredential,
+    RoleGrant,
+    UserAccount,
+    UserLicences,
+)
 
 DiscoveredKind = Literal["application user", "non-interactive user"]
 
@@ -72,6 +78,7 @@ class DiscoveredIdentity:
     owners: tuple[str, ...] | None = None  # None: not observed
     credentials: tuple[CredentialEnd, ...] | None = None  # None: not observed
     service_principal_enabled: bool | None = None  # None: not observed (or none there)
+    service_principal_found: bool | None = None  # None: not observed
     # non-interactive users
     user_principal_name: str | None = None
     account_enabled: bool | None = None
@@ -81,6 +88,11 @@ class DiscoveredIdentity:
     licences: tuple[str, ...] | None = None  # None: not observed
     not_observed: tuple[str, ...] = ()
     nearest: NearestDeadline | None = None
+    # What posture watching records: the facts as read, and (fact kind, cause, reason) of those
+    # that could not be read.
+    account: UserAccount | None = None
+    licence_fact: UserLicences | None = None
+    unread: tuple[tuple[str, NotObservedCause, str], ...] = ()
 
     @property
     def configured(self) -> bool:
@@ -109,6 +121,22 @@ class DiscoveredIdentity:
         return tuple(presence.environment for presence in self.environments)
 
 
+WATCH_PREFIX = "discovered@"  # '@' is not allowed in configured identity names
+
+
+def watch_name(kind: str, display_name: str, key: str) -> str:
+    """Return the identity name a discovered identity is watched under
+    (``discovered@erp-connector-6fde3eb7``): never one a configuration can hold."""
+    slug = "".join(c if c.isalnum() else "-" for c in display_name.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return f"{WATCH_PREFIX}{slug[:40] or kind.split()[0]}-{key[:8]}"
+
+
+def is_watched_name(name: str | None) -> bool:
+    return bool(name) and str(name).startswith(WATCH_PREFIX)
+
+
 @dataclass(frozen=True)
 class TenantDiscovery:
     """What discovery found in one tenant; ``problems`` are the reads that failed as a whole
@@ -118,6 +146,8 @@ class TenantDiscovery:
     identities: tuple[DiscoveredIdentity, ...]
     read: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    # Environments that could not be listed: (environment, cause, reason).
+    unread: tuple[tuple[str, NotObservedCause, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from monitor.model.discovery import (
 from monitor.model.observations import (
     AppCredentials,
     DomainPolicy,
+    NotObservedCause,
     RegisteredCredential,
     RoleGrant,
     SubscribedSku,
@@ -172,16 +173,31 @@ class Discovery:
             tokens = ObserverTokens(
                 tenant, tenant.observer, session, request_seconds=self.policy.request_seconds
             )
+            return self.read_with(tenant, environments, now, session, tokens)
+        finally:
+            session.close()
+
+    def read_with(
+        self,
+        tenant: TenantConfig,
+        environments: Sequence[str],
+        now: datetime,
+        session: MonitorSession,
+        tokens: ObserverTokens,
+    ) -> TenantDiscovery:
+        """Discover in *tenant* with a session and observer tokens already at hand (the
+        directory pass's); never raises."""
+        try:
             return _TenantDiscovery(self, tenant, session, tokens, now).run(environments)
-        except Exception as exc:  # a reader bug must not take the command down
+        except Exception as exc:  # a reader bug must not take the command (or a pass) down
             log.error("discovery failed", tenant=tenant.name, error=type(exc).__name__)
+            reason = f"discovery stopped on an internal error ({type(exc).__name__})"
             return TenantDiscovery(
                 tenant.name,
                 (),
-                problems=(f"discovery stopped on an internal error ({type(exc).__name__})",),
+                problems=(reason,),
+                unread=tuple((name, "service_error", reason) for name in environments),
             )
-        finally:
-            session.close()
 
 
 class _TenantDiscovery:
@@ -202,6 +218,8 @@ class _TenantDiscovery:
         self.tokens = tokens
         self.now = now
         self.problems: list[str] = []
+        self.unread: list[tuple[str, NotObservedCause, str]] = []
+        self.role_causes: dict[tuple[str, str], NotObservedCause] = {}
 
     def run(self, environments: Sequence[str]) -> TenantDiscovery:
         listed: dict[str, list[tuple[str, IntegrationUser, EnvironmentPresence]]] = {}
@@ -229,7 +247,11 @@ class _TenantDiscovery:
         identities = self._applications(reader, apps) + self._users(graph, reader, users)
         identities.sort(key=lambda i: (i.configured, i.observer, i.display_name.lower(), i.key))
         return TenantDiscovery(
-            self.tenant.name, tuple(identities), tuple(read), tuple(self.problems)
+            self.tenant.name,
+            tuple(identities),
+            tuple(read),
+            tuple(self.problems),
+            tuple(self.unread),
         )
 
     # --- Dataverse ----------------------------------------------------------------------------
@@ -251,6 +273,7 @@ class _TenantDiscovery:
             users = reader.integration_users()
         except NotObserved as problem:
             self.problems.append(f"environment {name} not observed: {problem.reason}")
+            self.unread.append((name, problem.cause, problem.reason))
             return None
         team_roles: dict[str, tuple[RoleGrant, ...]] | NotObserved = {}
         if any(user.teams for user in users):
@@ -264,6 +287,7 @@ class _TenantDiscovery:
             reason = ""
             if isinstance(team_roles, NotObserved) and user.teams:
                 roles, reason = None, f"roles through teams: {team_roles.reason}"
+                self.role_causes[(name, user.systemuser_id)] = team_roles.cause
             elif isinstance(team_roles, dict):
                 for team_id, _ in user.teams:
                     roles = (*(roles or ()), *team_roles.get(team_id, ()))
@@ -335,6 +359,7 @@ class _TenantDiscovery:
         found = []
         for client_id, rows in listed.items():
             missing: list[str] = []
+            unread = self._role_unread(rows)
             presences = tuple(presence for _, _, presence in rows)
             missing += [
                 f"roles in {p.environment}: {p.roles_reason}" for p in presences if p.roles is None
@@ -345,10 +370,14 @@ class _TenantDiscovery:
             nearest = None
             if isinstance(registrations, NotObserved):
                 missing.append(f"app registration: {registrations.reason}")
+                unread.append(("app_credentials", registrations.cause, registrations.reason))
             elif client_id not in registrations:
-                missing.append(
-                    "app registration: not in this tenant's directory (registered in another "
-                    "tenant, or deleted)"
+                elsewhere = (
+                    "not in this tenant's directory (registered in another tenant, or deleted)"
+                )
+                missing.append(f"app registration: {elsewhere}")
+                unread.append(
+                    ("app_credentials", "elsewhere", f"the app registration is {elsewhere}")
                 )
             else:
                 registration = registrations[client_id]
@@ -364,11 +393,14 @@ class _TenantDiscovery:
                 elif owned is not None:
                     app_owners = owned
             enabled: bool | None = None
+            principal_found: bool | None = None
             if isinstance(principals, NotObserved):
                 missing.append(f"service principal: {principals.reason}")
+                unread.append(("service_principal", principals.cause, principals.reason))
             elif client_id in principals:
-                enabled = principals[client_id]
+                enabled, principal_found = principals[client_id], True
             else:
+                principal_found = False
                 missing.append("service principal: none in this tenant (every sign-in fails)")
             found.append(
                 DiscoveredIdentity(
@@ -383,11 +415,26 @@ class _TenantDiscovery:
                     owners=app_owners,
                     credentials=credentials,
                     service_principal_enabled=enabled,
+                    service_principal_found=principal_found,
                     not_observed=tuple(missing),
                     nearest=nearest,
+                    unread=tuple(unread),
                 )
             )
         return found
+
+    def _role_unread(
+        self, rows: Sequence[tuple[str, IntegrationUser, EnvironmentPresence]]
+    ) -> list[tuple[str, NotObservedCause, str]]:
+        return [
+            (
+                f"security_roles:{p.environment}",
+                self.role_causes.get((p.environment, p.systemuser_id), "service_error"),
+                p.roles_reason,
+            )
+            for _, _, p in rows
+            if p.roles is None
+        ]
 
     def _users(
         self,
@@ -430,14 +477,19 @@ class _TenantDiscovery:
                 environments=presences,
                 user_principal_name=first.domain_name.lower() or None,
             )
+            unread = self._role_unread(rows)
             answer = accounts.get(first.object_id or "")
             if answer is None or isinstance(answer, NotObserved):
                 why = answer.reason if answer is not None else "the systemuser names no Entra user"
+                cause: NotObservedCause = answer.cause if answer is not None else "not_read"
                 missing.append(f"Entra account: {why}")
+                unread += [("user_account", cause, why), ("user_licences", cause, why)]
             else:
                 account, licences = answer
                 identity = self._with_account(identity, account, licences, domains, organization)
                 missing += identity.not_observed
+                if isinstance(licences, NotObserved):
+                    unread.append(("user_licences", licences.cause, licences.reason))
             found.append(
                 replace(
                     identity,
@@ -445,6 +497,7 @@ class _TenantDiscovery:
                         first.domain_name, identity.user_principal_name, first.object_id
                     ),
                     not_observed=tuple(missing),
+                    unread=tuple(unread),
                 )
             )
         return found
@@ -458,7 +511,11 @@ class _TenantDiscovery:
         organization: TenantInfo | None,
     ) -> DiscoveredIdentity:
         if not account.found:
-            return replace(identity, not_observed=("Entra account: no such user in the tenant",))
+            return replace(
+                identity,
+                account=account,
+                not_observed=("Entra account: no such user in the tenant",),
+            )
         missing = []
         names: tuple[str, ...] | None = None
         if isinstance(licences, NotObserved):
@@ -486,4 +543,6 @@ class _TenantDiscovery:
             licences=names,
             nearest=nearest,
             not_observed=tuple(missing),
+            account=account,
+            licence_fact=None if isinstance(licences, NotObserved) else licences,
         )

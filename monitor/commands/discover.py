@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from monitor.exits import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from monitor.config.model import Config
+    from monitor.model.usage import ReportUsage
+
+USAGE_DAYS = 30  # the imported usage that judges named users
 
 HELP = "list every application user and non-interactive user, configured or not"
 DESCRIPTION = (
     "With each tenant's observer, list every application user and non-interactive user of the "
     "configured Dataverse environments with their app registration (secrets, certificates, "
     "owners) or Entra account (password, licences), their roles, their nearest deadline, and "
-    "whether the configuration has them. --toml prints configuration stanzas for the ones it "
-    "does not have. Exit codes: 0 all read, 1 some facts not observed, 3 nothing listed."
+    "whether the configuration has them; and, from imported usage reports, the named users "
+    "whose traffic looks like an integration's. --toml prints configuration stanzas for the "
+    "ones it does not have. Exit codes: 0 all read, 1 some facts not observed, 3 nothing listed."
 )
 
 
@@ -60,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"monitor discover: unknown {option}: {', '.join(unknown)}", file=sys.stderr)
             return EXIT_USAGE
-    result = Discovery(config).run(utcnow(), tenants=args.tenant, environments=args.environment)
+    now = utcnow()
+    usage, note = _imported_usage(config, now)
+    result = Discovery(config).run(
+        now, tenants=args.tenant, environments=args.environment, usage=usage, usage_note=note
+    )
     if args.json:
         sys.stdout.write(render_discovery_json(result))
     elif args.toml:
@@ -76,3 +89,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def _imported_usage(config: Config, now: datetime) -> tuple[list[ReportUsage] | None, str]:
+    """Return the imported usage of the last 30 days (None and why when there is none)."""
+    from monitor.store import Store, StoreError
+
+    path = config.database.path
+    if not path.exists():
+        return None, f"no database at {path}: import usage reports with `monitor usage import`"
+    try:
+        with Store.open(path) as store:
+            rows = store.usage.report_usage(now.date() - timedelta(days=USAGE_DAYS))
+    except (StoreError, OSError) as exc:
+        return None, f"the database {path} cannot be read: {exc}"
+    if not any(row.report == "licensed" for row in rows):
+        return None, (
+            f"no Licensed User report imported for the last {USAGE_DAYS} days "
+            "(`monitor usage import`)"
+        )
+    return rows, ""

@@ -6,8 +6,7 @@ application user and non-interactive user of the configured environments and kee
 configured under posture watch without signing in as them (docs/discovery.md). The
 ``named_user_*`` keys say when an interactive licensed user's imported usage looks like an
 integration: above ``named_user_allocation_percent`` of its allocation on at least
-``named_user_days_percent`` of its days, or requests in at least ``named_user_active_hours`` of
-the 24 hours of a day.
+``named_user_days_percent`` of its days (and at least ``named_user_min_days`` days reported).
 """
 
 from __future__ import annotations
@@ -32,10 +31,9 @@ DISCOVERY = Table(
             Number(maximum=100, unit="percent"),
             hint="... on at least this share of its days looks like an integration; default 50",
         ),
-        "named_user_active_hours": Field(
-            Number(maximum=24, integer=True, unit="hours"),
-            hint="a named user with requests in this many hours of a day looks like an "
-            "integration; default 20",
+        "named_user_min_days": Field(
+            Number(maximum=366, integer=True, unit="days"),
+            hint="judge a named user only on at least this many reported days; default 3",
         ),
     }
 )
@@ -56,7 +54,5 @@ def build_discovery(table: dict[str, object]) -> DiscoveryConfig:
             "named_user_allocation_percent", defaults.named_user_allocation_percent
         ),
         named_user_days_percent=number("named_user_days_percent", defaults.named_user_days_percent),
-        named_user_active_hours=int(
-            number("named_user_active_hours", defaults.named_user_active_hours)
-        ),
+        named_user_min_days=int(number("named_user_min_days", defaults.named_user_min_days)),
     )

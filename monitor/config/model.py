@@ -322,7 +322,7 @@ class DiscoveryConfig:
     watch: Literal["off", "posture"] = "off"
     named_user_allocation_percent: float = 80.0
     named_user_days_percent: float = 50.0
-    named_user_active_hours: int = 20
+    named_user_min_days: int = 3
 
 
 @dataclass(frozen=True)

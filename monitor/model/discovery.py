@@ -121,6 +121,28 @@ class DiscoveredIdentity:
         return tuple(presence.environment for presence in self.environments)
 
 
+@dataclass(frozen=True)
+class NamedUserSuspect:
+    """A licensed user whose imported daily usage looks like an integration's: above the
+    configured share of its allocation on most of its reported days."""
+
+    tenant: str
+    caller_id: str  # the Entra object id the usage report names
+    days: int  # days reported
+    days_above: int  # days above the share
+    highest_percent: float  # the highest day's share of the allocation
+    average_requests: int  # requests per reported day
+    entitled: int | None  # the allocation the report states
+    configured_as: str | None = None
+    user_principal_name: str | None = None  # None: not resolved (no observer, a failed read)
+    display_name: str = ""
+    lookup_problem: str = ""  # why the user could not be named
+
+    @property
+    def days_above_percent(self) -> float:
+        return 100.0 * self.days_above / self.days if self.days else 0.0
+
+
 WATCH_PREFIX = "discovered@"  # '@' is not allowed in configured identity names
 
 
@@ -148,12 +170,18 @@ class TenantDiscovery:
     problems: tuple[str, ...] = ()
     # Environments that could not be listed: (environment, cause, reason).
     unread: tuple[tuple[str, NotObservedCause, str], ...] = ()
+    named_users: tuple[NamedUserSuspect, ...] = ()
 
 
 @dataclass(frozen=True)
 class DiscoveryResult:
     at: datetime
     tenants: tuple[TenantDiscovery, ...]
+    usage_note: str = ""  # why named users were not judged (no database, no report)
+
+    @property
+    def named_users(self) -> tuple[NamedUserSuspect, ...]:
+        return tuple(user for tenant in self.tenants for user in tenant.named_users)
 
     @property
     def identities(self) -> tuple[DiscoveredIdentity, ...]:

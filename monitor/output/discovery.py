@@ -98,7 +98,29 @@ def render_discovery_text(result: DiscoveryResult) -> str:
             "('!': System Administrator / Customizer)"
         )
         lines.append("")
+    lines += _named_users_text(result)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _named_users_text(result: DiscoveryResult) -> list[str]:
+    if result.usage_note:
+        return [f"Named users acting as integrations: not judged ({result.usage_note})"]
+    if not result.named_users:
+        return ["Named users acting as integrations: none in the imported usage reports"]
+    lines = ["Named users that probably run an integration (from imported usage reports):"]
+    for user in result.named_users:
+        who = user.user_principal_name or f"Entra object {user.caller_id}"
+        name = f" ({user.display_name})" if user.display_name else ""
+        configured = f", configured as {user.configured_as}" if user.configured_as else ""
+        unnamed = f" [not named: {user.lookup_problem}]" if user.lookup_problem else ""
+        allocation = f"{user.entitled:,}" if user.entitled else "?"
+        lines.append(
+            f"  {user.tenant}: {who}{name}{configured}: above its allocation share on "
+            f"{user.days_above} of {user.days} days, highest {user.highest_percent:g}% of "
+            f"{allocation}, {user.average_requests:,} requests a day on average{unnamed}"
+        )
+    lines.append("  move each to an application user or a non-interactive user (README, Posture)")
+    return lines
 
 
 def identity_to_dict(identity: DiscoveredIdentity) -> dict[str, Any]:
@@ -164,6 +186,23 @@ def identity_to_dict(identity: DiscoveredIdentity) -> dict[str, Any]:
 def discovery_to_dict(result: DiscoveryResult) -> dict[str, Any]:
     return {
         "at": _iso(result.at),
+        "named_users": [
+            {
+                "tenant": user.tenant,
+                "caller_id": user.caller_id,
+                "user_principal_name": user.user_principal_name,
+                "display_name": user.display_name or None,
+                "configured_as": user.configured_as,
+                "days": user.days,
+                "days_above": user.days_above,
+                "highest_percent": user.highest_percent,
+                "average_requests": user.average_requests,
+                "entitled": user.entitled,
+                "lookup_problem": user.lookup_problem or None,
+            }
+            for user in result.named_users
+        ],
+        "named_users_not_judged": result.usage_note or None,
         "tenants": [
             {
                 "tenant": tenant.tenant,

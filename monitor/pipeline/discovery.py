@@ -37,6 +37,7 @@ from monitor.model.discovery import (
     DiscoveredIdentity,
     DiscoveryResult,
     EnvironmentPresence,
+    NamedUserSuspect,
     NearestDeadline,
     TenantDiscovery,
 )
@@ -51,6 +52,8 @@ from monitor.model.observations import (
     UserAccount,
     UserLicences,
 )
+from monitor.model.usage import ReportUsage
+from monitor.usage.named import named_user_suspects
 
 log = structlog.get_logger("monitor.discovery")
 
@@ -127,9 +130,18 @@ class Discovery:
         *,
         tenants: Sequence[str] | None = None,
         environments: Sequence[str] | None = None,
+        usage: Sequence[ReportUsage] | None = None,
+        usage_note: str = "",
     ) -> DiscoveryResult:
         """Discover in *tenants* (default: every configured one) and *environments* (default:
-        every configured one of those tenants)."""
+        every configured one of those tenants); with the imported *usage* (None: not read, for
+        *usage_note*), also the named users that look like integrations."""
+        configured = {
+            (identity.tenant, identity.object_id.lower()): identity.name
+            for identity in self.config.identities.values()
+            if identity.object_id
+        }
+        suspects = named_user_suspects(usage or (), self.config.discovery, configured)
         found = []
         for name, tenant in self.config.tenants.items():
             if tenants is not None and name not in tenants:
@@ -141,11 +153,16 @@ class Discovery:
             ]
             if not names and environments is not None:
                 continue
-            found.append(self.tenant(tenant, names, now))
-        return DiscoveryResult(at=now, tenants=tuple(found))
+            mine = [suspect for suspect in suspects if suspect.tenant == name]
+            found.append(self.tenant(tenant, names, now, mine))
+        return DiscoveryResult(at=now, tenants=tuple(found), usage_note=usage_note)
 
     def tenant(
-        self, tenant: TenantConfig, environments: Sequence[str], now: datetime
+        self,
+        tenant: TenantConfig,
+        environments: Sequence[str],
+        now: datetime,
+        suspects: Sequence[NamedUserSuspect] = (),
     ) -> TenantDiscovery:
         """Return what discovery finds in *tenant*'s *environments*; never raises."""
         if tenant.observer is None:
@@ -155,6 +172,9 @@ class Discovery:
                 problems=(
                     f"not observed: no observer is configured for tenant {tenant.name} "
                     f"(tenants.{tenant.name}.observer)",
+                ),
+                named_users=tuple(
+                    replace(s, lookup_problem="no observer to name the user") for s in suspects
                 ),
             )
         if not environments:
@@ -173,7 +193,7 @@ class Discovery:
             tokens = ObserverTokens(
                 tenant, tenant.observer, session, request_seconds=self.policy.request_seconds
             )
-            return self.read_with(tenant, environments, now, session, tokens)
+            return self.read_with(tenant, environments, now, session, tokens, suspects)
         finally:
             session.close()
 
@@ -184,11 +204,12 @@ class Discovery:
         now: datetime,
         session: MonitorSession,
         tokens: ObserverTokens,
+        suspects: Sequence[NamedUserSuspect] = (),
     ) -> TenantDiscovery:
         """Discover in *tenant* with a session and observer tokens already at hand (the
         directory pass's); never raises."""
         try:
-            return _TenantDiscovery(self, tenant, session, tokens, now).run(environments)
+            return _TenantDiscovery(self, tenant, session, tokens, now).run(environments, suspects)
         except Exception as exc:  # a reader bug must not take the command (or a pass) down
             log.error("discovery failed", tenant=tenant.name, error=type(exc).__name__)
             reason = f"discovery stopped on an internal error ({type(exc).__name__})"
@@ -221,7 +242,9 @@ class _TenantDiscovery:
         self.unread: list[tuple[str, NotObservedCause, str]] = []
         self.role_causes: dict[tuple[str, str], NotObservedCause] = {}
 
-    def run(self, environments: Sequence[str]) -> TenantDiscovery:
+    def run(
+        self, environments: Sequence[str], suspects: Sequence[NamedUserSuspect] = ()
+    ) -> TenantDiscovery:
         listed: dict[str, list[tuple[str, IntegrationUser, EnvironmentPresence]]] = {}
         read: list[str] = []
         for name in environments:
@@ -245,6 +268,7 @@ class _TenantDiscovery:
         apps = {key: rows for key, rows in listed.items() if rows[0][1].application_id}
         users = {key: rows for key, rows in listed.items() if not rows[0][1].application_id}
         identities = self._applications(reader, apps) + self._users(graph, reader, users)
+        named = self._named(reader, suspects)
         identities.sort(key=lambda i: (i.configured, i.observer, i.display_name.lower(), i.key))
         return TenantDiscovery(
             self.tenant.name,
@@ -252,7 +276,37 @@ class _TenantDiscovery:
             tuple(read),
             tuple(self.problems),
             tuple(self.unread),
+            named,
         )
+
+    def _named(
+        self, reader: GraphDiscovery, suspects: Sequence[NamedUserSuspect]
+    ) -> tuple[NamedUserSuspect, ...]:
+        """Return the *suspects* named by their Entra accounts (where they can be read)."""
+        if not suspects:
+            return ()
+        accounts = reader.users([suspect.caller_id for suspect in suspects], None)
+        named = []
+        for suspect in suspects:
+            answer = accounts.get(suspect.caller_id)
+            if isinstance(answer, NotObserved) or answer is None:
+                why = answer.reason if answer is not None else "not read"
+                named.append(replace(suspect, lookup_problem=why))
+                continue
+            account = answer[0]
+            if not account.found:
+                named.append(replace(suspect, lookup_problem="no such user in the tenant"))
+                continue
+            named.append(
+                replace(
+                    suspect,
+                    user_principal_name=account.user_principal_name,
+                    display_name=account.display_name,
+                    configured_as=suspect.configured_as
+                    or self._configured_user(account.user_principal_name),
+                )
+            )
+        return tuple(named)
 
     # --- Dataverse ----------------------------------------------------------------------------
 

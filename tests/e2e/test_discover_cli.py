@@ -11,23 +11,29 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from support.posture import (
     APP,
     CERT_APP,
+    FINANCE_USER,
     OBSERVER,
+    USER,
     config_path,
     posture_scenario,
     write_config,
 )
 
 from monitor.simulator import Simulator
+from monitor.simulator.scenario import stable_id
 
 pytestmark = pytest.mark.e2e
 
 ERP_SECRET = "eRp8Q~discovered-erp-connector-secret-0"
+ENVIRONMENT_ID = "6f1c3c9e-3b0e-4f6e-9d2a-5c8e2a7b1d40"
+FINANCE_OBJECT = stable_id("user", FINANCE_USER)
 
 
 @pytest.fixture
@@ -148,3 +154,37 @@ def test_an_unknown_environment_is_a_usage_error(tmp_path: Path, posture_sim: Si
         done.returncode,
         done.stderr,
     )
+
+
+def test_named_users_running_integrations_are_listed_from_imported_usage(
+    tmp_path: Path, posture_sim: Simulator
+) -> None:
+    """A licensed user above 80% of its allocation on 5 of 7 days in an imported Licensed User
+    report is listed by name with its figures; one with a few hundred requests a day is not."""
+    write_config(tmp_path, posture_sim, identities=("sales-sync",))
+    today = datetime.now(UTC).date()
+    busy = [36_000, 34_000, 1_000, 39_000, 33_000, 2_000, 35_000]
+    lines = [
+        "Environment ID,Environment Name,Caller ID,Caller Type,Usage Datetime,Entitled quantity,"
+        "Total consumed quantity,Dataverse Requests,Power Automate Requests,Power Apps Requests"
+    ]
+    for offset, count in enumerate(busy):
+        day = (today - timedelta(days=7 - offset)).isoformat()
+        for caller, requests in ((stable_id("user", USER), count), (FINANCE_OBJECT, 300)):
+            lines.append(
+                f"{ENVIRONMENT_ID},Posture (prod),{caller},User,{day}T00:00:00Z,40000,"
+                f"{requests},{requests},0,0"
+            )
+    report = tmp_path / "licensed.csv"
+    report.write_text("\n".join(lines) + "\n")
+
+    imported = run(tmp_path, "usage", "import", str(report))
+    done = run(tmp_path, "discover")
+    named = [line for line in done.stdout.splitlines() if USER in line and "allocation" in line]
+
+    assert 0 == imported.returncode, imported.stdout + imported.stderr
+    assert [
+        f"  posture: {USER} (svc-sync): above its allocation share on 5 of 7 days, highest "
+        "97.5% of 40,000, 25,714 requests a day on average"
+    ] == named
+    assert FINANCE_OBJECT not in done.stdout

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from monitor.config.model import Config
 from monitor.findings.posture import OBSERVER_SUBJECT, Posture, evaluate_posture
+from monitor.findings.watch import with_discovered
 from monitor.model.observations import CertificateFile, DeclaredExpiry, Observation
-from monitor.pipeline.watch import with_discovered
 from monitor.store import Store
 
 _LOCAL_SOURCES = ("certificate file", "configuration")

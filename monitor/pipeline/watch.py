@@ -5,9 +5,10 @@ environments with the observer (never signing in as them) and records, per envir
 ``discovered_identity`` fact for each, and for each one not configured the same facts a
 configured identity has (service principal and app credentials, or Entra account and licences;
 systemuser and roles per environment), under the name :func:`~monitor.model.discovery.watch_name`
-gives it. :func:`with_discovered` adds those identities to the configuration the posture rules
-see, marked ``discovered``, so their expiries, disabled state, roles and licences give the same
-findings as a configured identity's; the probe pass never sees them (docs/discovery.md).
+gives it. :func:`monitor.findings.watch.with_discovered` adds those identities to the
+configuration the posture rules see, marked ``discovered``, so their expiries, disabled state,
+roles and licences give the same findings as a configured identity's; the probe pass never sees
+them (docs/discovery.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-from monitor.config.model import Config, IdentityConfig
 from monitor.findings.posture import NOTE_WINDOW
 from monitor.model.discovery import DiscoveredIdentity, TenantDiscovery, watch_name
 from monitor.model.observations import (
@@ -230,58 +230,3 @@ def identity_observations(identity: DiscoveredIdentity, now: datetime) -> list[O
         roles = None if presence.roles is None else SecurityRoles(presence.roles)
         add(f"security_roles:{presence.environment}", roles, "dataverse", presence.environment)
     return found
-
-
-def with_discovered(config: Config, observations: Sequence[Observation]) -> Config:
-    """Return *config* with every watched discovered identity the stored *observations* hold
-    (``[discovery] watch = "posture"``; else *config* itself): one per tenant and key, in the
-    environments it is listed in, marked ``discovered`` and tagged ``discovered``. One that the
-    configuration has now (by client id or user name) is left out: it appears once."""
-    if config.discovery.watch != "posture":
-        return config
-    configured_apps = {
-        (i.tenant, i.client_id.lower())
-        for i in config.identities.values()
-        if i.kind == "application"
-    }
-    configured_users = {
-        (i.tenant, (i.username or "").lower())
-        for i in config.identities.values()
-        if i.kind == "user"
-    }
-    found: dict[tuple[str, str], tuple[DiscoveredIdentityFact, set[str]]] = {}
-    for observation in observations:
-        fact = _fact_of(observation) if observation.kind == DiscoveredIdentityFact.kind else None
-        if (
-            fact is None
-            or fact.gone is not None
-            or fact.configured_as
-            or fact.observer
-            or observation.tenant not in config.tenants
-            or observation.environment not in config.environments
-        ):
-            continue
-        if fact.identity_kind == "application user":
-            if (observation.tenant, (fact.client_id or "").lower()) in configured_apps:
-                continue
-        elif (observation.tenant, (fact.user_principal_name or "").lower()) in configured_users:
-            continue
-        entry = found.setdefault((observation.tenant, fact.key), (fact, set()))
-        entry[1].add(str(observation.environment))
-    extra: dict[str, IdentityConfig] = {}
-    for (tenant, key), (fact, environments) in sorted(found.items()):
-        application = fact.identity_kind == "application user"
-        name = watch_name(fact.identity_kind, fact.display_name, key)
-        extra[name] = IdentityConfig(
-            name=name,
-            kind="application" if application else "user",
-            tenant=tenant,
-            client_id=(fact.client_id or key) if application else "",
-            environments=tuple(sorted(environments)),
-            tags=("discovered",),
-            username=None if application else fact.user_principal_name,
-            discovered=True,
-        )
-    if not extra:
-        return config
-    return replace(config, identities={**config.identities, **extra})

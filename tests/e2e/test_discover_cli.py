@@ -26,6 +26,7 @@ from support.posture import (
     write_config,
 )
 
+from monitor.model.discovery import watch_name
 from monitor.simulator import Simulator
 from monitor.simulator.scenario import stable_id
 
@@ -188,3 +189,41 @@ def test_named_users_running_integrations_are_listed_from_imported_usage(
         "97.5% of 40,000, 25,714 requests a day on average"
     ] == named
     assert FINANCE_OBJECT not in done.stdout
+
+
+def test_the_report_shows_watched_discovered_identities_marked(
+    tmp_path: Path, posture_sim: Simulator
+) -> None:
+    """With watch = "posture", after `monitor check` the board, the expiry calendar and the
+    HTML report list the unconfigured application user, marked "discovered, not probed", with
+    its secret ending in 5 days; no token was requested for it."""
+    posture_sim.add_secret(
+        CERT_APP,
+        ERP_SECRET,
+        datetime.now(UTC) + timedelta(days=5, hours=1),
+        display_name="erp 2025",
+    )
+    write_config(
+        tmp_path, posture_sim, identities=("sales-sync",), extra='[discovery]\nwatch = "posture"\n'
+    )
+    name = watch_name("application user", "ERP connector", CERT_APP)
+
+    checked = run(tmp_path, "check", "--no-notify")
+    board = json.loads(run(tmp_path, "report", "--json").stdout)
+    calendar = json.loads(run(tmp_path, "report", "expiring", "--json").stdout)
+    html = tmp_path / "report.html"
+    rendered = run(tmp_path, "report", "--html", str(html))
+    rows = [row for row in board["identities"] if row["identity"] == name]
+    entries = [row for row in calendar["expiring"] if row["identity"] == name]
+
+    assert 2 == checked.returncode, checked.stdout + checked.stderr
+    assert 0 == posture_sim.request_count("token", client_id=CERT_APP)
+    assert [("discovered, not probed", "client secret 'erp 2025'")] == [
+        (row["state"], row["deadline_what"][:24]) for row in rows
+    ]
+    assert [("graph (discovered, not probed)", 5)] == [
+        (row["source"], row["days_left"]) for row in entries
+    ]
+    assert 0 == rendered.returncode, rendered.stderr
+    assert name in html.read_text()
+    assert "discovered, not probed" in html.read_text()

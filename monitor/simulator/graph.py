@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from monitor.simulator.faults import RequestInfo, take_fault
 from monitor.simulator.odata import first, offset_of, selected, skiptoken
 from monitor.simulator.scenario import (
     DEFAULT_GRAPH_PAGE_SIZE,
@@ -159,14 +160,21 @@ class GraphService:
             roles = claims.get("roles")
             granted = set(roles) if isinstance(roles, list) else set()
             if batch:
-                return self._batch(request, tenant, granted)
+                appid = claims.get("appid")
+                return self._batch(
+                    request, tenant, granted, appid if isinstance(appid, str) else None
+                )
             query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
             resource = parts[3:]
             return self._resource(request, tenant, granted, resource, query)
 
-    def _batch(self, request: Request, tenant: Tenant, granted: set[str]) -> Response:
+    def _batch(
+        self, request: Request, tenant: Tenant, granted: set[str], client_id: str | None
+    ) -> Response:
         """Answer a JSON batch: up to 20 GET requests, each answered as if sent alone (an
-        error in one is that one's answer)."""
+        error in one is that one's answer). A ``graph`` fault whose ``path`` matches a request
+        of the batch (and not the batch itself) applies to that request: ``throttle_429`` and
+        ``http_5xx`` answer it, the way Graph throttles the requests of a batch one by one."""
         try:
             body = json.loads(request.body)
             items = body["requests"]
@@ -190,12 +198,23 @@ class GraphService:
                 )
             else:
                 path, _, query_text = url.lstrip("/").partition("?")
+                fault = take_fault(
+                    self._scenario.faults,
+                    RequestInfo("graph", client_id=client_id),
+                    f"{path}?{query_text}" if query_text else path,
+                )
                 resource = urllib.parse.unquote(path).split("/")
                 query = urllib.parse.parse_qs(query_text, keep_blank_values=True)
-                try:
-                    answer = self._resource(request, tenant, granted, resource, query)
-                except GraphError as failure:
-                    answer = graph_error_response(failure.status, failure.code, failure.message)
+                if fault is not None and fault.mode == "throttle_429":
+                    answer = throttled_response(fault.retry_after)
+                elif fault is not None and fault.mode in ("http_500", "http_502", "http_503"):
+                    status = int(fault.mode.removeprefix("http_"))
+                    answer = graph_error_response(status, "ServiceUnavailable", "Try again.")
+                else:
+                    try:
+                        answer = self._resource(request, tenant, granted, resource, query)
+                    except GraphError as failure:
+                        answer = graph_error_response(failure.status, failure.code, failure.message)
             answers.append(
                 {
                     "id": ident,

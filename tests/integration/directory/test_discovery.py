@@ -194,3 +194,18 @@ def test_a_tenant_without_observer_is_not_observed(tmp_path: Path, sim: Simulato
     assert ["not observed: no observer is configured for tenant posture"] == [
         problem.split(" (", 1)[0] for tenant in result.tenants for problem in tenant.problems
     ]
+
+
+def test_requests_throttled_inside_a_batch_are_sent_again_after_their_retry_after(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    """Graph answers 429 to the owners requests inside a batch (not to the batch): they are
+    sent again in a later batch after their Retry-After, and the owners are listed."""
+    with sim.scenario.lock:
+        sim.scenario.application(CERT_APP).owners.append(FINANCE_USER)
+    sim.set_fault("graph", "throttle_429", retry_after=2, path=r"/owners", count=2)
+    sleeps = Sleeps()
+
+    erp = by_key(discover(tmp_path, sim, sleeps))[CERT_APP]
+
+    assert ([2.0], (FINANCE_USER,), ()) == (sleeps.calls, erp.owners, erp.not_observed)

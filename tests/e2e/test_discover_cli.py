@@ -101,8 +101,8 @@ def test_toml_stanzas_validate_and_probe_successfully(
     tmp_path: Path, posture_sim: Simulator
 ) -> None:
     """The --toml output appended to the configuration (the secret put into the systemd
-    credential it names) validates, and `monitor check` then probes the new identity OK; the
-    output holds no secret value."""
+    credential it names) validates, and `monitor check` then probes the new identity OK;
+    neither the TOML nor the JSON output holds any part of the secret."""
     posture_sim.add_secret(CERT_APP, ERP_SECRET, None, display_name="erp")
     write_config(tmp_path, posture_sim, identities=("sales-sync",))
     credentials = tmp_path / "credentials"
@@ -111,6 +111,7 @@ def test_toml_stanzas_validate_and_probe_successfully(
     (credentials / "erp-connector-secret").chmod(0o600)
 
     stanzas = run(tmp_path, "discover", "--toml")
+    document = run(tmp_path, "discover", "--json")
     path = config_path(tmp_path)
     path.write_text(path.read_text() + "\n" + stanzas.stdout)
     validated = run(tmp_path, "config", "validate", credentials=credentials)
@@ -127,6 +128,8 @@ def test_toml_stanzas_validate_and_probe_successfully(
     assert "[identities.erp-connector]" in stanzas.stdout
     assert 'secret = { credential = "erp-connector-secret" }' in stanzas.stdout
     assert ERP_SECRET[:8] not in stanzas.stdout
+    assert ERP_SECRET[:3] not in document.stdout + stanzas.stdout  # not even Graph's hint
+    assert "erp" in json.dumps(json.loads(document.stdout))  # its secret is listed by name
     assert 0 == validated.returncode, validated.stdout + validated.stderr
     assert 0 == checked.returncode, checked.stdout + checked.stderr
     assert checked.stdout.startswith("MONITOR OK")

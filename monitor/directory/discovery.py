@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.directory.batch import batch_get
@@ -95,35 +95,52 @@ class DataverseDiscovery:
         self.client = client
 
     @read_guard("the environment's application and non-interactive users")
-    def integration_users(self) -> list[IntegrationUser]:
-        """Return every application user and non-interactive user. Raise NotObserved."""
-        found = []
-        for row in self.client.iterate(
-            f"{API_PATH}/systemusers",
-            {
-                "$select": SYSTEMUSER_SELECT,
-                "$filter": INTEGRATION_FILTER,
-                "$expand": ROLES_EXPAND,
-            },
-            key="systemuserid",
-        ):
-            found.append(self._user(row))
-        return found
+    def integration_users(self, *, expand: bool = True) -> list[IntegrationUser]:
+        """Return every application user and non-interactive user, with their direct roles
+        and teams expanded (without *expand*: none; :meth:`roles_of` reads them one by one).
+        Raise NotObserved."""
+        params = {"$select": SYSTEMUSER_SELECT, "$filter": INTEGRATION_FILTER}
+        if expand:
+            params["$expand"] = ROLES_EXPAND
+        return [
+            self._user(row, expanded=expand)
+            for row in self.client.iterate(f"{API_PATH}/systemusers", params, key="systemuserid")
+        ]
 
-    def _user(self, row: Mapping[str, Any]) -> IntegrationUser:
-        client = self.client
-        what = f"systemuser {row['systemuserid']}"
-        roles = row.get("systemuserroles_association")
-        teams = row.get("teammembership_association")
-        if not isinstance(roles, list) or not isinstance(teams, list):
-            raise malformed(client.service, f"{what} without its expanded roles and teams")
-        team_pairs = []
+    @read_guard("the user's security roles")
+    def roles_of(self, user: IntegrationUser) -> IntegrationUser:
+        """Return *user* with its direct roles and teams, read with one request each."""
+        base = f"{API_PATH}/systemusers({user.systemuser_id})"
+        roles = self.client.get_all(
+            f"{base}/systemuserroles_association", {"$select": ROLE_SELECT}, key="roleid"
+        )
+        teams = self.client.get_all(
+            f"{base}/teammembership_association", {"$select": "teamid,name"}, key="teamid"
+        )
+        return replace(
+            user,
+            roles=tuple(_grant(self.client, role, None) for role in roles),
+            teams=self._teams(teams, f"systemuser {user.systemuser_id}"),
+        )
+
+    def _teams(self, teams: Sequence[object], what: str) -> tuple[tuple[str, str], ...]:
+        pairs = []
         for team in teams:
             team_id = _guid(team.get("teamid")) if isinstance(team, Mapping) else None
-            if team_id is None:
-                raise malformed(client.service, f"a team of {what} without its teamid")
+            if team_id is None or not isinstance(team, Mapping):
+                raise malformed(self.client.service, f"a team of {what} without its teamid")
             name = team.get("name")
-            team_pairs.append((team_id, name if isinstance(name, str) and name else team_id))
+            pairs.append((team_id, name if isinstance(name, str) and name else team_id))
+        return tuple(pairs)
+
+    def _user(self, row: Mapping[str, Any], *, expanded: bool) -> IntegrationUser:
+        client = self.client
+        what = f"systemuser {row['systemuserid']}"
+        roles = row.get("systemuserroles_association", [] if not expanded else None)
+        teams = row.get("teammembership_association", [] if not expanded else None)
+        if not isinstance(roles, list) or not isinstance(teams, list):
+            raise malformed(client.service, f"{what} without its expanded roles and teams")
+        team_pairs = self._teams(teams, what)
         name = row.get("fullname")
         domain_name = row.get("domainname")
         return IntegrationUser(
@@ -135,7 +152,7 @@ class DataverseDiscovery:
             access_mode=_access_mode(client, row, what),
             disabled=bool(_flag(client, row, "isdisabled", what, nullable=False)),
             roles=tuple(_grant(client, role, None) for role in roles if isinstance(role, Mapping)),
-            teams=tuple(team_pairs),
+            teams=team_pairs,
         )
 
     @read_guard("the environment's team roles")

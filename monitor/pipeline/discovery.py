@@ -323,12 +323,30 @@ class _TenantDiscovery:
         )
         client.environment = name
         reader = DataverseDiscovery(client)
+        unread_roles: dict[str, NotObserved] = {}
         try:
             users = reader.integration_users()
         except NotObserved as problem:
-            self.problems.append(f"environment {name} not observed: {problem.reason}")
-            self.unread.append((name, problem.cause, problem.reason))
-            return None
+            if "HTTP 400" not in problem.reason:
+                self.problems.append(f"environment {name} not observed: {problem.reason}")
+                self.unread.append((name, problem.cause, problem.reason))
+                return None
+            # The environment refused the query with its roles expanded: list the users
+            # without, and read each one's roles on its own (slower, as the directory pass).
+            log.warning("discovery without $expand", environment=name, reason=problem.reason)
+            try:
+                listed = reader.integration_users(expand=False)
+            except NotObserved as again:
+                self.problems.append(f"environment {name} not observed: {again.reason}")
+                self.unread.append((name, again.cause, again.reason))
+                return None
+            users = []
+            for user in listed:
+                try:
+                    users.append(reader.roles_of(user))
+                except NotObserved as failed:
+                    unread_roles[user.systemuser_id] = failed
+                    users.append(user)
         team_roles: dict[str, tuple[RoleGrant, ...]] | NotObserved = {}
         if any(user.teams for user in users):
             try:
@@ -339,7 +357,11 @@ class _TenantDiscovery:
         for user in users:
             roles: tuple[RoleGrant, ...] | None = user.roles
             reason = ""
-            if isinstance(team_roles, NotObserved) and user.teams:
+            unreadable = unread_roles.get(user.systemuser_id)
+            if unreadable is not None:
+                roles, reason = None, unreadable.reason
+                self.role_causes[(name, user.systemuser_id)] = unreadable.cause
+            elif isinstance(team_roles, NotObserved) and user.teams:
                 roles, reason = None, f"roles through teams: {team_roles.reason}"
                 self.role_causes[(name, user.systemuser_id)] = team_roles.cause
             elif isinstance(team_roles, dict):

@@ -209,3 +209,24 @@ def test_requests_throttled_inside_a_batch_are_sent_again_after_their_retry_afte
     erp = by_key(discover(tmp_path, sim, sleeps))[CERT_APP]
 
     assert ([2.0], (FINANCE_USER,), ()) == (sleeps.calls, erp.owners, erp.not_observed)
+
+
+def test_an_environment_refusing_the_expanded_query_is_listed_with_roles_read_per_user(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    """Dataverse answering 400 to the query with roles and teams expanded: the users are
+    listed without it and each one's roles read on their own (teams included)."""
+    sim.set_team(ENVIRONMENT, "Integrators", roles=["System Customizer"])
+    sim.set_member(ENVIRONMENT, client_id=CERT_APP, teams=["Integrators"])
+    sim.set_fault("dataverse", "http_400", path=r"expand", count=1)
+
+    result = discover(tmp_path, sim)
+    found = by_key(result)
+
+    assert ([], ()) == ([p for t in result.tenants for p in t.problems], found[APP].not_observed)
+    assert [(ENVIRONMENT, "System Administrator", None)] == [
+        (env, role.name, role.team) for env, role in found[APP].privileged
+    ]
+    assert [("System Customizer", "Integrators")] == [
+        (role.name, role.team) for _, role in found[CERT_APP].privileged
+    ]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from support.cycles import Cycles
+from support.notify.receivers import SmtpReceiver
 from support.posture import APP, CERT_APP, ENVIRONMENT, write_config
 
 from monitor.config import ConfigError, load_config
@@ -135,3 +136,52 @@ def test_an_unknown_watch_mode_is_refused_naming_the_key(tmp_path: Path, sim: Si
     assert ['discovery.watch: expected one of "off", "posture", found "always"'] == [
         line.strip().split("; hint")[0] for line in raised.value.render().splitlines()[1:]
     ]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[SmtpReceiver]:
+    """An SMTP server on loopback that records what it accepts."""
+    receiver = SmtpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+def test_the_notice_of_a_watched_identity_is_delivered_marked(
+    tmp_path: Path, sim: Simulator, mailbox: SmtpReceiver
+) -> None:
+    """The expiring secret of the unconfigured app reaches the email channel (real apprise,
+    local SMTP) as a notice naming the watched identity and marked "discovered (not
+    probed)"."""
+    sim.add_secret(
+        CERT_APP,
+        "eRp8Q~watched-but-never-used-secret-00",
+        datetime.now(UTC) + timedelta(days=5),
+        display_name="erp 2025",
+    )
+    channel = f"""
+[[channels]]
+name = "ops-email"
+urls = ["{mailbox.url()}"]
+severities = ["critical"]
+"""
+    config = write_config(
+        tmp_path / "deploy", sim, identities=("sales-sync",), extra=WATCH + channel
+    )
+    with Store.open(tmp_path / "monitor.db") as store:
+        Cycles(config, store).daemon(minutes=3)
+
+    mails = mailbox.wait_for(1)
+    text = "\n".join(
+        str(part.get_content())
+        for mail in mails
+        for part in mail.message.walk()
+        if part.get_content_type() == "text/plain"
+    )
+    lines = [line for line in text.splitlines() if "erp 2025" in line]
+
+    assert 1 == len(mails)
+    assert ERP in text
+    assert any("[discovered (not probed)]" in line for line in lines), text
+    assert "eRp8Q" not in text

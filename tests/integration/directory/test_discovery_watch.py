@@ -185,3 +185,24 @@ severities = ["critical"]
     assert ERP in text
     assert any("[discovered (not probed)]" in line for line in lines), text
     assert "eRp8Q" not in text
+
+
+def test_an_environment_that_cannot_be_listed_keeps_what_was_discovered(
+    cycles: Cycles, sim: Simulator
+) -> None:
+    """Dataverse failing (HTTP 500) in later reads: nothing is taken for gone, and the watched
+    identity's incident stays open."""
+    sim.add_secret(
+        CERT_APP,
+        "eRp8Q~watched-but-never-used-secret-00",
+        datetime.now(UTC) + timedelta(days=5),
+        display_name="erp 2025",
+    )
+    cycles.daemon(minutes=3)
+    sim.set_fault("dataverse", "http_500")
+
+    cycles.daemon(minutes=20)  # three more reads, each failing
+    incidents = cycles.incidents()
+
+    assert ("credential_expiring", "critical") in of_identity(incidents, ERP)
+    assert [] == [i.summary for i in incidents if i.summary.startswith("integration identity gone")]

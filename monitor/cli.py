@@ -22,6 +22,7 @@ from monitor.exits import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNKNOWN
 COMMANDS: dict[str, str] = {
     "check": "check",
     "posture": "posture",
+    "discover": "discover",
     "run": "run",
     "reload": "reload",
     "demo": "demo",

@@ -20,6 +20,7 @@ from typing import Literal, TypeVar, cast
 from monitor.cloud import CloudName, endpoints
 from monitor.config.alerting import build_alerts, build_channels
 from monitor.config.directory import build_directory
+from monitor.config.discovery import build_discovery
 from monitor.config.model import (
     CertificateCredential,
     Config,
@@ -253,6 +254,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         alerts=build_alerts(tables({"a": tree.get("alerts", {})})["a"]),
         directory=build_directory(tables({"d": tree.get("directory", {})})["d"]),
         usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
+        discovery=build_discovery(tables({"v": tree.get("discovery", {})})["v"]),
     )
 
 

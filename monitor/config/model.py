@@ -27,6 +27,7 @@ __all__ = [
     "DatabaseConfig",
     "DeliveryConfig",
     "DirectoryConfig",
+    "DiscoveryConfig",
     "EnvironmentConfig",
     "IdentityConfig",
     "IdentityKind",
@@ -215,6 +216,9 @@ class IdentityConfig:
     # and the Entra object id, the "Caller ID" of the Power Platform admin center reports.
     licences: tuple[str, ...] | None = None
     object_id: str | None = None
+    # Discovery: an identity discovered in the directory, watched without signing in as it
+    # ([discovery] watch = "posture"); never in the configuration file.
+    discovered: bool = False
 
     @property
     def credential_type(self) -> Literal["client_secret", "certificate", "password"]:
@@ -313,6 +317,17 @@ class DirectoryConfig:
 
 
 @dataclass(frozen=True)
+class DiscoveryConfig:
+    """``[discovery]``: posture-only watching of discovered identities, and the figures that
+    make a named user look like an integration (see config/discovery.py)."""
+
+    watch: Literal["off", "posture"] = "off"
+    named_user_allocation_percent: float = 80.0
+    named_user_days_percent: float = 50.0
+    named_user_min_days: int = 3
+
+
+@dataclass(frozen=True)
 class UsageTenantConfig:
     """``[usage.tenants.NAME]``: what the monitor cannot observe about a tenant's pool."""
 
@@ -355,6 +370,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     # False when loaded without secrets (``load_config(..., secrets=False)``): every secret,
     # certificate and channel URL is then left out, and nothing may sign in or send with it.
     secrets_read: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 from monitor.cloud import CLOUD_NAMES
 from monitor.config.alerting import ALERTS, CHANNELS
 from monitor.config.directory import DIRECTORY, IDENTITY_FIELDS
+from monitor.config.discovery import DISCOVERY
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     MAX_SECONDS,
@@ -171,6 +172,7 @@ ROOT = Table(
         "retention": Field(RETENTION),
         "alerts": Field(ALERTS),
         "directory": Field(DIRECTORY),
+        "discovery": Field(DISCOVERY),
         "usage": Field(USAGE),
         "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),

@@ -364,46 +364,54 @@ class GraphDirectory:
         body = self._object(
             f"users/{urllib.parse.quote(user_principal_name, safe='@')}", USER_SELECT, USER_READ_ALL
         )
-        if body is None:
-            return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
-                "not_read", f"no user {user_principal_name} in the directory"
-            )
-        what = f"user {user_principal_name}"
-        object_id = _need(body, "id", what)
-        if not isinstance(object_id, str) or not object_id:
-            raise malformed(SERVICE, f"{what} without its id")
-        policies = _need(body, "passwordPolicies", what)
-        if policies is not None and not isinstance(policies, str):
-            raise malformed(SERVICE, f"{what} with unreadable 'passwordPolicies'")
-        upn = body.get("userPrincipalName")
-        name = body.get("displayName")
-        user_type = body.get("userType")
-        account = UserAccount(
-            found=True,
-            user_principal_name=(upn if isinstance(upn, str) else user_principal_name).lower(),
-            object_id=object_id,
-            display_name=name if isinstance(name, str) else "",
-            account_enabled=_bool(body, "accountEnabled", what),
-            user_type=user_type if isinstance(user_type, str) else None,
-            last_password_change=_time(body, "lastPasswordChangeDateTime", what),
-            password_policies=tuple(
-                part.strip() for part in policies.split(",") if part.strip() and part != "None"
-            )
-            if isinstance(policies, str)
-            else (),
-            synced_from_on_premises=_optional_bool(body, "onPremisesSyncEnabled", what),
+        return parse_user(body, user_principal_name, skus)
+
+
+def parse_user(
+    body: Mapping[str, Any] | None, user_principal_name: str, skus: Sequence[SubscribedSku] | None
+) -> tuple[UserAccount, UserLicences | NotObserved]:
+    """Return the account and licences a Graph ``user`` object (its :data:`USER_SELECT`ed
+    properties; None: no such user) shows. Raise :class:`NotObserved` for an unreadable one."""
+    if body is None:
+        return UserAccount(found=False, user_principal_name=user_principal_name), NotObserved(
+            "not_read", f"no user {user_principal_name} in the directory"
         )
-        assigned = body.get("assignedLicenses")
-        if not isinstance(assigned, list):
-            return account, malformed(SERVICE, f"{what} without 'assignedLicenses'")
-        names = {sku.sku_id: sku.part_number for sku in skus or ()}
-        licences = []
-        for item in assigned:
-            sku_id = item.get("skuId") if isinstance(item, Mapping) else None
-            if not isinstance(sku_id, str) or not sku_id:
-                return account, malformed(SERVICE, f"{what} with a licence without its skuId")
-            licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
-        return account, UserLicences(tuple(licences))
+    what = f"user {user_principal_name}"
+    object_id = _need(body, "id", what)
+    if not isinstance(object_id, str) or not object_id:
+        raise malformed(SERVICE, f"{what} without its id")
+    policies = _need(body, "passwordPolicies", what)
+    if policies is not None and not isinstance(policies, str):
+        raise malformed(SERVICE, f"{what} with unreadable 'passwordPolicies'")
+    upn = body.get("userPrincipalName")
+    name = body.get("displayName")
+    user_type = body.get("userType")
+    account = UserAccount(
+        found=True,
+        user_principal_name=(upn if isinstance(upn, str) else user_principal_name).lower(),
+        object_id=object_id,
+        display_name=name if isinstance(name, str) else "",
+        account_enabled=_bool(body, "accountEnabled", what),
+        user_type=user_type if isinstance(user_type, str) else None,
+        last_password_change=_time(body, "lastPasswordChangeDateTime", what),
+        password_policies=tuple(
+            part.strip() for part in policies.split(",") if part.strip() and part != "None"
+        )
+        if isinstance(policies, str)
+        else (),
+        synced_from_on_premises=_optional_bool(body, "onPremisesSyncEnabled", what),
+    )
+    assigned = body.get("assignedLicenses")
+    if not isinstance(assigned, list):
+        return account, malformed(SERVICE, f"{what} without 'assignedLicenses'")
+    names = {sku.sku_id: sku.part_number for sku in skus or ()}
+    licences = []
+    for item in assigned:
+        sku_id = item.get("skuId") if isinstance(item, Mapping) else None
+        if not isinstance(sku_id, str) or not sku_id:
+            return account, malformed(SERVICE, f"{what} with a licence without its skuId")
+        licences.append(Licence(sku_id.lower(), names.get(sku_id.lower())))
+    return account, UserLicences(tuple(licences))
 
 
 def _subscribed_sku(sku_id: str, what: str, item: Mapping[str, Any]) -> SubscribedSku:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
@@ -25,6 +25,7 @@ from monitor.model.observations import (
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
+    DiscoveredIdentityFact,
     DomainPolicy,
     NonInteractiveUsers,
     Observation,
@@ -43,6 +44,8 @@ NON_INTERACTIVE_LIMIT = 7  # per environment ("Create users", docs/platform.md)
 DEFAULT_EXPIRY_CUTOFF = datetime(2021, 1, 1, tzinfo=UTC)
 LEGACY_DEFAULT_VALIDITY_DAYS = 90
 ROPC_MIGRATION = "https://aka.ms/msal-ropc-migration"
+# A new or vanished integration identity is noted this long ([discovery] watch = "posture").
+NOTE_WINDOW = timedelta(days=7)
 OBSERVER_SUBJECT = "observer"
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -463,7 +466,7 @@ class _Rules:
             else f"the monitor's observer (tenants.{observation.tenant}.observer)"
         )
         noun = "client secret" if fact.configured == "client_secret" else "certificate"
-        if not verdict.matched:
+        if not verdict.matched and not (identity is not None and identity.discovered):
             registered = sum(1 for c in fact.credentials if c.type == fact.configured)
             self.add(
                 FindingKind.CREDENTIAL_EXPIRING,
@@ -486,14 +489,17 @@ class _Rules:
             return
         ambiguous = verdict.candidates > 1
         assumed = (
-            " (assumed: the configured one matched none)"
+            " (the first to expire: which one the integration uses is unknown)"
+            if not verdict.matched and identity is not None and identity.discovered
+            else " (assumed: the configured one matched none)"
             if not verdict.matched
             else f" (assumed: {verdict.candidates} share its hint)"
             if ambiguous
             else ""
         )
         prefix = "the monitor's observer " if identity is None else ""
-        what = f"{prefix}{current.describe()} (in use){assumed}"
+        in_use = "" if identity is not None and identity.discovered else " (in use)"
+        what = f"{prefix}{current.describe()}{in_use}{assumed}"
         by = _by(current.end, self.now)
         extra = "; no successor is registered"
         if verdict.successor is not None:
@@ -1154,6 +1160,49 @@ class _Rules:
                 details={"facts": tuple(facts), "count": len(members), "cause": cause},
             )
 
+    def discovered(self) -> None:
+        """Info findings for an integration identity that appeared in an environment after its
+        first discovery, or that is no longer there ([discovery] watch = "posture")."""
+        for observation in self.index.all:
+            fact = observation.fact
+            if not isinstance(fact, DiscoveredIdentityFact) or fact.observer:
+                continue
+            environment = observation.environment or ""
+            who = (
+                f"{fact.identity_kind} '{fact.display_name}' "
+                f"({fact.client_id or fact.user_principal_name or fact.key})"
+            )
+            configured = (
+                f"configured as {fact.configured_as}"
+                if fact.configured_as
+                else "not configured: watched without signing in as it"
+            )
+            if fact.gone is not None and self.now - fact.gone < NOTE_WINDOW:
+                self.add(
+                    FindingKind.IDENTITY_TYPE,
+                    Level.INFO,
+                    observation,
+                    subject=who,
+                    summary=f"integration identity gone from {environment}: {who} is no longer "
+                    f"a user there (since {_date(fact.gone)})",
+                    remedy="nothing to do if it was retired on purpose; otherwise find out who "
+                    "removed it before its integration fails",
+                    subject_id=f"gone:{fact.key}",
+                    identity="",
+                )
+            elif fact.appeared is not None and self.now - fact.appeared < NOTE_WINDOW:
+                self.add(
+                    FindingKind.IDENTITY_TYPE,
+                    Level.INFO,
+                    observation,
+                    subject=who,
+                    summary=f"new integration identity in {environment}: {who}, {configured}",
+                    remedy="find its owner; configure it in monitor.toml (`monitor discover "
+                    "--toml`) to have it probed too",
+                    subject_id=f"new:{fact.key}",
+                    identity="",
+                )
+
     def failed_long_enough(self, observation: Observation) -> bool:
         """Whether the reads of *observation* have failed often enough, for long enough
         (``[directory] not_observed_after_failures`` / ``not_observed_after_minutes``)."""
@@ -1162,6 +1211,18 @@ class _Rules:
             return False
         since = observation.failing_since or observation.observed_at
         return self.now - since >= timedelta(minutes=settings.not_observed_after_minutes)
+
+
+DISCOVERED_MARK = "discovered (not probed)"
+
+
+def _marked(finding: Finding) -> Finding:
+    """Return *finding* of a discovered identity marked as such (summary and details)."""
+    return replace(
+        finding,
+        summary=f"{finding.summary} [{DISCOVERED_MARK}]",
+        details=MappingProxyType({**finding.details, "discovered": True}),
+    )
 
 
 def _seat(sku: SubscribedSku) -> Seat:
@@ -1223,8 +1284,9 @@ def evaluate_posture(
     rules = _Rules(index, config, now, thresholds)
     for identity in config.identities.values():
         rules.identity(identity)
-        if identity.kind == "user":
+        if identity.kind == "user" and not identity.discovered:
             rules.password_sign_in(identity)
+    rules.discovered()
     for tenant in config.tenants:
         for subject in (OBSERVER_SUBJECT,):
             observer = index.one("app_credentials", tenant, None, None, subject)
@@ -1251,8 +1313,9 @@ def evaluate_posture(
             not_observed=tuple(rules.not_observed.get(identity.name, [])),
             licences=rules.licences.get(identity.name),
         )
+    discovered = {i.name for i in config.identities.values() if i.discovered}
     findings = sorted(
-        rules.findings,
+        (_marked(f) if f.identity in discovered else f for f in rules.findings),
         key=lambda f: (-f.level.rank, f.deadline is None, f.deadline or now, f.key),
     )
     return Posture(

@@ -523,6 +523,26 @@ class NonInteractiveUsers(Fact):
     disabled: int = 0
 
 
+@dataclass(frozen=True)
+class DiscoveredIdentityFact(Fact):
+    """An application user or non-interactive user discovery found in one environment
+    (``[discovery] watch = "posture"``; subject: its key, the app's client id or the user's
+    object id). ``appeared``: when it first appeared after the environment's first discovery
+    (None: there from the start); ``gone``: when it was no longer there (kept a while to note
+    it)."""
+
+    kind: ClassVar[str] = "discovered_identity"
+    identity_kind: str
+    key: str
+    display_name: str = ""
+    client_id: str | None = None
+    user_principal_name: str | None = None
+    configured_as: str | None = None
+    observer: bool = False
+    appeared: datetime | None = None
+    gone: datetime | None = None
+
+
 FACT_TYPES: dict[str, type[Fact]] = {
     cls.kind: cls
     for cls in (
@@ -538,6 +558,7 @@ FACT_TYPES: dict[str, type[Fact]] = {
         SystemUser,
         SecurityRoles,
         NonInteractiveUsers,
+        DiscoveredIdentityFact,
     )
 }
 

@@ -70,6 +70,13 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _names(posture: Posture, config: Config, identities: Sequence[str] | None) -> list[str]:
+    """The configured identities (those asked for), then the watched discovered ones."""
+    if identities is not None:
+        return [n for n in config.identities if n in identities]
+    return [*config.identities, *(n for n in posture.identities if n not in config.identities)]
+
+
 def render_posture_text(
     posture: Posture,
     config: Config,
@@ -80,7 +87,7 @@ def render_posture_text(
 ) -> str:
     """Return the posture section: nearest deadline per identity, licences, non-interactive
     users, then every finding (worst first) with its remedy."""
-    names = [n for n in config.identities if identities is None or n in identities]
+    names = _names(posture, config, identities)
     rows = [
         (name, posture.identities[name].classification, nearest_text(posture.identities[name], now))
         for name in names
@@ -178,7 +185,7 @@ def posture_to_dict(
     posture: Posture, config: Config, now: datetime, *, identities: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Return the posture as JSON-able data (``monitor check --json``'s ``posture`` member)."""
-    names = [n for n in config.identities if identities is None or n in identities]
+    names = _names(posture, config, identities)
     return {
         "evaluated_at": now.isoformat(),
         "identities": {

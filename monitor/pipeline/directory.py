@@ -27,6 +27,7 @@ from monitor.directory.tokens import ObserverTokens
 from monitor.findings.posture import OBSERVER_SUBJECT, Posture
 from monitor.http import MonitorSession, build_session
 from monitor.model.clock import Clock, utcnow
+from monitor.model.discovery import is_watched_name
 from monitor.model.findings import Finding
 from monitor.model.observations import (
     TRANSIENT_CAUSES,
@@ -58,6 +59,8 @@ _SYSTEMUSER_KINDS = ("systemuser", "security_roles")
 # minutes and "not observed" ([directory] not_observed_after_failures / _minutes) is decided on
 # several reads rather than on one that happened to fail.
 RETRY_MINUTES = (5, 10, 15, 30, 60)
+# Facts posture watching records (carried over as they were when a read fails).
+_WATCHED = ("discovered_identity",)
 
 
 def retry_delay(facts: Sequence[Observation]) -> timedelta:
@@ -295,6 +298,8 @@ class DirectoryPass:
             )
             self._read_graph(read, tenant, identities, session, tokens)
             self._read_dataverse(read, identities, session, tokens)
+            if self.config.discovery.watch == "posture":
+                read.observations += self._watch(tenant, now, session, tokens)
         except Exception as exc:  # a reader bug must not take the pass (or a check) down
             log.error("directory read failed", tenant=tenant.name, error=type(exc).__name__)
             unread = _TenantRead(tenant.name, now)
@@ -307,9 +312,41 @@ class DirectoryPass:
             read.observations += [
                 o for o in unread.observations if (o.kind, o.identity, o.environment) not in seen
             ]
+            if self.config.discovery.watch == "posture":
+                read.observations = [
+                    o
+                    for o in read.observations
+                    if o.kind not in _WATCHED and not is_watched_name(o.identity)
+                ]
+                read.observations += self._watch(tenant, now, None, None, reason)
         finally:
             session.close()
         return read.observations
+
+    def _watch(
+        self,
+        tenant: TenantConfig,
+        now: datetime,
+        session: MonitorSession | None,
+        tokens: ObserverTokens | None,
+        failed: str = "",
+    ) -> list[Observation]:
+        """Return the observations of posture watching (``[discovery] watch = "posture"``):
+        discover in the tenant's environments with the pass's session and observer, or, when
+        the read *failed*, keep what was stored as not read now (docs/discovery.md)."""
+        from monitor.model.discovery import TenantDiscovery
+        from monitor.pipeline.discovery import Discovery
+        from monitor.pipeline.watch import watch_observations
+
+        names = [n for n, e in self.config.environments.items() if e.tenant == tenant.name]
+        if session is None or tokens is None:
+            found = TenantDiscovery(
+                tenant.name, (), unread=tuple((n, "service_error", failed) for n in names)
+            )
+        else:
+            discovery = Discovery(self.config, sleep=self.sleep, policy=self.policy)
+            found = discovery.read_with(tenant, names, now, session, tokens)
+        return watch_observations(found, self.store.posture.current(tenant=tenant.name), now)
 
     def _without_observer(
         self, read: _TenantRead, tenant: TenantConfig, identities: Sequence[IdentityConfig]

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from monitor.config.model import Config
 from monitor.findings.posture import OBSERVER_SUBJECT, Posture, evaluate_posture
+from monitor.findings.watch import with_discovered
 from monitor.model.observations import CertificateFile, DeclaredExpiry, Observation
 from monitor.store import Store
 
@@ -82,5 +83,7 @@ def merged_observations(
 
 
 def posture_from_store(store: Store, config: Config, now: datetime) -> Posture:
-    """Return the posture of every configured identity from the store's current facts."""
-    return evaluate_posture(merged_observations(store.posture.current(), config, now), config, now)
+    """Return the posture of every configured identity (and, with ``[discovery] watch =
+    "posture"``, every watched discovered one) from the store's current facts."""
+    observations = merged_observations(store.posture.current(), config, now)
+    return evaluate_posture(observations, with_discovered(config, observations), now)

@@ -52,7 +52,13 @@ _NAVIGATIONS = {
     "systemusers": ("systemuserroles_association", "teammembership_association"),
     "teams": ("teamroles_association",),
 }
-_CONDITION = re.compile(r"^\s*([A-Za-z_]+)\s+eq\s+(.+?)\s*$")
+_CONDITION = re.compile(r"^\s*\(?\s*([A-Za-z_]+)\s+(eq|ne)\s+(.+?)\s*\)?\s*$")
+# $expand of a collection read: navigation property -> (entity, rows of a member / team).
+_EXPANDABLE = {
+    "systemuser": ("systemuserroles_association", "teammembership_association"),
+    "team": ("teamroles_association",),
+}
+_EXPAND_ITEM = re.compile(r"^\s*([A-Za-z_]+)\s*(?:\(\s*\$select=([A-Za-z_,\s]+)\))?\s*$")
 
 
 class _QueryError(Exception):
@@ -63,7 +69,7 @@ class _QueryError(Exception):
 
 def is_metadata_path(resource: Sequence[str]) -> bool:
     """Return whether ``resource`` (the path after ``api/data/v9.x``) is a metadata read."""
-    if list(resource) == ["systemusers"]:
+    if list(resource) in (["systemusers"], ["teams"]):
         return True
     if len(resource) != 2:
         return False
@@ -242,6 +248,9 @@ class DataverseService:
                 if len(resource) == 1:
                     rows = _filtered(rows, first(query, "$filter"), entity)
                 selected = [_selected(row, first(query, "$select"), entity) for row in rows]
+                expand = first(query, "$expand")
+                if expand and len(resource) == 1:
+                    self._expand(environment, selected, expand, entity)
             except _QueryError as error:
                 return error.response
             page_size = self._scenario.dataverse_page_size
@@ -268,6 +277,37 @@ class DataverseService:
         if preferred is not None:
             headers.append(("Preference-Applied", f"odata.maxpagesize={page_size}"))
         return Response(200, json.dumps(body).encode("utf-8"), ODATA_JSON, headers)
+
+    def _expand(
+        self, environment: Environment, rows: list[dict[str, Any]], expand: str, entity: str
+    ) -> None:
+        """Add the collection-valued navigation properties *expand* names to each row
+        (``name($select=a,b)``, comma separated), as Dataverse nests them."""
+        members = {member.user_id: member for member in environment.members.values()}
+        teams = {team.team_id: team for team in environment.teams.values()}
+        for item in _split_expand(expand):
+            match = _EXPAND_ITEM.match(item)
+            if match is None or match.group(1) not in _EXPANDABLE.get(entity, ()):
+                raise _query_error(f"Could not find a property named '{item.strip()}' to expand.")
+            navigation, select = match.group(1), match.group(2)
+            for row in rows:
+                related: list[dict[str, Any]] = []
+                if entity == "team":
+                    team = teams.get(row["teamid"])
+                    names = team.roles if team is not None else []
+                    related = [_role_row(environment.role(name)) for name in names]
+                    kind = "role"
+                else:
+                    member = members.get(row["systemuserid"])
+                    kind = "role" if navigation == "systemuserroles_association" else "team"
+                    if member is not None and kind == "role":
+                        related = [_role_row(environment.role(name)) for name in member.roles]
+                    elif member is not None:
+                        related = [
+                            {"@odata.etag": 'W/"1"', "teamid": t.team_id, "name": t.name}
+                            for t in (environment.team(name) for name in member.teams)
+                        ]
+                row[navigation] = [_selected(one, select, kind) for one in related]
 
     def roles_of(self, environment: Environment, member: Member) -> list[tuple[Role, str | None]]:
         """Return the member's roles with the team each comes through (None: direct)."""
@@ -326,11 +366,31 @@ class DataverseService:
                     environment.business_unit_id,
                 )
             )
+        for index in range(1, environment.other_interactive_users + 1):
+            key = f"interactive-{index}"
+            rows.append(
+                _systemuser_row(
+                    stable_id("systemuser", environment.name, key),
+                    f"User {index}",
+                    f"user-{index}@{domain}",
+                    None,
+                    stable_id("user", environment.name, key),
+                    0,
+                    False,
+                    True,
+                    environment.business_unit_id,
+                )
+            )
         return rows
 
     def _rows(
         self, environment: Environment, resource: Sequence[str]
     ) -> tuple[list[dict[str, Any]], str]:
+        if list(resource) == ["teams"]:
+            return [
+                {"@odata.etag": 'W/"1"', "teamid": team.team_id, "name": team.name}
+                for team in environment.teams.values()
+            ], "team"
         if len(resource) == 1:
             return self._systemusers(environment), "systemuser"
         match = _BY_KEY.match(resource[0])
@@ -497,32 +557,51 @@ def _filtered(
 ) -> list[dict[str, Any]]:
     if not expression:
         return rows
-    conditions = []
-    for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
-        match = _CONDITION.match(part)
-        if match is None:
-            raise _query_error(f"The simulator supports only 'field eq value' filters: {part!r}")
-        name, value = match.group(1), _literal(match.group(2))
-        if rows and name not in rows[0]:
-            raise _query_error(
-                f"Could not find a property named '{name}' on type "
-                f"'Microsoft.Dynamics.CRM.{entity}'."
-            )
-        conditions.append((name, value))
+    alternatives = []  # any of these, each all of its conditions
+    for alternative in re.split(r"\s+or\s+", expression.strip(), flags=re.IGNORECASE):
+        conditions = []
+        for part in re.split(r"\s+and\s+", alternative, flags=re.IGNORECASE):
+            match = _CONDITION.match(part)
+            if match is None:
+                raise _query_error(
+                    f"The simulator supports only 'field eq|ne value' filters: {part!r}"
+                )
+            name, negated, value = match.group(1), match.group(2) == "ne", _literal(match.group(3))
+            if rows and name not in rows[0]:
+                raise _query_error(
+                    f"Could not find a property named '{name}' on type "
+                    f"'Microsoft.Dynamics.CRM.{entity}'."
+                )
+            conditions.append((name, negated, value))
+        alternatives.append(conditions)
+
+    def holds(found: object, value: object) -> bool:
+        if isinstance(found, str):
+            found = found.lower()
+        if isinstance(found, bool) or isinstance(value, bool):
+            return found is value
+        return found == value
 
     def matches(row: dict[str, Any]) -> bool:
-        for name, value in conditions:
-            found = row.get(name)
-            if isinstance(found, str):
-                found = found.lower()
-            if isinstance(found, bool) or isinstance(value, bool):
-                if found is not value:
-                    return False
-            elif found != value:
-                return False
-        return True
+        return any(
+            all(holds(row.get(name), value) != negated for name, negated, value in conditions)
+            for conditions in alternatives
+        )
 
     return [row for row in rows if matches(row)]
+
+
+def _split_expand(expand: str) -> list[str]:
+    """Split ``$expand`` at the commas outside parentheses."""
+    items, depth, current = [], 0, ""
+    for char in expand:
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        current += char
+    return [*items, current] if current.strip() else items
 
 
 def _max_page_size(prefer: str) -> int | None:

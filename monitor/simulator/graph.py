@@ -18,8 +18,16 @@ from typing import Any
 
 import jwt
 
+from monitor.simulator.faults import RequestInfo, take_fault
 from monitor.simulator.odata import first, offset_of, selected, skiptoken
-from monitor.simulator.scenario import Application, Scenario, Tenant, User, stable_id
+from monitor.simulator.scenario import (
+    DEFAULT_GRAPH_PAGE_SIZE,
+    Application,
+    Scenario,
+    Tenant,
+    User,
+    stable_id,
+)
 from monitor.simulator.tokens import TokenIssuer
 from monitor.simulator.transport import Request, Response
 
@@ -38,6 +46,8 @@ ORGANIZATION_PERMISSIONS = (
 )
 
 _BY_APP_ID = re.compile(r"^(applications|servicePrincipals)\(appId='([^']*)'\)$")
+MAX_GRAPH_PAGE_SIZE = 999
+BATCH_LIMIT = 20  # requests in one JSON batch (Graph answers 400 beyond)
 
 
 class GraphError(Exception):
@@ -137,7 +147,8 @@ class GraphService:
                 else "Access token is empty."
             )
             raise GraphError(401, "InvalidAuthenticationToken", message)
-        if request.method != "GET":
+        batch = parts[3:] == ["$batch"]
+        if request.method != ("POST" if batch else "GET"):
             raise GraphError(405, "Request_BadRequest", "The simulator serves reads only.")
         with self._scenario.lock:
             tenant = next(
@@ -148,9 +159,72 @@ class GraphService:
                 raise GraphError(401, "InvalidAuthenticationToken", "Unknown tenant.")
             roles = claims.get("roles")
             granted = set(roles) if isinstance(roles, list) else set()
+            if batch:
+                appid = claims.get("appid")
+                return self._batch(
+                    request, tenant, granted, appid if isinstance(appid, str) else None
+                )
             query = urllib.parse.parse_qs(request.query, keep_blank_values=True)
             resource = parts[3:]
             return self._resource(request, tenant, granted, resource, query)
+
+    def _batch(
+        self, request: Request, tenant: Tenant, granted: set[str], client_id: str | None
+    ) -> Response:
+        """Answer a JSON batch: up to 20 GET requests, each answered as if sent alone (an
+        error in one is that one's answer). A ``graph`` fault whose ``path`` matches a request
+        of the batch (and not the batch itself) applies to that request: ``throttle_429`` and
+        ``http_5xx`` answer it, the way Graph throttles the requests of a batch one by one."""
+        try:
+            body = json.loads(request.body)
+            items = body["requests"]
+            if not isinstance(items, list):
+                raise TypeError("requests")
+        except (ValueError, TypeError, KeyError):
+            raise GraphError(400, "BadRequest", "Invalid batch payload format.") from None
+        if not items or len(items) > BATCH_LIMIT:
+            raise GraphError(400, "BadRequest", f"The batch must hold 1 to {BATCH_LIMIT} requests.")
+        answers = []
+        seen: set[str] = set()
+        for item in items:
+            ident = item.get("id") if isinstance(item, dict) else None
+            url = item.get("url") if isinstance(item, dict) else None
+            if not isinstance(ident, str) or not isinstance(url, str) or ident in seen:
+                raise GraphError(400, "BadRequest", "Each batch request needs a unique id and url.")
+            seen.add(ident)
+            if str(item.get("method", "")).upper() != "GET":
+                answer = graph_error_response(
+                    405, "Request_BadRequest", "The simulator serves reads only."
+                )
+            else:
+                path, _, query_text = url.lstrip("/").partition("?")
+                fault = take_fault(
+                    self._scenario.faults,
+                    RequestInfo("graph", client_id=client_id),
+                    f"{path}?{query_text}" if query_text else path,
+                )
+                resource = urllib.parse.unquote(path).split("/")
+                query = urllib.parse.parse_qs(query_text, keep_blank_values=True)
+                if fault is not None and fault.mode == "throttle_429":
+                    answer = throttled_response(fault.retry_after)
+                elif fault is not None and fault.mode in ("http_500", "http_502", "http_503"):
+                    status = int(fault.mode.removeprefix("http_"))
+                    answer = graph_error_response(status, "ServiceUnavailable", "Try again.")
+                else:
+                    try:
+                        answer = self._resource(request, tenant, granted, resource, query)
+                    except GraphError as failure:
+                        answer = graph_error_response(failure.status, failure.code, failure.message)
+            answers.append(
+                {
+                    "id": ident,
+                    "status": answer.status,
+                    "headers": {"Content-Type": answer.content_type or GRAPH_JSON}
+                    | dict(answer.headers),
+                    "body": json.loads(answer.body) if answer.body else None,
+                }
+            )
+        return Response(200, json.dumps({"responses": answers}).encode("utf-8"), GRAPH_JSON)
 
     def _resource(
         self,
@@ -162,6 +236,26 @@ class GraphService:
     ) -> Response:
         head = resource[0]
         match = _BY_APP_ID.match(head)
+        if head in ("applications", "servicePrincipals") and len(resource) == 1:
+            _require(granted, APPLICATION_PERMISSIONS)
+            if head == "applications":
+                found = [
+                    self._application(a, tenant)
+                    for a in self._scenario.applications.values()
+                    if a.tenant == tenant.name
+                ]
+            else:
+                found = [
+                    self._service_principal(a)
+                    for a in self._scenario.applications.values()
+                    if a.has_service_principal_in(tenant.name)
+                ]
+            return self._list(query, found, head)
+        if len(resource) == 3 and resource[0] == "applications" and resource[2] == "owners":
+            _require(granted, APPLICATION_PERMISSIONS)
+            application = self._application_by_object_id(tenant, resource[1])
+            owners = [self._owner(tenant, upn) for upn in application.owners]
+            return self._list(query, owners, f"applications/{resource[1]}/owners")
         if match and len(resource) == 1:
             _require(granted, APPLICATION_PERMISSIONS)
             kind, app_id = match.groups()
@@ -210,6 +304,22 @@ class GraphService:
         if not present:
             raise _not_found(app_id)
         return application
+
+    def _application_by_object_id(self, tenant: Tenant, object_id: str) -> Application:
+        wanted = object_id.lower()
+        for application in self._scenario.applications.values():
+            if application.tenant == tenant.name and application.application_object_id == wanted:
+                return application
+        raise _not_found(object_id)
+
+    def _owner(self, tenant: Tenant, upn: str) -> dict[str, Any]:
+        user = self._scenario.users.get(upn)
+        return {
+            "@odata.type": "#microsoft.graph.user",
+            "id": user.object_id if user is not None else stable_id("user", upn),
+            "displayName": user.display_name if user is not None else upn,
+            "userPrincipalName": upn,
+        }
 
     def _user_in(self, tenant: Tenant, reference: str) -> User:
         wanted = reference.lower()
@@ -379,7 +489,10 @@ class GraphService:
         if top is not None:
             if not top.isdigit() or int(top) < 1:
                 raise GraphError(400, "BadRequest", f"Invalid page size specified: '{top}'.")
-            page_size = min(page_size, int(top))
+            # $top asks for up to 999 items a page (Graph's documented maximum for directory
+            # objects); graph_page_size below the default keeps pages small for paging tests.
+            limit = page_size if page_size < DEFAULT_GRAPH_PAGE_SIZE else MAX_GRAPH_PAGE_SIZE
+            page_size = min(limit, int(top))
         offset = _offset(first(query, "$skiptoken"))
         page = [_select(item, query) for item in items[offset : offset + page_size]]
         body: dict[str, Any] = {"@odata.context": self._context(collection), "value": page}

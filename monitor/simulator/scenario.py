@@ -224,6 +224,7 @@ class Application:
     application_object_id: str = ""  # the application object's id (home tenant)
     service_principal: bool = True  # False: its enterprise application in the home tenant was
     # deleted (the registration remains: AADSTS7000229)
+    owners: list[str] = field(default_factory=list)  # UPNs of the registration's owners
 
     def __post_init__(self) -> None:
         self.client_id = self.client_id.lower()
@@ -346,6 +347,7 @@ class Environment:
     roles: dict[str, Role] = field(default_factory=dict)  # by lower-case name
     teams: dict[str, Team] = field(default_factory=dict)  # by lower-case name
     other_noninteractive_users: int = 0  # non-interactive systemusers besides the members
+    other_interactive_users: int = 0  # read-write systemusers besides the members (scale)
     administration_mode: bool = False  # only System Administrators / Customizers may sign in
 
     def __post_init__(self) -> None:
@@ -568,6 +570,9 @@ def scenario_from_dict(
         _read_user(fields, scenario, when)
     for fields in root.tables("environments"):
         _read_environment(fields, scenario)
+    scale = root.table("scale")
+    if scale is not None:
+        _read_scale(scale, scenario, when)
     for fields in root.tables("faults"):
         fault = read_fault(fields)
         if fault is not None:
@@ -686,6 +691,7 @@ def _read_application(
         object_id=fields.guid("object_id") or "",
         graph_permissions=fields.texts("graph_permissions"),
         service_principal=fields.flag("service_principal", True),
+        owners=[owner.lower() for owner in fields.texts("owners")],
     )
     fields.finish()
     if client_id is None or home is None:
@@ -792,6 +798,7 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
             "execution_time_limit_ms", DEFAULT_EXECUTION_TIME_LIMIT_MS, minimum=1
         ),
         other_noninteractive_users=fields.integer("other_noninteractive_users", 0),
+        other_interactive_users=fields.integer("other_interactive_users", 0),
         administration_mode=fields.flag("administration_mode", False),
     )
     for role_fields in fields.tables("roles"):
@@ -854,6 +861,69 @@ def _read_environment(fields: _Fields, scenario: Scenario) -> None:
         scenario.add_environment(environment)
     except ValueError as error:
         fields.problem("name", str(error))
+
+
+def _read_scale(fields: _Fields, scenario: Scenario, now: dt.datetime) -> None:
+    """Read ``[scale]``: generate a large tenant (see :func:`add_scale`)."""
+    environment = fields.text("environment", required=True)
+    app_users = fields.integer("app_users", 0)
+    registrations = fields.integer("app_registrations", 0)
+    other_users = fields.integer("other_users", 0)
+    fields.finish()
+    if environment is None:
+        return
+    if environment not in scenario.environments:
+        fields.problem("environment", f"unknown environment {environment!r}")
+        return
+    add_scale(
+        scenario,
+        environment,
+        app_users=app_users,
+        app_registrations=registrations,
+        other_users=other_users,
+        now=now,
+    )
+
+
+def add_scale(
+    scenario: Scenario,
+    environment: str,
+    *,
+    app_users: int,
+    app_registrations: int,
+    other_users: int = 0,
+    now: dt.datetime | None = None,
+) -> None:
+    """Add *app_registrations* app registrations to *environment*'s tenant, the first
+    *app_users* of them application users of *environment* (a "Scale reader" role, every tenth
+    System Administrator), and *other_users* interactive systemusers (read-write, no Entra
+    account behind them). Names and ids are stable: ``Scale app 0001`` ..."""
+    when = now if now is not None else _utcnow()
+    with scenario.lock:
+        target = scenario.environment(environment)
+        for index in range(1, max(app_registrations, app_users) + 1):
+            client_id = stable_id("scale-app", environment, str(index))
+            if client_id in scenario.applications:
+                continue
+            secret = ClientSecret(
+                value=f"sc{index:05d}~{stable_id('scale-secret', str(index))}",
+                end=when + dt.timedelta(days=30 + index % 700),
+                display_name=f"scale {index}",
+                key_id=stable_id("scale-key", environment, str(index)),
+                created=when,
+            )
+            scenario.applications[client_id] = Application(
+                client_id=client_id,
+                tenant=target.tenant,
+                display_name=f"Scale app {index:04d}",
+                secrets=[secret],
+            )
+            if index <= app_users:
+                roles = ["System Administrator"] if index % 10 == 0 else ["Scale reader"]
+                target.add_member(
+                    Member(app=client_id, roles=[target.role(name).name for name in roles])
+                )
+        target.other_interactive_users += other_users
 
 
 def read_fault(fields: _Fields) -> Fault | None:

@@ -69,6 +69,11 @@ class Profile:
     classification: str
     licences: tuple[str, ...]
     observed_at: datetime | None = None
+    tenant: str = ""
+    discovered: bool = False  # watched without being configured ([discovery] watch)
+
+
+DISCOVERED = "discovered, not probed"
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ def evaluate(
     from monitor.findings.posture import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
         evaluate_posture,
     )
+    from monitor.findings.watch import with_discovered
     from monitor.model.observations import stored_observation
 
     observations = []
@@ -127,12 +133,18 @@ def evaluate(
         )
         if observation is not None:  # None: a fact kind written by a newer monitor
             observations.append(observation)
-    posture = evaluate_posture(observations, config, now)
+    judged = with_discovered(config, observations)
+    posture = evaluate_posture(observations, judged, now)
     deadlines: list[Deadline] = []
     profiles: dict[str, Profile] = {}
     for name, identity_posture in posture.identities.items():
+        discovered = judged.identities[name].discovered
         profiles[name] = Profile(
-            name, identity_posture.classification, tuple(identity_posture.licences or ())
+            name,
+            identity_posture.classification,
+            tuple(identity_posture.licences or ()),
+            tenant=identity_posture.tenant,
+            discovered=discovered,
         )
         for deadline in identity_posture.deadlines:
             deadlines.append(
@@ -142,7 +154,7 @@ def evaluate(
                     kind=_deadline_kind(deadline.kind.value, deadline.what),
                     name=deadline.what,
                     ends_at=deadline.at,
-                    source=deadline.source,
+                    source=f"{deadline.source} ({DISCOVERED})" if discovered else deadline.source,
                 )
             )
     deadlines.sort(key=lambda item: item.ends_at)

@@ -128,10 +128,20 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
             continue
         identities[name] = _Identity(name, meta.tenant, [], meta.kind, meta.credential_type)
 
+    posture_data = posture.evaluate(database, context.config, now)
+    profiles = {} if isinstance(posture_data, Unavailable) else posture_data.profiles
+    for name, profile in profiles.items():  # discovered identities watched for posture
+        if (
+            profile.discovered
+            and name not in identities
+            and selection.wants_identity(name, profile.tenant)
+            and selection.environments is None
+        ):
+            identities[name] = _Identity(name, profile.tenant, [], None, None)
+
     guards = probes.guards(database, now)
     counts = probes.daily_counts(database, first, last, environments=selection.environments)
 
-    posture_data = posture.evaluate(database, context.config, now)
     deadlines = all_deadlines(database, context.configured, posture_data)
     nearest: dict[str, posture.Deadline] = {}
     for deadline in deadlines:
@@ -143,7 +153,6 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         if current is None or deadline.ends_at < current.ends_at:
             nearest[deadline.identity] = deadline
 
-    profiles = {} if isinstance(posture_data, Unavailable) else posture_data.profiles
     usage_rows = usage_source.usage(database, first, last)
     open_incidents = incident_source.incidents(database, open_only=True)
     incident_levels: dict[str, list[Level]] = defaultdict(list)
@@ -262,6 +271,14 @@ def _row(
         ok_count = sum(1 for state in entry.states if state.outcome == "ok")
         since: datetime | None = worst_state.since
         last_success = worst_state.last_success_at
+    elif profile is not None and profile.discovered:
+        state_text, state_level, ok_count, since, last_success = (
+            posture.DISCOVERED,
+            "none",
+            0,
+            None,
+            None,
+        )
     else:
         state_text, state_level, ok_count, since, last_success = (
             "never probed",

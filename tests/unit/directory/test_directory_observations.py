@@ -11,6 +11,7 @@ from monitor.model.observations import (
     AppCredentials,
     CertificateFile,
     DeclaredExpiry,
+    DiscoveredIdentityFact,
     DomainPolicy,
     Fact,
     Licence,
@@ -79,6 +80,13 @@ EXAMPLES: list[Fact] = [
     SystemUser(True, "u", "Sync", "svc@contoso.com", None, 4, False, False),
     SecurityRoles((RoleGrant("System Administrator", "r1", "t", "Integrators"),)),
     NonInteractiveUsers(7, 1),
+    DiscoveredIdentityFact(
+        identity_kind="application user",
+        key="6fde3eb7-8b6a-4dbc-8b9d-6ebef8b17006",
+        display_name="ERP connector",
+        client_id="6fde3eb7-8b6a-4dbc-8b9d-6ebef8b17006",
+        appeared=NOW,
+    ),
 ]
 
 
@@ -139,6 +147,13 @@ STORED_TEXTS = [
         '"template_id":"t"}]}'
     ),
     '{"count":7,"disabled":1}',
+    (
+        '{"appeared":"2026-11-26T12:00:00+00:00",'
+        '"client_id":"6fde3eb7-8b6a-4dbc-8b9d-6ebef8b17006","configured_as":null,'
+        '"display_name":"ERP connector","gone":null,"identity_kind":"application user",'
+        '"key":"6fde3eb7-8b6a-4dbc-8b9d-6ebef8b17006","observer":false,'
+        '"user_principal_name":null}'
+    ),
 ]
 # What an empty JSON object reads as, per kind (sorted by kind).
 EMPTY_TEXTS = [
@@ -148,6 +163,10 @@ EMPTY_TEXTS = [
     ),
     '{"not_after":"1970-01-01T00:00:00+00:00","thumbprint_sha1":null}',
     '{"expires":"1970-01-01T00:00:00+00:00","label":""}',
+    (
+        '{"appeared":null,"client_id":null,"configured_as":null,"display_name":"","gone":null,'
+        '"identity_kind":"","key":"","observer":false,"user_principal_name":null}'
+    ),
     (
         '{"authentication_type":null,"domain":"","is_default":false,'
         '"password_notification_days":null,"password_validity_days":null}'

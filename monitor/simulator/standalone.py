@@ -143,6 +143,15 @@ def describe(simulator: Simulator) -> str:
     return "\n".join(lines)
 
 
+def print_template(out: TextIO | None = None) -> int:
+    """Print the commented scenario template shipped with monitor; return 0."""
+    from importlib import resources
+
+    template = resources.files("monitor.simulator").joinpath("scenarios", "template.toml")
+    print(template.read_text(), file=out if out is not None else sys.stdout, end="")
+    return 0
+
+
 def serve(
     scenario_path: Path | None,
     *,

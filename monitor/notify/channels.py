@@ -85,6 +85,22 @@ def _has_query(url: str, key: str) -> bool:
     return any(k.lower() == key for k, _ in urllib.parse.parse_qsl(query))
 
 
+# What makes a receiver's certificate trusted: apprise sends HTTPS through requests, which
+# honours REQUESTS_CA_BUNDLE; SMTP uses Python's default context, the system store. The
+# monitor's own network.ca_bundle applies to neither (README, "Trust"; monitor/notify/trust.py).
+TLS_NOT_TRUSTED_HTTPS = (
+    "TLS not trusted: set REQUESTS_CA_BUNDLE to a bundle with the receiver's CA, or add the CA "
+    "to the system store (network.ca_bundle does not apply to channels)"
+)
+TLS_NOT_TRUSTED_SMTP = (
+    "TLS not trusted: add the mail server's CA to the system store (network.ca_bundle and "
+    "REQUESTS_CA_BUNDLE do not apply to SMTP)"
+)
+_SMTP_SCHEMES = ("mailto", "mailtos")
+# Error classes behind which a certificate that is not trusted may hide.
+_MAYBE_TLS = ("connection failed", "TLS failed", "delivery failed")
+
+
 def classify_error(messages: Sequence[str], *, timed_out: bool = False) -> str:
     """Reduce apprise's log lines of a failed call to a short error class (never the URL)."""
     text = " ".join(messages)
@@ -221,7 +237,14 @@ class AppriseSender:
         if bool(result):
             return True, None
         timed_out = int(getattr(result, "status", 1)) == 5  # AppriseResultStatus.TIMEOUT
-        return False, classify_error(lines, timed_out=timed_out)
+        error = classify_error(lines, timed_out=timed_out)
+        if error in _MAYBE_TLS:
+            from monitor.notify.trust import certificate_not_trusted
+
+            smtp = inspect_url(url).scheme in _SMTP_SCHEMES
+            if certificate_not_trusted(plugin, smtp=smtp, timeout=timeout):
+                return False, TLS_NOT_TRUSTED_SMTP if smtp else TLS_NOT_TRUSTED_HTTPS
+        return False, error
 
 
 SendOne = Callable[[AppriseSender, str, Rendered, float], tuple[bool, str | None]]

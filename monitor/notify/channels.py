@@ -96,6 +96,11 @@ TLS_NOT_TRUSTED_SMTP = (
     "TLS not trusted: add the mail server's CA to the system store (network.ca_bundle and "
     "REQUESTS_CA_BUNDLE do not apply to SMTP)"
 )
+TLS_CERTIFICATE_PROBLEMS = {
+    "expired": "TLS failed: the receiver's certificate has expired",
+    "hostname": "TLS failed: the receiver's certificate is for another host name or address",
+    "invalid": "TLS failed: the receiver's certificate is invalid",
+}
 _SMTP_SCHEMES = ("mailto", "mailtos")
 # Error classes behind which a certificate that is not trusted may hide.
 _MAYBE_TLS = ("connection failed", "TLS failed", "delivery failed")
@@ -239,11 +244,14 @@ class AppriseSender:
         timed_out = int(getattr(result, "status", 1)) == 5  # AppriseResultStatus.TIMEOUT
         error = classify_error(lines, timed_out=timed_out)
         if error in _MAYBE_TLS:
-            from monitor.notify.trust import certificate_not_trusted
+            from monitor.notify.trust import certificate_problem
 
             smtp = inspect_url(url).scheme in _SMTP_SCHEMES
-            if certificate_not_trusted(plugin, smtp=smtp, timeout=timeout):
+            problem = certificate_problem(plugin, smtp=smtp, timeout=timeout)
+            if problem == "untrusted":
                 return False, TLS_NOT_TRUSTED_SMTP if smtp else TLS_NOT_TRUSTED_HTTPS
+            if problem is not None:
+                return False, TLS_CERTIFICATE_PROBLEMS[problem]
         return False, error
 
 

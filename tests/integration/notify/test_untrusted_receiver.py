@@ -4,8 +4,10 @@ makes it trusted, instead of "connection failed" (real apprise, real TLS on loop
 from __future__ import annotations
 
 import ssl
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from support.notify.receivers import HttpsReceiver, free_port
 
 from monitor.config.model import ChannelConfig
 from monitor.notify.channels import (
+    TLS_CERTIFICATE_PROBLEMS,
     TLS_NOT_TRUSTED_HTTPS,
     TLS_NOT_TRUSTED_SMTP,
     AppriseSender,
@@ -101,3 +104,28 @@ def test_an_unreachable_receiver_is_still_a_connection_failure() -> None:
     url = f"workflows://127.0.0.1:{free_port()}/workflow/{SIGNATURE}/"
 
     assert (False, "connection failed") == _send(url)
+
+
+def test_a_certificate_for_another_name_is_not_called_untrusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver whose certificate comes from a trusted CA but names another host: the error
+    says so, and does not send the operator to REQUESTS_CA_BUNDLE."""
+    authority = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("teams-relay.example").configure_cert(context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"workflows://127.0.0.1:{server.server_address[1]}/workflow/{SIGNATURE}/"
+        result = _send(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (False, TLS_CERTIFICATE_PROBLEMS["hostname"]) == result

@@ -32,6 +32,7 @@ from monitor.config.urls import UrlKind, inspect_url, is_loopback_host, url_prob
 from monitor.model.outbox import UrlAttempt
 from monitor.notify.deadline import DeadlineExceeded, DeadlinePool, StillRunning
 from monitor.notify.render import Rendered
+from monitor.notify.trust import certificate_problem
 from monitor.secrets import scrub
 
 _HTTP_STATUS = re.compile(r"error=(\d{3})\b")
@@ -244,8 +245,6 @@ class AppriseSender:
         timed_out = int(getattr(result, "status", 1)) == 5  # AppriseResultStatus.TIMEOUT
         error = classify_error(lines, timed_out=timed_out)
         if error in _MAYBE_TLS:
-            from monitor.notify.trust import certificate_problem
-
             smtp = inspect_url(url).scheme in _SMTP_SCHEMES
             problem = certificate_problem(plugin, smtp=smtp, timeout=timeout)
             if problem == "untrusted":

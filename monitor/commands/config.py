@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 import urllib.parse
+from dataclasses import fields
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from monitor.commands._args import Action, add_actions
 
 if TYPE_CHECKING:
-    from monitor.config.model import CertificateCredential, Config
+    from monitor.config.model import CertificateCredential, ChannelConfig, Config
     from monitor.secrets import Secret
 
 HELP = "check or show the configuration"
@@ -26,9 +28,11 @@ ACTIONS = (
     ),
     Action(
         "show",
-        "print the configuration with defaults filled in (secrets shown by source only)",
-        "Print the resolved configuration: defaults filled in, relative paths made absolute, "
-        "cloud endpoints spelled out, and each secret shown only as where it comes from.",
+        "print every section of the configuration, defaults filled in (secrets by source only)",
+        "Print the resolved configuration, every section (network, database, schedule, "
+        "retention, directory, usage, tenants, environments, identities, alerts, channels): "
+        "defaults filled in, relative paths made absolute, cloud endpoints spelled out, and "
+        "each secret (channel URLs included) shown only as where it comes from.",
     ),
 )
 
@@ -62,6 +66,8 @@ def secret_label(secret: Secret) -> str:
 
 
 def _quote(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -139,8 +145,14 @@ def render_config(config: Config) -> str:
         *_entries(config.database, "path"),
         *_entries(config.database, "fingerprint_key")
         or ["# fingerprint_key not set: a key file beside the database"],
+        f"group_access = {_quote('read-write' if config.database.shared_with_group else 'none')}",
     )
     lines += _table(("logging",), f"level = {_quote(config.log_level)}")
+    lines += _schedule_lines(config)
+    lines += _table(("retention",), *_all_entries(config.retention))
+    lines += _table(("directory",), *_all_entries(config.directory))
+    lines += _table(("discovery",), *_all_entries(config.discovery))
+    lines += _usage_lines(config)
     for tenant in config.tenants.values():
         path = ("tenants", tenant.name)
         lines += _table(
@@ -163,5 +175,111 @@ def render_config(config: Config) -> str:
             ),
             *_certificate_lines(identity.certificate),
             *_entries(identity, "username", "password"),
+            *_entries(
+                identity,
+                "credential_expires",
+                "credential_expires_source",
+                "credential_key_id",
+                "licences",
+                "object_id",
+            ),
         )
+    lines += _alerts_lines(config)
+    for channel in config.channels:
+        lines += _channel_lines(channel)
+    if not config.channels:
+        lines += ["", "# no [[channels]]: incidents are recorded and reported, not sent"]
     return "\n".join(lines) + "\n"
+
+
+def _all_entries(record: object) -> list[str]:
+    """Return ``name = value`` for every field of the dataclass *record* (secrets as labels)."""
+    return _entries(record, *(item.name for item in fields(record)))  # type: ignore[arg-type]
+
+
+def _values(values: dict[str, object]) -> list[str]:
+    return [f"{_key(name)} = {_quote(value)}" for name, value in values.items()]
+
+
+def _key(name: str) -> str:
+    from monitor.config.problems import dotted
+
+    return dotted((name,))
+
+
+def _schedule_lines(config: Config) -> list[str]:
+    """``[schedule]``: every job's interval and jitter (set or default), then the rest."""
+    from monitor.config.model import JOB_TIMINGS
+
+    schedule = config.schedule
+    jobs = []
+    for name, timing in JOB_TIMINGS.items():
+        interval = schedule.intervals.get(name, timing.interval_seconds)
+        jitter = schedule.jitters.get(name, timing.jitter_seconds)
+        jobs += [
+            f"{name}_interval_seconds = {_quote(float(interval))}",
+            f"{name}_jitter_seconds = {_quote(float(jitter))}",
+        ]
+    lines = _table(
+        ("schedule",),
+        *jobs,
+        *_entries(
+            schedule,
+            "password_probe_interval_seconds",
+            "stop_timeout_seconds",
+            "full_evaluation_interval_seconds",
+        ),
+    )
+    for identity, intervals in schedule.identity_intervals.items():
+        lines += _table(
+            ("schedule", "identities", identity),
+            *(f"{job}_interval_seconds = {_quote(value)}" for job, value in intervals.items()),
+        )
+    return lines
+
+
+def _usage_lines(config: Config) -> list[str]:
+    """``[usage]``, ``[usage.entitlements]`` and ``[usage.tenants.NAME]``."""
+    usage = config.usage
+    flat = [item.name for item in fields(usage) if item.name not in ("entitlements", "tenants")]
+    lines = _table(("usage",), *_entries(usage, *flat))
+    lines += _table(
+        ("usage", "entitlements"),
+        *_values(dict(usage.entitlements)) or ["# none set: the built-in table of entitlements"],
+    )
+    for name, tenant in usage.tenants.items():
+        lines += _table(("usage", "tenants", name), *_all_entries(tenant))
+    return lines
+
+
+def _alerts_lines(config: Config) -> list[str]:
+    """``[alerts]`` (rules and heartbeat), ``[alerts.delivery]``, per-tag and per-identity."""
+    alerts = config.alerts
+    lines = _table(
+        ("alerts",),
+        *_all_entries(alerts.rules),
+        *_entries(alerts, "heartbeat_url") or ["# heartbeat_url not set: no heartbeat ping"],
+    )
+    lines += _table(("alerts", "delivery"), *_all_entries(alerts.delivery))
+    for tag, values in alerts.tag_rules.items():
+        lines += _table(("alerts", "tags", tag), *_values(values))
+    for identity, values in alerts.identity_rules.items():
+        lines += _table(("alerts", "identities", identity), *_values(values))
+    return lines
+
+
+def _channel_lines(channel: ChannelConfig) -> list[str]:
+    """A ``[[channels]]`` entry: each URL by its source, with its safe name in a comment."""
+    from monitor.config.urls import describe_url
+
+    urls = ", ".join(_quote(secret_label(url)) for url in channel.urls)
+    shown = ", ".join(describe_url(url.reveal()) for url in channel.urls)
+    return [
+        "",
+        "[[channels]]",
+        f"name = {_quote(channel.name)}",
+        f"urls = [{urls}]  # {shown}",
+        f"severities = {_quote(channel.severities)}",
+        f"tags = {_quote(channel.tags)}",
+        *_entries(channel, "fallback"),
+    ]

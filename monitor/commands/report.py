@@ -293,9 +293,9 @@ def _write(args: argparse.Namespace, result: Any, zone: Any) -> int:
 
     tty = sys.stdout.isatty()
     colour = tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-    width = text.MAX_WIDTH
-    if tty:
-        width = min(width, os.get_terminal_size(sys.stdout.fileno()).columns)
+    from monitor.output.terminal import terminal_width
+
+    width = terminal_width(sys.stdout, default=text.MAX_WIDTH)
     encoding = (sys.stdout.encoding or "").lower().replace("-", "")
     ellipsis = "…" if encoding.startswith("utf") else "~"
     sys.stdout.write(text.render(result, zone=zone, width=width, colour=colour, ellipsis=ellipsis))

@@ -32,6 +32,7 @@ from monitor.config.urls import UrlKind, inspect_url, is_loopback_host, url_prob
 from monitor.model.outbox import UrlAttempt
 from monitor.notify.deadline import DeadlineExceeded, DeadlinePool, StillRunning
 from monitor.notify.render import Rendered
+from monitor.notify.trust import certificate_problem
 from monitor.secrets import scrub
 
 _HTTP_STATUS = re.compile(r"error=(\d{3})\b")
@@ -83,6 +84,27 @@ def _with_query(url: str, key: str, value: str) -> str:
 def _has_query(url: str, key: str) -> bool:
     query = urllib.parse.urlsplit(url).query
     return any(k.lower() == key for k, _ in urllib.parse.parse_qsl(query))
+
+
+# What makes a receiver's certificate trusted: apprise sends HTTPS through requests, which
+# honours REQUESTS_CA_BUNDLE; SMTP uses Python's default context, the system store. The
+# monitor's own network.ca_bundle applies to neither (README, "Trust"; monitor/notify/trust.py).
+TLS_NOT_TRUSTED_HTTPS = (
+    "TLS not trusted: set REQUESTS_CA_BUNDLE to a bundle with the receiver's CA, or add the CA "
+    "to the system store (network.ca_bundle does not apply to channels)"
+)
+TLS_NOT_TRUSTED_SMTP = (
+    "TLS not trusted: add the mail server's CA to the system store (network.ca_bundle and "
+    "REQUESTS_CA_BUNDLE do not apply to SMTP)"
+)
+TLS_CERTIFICATE_PROBLEMS = {
+    "expired": "TLS failed: the receiver's certificate has expired",
+    "hostname": "TLS failed: the receiver's certificate is for another host name or address",
+    "invalid": "TLS failed: the receiver's certificate is invalid",
+}
+_SMTP_SCHEMES = ("mailto", "mailtos")
+# Error classes behind which a certificate that is not trusted may hide.
+_MAYBE_TLS = ("connection failed", "TLS failed", "delivery failed")
 
 
 def classify_error(messages: Sequence[str], *, timed_out: bool = False) -> str:
@@ -221,7 +243,15 @@ class AppriseSender:
         if bool(result):
             return True, None
         timed_out = int(getattr(result, "status", 1)) == 5  # AppriseResultStatus.TIMEOUT
-        return False, classify_error(lines, timed_out=timed_out)
+        error = classify_error(lines, timed_out=timed_out)
+        if error in _MAYBE_TLS:
+            smtp = inspect_url(url).scheme in _SMTP_SCHEMES
+            problem = certificate_problem(plugin, smtp=smtp, timeout=timeout)
+            if problem == "untrusted":
+                return False, TLS_NOT_TRUSTED_SMTP if smtp else TLS_NOT_TRUSTED_HTTPS
+            if problem is not None:
+                return False, TLS_CERTIFICATE_PROBLEMS[problem]
+        return False, error
 
 
 SendOne = Callable[[AppriseSender, str, Rendered, float], tuple[bool, str | None]]

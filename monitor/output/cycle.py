@@ -13,6 +13,7 @@ from monitor.model.outcomes import Severity, worst
 from monitor.model.probes import ProbeResult
 from monitor.output.posture import finding_to_dict, posture_to_dict, render_posture_text
 from monitor.output.probes import overall, render_table, result_to_dict, status_line
+from monitor.output.terminal import terminal_width
 from monitor.pipeline.steps import CycleResult
 
 _LEVEL_STATE = {Level.CRITICAL: Severity.CRITICAL, Level.WARNING: Severity.WARNING}
@@ -48,7 +49,8 @@ def cycle_text(
 ) -> str:
     """Return the text form: probe table (status line first), posture, usage, alerts."""
     results = _all_results(outcome)
-    first, rest = render_table(results).split("\n", 1)
+    width = terminal_width()
+    first, rest = render_table(results, width=width).split("\n", 1)
     if state is not overall(results):
         first = status_line(results, state=state)
     note = _findings_note(selected_findings(outcome, names))
@@ -59,7 +61,11 @@ def cycle_text(
     if outcome.directory is not None:
         sections.append(
             render_posture_text(
-                outcome.directory.posture, config, outcome.probes.finished_at, identities=names
+                outcome.directory.posture,
+                config,
+                outcome.probes.finished_at,
+                identities=names,
+                line_width=width,
             )
         )
     usage = [finding for finding in outcome.findings if finding.kind.value == "usage"]

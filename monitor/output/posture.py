@@ -26,6 +26,7 @@ from monitor.findings.posture import (
 )
 from monitor.model.clock import days_left, in_days_words
 from monitor.model.findings import Finding, Level
+from monitor.output.terminal import DEFAULT_WIDTH
 
 _LOCAL_SOURCES = ("certificate file", "configuration")
 _DETAIL_WIDTH = 72
@@ -84,9 +85,12 @@ def render_posture_text(
     *,
     identities: Sequence[str] | None = None,
     width: int = _DETAIL_WIDTH,
+    line_width: int | None = None,
 ) -> str:
     """Return the posture section: nearest deadline per identity, licences, non-interactive
-    users, then every finding (worst first) with its remedy."""
+    users, then every finding (worst first) with its remedy. The nearest deadline is clipped
+    at *width* characters, or on a terminal wider than 100 columns (*line_width*) at what the
+    line leaves it."""
     names = _names(posture, config, identities)
     rows = [
         (name, posture.identities[name].classification, nearest_text(posture.identities[name], now))
@@ -95,6 +99,8 @@ def render_posture_text(
     ]
     headers = ("IDENTITY", "CLASSIFICATION", "NEAREST DEADLINE")
     widths = [max([len(headers[i])] + [len(row[i]) for row in rows]) for i in range(2)]
+    if line_width is not None and line_width > DEFAULT_WIDTH:
+        width = max(width, line_width - widths[0] - widths[1] - 4)
     lines = ["POSTURE (directory reads: what will stop an identity working)", ""]
     lines.append(f"{headers[0]:<{widths[0]}}  {headers[1]:<{widths[1]}}  {headers[2]}")
     for name, classification, nearest in rows:

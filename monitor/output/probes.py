@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.model.outcomes import Nature, Severity, describe, info, worst
 from monitor.model.probes import ProbeResult
+from monitor.output.terminal import DEFAULT_WIDTH
 
 _COLUMNS = ("IDENTITY", "ENVIRONMENT", "CREDENTIAL", "OUTCOME", "MS", "DETAIL")
 _DETAIL_WIDTH = 44
@@ -78,23 +79,27 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(results: Sequence[ProbeResult]) -> str:
-    """Return the status line, a table of results (problems first) and one fix per problem."""
+def render_table(results: Sequence[ProbeResult], *, width: int = DEFAULT_WIDTH) -> str:
+    """Return the status line, a table of results (problems first) and one fix per problem.
+
+    DETAIL is clipped at 44 characters, or on a terminal wider than 100 columns (*width*) at
+    what the line leaves it."""
     ordered = sorted(
         results,
         key=lambda r: (-_rank(info(r.outcome).severity), r.identity, r.environment),
     )
-    rows = [
-        (
-            r.identity,
-            r.environment,
-            r.credential_type,
-            str(r.outcome),
-            str(r.duration_ms),
-            _clip(_detail(r), _DETAIL_WIDTH),
-        )
+    cells = [
+        (r.identity, r.environment, r.credential_type, str(r.outcome), str(r.duration_ms))
         for r in ordered
     ]
+    detail_width = _DETAIL_WIDTH
+    if width > DEFAULT_WIDTH:
+        used = sum(
+            max([len(col)] + [len(row[i]) for row in cells]) + 2
+            for i, col in enumerate(_COLUMNS[:-1])
+        )
+        detail_width = max(_DETAIL_WIDTH, width - used)
+    rows = [(*row, _clip(_detail(r), detail_width)) for row, r in zip(cells, ordered, strict=True)]
     widths = [max([len(col)] + [len(row[i]) for row in rows]) for i, col in enumerate(_COLUMNS)]
     lines = [status_line(results), ""]
     lines.append("  ".join(col.ljust(widths[i]) for i, col in enumerate(_COLUMNS)).rstrip())

@@ -28,6 +28,15 @@ from typing import Any
 from cryptography import x509
 
 from monitor.simulator.ca import TlsFiles, ensure_tls_files
+from monitor.simulator.control import (
+    CONTROL_PATH,
+    ControlError,
+    new_token,
+    perform,
+    remove_control_file,
+    token_matches,
+    write_control_file,
+)
 from monitor.simulator.dataverse import (
     DataverseService,
     dataverse_error,
@@ -195,6 +204,8 @@ class Simulator:
         self._entra: EntraService | None = None
         self._dataverse: DataverseService | None = None
         self._graph: GraphService | None = None
+        self._control_token = new_token()
+        self._control_file: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -231,6 +242,7 @@ class Simulator:
             daemon=True,
         )
         self._thread.start()
+        self._control_file = write_control_file(state_dir, self.authority_host, self._control_token)
         return self
 
     def stop(self) -> None:
@@ -252,6 +264,9 @@ class Simulator:
         server.join_workers(deadline)
         self._server = None
         self._thread = None
+        if self._control_file is not None:
+            remove_control_file(self._control_file, self._control_token)
+            self._control_file = None
         if self._temporary is not None:
             self._temporary.cleanup()
             self._temporary = None
@@ -314,6 +329,14 @@ class Simulator:
 
     def token_endpoint(self, tenant: str) -> str:
         return f"{self.authority(tenant)}/oauth2/v2.0/token"
+
+    @property
+    def control_file(self) -> Path:
+        """``control.json``: the control URL and token (mode 0600) for
+        ``monitor simulator control``; see :mod:`monitor.simulator.control`."""
+        self._require_started()
+        assert self._control_file is not None
+        return self._control_file
 
     def _require_started(self) -> None:
         if self._tls is None:
@@ -778,7 +801,28 @@ class Simulator:
         if request.method == "GET" and request.path == "/_simulator/requests":
             body = json.dumps(self._counters.snapshot(), indent=2).encode("utf-8")
             return Response(200, body, "application/json")
+        if request.path == CONTROL_PATH:
+            return self._operate(request)
         return Response(404, b"Not Found", "text/plain")
+
+    def _operate(self, request: Request) -> Response:
+        """Answer a control request (docs/simulator.md, "Control interface")."""
+        if not token_matches(request.headers.get("Authorization", ""), self._control_token):
+            return _json_answer(401, {"error": "the control token is missing or wrong"})
+        if request.method != "POST":
+            return _json_answer(405, {"error": "use POST"})
+        try:
+            document = json.loads(request.body or b"{}")
+            if not isinstance(document, dict) or not isinstance(document.get("action"), str):
+                raise ControlError('expected a JSON object {"action": ..., "params": {...}}')
+            changed = perform(self, document["action"], document.get("params") or {})
+        except ValueError:
+            return _json_answer(400, {"error": "the request body is not JSON"})
+        except ControlError as error:
+            return _json_answer(error.status, {"error": str(error)})
+        for line in changed:
+            logger.info("control: %s", line)
+        return _json_answer(200, {"changed": changed})
 
     def _apply_fault(self, fault: Fault, request: Request, route: _Route) -> Delivery:
         assert self._server is not None
@@ -916,6 +960,10 @@ class Simulator:
             "Microsoft.Dynamics.CRM.WhoAmIResponse",
             "BusinessUnitId": "00000000-0000-0000-0000-000000000000",
         }
+
+
+def _json_answer(status: int, document: dict[str, Any]) -> Response:
+    return Response(status, json.dumps(document).encode("utf-8"), "application/json")
 
 
 def _update(target: object, **changes: object) -> None:

@@ -143,6 +143,15 @@ def describe(simulator: Simulator) -> str:
     return "\n".join(lines)
 
 
+def print_template(out: TextIO | None = None) -> int:
+    """Print the commented scenario template shipped with monitor; return 0."""
+    from importlib import resources
+
+    template = resources.files("monitor.simulator").joinpath("scenarios", "template.toml")
+    print(template.read_text(), file=out if out is not None else sys.stdout, end="")
+    return 0
+
+
 def serve(
     scenario_path: Path | None,
     *,
@@ -166,9 +175,8 @@ def serve(
     except ScenarioError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
-    simulator = Simulator(
-        scenario, state_dir=state_dir or default_state_dir(), port=port, verbose=verbose
-    )
+    state_dir = state_dir or default_state_dir()
+    simulator = Simulator(scenario, state_dir=state_dir, port=port, verbose=verbose)
     try:
         simulator.start()
     except OSError as error:
@@ -185,6 +193,13 @@ def serve(
             previous.append((signum, signal.signal(signum, request_stop)))
     try:
         print(describe(simulator), file=output, flush=True)
+        print(
+            "\nChange it while it runs (expire a secret, disable a user, throttle ...): "
+            f"monitor simulator control --state-dir {state_dir} ACTION "
+            "(monitor simulator control --help)",
+            file=output,
+            flush=True,
+        )
         print("\nServing; press Ctrl-C to stop.", file=output, flush=True)
         if ready is not None:
             ready.set()

@@ -103,6 +103,26 @@ def test_board_on_a_terminal_width(install: Install) -> None:
     assert "account_locked (held)" in lines[header + 1]
 
 
+@pytest.mark.skipif(not POSTURE, reason=POSTURE_MISSING)
+def test_a_wide_terminal_gets_wide_findings_and_remedies(install: Install) -> None:
+    """COLUMNS=250 (what a terminal wider than 100 columns sets): the posture view uses the
+    width, showing at least the first 80 characters of every FINDING and REMEDY (the longest
+    columns are levelled, not one cut to its minimum); without a terminal or COLUMNS it keeps
+    to 100 columns, where they are cut shorter."""
+    features = ["--database", str(install.features)]
+    rows = json.loads(install.run("posture", "--json", *features).stdout)["posture"]
+    texts = [row[key][:80] for row in rows for key in ("message", "remedy")]
+
+    wide = install.run("posture", *features, COLUMNS="250")
+    piped = install.run("posture", *features)
+
+    assert 0 == wide.returncode, wide.stderr
+    assert [] == [text for text in texts if text not in wide.stdout]
+    assert 100 < max(len(line) for line in wide.stdout.splitlines()) <= 250
+    assert max(len(line) for line in piped.stdout.splitlines()) <= 100
+    assert [] == [text for text in texts if text in piped.stdout]
+
+
 def test_board_json_and_csv(install: Install) -> None:
     """--json and --csv parse back to the same identities with the configured certificate's
     deadline; a tag filter narrows both."""

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 
-from monitor.simulator import Scenario, Simulator, scenario_from_dict
+from monitor.simulator import Scenario, scenario_from_dict
 from monitor.simulator.ca import make_client_certificate
 
 TENANT_ID = "0b7e3c52-6f0e-4a4e-9c39-5d0c3f3f1a01"
@@ -99,9 +100,24 @@ class Deployment:
         self.secrets[name] = value
 
 
+class SimulatorAddress(Protocol):
+    """Where a simulator is: a :class:`Simulator` in this process, or one in a subprocess."""
+
+    @property
+    def authority_host(self) -> str: ...
+
+    @property
+    def graph_url(self) -> str: ...
+
+    @property
+    def ca_path(self) -> Path: ...
+
+    def environment_url(self, name: str) -> str: ...
+
+
 def write_deployment(
     root: Path,
-    sim: Simulator,
+    sim: SimulatorAddress,
     certificate_pem: bytes,
     *,
     identities: Sequence[str] = ("app-secret", "app-cert", "user-password"),

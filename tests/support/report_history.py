@@ -281,7 +281,7 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                 "INSERT INTO incident (id, key, kind, level, tenant, identity, environment,"
                 " subject, summary, remedy, source, details, deadline, opened_at, observed_at,"
                 " resolved_at, acknowledged_at) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'probe', '{}', NULL, ?, ?, ?, NULL)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'probe', '{}', NULL, ?, ?, ?, NULL)",
                 [
                     (
                         2,
@@ -293,6 +293,7 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                         "contoso-prod",
                         "password",
                         "account locked",
+                        "Unlock the account in Entra ID, then update the password copies.",
                         _us(now - dt.timedelta(hours=6)),
                         seen,
                         None,
@@ -307,6 +308,7 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                         "contoso-prod",
                         "client secret",
                         "client secret rejected",
+                        "Put the current client secret in the integration and the monitor.",
                         _us(now - dt.timedelta(days=10)),
                         _us(now - dt.timedelta(days=9)),
                         _us(now - dt.timedelta(days=9)),
@@ -321,6 +323,7 @@ def add_feature_tables(path: Path, now: dt.datetime) -> None:
                         None,
                         "sign-in",
                         "cannot verify fabrikam: identity provider unreachable",
+                        "Check the network path to the identity provider.",
                         _us(now - dt.timedelta(days=5, hours=1)),
                         _us(now - dt.timedelta(days=5)),
                         _us(now - dt.timedelta(days=5)),

@@ -22,8 +22,21 @@ from monitor.report.render.values import percent
 from monitor.report.views.common import deadline_level
 
 FONT = "font-family:system-ui,sans-serif;font-size:11px"
+FONT_PX = 11
 LABEL_WIDTH = 190
+LABEL_PAD = 8  # space left of the longest label
 ROW = 16
+# Advance widths in em, an upper bound for the common sans-serif faces a browser picks for
+# system-ui (DejaVu Sans, the widest of them, Segoe UI, Arial / Helvetica, Cantarell, Roboto):
+# labels are right-aligned against the plot, so an estimate too small cuts them at the left
+# edge, one too large only leaves a margin.
+_EM_WIDE = {"W": 1.0, "M": 0.98, "m": 0.98, "@": 1.0, "w": 0.84, "%": 0.96}
+_EM_NARROW = {
+    **dict.fromkeys("iljI.,:;'|", 0.34),
+    **dict.fromkeys("tfr()[]/\\!", 0.44),
+    **dict.fromkeys(" ·", 0.33),
+    "-": 0.38,
+}
 
 # Availability colours: all good, nearly, degraded, bad, down; no verdict; no data.
 _AVAILABILITY_STEPS = ((0.999, "#15803d"), (0.99, "#65a30d"), (0.95, "#ca8a04"), (0.5, "#ea580c"))
@@ -38,6 +51,23 @@ LEVEL_FILL = {
     "unknown": "#7c3aed",
     "none": "#6b7280",
 }
+
+
+def text_width(text: str, font_px: float = FONT_PX) -> float:
+    """Return an upper estimate of the width in pixels of *text* in the charts' font."""
+    em = 0.0
+    for char in text:
+        if char in _EM_WIDE:
+            em += _EM_WIDE[char]
+        elif char in _EM_NARROW:
+            em += _EM_NARROW[char]
+        elif char.isascii() and (char.islower() or char.isdigit()):
+            em += 0.65
+        elif char.isascii():
+            em += 0.86  # capitals and the other ASCII signs
+        else:
+            em += 1.0  # anything else: as wide as a wide letter
+    return em * font_px
 
 
 def _attr(value: object) -> str:
@@ -139,10 +169,13 @@ def expiry(chart: ExpiryChart, *, zone: tzinfo | None) -> str:
     if not chart.items:
         return _empty(chart.empty)
     plot = 520
-    width = LABEL_WIDTH + 170 + plot + 20
+    labels = [_short(f"{item.identity} · {item.what}", 60) for item in chart.items]
+    # The labels end at label_right: as far right as the longest needs, never cut at x = 0.
+    label_right = LABEL_PAD + max(120, round(max(text_width(label) for label in labels)) + 1)
+    x0 = label_right + 10
+    width = x0 + plot + 20
     height = ROW * len(chart.items) + 44
     span = max((chart.end - chart.start).total_seconds(), 1.0)
-    x0 = LABEL_WIDTH + 170
 
     def x_of(moment: datetime) -> float:
         offset = (moment - chart.start).total_seconds() / span
@@ -171,8 +204,8 @@ def expiry(chart: ExpiryChart, *, zone: tzinfo | None) -> str:
         label = f"{item.identity} · {item.what}"
         when = item.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         parts.append(
-            f'<text x="{LABEL_WIDTH + 160}" y="{y}" text-anchor="end" style="{FONT}">'
-            f"{escape(_short(label, 60))}</text>"
+            f'<text x="{label_right}" y="{y}" text-anchor="end" style="{FONT}">'
+            f"{escape(labels[index])}</text>"
             f'<line x1="{x0}" y1="{y - 4}" x2="{x_of(item.ends_at):.1f}" y2="{y - 4}" '
             f'stroke="{fill}" stroke-opacity="0.35" stroke-width="3"/>'
             f'<circle cx="{x_of(item.ends_at):.1f}" cy="{y - 4}" r="5" fill="{fill}">'

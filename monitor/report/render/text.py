@@ -1,5 +1,5 @@
-"""The terminal table: fits the width (100 columns at most), colour only when asked (the
-command asks on a TTY without ``NO_COLOR``)."""
+"""The terminal table: fits the width (the terminal's, or 100 columns without one), colour only
+when asked (the command asks on a TTY without ``NO_COLOR``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import datetime, tzinfo
 from monitor.report.model import Column, Level, Table, ViewResult
 from monitor.report.render.values import daemon_line, human, zone_name
 
-MAX_WIDTH = 100
+MAX_WIDTH = 100  # the width without a terminal; a wider terminal gets its own width
+MIN_WIDTH = 40
 GAP = "  "
 
 _COLOURS: dict[Level, str] = {
@@ -30,7 +31,7 @@ def render(
     ellipsis: str = "…",
 ) -> str:
     """Return the view as text lines no wider than *width* (colour codes not counted)."""
-    width = max(40, min(width, MAX_WIDTH))
+    width = max(MIN_WIDTH, width)
     now = result.generated_at
     since = human(result.since, Column("since", "", "time"), zone=zone, now=now)
     until = human(result.until, Column("until", "", "time"), zone=zone, now=now)
@@ -86,24 +87,26 @@ def _table(
 def _fit(
     columns: list[Column], cells: list[list[str]], widths: list[int], width: int
 ) -> tuple[list[Column], list[list[str]], list[int]]:
-    """Shrink the widest columns of the highest shrink priority (down to their minimum), then
-    the next priority, then drop columns from the right, until a line fits *width*."""
+    """Shrink the widest shrinkable column (of equal widths, the one of the highest shrink
+    priority) one character at a time, down to the columns' minimums, then drop columns from
+    the right, until a line fits *width*. Levelling the widest first keeps every long column
+    readable on a wide terminal instead of cutting one of them to its minimum."""
 
     def total() -> int:
         return sum(widths) + len(GAP) * (len(widths) - 1)
 
-    priorities = sorted({column.shrink for column in columns if column.shrink}, reverse=True)
-    for priority in priorities:
-        while total() > width:
-            candidates = [
-                index
-                for index, column in enumerate(columns)
-                if column.shrink == priority
-                and widths[index] > max(column.min_width, len(column.header))
-            ]
-            if not candidates:
-                break
-            widths[max(candidates, key=lambda index: widths[index])] -= 1
+    excess = total() - width
+    while excess > 0:
+        candidates = [
+            index
+            for index, column in enumerate(columns)
+            if column.shrink and widths[index] > max(column.min_width, len(column.header))
+        ]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda index: (widths[index], columns[index].shrink))
+        widths[widest] -= 1
+        excess -= 1
     while total() > width and len(columns) > 1:
         columns = columns[:-1]
         widths = widths[:-1]

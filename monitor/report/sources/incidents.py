@@ -38,6 +38,7 @@ class IncidentRow:
     resolved_at: datetime | None
     acknowledged_at: datetime | None
     details: Mapping[str, object] = field(default_factory=dict)
+    remedy: str = ""  # what to do, as the notices say it
 
     @property
     def affects(self) -> tuple[str, ...]:
@@ -82,6 +83,7 @@ CONVERT: dict[str, Callable[[Any], object]] = {
     "id": _label,
     "subject": _text,
     "summary": _text,
+    "remedy": _text,
     "details": _details,
 }
 

@@ -4,6 +4,8 @@ Per identity (over its environments that pass the filters): the worst current ou
 since when, the newest success in that environment, availability over the window (from the
 daily rollups), the nearest deadline and what it is, identity type and licences, usage share
 and open incidents. Identities in the configuration that were never probed are listed too.
+A second table lists the open incidents that pass the filters, worst first, each with its
+remedy (what the notices said to do).
 Above the rows, one line says whether the daemon is alive (:mod:`monitor.report.sources.daemon`).
 """
 
@@ -23,6 +25,7 @@ from monitor.report.model import (
     Column,
     DayCell,
     Level,
+    Table,
     ViewResult,
 )
 from monitor.report.sources import daemon as daemon_source
@@ -48,6 +51,7 @@ from monitor.report.views.common import (
     worst,
 )
 from monitor.report.views.incidents import level_of as incident_level
+from monitor.report.views.incidents import wanted as incident_wanted
 
 DEFAULT_SINCE = timedelta(days=30)
 # The HTML page's expiry timeline looks this far ahead.
@@ -234,11 +238,14 @@ def build(database: ReportDatabase, context: ReportContext, options: Options) ->
         built,
         empty="no identity matches the filters",
     )
+    tables = [table]
+    if not isinstance(open_incidents, Unavailable):
+        tables.append(_incident_table(open_incidents, context))
     return view_result(
         context,
         "board",
         "Status board",
-        [table],
+        tables,
         notes=tuple(notes),
         charts=charts,
         daemon=daemon_source.summary(database, now),
@@ -359,3 +366,51 @@ def _row(
         "level": level,
     }
     return row, marks, level
+
+
+INCIDENT_COLUMNS = (
+    Column("id", "ID"),
+    Column("identity", "IDENTITY", shrink=1, min_width=8),
+    Column("level", "LEVEL", "state"),
+    Column("opened_at", "OPENED", "time"),
+    Column("summary", "SUMMARY", shrink=2, min_width=10),
+    Column("remedy", "REMEDY", shrink=3, min_width=10),
+    Column("tenant", "TENANT", terminal=False),
+    Column("environment", "ENVIRONMENT", terminal=False),
+    Column("status", "STATUS", terminal=False),
+)
+
+
+def _incident_table(found: list[incident_source.IncidentRow], context: ReportContext) -> Table:
+    """Return the open incidents that pass the filters, worst first, newest first within a
+    level, each with its remedy."""
+    chosen = [incident for incident in found if incident_wanted(incident, context)]
+    chosen.sort(
+        key=lambda incident: (
+            LEVEL_RANK[incident_level(incident)],
+            -incident.opened_at.timestamp(),
+        )
+    )
+    rows: list[dict[str, Cell]] = [
+        {
+            "id": incident.id,
+            "identity": incident.identity or f"(tenant {incident.tenant})",
+            "level": incident.level,
+            "opened_at": incident.opened_at,
+            "summary": incident.summary,
+            "remedy": incident.remedy,
+            "tenant": incident.tenant,
+            "environment": incident.environment,
+            "status": incident.status,
+        }
+        for incident in chosen
+    ]
+    marks: list[dict[str, Level]] = [{"level": incident_level(i)} for i in chosen]
+    return Table(
+        "open_incidents",
+        "Open incidents, with what to do",
+        INCIDENT_COLUMNS,
+        tuple(rows),
+        tuple(marks),
+        empty="no open incidents",
+    )

@@ -91,11 +91,37 @@ def test_board_page_has_the_three_charts(feature_db: Path, config: Config) -> No
     assert 3 == parser.tags.count("svg")
     for kind in ("availability", "expiry", "usage"):
         assert f'class="chart {kind}"' in page
-    assert 1 == parser.tags.count("table")
+    assert 2 == parser.tags.count("table")
     assert any(title.startswith("sales-sync 2026-03-05") for title in parser.svg_titles)
     assert any("cert-app · certificate file" in title for title in parser.svg_titles)
     if POSTURE:
         assert any("secret 'prod-2025' (in use): ends" in t for t in parser.svg_titles)
+
+
+def test_board_page_lists_open_incidents_with_their_remedy(
+    feature_db: Path, config: Config
+) -> None:
+    """The board page's second table: the open incident (the locked account), its remedy in
+    the REMEDY cell; the resolved one is not listed."""
+    result = build(board, feature_db, context(config=config))
+    page = html.render(result, zone=UTC)
+
+    section = page.split("<h2>Open incidents, with what to do</h2>", 1)[1].split("</table>")[0]
+    headers = re.findall(r"<th>([^<]*)</th>", section)
+    rows = re.findall(r"<tr>(.*?)</tr>", section.split("<tbody>", 1)[1])
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in rows]
+
+    assert ["ID", "IDENTITY", "LEVEL", "OPENED", "SUMMARY", "REMEDY"] == headers
+    assert [
+        [
+            "CM-2",
+            "dataverse-sync",
+            "critical",
+            "account locked",
+            "Unlock the account in Entra ID, then update the password copies.",
+        ]
+    ] == [[row[0], row[1], row[2], row[4], row[5]] for row in cells]
+    assert "client secret rejected" not in section
 
 
 def test_charts_without_data_still_draw_an_svg(history_db: Path, tmp_path: Path) -> None:

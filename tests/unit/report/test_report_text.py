@@ -1,4 +1,5 @@
-"""The terminal table: never wider than 100 columns, colour only when asked, honest numbers."""
+"""The terminal table: 100 columns unless the terminal is wider, colour only when asked, honest
+numbers."""
 
 from __future__ import annotations
 
@@ -52,6 +53,27 @@ def test_lines_fit_100_columns_with_long_values() -> None:
     assert "never on a terminal" not in output
     narrow = text.render(_result([row]), zone=UTC, width=60, ellipsis="~")
     assert max(len(line) for line in narrow.splitlines()) <= 60
+
+
+def test_a_wider_terminal_shows_long_states_and_notes_whole() -> None:
+    """At 200 columns nothing of a 120-character note or a long state is cut, and no line
+    passes 200; at the default width the same row is cut."""
+    row = {
+        "identity": "sales-sync",
+        "state": "credential_expired (held) since the secret was rotated",
+        "at": NOW,
+        "share": 0.5,
+        "for_seconds": timedelta(hours=3),
+        "note": "Add a new client secret to the app registration " + "n" * 40,
+    }
+
+    wide = text.render(_result([row]), zone=UTC, width=200)
+    default = text.render(_result([row]), zone=UTC)
+
+    assert max(len(line) for line in wide.splitlines()) <= 200
+    assert str(row["note"]) in wide
+    assert str(row["state"]) in wide
+    assert str(row["note"]) not in default
 
 
 def test_colour_only_when_asked() -> None:

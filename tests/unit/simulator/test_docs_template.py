@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from monitor.simulator.ca import make_client_certificate
 PAGE = Path(__file__).parents[3] / "docs" / "simulator.md"
 CLIENT_ID = "5c1e8b3a-7d2f-4e6a-9b1c-0d3e5f7a9b2c"
 # Keys the template shows in a comment only (an alternative to a key it uses).
-IN_COMMENTS = {"apps.certificates": {"pem", "end", "name"}}
+IN_COMMENTS = {"apps.certificates": {"path", "pem", "end", "name"}}
 
 
 def _template() -> str:
@@ -65,7 +66,7 @@ def test_the_template_loads_and_names_every_key_the_loader_reads(
     missing = {table: sorted(keys - present[table]) for table, keys in read.items()}
     assert {} == {table: keys for table, keys in missing.items() if keys}
     application = scenario.application(CLIENT_ID)
-    assert (["contoso", "fabrikam"], 4, 1, 2, 1) == (
+    assert (["contoso", "fabrikam"], 4, 0, 2, 1) == (
         sorted(scenario.tenants),
         len(application.secrets),
         len(application.certificates),
@@ -80,3 +81,13 @@ def test_the_page_lists_every_fault_mode() -> None:
     page = PAGE.read_text()
     rows = {mode for mode in FAULT_MODES if f"| `{mode}` |" in page}
     assert sorted(set(FAULT_MODES) - {"http_502", "http_503"}) == sorted(rows)
+
+
+def test_the_shipped_template_is_the_documented_one_and_loads_on_its_own(tmp_path: Path) -> None:
+    """``monitor simulator --print-template`` prints a file equal to the page's template, and
+    a copy of it loads in an empty directory (no certificate file to provide)."""
+    shipped = resources.files("monitor.simulator").joinpath("scenarios", "template.toml")
+    assert _template() == shipped.read_text()
+    copy = tmp_path / "copy.toml"
+    copy.write_text(shipped.read_text())
+    assert "template" == load_scenario(copy).name

@@ -19,6 +19,7 @@ from typing import TypeVar, cast
 from monitor.cloud import CloudName, endpoints
 from monitor.config.alerting import build_alerts, build_channels
 from monitor.config.directory import build_directory
+from monitor.config.metrics import build_metrics
 from monitor.config.model import (
     CertificateCredential,
     Config,
@@ -234,6 +235,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         alerts=build_alerts(tables({"a": tree.get("alerts", {})})["a"]),
         directory=build_directory(tables({"d": tree.get("directory", {})})["d"]),
         usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
+        metrics=build_metrics(tables({"m": tree.get("metrics", {})})["m"]),
     )
 
 

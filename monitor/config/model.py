@@ -336,6 +336,19 @@ class UsageConfig:
     tenants: dict[str, UsageTenantConfig] = field(default_factory=dict)
 
 
+DEFAULT_METRICS_LISTEN = "127.0.0.1:8479"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: where ``monitor run`` serves /metrics and /healthz (config/metrics.py);
+    ``listen`` None: not served."""
+
+    listen: str | None = DEFAULT_METRICS_LISTEN
+    host: str = "127.0.0.1"
+    port: int = 8479
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path  # the file this was loaded from
@@ -353,3 +366,4 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)

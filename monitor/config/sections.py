@@ -10,6 +10,7 @@ from __future__ import annotations
 from monitor.cloud import CLOUD_NAMES
 from monitor.config.alerting import ALERTS, CHANNELS
 from monitor.config.directory import DIRECTORY, IDENTITY_FIELDS
+from monitor.config.metrics import METRICS
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     MAX_SECONDS,
@@ -166,6 +167,7 @@ ROOT = Table(
         "alerts": Field(ALERTS),
         "directory": Field(DIRECTORY),
         "usage": Field(USAGE),
+        "metrics": Field(METRICS),
         "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(

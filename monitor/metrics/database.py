@@ -1,0 +1,219 @@
+"""What a scrape reads from the database: a few small queries in one read-only snapshot.
+
+Plain ``sqlite3`` with the store's reader settings (``file:...?mode=ro``, ``PRAGMA
+query_only=ON``, a busy timeout, one ``BEGIN`` ... ``COMMIT``): in WAL mode a reader neither
+blocks the daemon's writes nor waits for them, and a scrape can never write. Every query reads
+a small table (current states, current facts, open incidents, the unsent outbox, recent usage
+days), never the history. Columns are named through :func:`monitor.model.schema.columns`, so a
+migration that renames one fails the tests, not a scrape.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from monitor.model.observations import Observation, stored_observation
+from monitor.model.schema import columns
+
+# A scrape waits at most this long for a lock (a checkpoint); Prometheus' timeout is 10 s.
+BUSY_TIMEOUT_MS = 2000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_STATE = columns(
+    "identity_state",
+    "identity",
+    "environment",
+    "tenant",
+    "credential_type",
+    "outcome",
+    "last_probe_at",
+    "last_success_at",
+    "consecutive_failures",
+    "last_result_id",
+)
+_HEADROOM = columns("probe_result", "id", "ratelimit_burst_remaining", "ratelimit_time_remaining")
+_FACT = columns(
+    "posture_fact",
+    "kind",
+    "tenant",
+    "identity",
+    "environment",
+    "subject",
+    "source",
+    "observed",
+    "cause",
+    "reason",
+    "value",
+    "since",
+    "last_observed_at",
+    "failed_reads",
+    "failing_since",
+)
+_INCIDENT = columns("incident", "kind", "level", "resolved_at")
+_OUTBOX = columns("outbox", "channel", "status")
+_USAGE = columns("usage_daily", "identity", "day", "requests", "allocation")
+
+
+def seconds(value: int | None) -> float | None:
+    """Given a stored time (integer microseconds since the epoch), return seconds since it."""
+    return None if value is None else int(value) / 1_000_000
+
+
+def _aware(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=int(value))
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """The current state of one identity in one environment, with the headroom its newest
+    result saw."""
+
+    identity: str
+    environment: str
+    tenant: str
+    credential_type: str
+    outcome: str
+    last_probe_at: float | None
+    last_success_at: float | None
+    consecutive_failures: int
+    burst_remaining: int | None
+    time_remaining_ms: int | None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    identity: str
+    day: date
+    requests: int
+    allocation: int | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one scrape reads from the database."""
+
+    pairs: list[PairRow]
+    facts_version: tuple[object, ...]
+    incidents: list[tuple[str, str, int]]  # (kind, level, count) of open incidents
+    outbox: list[tuple[str, str, int]]  # (channel, status, count) of unsent notices
+    usage: list[UsageRow]
+
+
+class MetricsDatabase:
+    """The database file, opened read-only once per scrape."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = "file:" + urllib.parse.quote(os.fspath(self.path.resolve())) + "?mode=ro"
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA query_only=ON")
+        return connection
+
+    def read(self, *, usage_since: date) -> Snapshot:
+        """Read the current states, open incidents, unsent notices and recent usage in one
+        snapshot. Raise ``sqlite3.Error`` when the database cannot be read."""
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN")
+            try:
+                return Snapshot(
+                    pairs=self._pairs(connection),
+                    facts_version=self._facts_version(connection),
+                    incidents=[
+                        (str(kind), str(level), int(count))
+                        for kind, level, count in connection.execute(
+                            f"SELECT {_INCIDENT[0]}, {_INCIDENT[1]}, count(*) FROM incident "  # noqa: S608 - schema constants only
+                            f"WHERE {_INCIDENT[2]} IS NULL GROUP BY 1, 2"
+                        )
+                    ],
+                    outbox=[
+                        (str(channel), str(status), int(count))
+                        for channel, status, count in connection.execute(
+                            f"SELECT {_OUTBOX[0]}, {_OUTBOX[1]}, count(*) FROM outbox "  # noqa: S608 - schema constants only
+                            f"WHERE {_OUTBOX[1]} != 'sent' GROUP BY 1, 2"
+                        )
+                    ],
+                    usage=[
+                        UsageRow(str(identity), date.fromisoformat(day), int(requests), allocation)
+                        for identity, day, requests, allocation in connection.execute(
+                            f"SELECT {_USAGE[0]}, {_USAGE[1]}, max({_USAGE[2]}), "  # noqa: S608 - schema constants only
+                            f"max({_USAGE[3]}) FROM usage_daily WHERE {_USAGE[1]} >= ? "
+                            f"GROUP BY 1, 2",
+                            (usage_since.isoformat(),),
+                        )
+                    ],
+                )
+            finally:
+                connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def _pairs(self, connection: sqlite3.Connection) -> list[PairRow]:
+        state = ", ".join(f"s.{name}" for name in _STATE[:-1])
+        query = (
+            f"SELECT {state}, r.{_HEADROOM[1]}, r.{_HEADROOM[2]} FROM identity_state s "  # noqa: S608 - schema constants only
+            f"LEFT JOIN probe_result r ON r.{_HEADROOM[0]} = s.{_STATE[-1]}"
+        )
+        return [
+            PairRow(
+                identity=str(row[0]),
+                environment=str(row[1]),
+                tenant=str(row[2]),
+                credential_type=str(row[3]),
+                outcome=str(row[4]),
+                last_probe_at=seconds(row[5]),
+                last_success_at=seconds(row[6]),
+                consecutive_failures=int(row[7] or 0),
+                burst_remaining=row[8],
+                time_remaining_ms=row[9],
+            )
+            for row in connection.execute(query)
+        ]
+
+    @staticmethod
+    def _facts_version(connection: sqlite3.Connection) -> tuple[object, ...]:
+        """Return what changes whenever a current fact does (to cache what is derived from
+        them)."""
+        row = connection.execute(
+            f"SELECT count(*), max({_FACT[11]}), max({_FACT[10]}), total({_FACT[12]}), "  # noqa: S608 - schema constants only
+            f"max({_FACT[13]}) FROM posture_fact"
+        ).fetchone()
+        return tuple(row)
+
+    def facts(self) -> list[Observation]:
+        """Return every current directory fact (in its own snapshot)."""
+        connection = self._connect()
+        try:
+            found: list[Observation] = []
+            for row in connection.execute(f"SELECT {', '.join(_FACT)} FROM posture_fact"):  # noqa: S608 - schema constants only
+                observation = stored_observation(
+                    kind=row[0],
+                    tenant=row[1],
+                    identity=row[2],
+                    environment=row[3],
+                    subject=row[4],
+                    source=row[5],
+                    observed=bool(row[6]),
+                    cause=row[7],
+                    reason=row[8],
+                    value=row[9],
+                    since=_aware(row[10]),
+                    last_observed_at=_aware(row[11]) or _EPOCH,
+                    failed_reads=int(row[12] or 0),
+                    failing_since=_aware(row[13]),
+                )
+                if observation is not None:
+                    found.append(observation)
+            return found
+        finally:
+            connection.close()

@@ -23,7 +23,6 @@ from monitor.metrics import (
     MetricsServer,
     MonitorCollector,
     Vitals,
-    build_registry,
     make_app,
 )
 
@@ -62,7 +61,7 @@ def start_endpoint(
     collector = MonitorCollector(
         MetricsDatabase(config.database.path), current, live, lambda: vitals_of(daemon)
     )
-    app = make_app(build_registry(collector), lambda: vitals_of(daemon))
+    app = make_app(collector, lambda: vitals_of(daemon))
     begun = time.monotonic()
     try:
         server = MetricsServer(settings.host, settings.port, app)

@@ -22,18 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.config.model import Config
 from monitor.logsetup import get_logger
-from monitor.metrics.database import MetricsDatabase, Snapshot
+from monitor.metrics.database import MetricsDatabase, PairRow, RawPair, Snapshot, pair_row
+from monitor.metrics.exposition import Family, Kind, Sample
 from monitor.metrics.live import LiveMetrics, LiveSnapshot
 from monitor.metrics.posture import PostureValues, credential_kind, posture_values
 from monitor.model.outcomes import Outcome
@@ -101,11 +97,31 @@ class MonitorCollector(Collector):
         self._posture_lock = threading.Lock()
         self._posture: tuple[tuple[object, ...], float, PostureValues] | None = None
         self._read_failing = False
+        # Each pair's samples by its stored state (rebuilt only when the state changed).
+        self._pairs: dict[tuple[str, str], tuple[RawPair, list[tuple[int, Sample]]]] = {}
+        self._pairs_config = 0
+        self._posture_built: tuple[object, list[Family]] = (None, [])
+        self._throttled: dict[tuple[str, str, str], tuple[int, Sample]] = {}
+        # Each pair's histogram samples, by its count (rebuilt only after a new probe).
+        self._histograms: dict[tuple[str, str, str], tuple[int, list[Sample]]] = {}
+        self._usage: (
+            tuple[object, list[tuple[tuple[str, str], float | None, float | None]]] | None
+        ) = None
 
     def describe(self) -> list[Metric]:
         return []  # built at scrape time: the registry must not collect at registration
 
     def collect(self) -> Iterator[Metric]:
+        """The families as ``prometheus_client`` metrics (the library's encoders, tests)."""
+        for family in self.families():
+            yield family.metric()
+
+    def families(self) -> list[Family]:
+        """Return every family as of now (what :class:`~monitor.metrics.exposition.
+        Exposition` writes)."""
+        return list(self._families())
+
+    def _families(self) -> Iterator[Family]:
         config = self._config()
         now = self._clock()
         vitals = self._vitals()
@@ -119,191 +135,216 @@ class MonitorCollector(Collector):
             if not self._read_failing:
                 log.warning("metrics: cannot read the database", error=str(error))
             self._read_failing = True
-            yield _gauge("monitor_database_read_success", "1 if this scrape read the database", 0)
+            yield _single("monitor_database_read_success", "1 if this scrape read the database", 0)
             return
         if self._read_failing:
             log.info("metrics: the database is readable again")
             self._read_failing = False
-        yield _gauge("monitor_database_read_success", "1 if this scrape read the database", 1)
+        yield _single("monitor_database_read_success", "1 if this scrape read the database", 1)
         yield from self._pair_families(config, snapshot)
-        yield from self._posture_families(posture)
+        if self._posture_built[0] is not posture:  # rebuilt only when the facts changed
+            self._posture_built = (posture, list(self._posture_families(posture)))
+        yield from self._posture_built[1]
         yield from self._alerting_families(config, snapshot)
         yield from self._usage_families(config, snapshot, now)
 
     # -- the monitor itself ---------------------------------------------------------------
 
-    def _self_families(self, config: Config, vitals: Vitals) -> Iterator[Metric]:
-        build = GaugeMetricFamily(
+    def _self_families(self, config: Config, vitals: Vitals) -> Iterator[Family]:
+        build = Family(
             "monitor_build_info",
+            "gauge",
             "The monitor's version and Python version (always 1)",
-            labels=("version", "python_version"),
+            ("version", "python_version"),
         )
-        build.add_metric((__version__, platform.python_version()), 1)
+        build.add((__version__, platform.python_version()), 1)
         yield build
-        yield _gauge(
+        yield _single(
             "monitor_scheduler_healthy",
             "1 while the scheduler's heartbeat is fresh (the systemd watchdog's condition)",
             int(vitals.scheduler_healthy),
         )
-        yield _gauge(
+        yield _single(
             "monitor_database_writable",
             "1 unless the daemon's last write to its database failed",
             int(vitals.database_writable),
         )
-        yield _gauge(
+        yield _single(
             "monitor_start_time_seconds",
             "When the daemon started (seconds since the epoch)",
             vitals.started_at.timestamp(),
         )
         last = vitals.last_pass_at or vitals.started_at
-        yield _gauge(
+        yield _single(
             "monitor_probe_pass_last_timestamp_seconds",
             "When the newest probe pass finished (the daemon's start before the first one)",
             last.timestamp(),
         )
         if vitals.probe_interval_seconds is not None:
-            yield _gauge(
+            yield _single(
                 "monitor_probe_interval_seconds",
                 "The longest configured probe interval",
                 vitals.probe_interval_seconds,
             )
-        yield _gauge(
+        yield _single(
             "monitor_identities", "Identities configured and scheduled", len(config.identities)
         )
 
-    def _live_families(self, config: Config, live: LiveSnapshot) -> Iterator[Metric]:
-        durations = HistogramMetricFamily(
+    def _live_families(self, config: Config, live: LiveSnapshot) -> Iterator[Family]:
+        durations = Family(
             "monitor_probe_duration_seconds",
+            "histogram",
             "Duration of attempted probes (sign-in and WhoAmI) since the daemon started",
-            labels=_PAIR,
+            _PAIR,
         )
+        cache: dict[tuple[str, str, str], tuple[int, list[Sample]]] = {}
         for key, histogram in sorted(live.durations.items()):
-            if key[0] in config.identities:
-                durations.add_metric(key, histogram.cumulative(), histogram.total)
+            if key[0] not in config.identities:
+                continue
+            known = self._histograms.get(key)
+            if known is None or known[0] != histogram.count:
+                one = Family(durations.name, "histogram", "", _PAIR)
+                one.add_histogram(key, histogram.cumulative(), histogram.total)
+                known = (histogram.count, one.samples)
+            cache[key] = known
+            durations.samples += known[1]
+        self._histograms = cache
         yield durations
-        throttled = CounterMetricFamily(
+        throttled = Family(
             "monitor_dataverse_throttled",
+            "counter",
             "Probe answers that were throttled (429, service protection) since the daemon started",
-            labels=_PAIR,
+            _PAIR,
         )
+        counted: dict[tuple[str, str, str], tuple[int, Sample]] = {}
         for key, count in sorted(live.throttled.items()):
             if key[0] in config.identities:
-                throttled.add_metric(key, count)
+                seen = self._throttled.get(key)
+                if seen is None or seen[0] != count:
+                    seen = (count, ("monitor_dataverse_throttled_total", key, count))
+                counted[key] = seen
+                throttled.samples.append(seen[1])
+        self._throttled = counted
         yield throttled
         channels = sorted({channel.name for channel in config.channels} | set(live.sent))
-        sent = CounterMetricFamily(
+        sent = Family(
             "monitor_notifications_sent",
+            "counter",
             "Notices delivered to a channel since the daemon started",
-            labels=("channel",),
+            ("channel",),
         )
-        failed = CounterMetricFamily(
+        failed = Family(
             "monitor_notifications_failed",
+            "counter",
             "Notices whose delivery to a channel failed (retried later) since the daemon started",
-            labels=("channel",),
+            ("channel",),
         )
         for channel in channels:
-            sent.add_metric((channel,), live.sent.get(channel, 0))
+            sent.add((channel,), live.sent.get(channel, 0))
         for channel in sorted(set(channels) | set(live.failed)):
-            failed.add_metric((channel,), live.failed.get(channel, 0))
+            failed.add((channel,), live.failed.get(channel, 0))
         yield sent
         yield failed
-        yield CounterMetricFamily(
+        yield _single(
             "monitor_notifications_dead_lettered",
             "Notices given up on (dead-lettered) since the daemon started",
-            value=live.dead,
+            live.dead,
+            "counter",
         )
-        last = GaugeMetricFamily(
+        last = Family(
             "monitor_job_last_run_timestamp_seconds",
+            "gauge",
             "When the newest run of each scheduled job started",
-            labels=("job",),
+            ("job",),
         )
-        took = GaugeMetricFamily(
+        took = Family(
             "monitor_job_last_duration_seconds",
+            "gauge",
             "How long the newest run of each scheduled job took",
-            labels=("job",),
+            ("job",),
         )
-        runs = CounterMetricFamily(
+        runs = Family(
             "monitor_job_runs",
+            "counter",
             "Runs of each scheduled job since the daemon started",
-            labels=("job",),
+            ("job",),
         )
-        failures = CounterMetricFamily(
+        failures = Family(
             "monitor_job_failures",
+            "counter",
             "Runs of each scheduled job that raised an error since the daemon started",
-            labels=("job",),
+            ("job",),
         )
         for job, run in sorted(live.jobs.items()):
-            last.add_metric((job,), run.started)
-            took.add_metric((job,), run.seconds)
-            runs.add_metric((job,), run.runs)
-            failures.add_metric((job,), run.failures)
+            last.add((job,), run.started)
+            took.add((job,), run.seconds)
+            runs.add((job,), run.runs)
+            failures.add((job,), run.failures)
         yield from (last, took, runs, failures)
 
     # -- probes ---------------------------------------------------------------------------
 
-    def _pair_families(self, config: Config, snapshot: Snapshot) -> Iterator[Metric]:
-        success = GaugeMetricFamily(
+    def _pair_families(self, config: Config, snapshot: Snapshot) -> Iterator[Family]:
+        success = Family(
             "monitor_probe_success",
+            "gauge",
             "1 if the newest probe of the identity in the environment was ok, else 0",
-            labels=(*_PAIR, "credential_kind"),
+            (*_PAIR, "credential_kind"),
         )
-        outcome = GaugeMetricFamily(
+        outcome = Family(
             "monitor_probe_outcome",
+            "gauge",
             "The outcome class of the newest probe (always 1; the class is the label)",
-            labels=(*_PAIR, "outcome"),
+            (*_PAIR, "outcome"),
         )
-        last = GaugeMetricFamily(
+        last = Family(
             "monitor_probe_last_timestamp_seconds",
+            "gauge",
             "When the newest probe started",
-            labels=_PAIR,
+            _PAIR,
         )
-        last_ok = GaugeMetricFamily(
+        last_ok = Family(
             "monitor_probe_last_success_timestamp_seconds",
+            "gauge",
             "When the newest ok probe started (no series before the first)",
-            labels=_PAIR,
+            _PAIR,
         )
-        failures = GaugeMetricFamily(
+        failures = Family(
             "monitor_probe_consecutive_failures",
+            "gauge",
             "Attempted probes in a row that were not ok",
-            labels=_PAIR,
+            _PAIR,
         )
-        burst = GaugeMetricFamily(
+        burst = Family(
             "monitor_dataverse_requests_remaining",
+            "gauge",
             "Service-protection requests left in the 5-minute window at the newest probe "
             "(x-ms-ratelimit-burst-remaining-xrm-requests)",
-            labels=_PAIR,
+            _PAIR,
         )
-        headroom = GaugeMetricFamily(
+        headroom = Family(
             "monitor_dataverse_headroom_ratio",
+            "gauge",
             "Share of the service-protection budget left at the newest probe, per resource "
             "(requests, execution_time)",
-            labels=(*_PAIR, "resource"),
+            (*_PAIR, "resource"),
         )
-        limits = config.usage
-        for pair in sorted(snapshot.pairs, key=lambda p: (p.identity, p.environment)):
-            identity = config.identities.get(pair.identity)
-            if identity is None or pair.environment not in identity.environments:
-                continue  # no longer configured
-            labels = (pair.identity, pair.environment, pair.tenant)
-            success.add_metric(
-                (*labels, credential_kind(identity)), int(pair.outcome == Outcome.OK.value)
-            )
-            outcome.add_metric((*labels, pair.outcome), 1)
-            if pair.last_probe_at is not None:
-                last.add_metric(labels, pair.last_probe_at)
-            if pair.last_success_at is not None:
-                last_ok.add_metric(labels, pair.last_success_at)
-            failures.add_metric(labels, pair.consecutive_failures)
-            if pair.burst_remaining is not None:
-                burst.add_metric(labels, pair.burst_remaining)
-                headroom.add_metric(
-                    (*labels, "requests"), min(1.0, pair.burst_remaining / limits.burst_limit)
-                )
-            if pair.time_remaining_ms is not None:
-                headroom.add_metric(
-                    (*labels, "execution_time"),
-                    min(1.0, pair.time_remaining_ms / limits.execution_time_limit_ms),
-                )
+        families = (success, outcome, last, last_ok, failures, burst, headroom)
+        cache: dict[tuple[str, str], tuple[RawPair, list[tuple[int, Sample]]]] = {}
+        before = self._pairs if self._pairs_config == id(config) else {}
+        identities = config.identities
+        for raw in snapshot.pairs:
+            key = (raw[0], raw[1])
+            known = before.get(key)
+            if known is None or known[0] != raw:
+                identity = identities.get(raw[0])
+                if identity is None or raw[1] not in identity.environments:
+                    continue  # no longer configured
+                known = (raw, _pair_samples(pair_row(raw), credential_kind(identity), config))
+            cache[key] = known
+            for index, sample in known[1]:
+                families[index].samples.append(sample)
+        self._pairs, self._pairs_config = cache, id(config)
         yield from (success, outcome, last, last_ok, failures, burst, headroom)
 
     # -- directory facts ------------------------------------------------------------------
@@ -324,97 +365,108 @@ class MonitorCollector(Collector):
             self._posture = (version, fresh, values)
             return values
 
-    def _posture_families(self, posture: PostureValues) -> Iterator[Metric]:
+    def _posture_families(self, posture: PostureValues) -> Iterator[Family]:
         who = ("identity", "tenant")
-        expiry = GaugeMetricFamily(
+        expiry = Family(
             "monitor_credential_expiry_timestamp_seconds",
+            "gauge",
             "When the client secret or certificate in use expires (the earliest date known, "
             "and where it comes from: graph, certificate file, configuration)",
-            labels=(*who, "credential_kind", "source"),
+            (*who, "credential_kind", "source"),
         )
-        successor = GaugeMetricFamily(
+        successor = Family(
             "monitor_credential_successor_registered",
+            "gauge",
             "1 if another credential of the same type that outlives the one in use is "
             "registered on the app (Graph)",
-            labels=(*who, "credential_kind"),
+            (*who, "credential_kind"),
         )
-        password = GaugeMetricFamily(
+        password = Family(
             "monitor_password_expiry_timestamp_seconds",
+            "gauge",
             "When the identity's password is predicted to expire (last change + the domain's "
             "validity); no series when it never expires or cannot be predicted",
-            labels=who,
+            who,
         )
-        enabled = GaugeMetricFamily(
+        enabled = Family(
             "monitor_account_enabled",
+            "gauge",
             "1 if the identity's Entra ID account (user or service principal) is enabled",
-            labels=who,
+            who,
         )
-        dataverse_enabled = GaugeMetricFamily(
+        dataverse_enabled = Family(
             "monitor_dataverse_user_enabled",
+            "gauge",
             "1 if the identity's systemuser in the environment is enabled",
-            labels=("identity", "environment", "tenant"),
+            ("identity", "environment", "tenant"),
         )
-        licensed = GaugeMetricFamily(
+        licensed = Family(
             "monitor_dataverse_user_licensed",
+            "gauge",
             "1 if Dataverse says the identity's systemuser is licensed",
-            labels=("identity", "environment", "tenant"),
+            ("identity", "environment", "tenant"),
         )
-        privileged = GaugeMetricFamily(
+        privileged = Family(
             "monitor_overprivileged_role_held",
+            "gauge",
             "1 if the identity holds System Administrator or System Customizer in the "
             "environment (directly or through a team)",
-            labels=("identity", "environment", "tenant"),
+            ("identity", "environment", "tenant"),
         )
         for values in posture.identities:
             labels = (values.identity, values.tenant)
             if values.expiry is not None:
-                expiry.add_metric((*labels, values.kind, values.expiry_source), values.expiry)
+                expiry.add((*labels, values.kind, values.expiry_source), values.expiry)
             if values.successor is not None:
-                successor.add_metric((*labels, values.kind), int(values.successor))
+                successor.add((*labels, values.kind), int(values.successor))
             if values.password_expiry is not None:
-                password.add_metric(labels, values.password_expiry)
+                password.add(labels, values.password_expiry)
             if values.account_enabled is not None:
-                enabled.add_metric(labels, int(values.account_enabled))
+                enabled.add(labels, int(values.account_enabled))
             for environment, flag in sorted(values.dataverse_enabled.items()):
-                dataverse_enabled.add_metric((values.identity, environment, values.tenant), flag)
+                dataverse_enabled.add((values.identity, environment, values.tenant), flag)
             for environment, flag in sorted(values.licensed.items()):
-                licensed.add_metric((values.identity, environment, values.tenant), flag)
+                licensed.add((values.identity, environment, values.tenant), flag)
             for environment, flag in sorted(values.over_privileged.items()):
-                privileged.add_metric((values.identity, environment, values.tenant), flag)
+                privileged.add((values.identity, environment, values.tenant), flag)
         yield from (expiry, successor, password, enabled, dataverse_enabled, licensed, privileged)
-        read_ok = GaugeMetricFamily(
+        read_ok = Family(
             "monitor_directory_read_success",
+            "gauge",
             "1 if no fact of the tenant failed its newest directory read (no series without "
             "an observer)",
-            labels=("tenant",),
+            ("tenant",),
         )
-        last_read = GaugeMetricFamily(
+        last_read = Family(
             "monitor_directory_last_read_timestamp_seconds",
+            "gauge",
             "When a directory read last observed a fact of the tenant",
-            labels=("tenant",),
+            ("tenant",),
         )
-        spare = GaugeMetricFamily(
+        spare = Family(
             "monitor_tenant_spare_licences",
+            "gauge",
             "Enabled minus consumed units of each subscribed SKU",
-            labels=("tenant", "sku"),
+            ("tenant", "sku"),
         )
         for tenant in posture.tenants:
             if tenant.read_ok is not None:
-                read_ok.add_metric((tenant.tenant,), int(tenant.read_ok))
+                read_ok.add((tenant.tenant,), int(tenant.read_ok))
             if tenant.last_read is not None:
-                last_read.add_metric((tenant.tenant,), tenant.last_read)
+                last_read.add((tenant.tenant,), tenant.last_read)
             for sku, count in sorted(tenant.spare.items()):
-                spare.add_metric((tenant.tenant, sku), count)
+                spare.add((tenant.tenant, sku), count)
         yield from (read_ok, last_read, spare)
-        users = GaugeMetricFamily(
+        users = Family(
             "monitor_dataverse_noninteractive_users",
+            "gauge",
             "Non-interactive users of the environment (disabled ones included)",
-            labels=("tenant", "environment"),
+            ("tenant", "environment"),
         )
         for tenant_name, environment, count in posture.non_interactive:
-            users.add_metric((tenant_name, environment), count)
+            users.add((tenant_name, environment), count)
         yield users
-        yield _gauge(
+        yield _single(
             "monitor_dataverse_noninteractive_users_limit",
             "Non-interactive users an environment may have",
             posture.non_interactive_limit,
@@ -422,75 +474,123 @@ class MonitorCollector(Collector):
 
     # -- incidents and the outbox ---------------------------------------------------------
 
-    def _alerting_families(self, config: Config, snapshot: Snapshot) -> Iterator[Metric]:
-        incidents = GaugeMetricFamily(
+    def _alerting_families(self, config: Config, snapshot: Snapshot) -> Iterator[Family]:
+        incidents = Family(
             "monitor_incidents_open",
+            "gauge",
             "Open incidents by level and kind",
-            labels=("level", "kind"),
+            ("level", "kind"),
         )
         for kind, level, count in sorted(snapshot.incidents):
-            incidents.add_metric((level, kind), count)
+            incidents.add((level, kind), count)
         yield incidents
-        outbox = GaugeMetricFamily(
+        outbox = Family(
             "monitor_outbox_notices",
+            "gauge",
             "Notices in the outbox not sent (yet), by channel and status (pending, sending, dead)",
-            labels=("channel", "status"),
+            ("channel", "status"),
         )
         counts = {(channel, status): count for channel, status, count in snapshot.outbox}
         for channel in {channel.name for channel in config.channels}:
             for status in _OUTBOX_STATUSES:
                 counts.setdefault((channel, status), 0)
         for (channel, status), count in sorted(counts.items()):
-            outbox.add_metric((channel, status), count)
+            outbox.add((channel, status), count)
         yield outbox
 
     # -- usage ------------------------------------------------------------------------------
 
     def _usage_families(
         self, config: Config, snapshot: Snapshot, now: datetime
-    ) -> Iterator[Metric]:
-        ratio = GaugeMetricFamily(
+    ) -> Iterator[Family]:
+        ratio = Family(
             "monitor_usage_allocation_ratio",
+            "gauge",
             "Power Platform requests of the newest day with data against the identity's "
             "24-hour allocation",
-            labels=("identity", "tenant"),
+            ("identity", "tenant"),
         )
-        exhaustion = GaugeMetricFamily(
+        exhaustion = Family(
             "monitor_usage_projected_exhaustion_timestamp_seconds",
+            "gauge",
             "The start of the UTC day on which the usage trend reaches the allocation (no "
             "series when it does not within a year)",
-            labels=("identity", "tenant"),
+            ("identity", "tenant"),
         )
-        series: dict[str, list[DailyUsage]] = {}
-        allocations: dict[str, int] = {}
-        for row in sorted(snapshot.usage, key=lambda row: (row.identity, row.day)):
-            if row.allocation is None or row.allocation <= 0:
-                continue
-            series.setdefault(row.identity, []).append(DailyUsage(row.day, row.requests, ""))
-            allocations[row.identity] = row.allocation  # the newest day's, rows are by day
         today = now.astimezone(UTC).date()
-        for name, days in sorted(series.items()):
-            identity = config.identities.get(name)
-            if identity is None:
-                continue
-            projection = project(
-                days,
-                allocations[name],
-                today,
-                trend_days=config.usage.trend_days,
-                horizon_days=config.usage.projection_days,
-            )
-            labels = (name, identity.tenant)
-            if projection.latest_share is not None:
-                ratio.add_metric(labels, float(projection.latest_share))
-            if projection.exhaustion_day is not None:
-                exhaustion.add_metric(labels, _day_start(projection.exhaustion_day))
+        key = (id(config), today, tuple(snapshot.usage))
+        cached = self._usage
+        if cached is None or cached[0] != key:
+            cached = self._usage = (key, _usage_values(config, snapshot, today))
+        for labels, share, day in cached[1]:
+            if share is not None:
+                ratio.add(labels, share)
+            if day is not None:
+                exhaustion.add(labels, day)
         yield from (ratio, exhaustion)
+
+
+def _pair_samples(pair: PairRow, kind: str, config: Config) -> list[tuple[int, Sample]]:
+    """Return the samples of one pair, each with the index of its family in
+    ``MonitorCollector._pair_families``."""
+    labels = (pair.identity, pair.environment, pair.tenant)
+    limits = config.usage
+    found: list[tuple[int, Sample]] = [
+        (0, ("monitor_probe_success", (*labels, kind), int(pair.outcome == Outcome.OK.value))),
+        (1, ("monitor_probe_outcome", (*labels, pair.outcome), 1)),
+    ]
+    if pair.last_probe_at is not None:
+        found.append((2, ("monitor_probe_last_timestamp_seconds", labels, pair.last_probe_at)))
+    if pair.last_success_at is not None:
+        found.append(
+            (3, ("monitor_probe_last_success_timestamp_seconds", labels, pair.last_success_at))
+        )
+    found.append((4, ("monitor_probe_consecutive_failures", labels, pair.consecutive_failures)))
+    if pair.burst_remaining is not None:
+        found.append((5, ("monitor_dataverse_requests_remaining", labels, pair.burst_remaining)))
+        share = min(1.0, pair.burst_remaining / limits.burst_limit)
+        found.append((6, ("monitor_dataverse_headroom_ratio", (*labels, "requests"), share)))
+    if pair.time_remaining_ms is not None:
+        share = min(1.0, pair.time_remaining_ms / limits.execution_time_limit_ms)
+        found.append((6, ("monitor_dataverse_headroom_ratio", (*labels, "execution_time"), share)))
+    return found
+
+
+def _usage_values(
+    config: Config, snapshot: Snapshot, today: date
+) -> list[tuple[tuple[str, str], float | None, float | None]]:
+    """Return (identity and tenant, share of the allocation, start of the exhaustion day) of
+    every configured identity with usage against an allocation."""
+    series: dict[str, list[DailyUsage]] = {}
+    allocations: dict[str, int] = {}
+    for row in sorted(snapshot.usage, key=lambda row: (row.identity, row.day)):
+        if row.allocation is None or row.allocation <= 0:
+            continue
+        series.setdefault(row.identity, []).append(DailyUsage(row.day, row.requests, ""))
+        allocations[row.identity] = row.allocation  # the newest day's: rows are by day
+    found: list[tuple[tuple[str, str], float | None, float | None]] = []
+    for name, days in sorted(series.items()):
+        identity = config.identities.get(name)
+        if identity is None:
+            continue
+        projection = project(
+            days,
+            allocations[name],
+            today,
+            trend_days=config.usage.trend_days,
+            horizon_days=config.usage.projection_days,
+        )
+        share = None if projection.latest_share is None else float(projection.latest_share)
+        day = None if projection.exhaustion_day is None else _day_start(projection.exhaustion_day)
+        found.append(((name, identity.tenant), share, day))
+    return found
 
 
 def _day_start(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, value=value)
+def _single(name: str, documentation: str, value: float, kind: Kind = "gauge") -> Family:
+    family = Family(name, kind, documentation)
+    family.add((), value)
+    return family

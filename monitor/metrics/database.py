@@ -10,12 +10,16 @@ migration that renames one fails the tests, not a scrape.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from monitor.model.observations import Observation, stored_observation
 from monitor.model.schema import columns
@@ -54,6 +58,7 @@ _FACT = columns(
     "failed_reads",
     "failing_since",
 )
+_OBSERVATION = columns("posture_observation", "id")
 _INCIDENT = columns("incident", "kind", "level", "resolved_at")
 _OUTBOX = columns("outbox", "channel", "status")
 _USAGE = columns("usage_daily", "identity", "day", "requests", "allocation")
@@ -85,6 +90,30 @@ class PairRow:
     time_remaining_ms: int | None
 
 
+# A row of the pairs query, as sqlite3 returns it (compared as it is; see pair_row): the
+# columns of _STATE, then the headroom of the newest result.
+RawPair = tuple[Any, ...]
+_RESULT_ID = len(_STATE) - 1
+# The pair states are read in full this often (and whenever their number changes).
+FULL_READ_SECONDS = 300.0
+
+
+def pair_row(row: RawPair) -> PairRow:
+    """Return a row of the pairs query as a :class:`PairRow`."""
+    return PairRow(
+        identity=str(row[0]),
+        environment=str(row[1]),
+        tenant=str(row[2]),
+        credential_type=str(row[3]),
+        outcome=str(row[4]),
+        last_probe_at=seconds(row[5]),
+        last_success_at=seconds(row[6]),
+        consecutive_failures=int(row[7] or 0),
+        burst_remaining=row[_RESULT_ID + 1],
+        time_remaining_ms=row[_RESULT_ID + 2],
+    )
+
+
 @dataclass(frozen=True)
 class UsageRow:
     identity: str
@@ -97,7 +126,7 @@ class UsageRow:
 class Snapshot:
     """Everything one scrape reads from the database."""
 
-    pairs: list[PairRow]
+    pairs: list[RawPair]  # ordered by identity and environment
     facts_version: tuple[object, ...]
     incidents: list[tuple[str, str, int]]  # (kind, level, count) of open incidents
     outbox: list[tuple[str, str, int]]  # (channel, status, count) of unsent notices
@@ -105,10 +134,20 @@ class Snapshot:
 
 
 class MetricsDatabase:
-    """The database file, opened read-only once per scrape."""
+    """The database file, opened read-only once per scrape.
+
+    The pair states are read in full at the first scrape and every
+    :data:`FULL_READ_SECONDS`; in between only the states whose newest result is newer than
+    the newest one already read (result ids only grow), unless the number of states changed.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], RawPair] = {}
+        self._order: list[tuple[str, str]] = []
+        self._newest_result = -1
+        self._full_at = -math.inf
 
     def _connect(self) -> sqlite3.Connection:
         uri = "file:" + urllib.parse.quote(os.fspath(self.path.resolve())) + "?mode=ro"
@@ -158,37 +197,44 @@ class MetricsDatabase:
         finally:
             connection.close()
 
-    def _pairs(self, connection: sqlite3.Connection) -> list[PairRow]:
-        state = ", ".join(f"s.{name}" for name in _STATE[:-1])
-        query = (
+    def _pairs(self, connection: sqlite3.Connection) -> list[RawPair]:
+        state = ", ".join(f"s.{name}" for name in _STATE)
+        select = (
             f"SELECT {state}, r.{_HEADROOM[1]}, r.{_HEADROOM[2]} FROM identity_state s "  # noqa: S608 - schema constants only
             f"LEFT JOIN probe_result r ON r.{_HEADROOM[0]} = s.{_STATE[-1]}"
         )
-        return [
-            PairRow(
-                identity=str(row[0]),
-                environment=str(row[1]),
-                tenant=str(row[2]),
-                credential_type=str(row[3]),
-                outcome=str(row[4]),
-                last_probe_at=seconds(row[5]),
-                last_success_at=seconds(row[6]),
-                consecutive_failures=int(row[7] or 0),
-                burst_remaining=row[8],
-                time_remaining_ms=row[9],
-            )
-            for row in connection.execute(query)
-        ]
+        with self._lock:
+            (count,) = connection.execute("SELECT count(*) FROM identity_state").fetchone()
+            full = count != len(self._rows) or time.monotonic() - self._full_at >= FULL_READ_SECONDS
+            if full:
+                rows = connection.execute(select).fetchall()
+                self._rows = {}
+                self._full_at = time.monotonic()
+            else:
+                rows = connection.execute(
+                    f"{select} WHERE s.{_STATE[-1]} > ?", (self._newest_result,)
+                ).fetchall()
+            added = full
+            for row in rows:
+                key = (row[0], row[1])
+                added = added or key not in self._rows
+                self._rows[key] = row
+                if row[_RESULT_ID] is not None and row[_RESULT_ID] > self._newest_result:
+                    self._newest_result = row[_RESULT_ID]
+            if added:
+                self._order = sorted(self._rows)
+            return [self._rows[key] for key in self._order]
 
     @staticmethod
     def _facts_version(connection: sqlite3.Connection) -> tuple[object, ...]:
         """Return what changes whenever a current fact does (to cache what is derived from
-        them)."""
-        row = connection.execute(
-            f"SELECT count(*), max({_FACT[11]}), max({_FACT[10]}), total({_FACT[12]}), "  # noqa: S608 - schema constants only
-            f"max({_FACT[13]}) FROM posture_fact"
+        them): every directory read records an observation of each fact it read or failed to
+        read, and observation ids only grow."""
+        (facts,) = connection.execute("SELECT count(*) FROM posture_fact").fetchone()
+        (newest,) = connection.execute(
+            f"SELECT max({_OBSERVATION[0]}) FROM posture_observation"  # noqa: S608 - schema constants only
         ).fetchone()
-        return tuple(row)
+        return (facts, newest)
 
     def facts(self) -> list[Observation]:
         """Return every current directory fact (in its own snapshot)."""

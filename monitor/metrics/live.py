@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from monitor.model.outcomes import Outcome
@@ -47,18 +46,19 @@ class Dispatched(Protocol):
     def deliveries(self) -> tuple[Delivery, ...]: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Histogram:
-    """Cumulative-ready bucket counts (per bucket, not yet cumulative), a sum and a count."""
+    """Counts per bucket (not yet cumulative; the last is above every bound), a sum and a
+    count. Immutable: an observation makes a new one, so a scrape's copy costs nothing."""
 
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    buckets: tuple[int, ...] = (0,) * (len(DURATION_BUCKETS) + 1)
     total: float = 0.0
     count: int = 0
 
-    def observe(self, seconds: float) -> None:
-        self.buckets[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-        self.total += seconds
-        self.count += 1
+    def observed(self, seconds: float) -> Histogram:
+        index = bisect.bisect_left(DURATION_BUCKETS, seconds)
+        buckets = (*self.buckets[:index], self.buckets[index] + 1, *self.buckets[index + 1 :])
+        return Histogram(buckets, self.total + seconds, self.count + 1)
 
     def cumulative(self) -> list[tuple[str, int]]:
         """Return ``(le, cumulative count)`` pairs, ``+Inf`` last."""
@@ -68,6 +68,9 @@ class Histogram:
             running += count
             pairs.append(("+Inf" if bound == float("inf") else repr(bound), running))
         return pairs
+
+
+_EMPTY = Histogram()
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,8 @@ class LiveMetrics:
                 if not result.attempted:
                     continue
                 key = (result.identity, result.environment, result.tenant)
-                histogram = self._durations.get(key)
-                if histogram is None:
-                    histogram = self._durations[key] = Histogram()
-                histogram.observe(max(0, result.duration_ms) / 1000)
+                histogram = self._durations.get(key, _EMPTY)
+                self._durations[key] = histogram.observed(max(0, result.duration_ms) / 1000)
                 if result.outcome is Outcome.THROTTLED:
                     self._throttled[key] = self._throttled.get(key, 0) + 1
                 else:
@@ -153,17 +154,10 @@ class LiveMetrics:
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
             return LiveSnapshot(
-                durations={
-                    key: Histogram(list(value.buckets), value.total, value.count)
-                    for key, value in self._durations.items()
-                },
+                durations=dict(self._durations),
                 throttled=dict(self._throttled),
                 sent=dict(self._sent),
                 failed=dict(self._failed),
                 dead=self._dead,
                 jobs=dict(self._jobs),
             )
-
-
-def wall_now() -> float:
-    return time.time()

@@ -1,9 +1,11 @@
 """The HTTP endpoint: ``GET /metrics`` and ``GET /healthz``, nothing else.
 
 A WSGI application served by the standard library's ``wsgiref`` from daemon threads (one per
-request, so a slow client never holds up another). ``/metrics`` is prometheus_client's own WSGI
-application over a registry of the monitor's collector and the process collector: the text
-format, or OpenMetrics when the scraper asks for it (``Accept``), gzip when accepted.
+request, so a slow client never holds up another). ``/metrics`` writes the monitor's collector and
+the process collector in the format prometheus_client negotiates from ``Accept`` (the text
+format, or OpenMetrics) through :class:`~monitor.metrics.exposition.Exposition`, which writes
+what the library's encoders would, reusing unchanged lines. The answer is not compressed: on the
+loopback address compression would cost more CPU than it saves.
 ``/healthz`` answers ``200 ok`` while the daemon is healthy and ``503`` with a one-line reason
 otherwise (:meth:`monitor.metrics.collector.Vitals.problem`). Any other path is 404, any method
 but GET and HEAD 405. Nothing is written and no secret is read.
@@ -18,10 +20,11 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from monitor.logsetup import get_logger
 from monitor.metrics.collector import MonitorCollector, Vitals
+from monitor.metrics.exposition import Exposition, family_of, negotiated
 
 log = get_logger("monitor.metrics")
 
@@ -54,10 +57,34 @@ def build_registry(collector: MonitorCollector) -> CollectorRegistry:
 
 
 def make_app(
-    registry: CollectorRegistry, vitals: Callable[[], Vitals]
+    collector: MonitorCollector, vitals: Callable[[], Vitals]
 ) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
     """Return the WSGI application of the endpoint."""
-    metrics = make_wsgi_app(registry, disable_compression=False)
+    process = ProcessCollector(registry=None)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    registry.register(process)
+    writer = Exposition()
+    lock = threading.Lock()  # one scrape at a time: each reads the database once
+
+    def metrics(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        fmt, encoder, content_type = negotiated(environ.get("HTTP_ACCEPT", ""))
+        with lock:
+            if fmt is None:
+                body = encoder(registry)
+            else:
+                families = collector.families()
+                families += [family_of(metric) for metric in process.collect()]
+                body = writer.render(families, fmt)
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -73,9 +100,7 @@ def make_app(
             if problem is None:
                 return _plain(start_response, "200 OK", "ok")
             return _plain(start_response, "503 Service Unavailable", problem)
-        environ = dict(environ)
-        environ["QUERY_STRING"] = ""  # no name[] filter: a scrape is the whole exposition
-        return metrics(environ, start_response)  # type: ignore[no-any-return]
+        return metrics(environ, start_response)
 
     return app
 

@@ -306,7 +306,6 @@ def test_healthz_reasons_and_paths(config: Config, store: Store) -> None:
     collector = MonitorCollector(
         MetricsDatabase(config.database.path), lambda: config, LiveMetrics(), vitals
     )
-    registry = build_registry(collector)
     states = {
         "ok": vitals(),
         "stalled": vitals(scheduler_healthy=False, seconds_since_beat=42),
@@ -314,10 +313,10 @@ def test_healthz_reasons_and_paths(config: Config, store: Store) -> None:
         "passes": vitals(probing=False),
     }
     answers = {
-        name: call(make_app(registry, lambda state=state: state), "/healthz")
+        name: call(make_app(collector, lambda state=state: state), "/healthz")
         for name, state in states.items()
     }
-    app = make_app(registry, vitals)
+    app = make_app(collector, vitals)
 
     assert ("200 OK", b"ok\n") == answers["ok"]
     assert "503 Service Unavailable" == answers["stalled"][0]

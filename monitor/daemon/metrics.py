@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.config.model import Config
@@ -50,16 +51,20 @@ def vitals_of(daemon: Daemon) -> Vitals:
 
 
 def start_endpoint(
-    daemon: Daemon, config: Config, live: LiveMetrics, current: Callable[[], Config]
+    daemon: Daemon,
+    config: Config,
+    database: Path,
+    live: LiveMetrics,
+    current: Callable[[], Config],
 ) -> MetricsServer | None:
-    """Serve the endpoint of *config* for *daemon*; return the server, or None when it is
-    turned off or cannot listen (logged)."""
+    """Serve the endpoint of *config* for *daemon*, whose database is *database*; return the
+    server, or None when it is turned off or cannot listen (logged)."""
     settings = config.metrics
     if settings.listen is None:
         log.info("metrics endpoint turned off ([metrics] listen is empty)")
         return None
     collector = MonitorCollector(
-        MetricsDatabase(config.database.path), current, live, lambda: vitals_of(daemon)
+        MetricsDatabase(database), current, live, lambda: vitals_of(daemon)
     )
     app = make_app(collector, lambda: vitals_of(daemon))
     begun = time.monotonic()

@@ -278,7 +278,9 @@ class Daemon:
         self._scheduler.start()
         from monitor.daemon.metrics import start_endpoint
 
-        self._endpoint = start_endpoint(self, config, self.live, lambda: self._runtime.config)
+        self._endpoint = start_endpoint(
+            self, config, self._store.path, self.live, lambda: self._runtime.config
+        )
         log.info(
             "daemon started",
             identities=len(config.identities),

@@ -326,3 +326,18 @@ def test_a_broken_secret_and_an_expired_certificate_show_in_the_next_scrapes(
         environment="e2e-prod",
         outcome="credential_invalid",
     )
+
+
+def test_a_stalled_scheduler_turns_healthz_to_503(running: Running) -> None:
+    """SIGUSR2 pauses the scheduler as a deadlock would (the daemon's documented test hook):
+    /healthz answers 503 with the reason in one line, and the scrape says the scheduler is
+    not healthy. (Last in this module: the daemon stays stalled.)"""
+    assert 200 == running.get("/healthz")[0]
+
+    running.daemon.signal(signal.SIGUSR2)
+    running.wait_for("monitor_scheduler_healthy", lambda v: v == 0)
+    status, text = running.get("/healthz")
+
+    assert 503 == status
+    assert text.startswith("scheduler stalled: no heartbeat for ")
+    assert 1 == text.count("\n")

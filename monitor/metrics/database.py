@@ -179,7 +179,7 @@ class MetricsDatabase:
                         (str(channel), str(status), int(count))
                         for channel, status, count in connection.execute(
                             f"SELECT {_OUTBOX[0]}, {_OUTBOX[1]}, count(*) FROM outbox "  # noqa: S608 - schema constants only
-                            f"WHERE {_OUTBOX[1]} != 'sent' GROUP BY 1, 2"
+                            f"WHERE {_OUTBOX[1]} IN ('pending', 'sending', 'dead') GROUP BY 1, 2"
                         )
                     ],
                     usage=[

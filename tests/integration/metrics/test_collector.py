@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from support.daemon import make_config
 
-from monitor.config.model import Config
+from monitor.config.model import ChannelConfig, Config
 from monitor.metrics import (
     LiveMetrics,
     MetricsDatabase,
@@ -25,6 +25,7 @@ from monitor.metrics import (
     build_registry,
     make_app,
 )
+from monitor.model.incidents import IncidentRecord
 from monitor.model.observations import (
     SYSTEM_ADMINISTRATOR_TEMPLATE,
     AppCredentials,
@@ -37,6 +38,7 @@ from monitor.model.observations import (
     SystemUser,
     UserAccount,
 )
+from monitor.model.outbox import NewOutbox
 from monitor.model.outcomes import Outcome
 from monitor.model.probes import ProbeResult, RateLimit, RunRecord
 from monitor.store import Store
@@ -327,3 +329,80 @@ def test_healthz_reasons_and_paths(config: Config, store: Store) -> None:
     assert "404 Not Found" == call(app, "/")[0]
     assert "405 Method Not Allowed" == call(app, "/metrics", "POST")[0]
     assert "200 OK" == call(app, "/metrics")[0]
+
+
+def test_open_incidents_and_the_outbox(config: Config, store: Store) -> None:
+    """Open incidents are counted by level and kind (resolved ones not); the outbox by channel
+    and status, sent notices not at all, and every configured channel has its pending and dead
+    series even when empty."""
+    config = replace(config, channels=(ChannelConfig("ops", ()), ChannelConfig("mail", ())))
+    incident = IncidentRecord(
+        id=None,
+        key="credential_broken:t/app/-:",
+        kind="credential_broken",
+        level="critical",
+        tenant="t",
+        identity="app",
+        environment=None,
+        subject="client secret",
+        summary="broken",
+        remedy="fix",
+        source="probe",
+        deadline=None,
+        opened_at=NOW,
+        observed_at=NOW,
+    )
+    with store.alerting.unit() as unit:
+        unit.save_incident(incident)
+        unit.save_incident(replace(incident, key="k2", resolved_at=NOW))
+        unit.enqueue(
+            [NewOutbox(f"n{n}", "ops", None, "opened", "critical", "{}", NOW) for n in range(3)],
+            NOW,
+        )
+    with store.alerting.unit() as unit:
+        unit.mark_dead([1], NOW, "gave up")
+
+    samples = scrape(config)
+
+    assert (
+        1
+        == samples[
+            ("monitor_incidents_open", (("kind", "credential_broken"), ("level", "critical")))
+        ]
+    )
+    outbox = {
+        labels: value
+        for (name, labels), value in samples.items()
+        if name == "monitor_outbox_notices"
+    }
+    assert {
+        (("channel", "mail"), ("status", "dead")): 0,
+        (("channel", "mail"), ("status", "pending")): 0,
+        (("channel", "ops"), ("status", "dead")): 1,
+        (("channel", "ops"), ("status", "pending")): 2,
+    } == outbox
+
+
+def test_the_next_scrape_reads_what_changed(config: Config, store: Store) -> None:
+    """One collector over several scrapes: a newer result of one pair shows at the next scrape
+    (only changed states are read), and a pair that appears shows too."""
+    collector = MonitorCollector(
+        MetricsDatabase(config.database.path), lambda: config, LiveMetrics(), vitals
+    )
+
+    def success() -> dict[str, float]:
+        return {
+            family_sample[1][0]: family_sample[2]
+            for family in collector.families()
+            if family.name == "monitor_probe_success"
+            for family_sample in family.samples
+        }
+
+    record(store, probe("app", Outcome.OK, 10))
+    first = success()
+    record(store, probe("app", Outcome.CREDENTIAL_INVALID, 5))
+    second = success()
+    record(store, probe("user", Outcome.OK, 4))
+    third = success()
+
+    assert [{"app": 1}, {"app": 0}, {"app": 0, "user": 1}] == [first, second, third]

@@ -152,6 +152,11 @@ def render_config(config: Config) -> str:
     lines += _table(("retention",), *_all_entries(config.retention))
     lines += _table(("directory",), *_all_entries(config.directory))
     lines += _table(("discovery",), *_all_entries(config.discovery))
+    lines += _table(
+        ("metrics",),
+        f"listen = {_quote(config.metrics.listen or '')}"
+        + ("" if config.metrics.listen else "  # not served"),
+    )
     lines += _usage_lines(config)
     for tenant in config.tenants.values():
         path = ("tenants", tenant.name)

@@ -21,6 +21,7 @@ from monitor.cloud import CloudName, endpoints
 from monitor.config.alerting import build_alerts, build_channels
 from monitor.config.directory import build_directory
 from monitor.config.discovery import build_discovery
+from monitor.config.metrics import build_metrics
 from monitor.config.model import (
     CertificateCredential,
     Config,
@@ -255,6 +256,7 @@ def _build(tree: dict[str, object], source: Path, environ: Mapping[str, str]) ->
         directory=build_directory(tables({"d": tree.get("directory", {})})["d"]),
         usage=build_usage(tables({"u": tree.get("usage", {})})["u"]),
         discovery=build_discovery(tables({"v": tree.get("discovery", {})})["v"]),
+        metrics=build_metrics(tables({"m": tree.get("metrics", {})})["m"]),
     )
 
 

@@ -353,6 +353,19 @@ class UsageConfig:
     tenants: dict[str, UsageTenantConfig] = field(default_factory=dict)
 
 
+DEFAULT_METRICS_LISTEN = "127.0.0.1:8479"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``[metrics]``: where ``monitor run`` serves /metrics and /healthz (config/metrics.py);
+    ``listen`` None: not served."""
+
+    listen: str | None = DEFAULT_METRICS_LISTEN
+    host: str = "127.0.0.1"
+    port: int = 8479
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path  # the file this was loaded from
@@ -371,6 +384,7 @@ class Config:
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     # False when loaded without secrets (``load_config(..., secrets=False)``): every secret,
     # certificate and channel URL is then left out, and nothing may sign in or send with it.
     secrets_read: bool = True

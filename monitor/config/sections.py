@@ -11,6 +11,7 @@ from monitor.cloud import CLOUD_NAMES
 from monitor.config.alerting import ALERTS, CHANNELS
 from monitor.config.directory import DIRECTORY, IDENTITY_FIELDS
 from monitor.config.discovery import DISCOVERY
+from monitor.config.metrics import METRICS
 from monitor.config.schedule import RETENTION, SCHEDULE
 from monitor.config.schema import (
     MAX_SECONDS,
@@ -174,6 +175,7 @@ ROOT = Table(
         "directory": Field(DIRECTORY),
         "discovery": Field(DISCOVERY),
         "usage": Field(USAGE),
+        "metrics": Field(METRICS),
         "channels": Field(CHANNELS, hint="[[channels]] entries: apprise URLs with routing"),
         "tenants": Field(NamedTables(TENANT, section="tenants", noun="tenant"), required=True),
         "environments": Field(

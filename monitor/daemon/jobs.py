@@ -22,6 +22,7 @@ from monitor.pipeline.steps import CycleContext
 if TYPE_CHECKING:
     from monitor.daemon.evaluation import EvaluationGate
     from monitor.daemon.status import DaemonStatus
+    from monitor.metrics.live import LiveMetrics
 
 log = get_logger("monitor.daemon")
 
@@ -47,6 +48,7 @@ class JobContext:
     beat: Callable[[], None] = lambda: None
     evaluation: EvaluationGate | None = None
     clock_steady: Callable[[], bool] = lambda: True
+    live: LiveMetrics | None = None  # the metrics endpoint's counters
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def run_probe(job: JobContext) -> None:
     assert job.identity is not None, "probe is a per-identity job"
     report = steps.probe(job.cycle, [job.identity], kind="scheduled")
     job.status.record_pass(report.results, report.finished_at)
+    if job.live is not None:
+        job.live.record_pass(report.results)
 
 
 def run_directory(job: JobContext) -> None:
@@ -111,7 +115,9 @@ def run_evaluate(job: JobContext) -> None:
 
 def run_dispatch(job: JobContext) -> None:
     """Deliver the outbox rows that are due."""
-    steps.dispatch(job.cycle)
+    result = steps.dispatch(job.cycle)
+    if job.live is not None:
+        job.live.record_dispatch(result)
 
 
 def run_retention(job: JobContext) -> None:

@@ -31,6 +31,7 @@ from monitor.daemon.status import DaemonStatus, write_started, write_stopped, wr
 from monitor.daemon.writer import DEFAULT_WINDOW_SECONDS, ResultWriter
 from monitor.exits import EXIT_OK
 from monitor.logsetup import configure_logging, get_logger
+from monitor.metrics.live import LiveMetrics
 from monitor.model.clock import Clock, ClockWatch, utcnow
 from monitor.pipeline.probing import ProbePass
 from monitor.pipeline.steps import CycleContext
@@ -146,6 +147,8 @@ class Daemon:
         self._scheduler: Any = None
         self._last_status = ""
         self._last_status_at = 0.0
+        self.live = LiveMetrics()  # what the metrics endpoint reads (monitor/daemon/metrics.py)
+        self._endpoint: Any = None
 
     # -- building ------------------------------------------------------------------------
 
@@ -273,6 +276,11 @@ class Daemon:
         self._last_beat = time.monotonic()
         self._writer.start()
         self._scheduler.start()
+        from monitor.daemon.metrics import start_endpoint
+
+        self._endpoint = start_endpoint(
+            self, config, self._store.path, self.live, lambda: self._runtime.config
+        )
         log.info(
             "daemon started",
             identities=len(config.identities),
@@ -353,7 +361,10 @@ class Daemon:
             clock_steady=lambda: self._clock_watch.steady_for(CLOCK_STEADY_SECONDS),
             beat=self._beat,
             evaluation=self._evaluation,
+            live=self.live,
         )
+        started_wall = time.time()
+        failed = False
         token = next(self._tokens)
         with self._running_lock:
             self._running[token] = _Running(
@@ -364,6 +375,7 @@ class Daemon:
         try:
             spec.run(context)
         except Exception as exc:  # a failing job must never take the scheduler down
+            failed = True
             log.error(
                 "job failed",
                 job=name,
@@ -372,6 +384,7 @@ class Daemon:
                 exc_info=True,
             )
         finally:
+            self.live.record_job(name, started_wall, time.time() - started_wall, failed=failed)
             with self._running_lock:
                 del self._running[token]
                 self._running_lock.notify_all()
@@ -389,6 +402,12 @@ class Daemon:
         if self._scheduler is None or self._scheduler.state != STATE_RUNNING:
             return False
         return time.monotonic() - self._last_beat <= self._stale_after
+
+    def seconds_since_beat(self) -> float:
+        return time.monotonic() - self._last_beat
+
+    def writer_failing(self) -> bool:
+        return self._writer.failing
 
     def serve(self) -> int:
         """Run the supervision loop until a stop is requested; return the exit status."""
@@ -507,6 +526,9 @@ class Daemon:
         )
         self._evaluation.mark()  # identities, rules or credentials may have changed
         self.status.set_identities(len(new.identities), new.identities)
+        self.live.forget_identities(new.identities)
+        if new.metrics != old.metrics:
+            log.warning("[metrics] changed; the new listen address takes effect after a restart")
         self._writer.flush()  # first runs are planned from the stored probe times
         added, removed, rescheduled = self._sync_jobs(new)
         log.info(
@@ -547,6 +569,8 @@ class Daemon:
         # What finished passes handed over is committed now; an abandoned job's is not.
         self._writer.close(timeout=max(1.0, deadline - time.monotonic()))
         write_stopped(self._store, self.status, now=self._clock())
+        if self._endpoint is not None:
+            self._endpoint.close()
         if abandoned:
             log.warning(
                 "abandoning running jobs at the stop timeout; their results are not recorded",

@@ -72,6 +72,11 @@ class DaemonStatus:
         # stopping or stopped row that the main thread wrote meanwhile.
         self._row_lock = threading.Lock()
 
+    @property
+    def row_failing(self) -> bool:
+        """Whether the newest write of the status row failed."""
+        return self._row_failing
+
     def set_identities(self, count: int, names: Iterable[str]) -> None:
         """Set the number of scheduled identities; forget failures of identities now gone."""
         keep = set(names)

@@ -73,6 +73,11 @@ class ResultWriter:
         self._failing = False
         self._thread = threading.Thread(target=self._loop, name="result-writer", daemon=True)
 
+    @property
+    def failing(self) -> bool:
+        """Whether the newest commit failed (results are waiting to be tried again)."""
+        return self._failing
+
     def start(self) -> None:
         """Start committing a window at a time (until :meth:`close`)."""
         self._thread.start()

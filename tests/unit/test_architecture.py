@@ -35,6 +35,7 @@ FLOORS: dict[str, int] = {
     "pipeline": 10,
     "daemon": 11,
     "output": 11,
+    "metrics": 11,
     "report": 12,
     "commands": 13,
     "cli": 13,

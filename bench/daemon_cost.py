@@ -9,12 +9,13 @@ counted):
    no scheduler);
 2. the average CPU share of one core at the default 15-minute interval, measured over one whole
    interval in steady state (from the end of the start-up cycle to the end of the next cycle:
-   every identity probed once, every other job as scheduled; this phase takes ~16 minutes);
+   every identity probed once, every other job as scheduled; this phase takes ~16 minutes),
+   with its /metrics endpoint scraped every --scrape-seconds (15, as Prometheus would; 0: off);
 3. peak RSS (VmHWM);
 4. a soak at a compressed interval (every identity every 60 s): RSS, threads and open file
    descriptors sampled every 10 s; growth after the first minute's warm-up.
 
-Usage: python bench/daemon_cost.py [--identities 1000] [--soak-seconds 180]
+Usage: python bench/daemon_cost.py [--identities 1000] [--soak-seconds 180] [--scrape-seconds 15]
 Targets: CPU share <= 1 %, peak RSS <= 120 MB, no growth in the soak.
 """
 
@@ -24,9 +25,12 @@ import argparse
 import json
 import os
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +76,9 @@ def scenario(identities: int) -> dict[str, Any]:
     return {"name": "bench", "tenants": tenants, "apps": apps, "environments": environments}
 
 
-def write_config(root: Path, sim: Simulator, identities: int, schedule: str) -> Path:
+def write_config(
+    root: Path, sim: Simulator, identities: int, schedule: str, *, listen: str = ""
+) -> Path:
     lines = [
         "[network]",
         f'ca_bundle = "{sim.ca_path}"',
@@ -80,6 +86,7 @@ def write_config(root: Path, sim: Simulator, identities: int, schedule: str) -> 
         "[database]",
         f'path = "{root / "monitor.db"}"',
         '[logging]\nlevel = "info"',
+        f'[metrics]\nlisten = "{listen}"',
         schedule,
     ]
     for t in range(TENANTS):
@@ -216,6 +223,47 @@ def baseline(sim: Simulator, identities: int) -> float:
     return time.monotonic() - started
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class Scraper:
+    """Scrapes a URL every *seconds* on a thread, as Prometheus would; counts and times it."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        self.url, self.seconds = url, seconds
+        self.done = self.failed = 0
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            started = time.perf_counter()
+            try:
+                answer = requests.get(self.url, timeout=10)
+                ok = answer.status_code == 200
+            except requests.RequestException:
+                ok = False
+            self.latencies.append(time.perf_counter() - started)
+            self.done += 1
+            self.failed += 0 if ok else 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def median_ms(self) -> float:
+        return 1000 * statistics.median(self.latencies) if self.latencies else 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--identities", type=int, default=1000)
@@ -228,6 +276,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--soak-only", action="store_true", help="skip the baseline, cycle and default phases"
+    )
+    parser.add_argument(
+        "--scrape-seconds",
+        type=float,
+        default=15,
+        help="scrape /metrics this often during the default interval (0: endpoint off)",
     )
     args = parser.parse_args()
     n = args.identities
@@ -282,10 +336,15 @@ def measure(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> Non
     # minute), measure from the end of that cycle to the end of the next one, which is one
     # whole 15-minute interval: every identity probed once, every other job run as scheduled.
     (root / "default").mkdir()
-    default = write_config(root / "default", sim, n, "")
+    port = free_port()
+    listen = f"127.0.0.1:{port}" if args.scrape_seconds > 0 else ""
+    default = write_config(root / "default", sim, n, "", listen=listen)
     daemon = Daemon(default, root / "default")
+    scraper = Scraper(f"http://127.0.0.1:{port}/metrics", args.scrape_seconds)
     try:
         daemon.wait_started()
+        if listen:
+            scraper.start()
         started, cpu0 = time.monotonic(), daemon.cpu_seconds()
         daemon.wait_all_probed(n)
         first_wall, first_cpu = time.monotonic() - started, daemon.cpu_seconds() - cpu0
@@ -302,6 +361,7 @@ def measure(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> Non
         peak_default = daemon.status("VmHWM")
         threads_default = daemon.status("Threads")
     finally:
+        scraper.stop()
         daemon.stop()
     share = window_cpu / window
     print(
@@ -309,6 +369,11 @@ def measure(args: argparse.Namespace, root: Path, sim: Simulator, n: int) -> Non
         f"{window_cpu:.1f} s CPU ({1000 * window_cpu / max(probes, 1):.1f} ms per probe, "
         f"everything included): {100 * share:.2f} % of one core on average (target <= 1 %)"
     )
+    if listen:
+        print(
+            f"  with /metrics scraped every {args.scrape_seconds:g} s: {scraper.done} scrapes "
+            f"({scraper.failed} failed), median {scraper.median_ms():.1f} ms"
+        )
     print(
         f"peak RSS:            {peak_default / 1024:.1f} MB at the default interval "
         f"(target <= 120 MB); {threads_default} threads"

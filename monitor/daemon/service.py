@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.model import Config
 from monitor.daemon.evaluation import gate_for, resolve_after
@@ -37,6 +37,9 @@ from monitor.pipeline.probing import ProbePass
 from monitor.pipeline.steps import CycleContext
 from monitor.store import Store, StoreError
 from monitor.usage.gate import RecentThrottles
+
+if TYPE_CHECKING:
+    from monitor.metrics.collector import Vitals
 
 log = get_logger("monitor.daemon")
 
@@ -279,7 +282,7 @@ class Daemon:
         from monitor.daemon.metrics import start_endpoint
 
         self._endpoint = start_endpoint(
-            self, config, self._store.path, self.live, lambda: self._runtime.config
+            self.vitals, config, self._store.path, self.live, lambda: self._runtime.config
         )
         log.info(
             "daemon started",
@@ -403,11 +406,24 @@ class Daemon:
             return False
         return time.monotonic() - self._last_beat <= self._stale_after
 
-    def seconds_since_beat(self) -> float:
-        return time.monotonic() - self._last_beat
+    def vitals(self) -> Vitals:
+        """Return the daemon's health as the metrics endpoint reports it: what it already
+        tracks for systemd's watchdog and the heartbeat URL (the scheduler's beat, failed
+        database writes, finished probe passes)."""
+        from monitor.metrics.collector import Vitals
 
-    def writer_failing(self) -> bool:
-        return self._writer.failing
+        status = self.status
+        window = status.pass_window_seconds
+        interval = (window - STARTUP_SPREAD_SECONDS) / 2 if math.isfinite(window) else None
+        return Vitals(
+            scheduler_healthy=self.healthy(),
+            seconds_since_beat=time.monotonic() - self._last_beat,
+            database_writable=not (self._writer.failing or status.row_failing),
+            probing=status.probing(),
+            started_at=status.started_at or datetime.now(UTC),
+            last_pass_at=status.last_probe_at,
+            probe_interval_seconds=interval,
+        )
 
     def serve(self) -> int:
         """Run the supervision loop until a stop is requested; return the exit status."""

@@ -150,8 +150,8 @@ def _details(**values: object) -> Mapping[str, object]:
     return MappingProxyType({key: value for key, value in values.items() if value is not None})
 
 
-class _Index:
-    """Observations by kind and scope."""
+class ObservationIndex:
+    """Observations by kind and scope (the posture rules' and the metrics' way to find a fact)."""
 
     def __init__(self, observations: Iterable[Observation]) -> None:
         self.all = list(observations)
@@ -324,7 +324,9 @@ def credential_in_use(credentials: AppCredentials, now: datetime) -> CredentialV
 
 
 class _Rules:
-    def __init__(self, index: _Index, config: Config, now: datetime, thresholds: Thresholds):
+    def __init__(
+        self, index: ObservationIndex, config: Config, now: datetime, thresholds: Thresholds
+    ):
         self.index = index
         self.config = config
         self.now = now
@@ -1280,7 +1282,7 @@ def evaluate_posture(
         and (o.identity is None or o.identity in config.identities)
         and (o.environment is None or o.environment in config.environments)
     ]
-    index = _Index(kept)
+    index = ObservationIndex(kept)
     rules = _Rules(index, config, now, thresholds)
     for identity in config.identities.values():
         rules.identity(identity)

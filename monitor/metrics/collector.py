@@ -31,7 +31,7 @@ from monitor.logsetup import get_logger
 from monitor.metrics.database import MetricsDatabase, PairRow, RawPair, Snapshot, pair_row
 from monitor.metrics.exposition import Family, Kind, Sample
 from monitor.metrics.live import LiveMetrics, LiveSnapshot
-from monitor.metrics.posture import PostureValues, credential_kind, posture_values
+from monitor.metrics.posture import PostureValues, posture_values
 from monitor.model.outcomes import Outcome
 from monitor.pipeline.posture import merged_observations
 from monitor.usage.projection import DailyUsage, project
@@ -340,7 +340,7 @@ class MonitorCollector(Collector):
                 identity = identities.get(raw[0])
                 if identity is None or raw[1] not in identity.environments:
                     continue  # no longer configured
-                known = (raw, _pair_samples(pair_row(raw), credential_kind(identity), config))
+                known = (raw, _pair_samples(pair_row(raw), identity.credential_type, config))
             cache[key] = known
             for index, sample in known[1]:
                 families[index].samples.append(sample)

@@ -9,14 +9,14 @@ guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from monitor.config.model import Config, IdentityConfig
 from monitor.findings.posture import (
     NON_INTERACTIVE_LIMIT,
+    ObservationIndex,
     credential_in_use,
     predict_password_expiry,
 )
@@ -35,32 +35,10 @@ from monitor.model.observations import (
     UserAccount,
 )
 
-
-class _Lookup(Protocol):
-    """Return the fact of one kind and scope, or None."""
-
-    def __call__(
-        self,
-        kind: str,
-        tenant: str,
-        identity: str | None = None,
-        environment: str | None = None,
-        subject: str = "",
-    ) -> object: ...
-
-
 # Causes of "not observed" that are no failed read: nothing to read, or not applicable.
 NOT_A_READ_FAILURE = frozenset({"no_observer", "elsewhere", "unsupported"})
 # Facts a directory read observes (the others come from the configuration).
 _READ_SOURCES = frozenset({"graph", "dataverse"})
-
-
-def credential_kind(identity: IdentityConfig) -> str:
-    """Return what the identity signs in with: ``client_secret``, ``certificate`` or
-    ``password`` (the ``credential_kind`` label)."""
-    if identity.kind == "user":
-        return "password"
-    return "certificate" if identity.certificate is not None else "client_secret"
 
 
 @dataclass(frozen=True)
@@ -98,28 +76,11 @@ class PostureValues:
     non_interactive_limit: int = NON_INTERACTIVE_LIMIT
 
 
-def _fact(observation: Observation | None) -> object:
-    return None if observation is None else observation.fact
+Lookup = Callable[..., object]  # (kind, tenant, identity, environment, subject) -> fact
 
 
-def posture_values(
-    observations: Iterable[Observation], config: Config, now: datetime
-) -> PostureValues:
-    """Return the credential, account and tenant values of every configured identity and
-    tenant from the current *observations* (stored facts merged with the configuration's)."""
-    by_key: dict[tuple[str, str, str | None, str | None, str], Observation] = {}
-    by_tenant: dict[str, list[Observation]] = {}
-    for observation in observations:
-        by_key[
-            (
-                observation.kind,
-                observation.tenant,
-                observation.identity,
-                observation.environment,
-                observation.subject,
-            )
-        ] = observation
-        by_tenant.setdefault(observation.tenant, []).append(observation)
+def _facts_of(index: ObservationIndex) -> Lookup:
+    """Return a lookup of the fact (not the observation) of one kind and scope, or None."""
 
     def one(
         kind: str,
@@ -128,8 +89,22 @@ def posture_values(
         environment: str | None = None,
         subject: str = "",
     ) -> object:
-        return _fact(by_key.get((kind, tenant, identity, environment, subject)))
+        found = index.one(kind, tenant, identity, environment, subject)
+        return None if found is None else found.fact
 
+    return one
+
+
+def posture_values(
+    observations: Iterable[Observation], config: Config, now: datetime
+) -> PostureValues:
+    """Return the credential, account and tenant values of every configured identity and
+    tenant from the current *observations* (stored facts merged with the configuration's)."""
+    index = ObservationIndex(observations)
+    one = _facts_of(index)
+    by_tenant: dict[str, list[Observation]] = {}
+    for observation in index.all:
+        by_tenant.setdefault(observation.tenant, []).append(observation)
     identities = [
         _identity_values(identity, one, now)
         for identity in config.identities.values()
@@ -166,9 +141,9 @@ def posture_values(
     return PostureValues(identities, tenants, non_interactive)
 
 
-def _identity_values(identity: IdentityConfig, one: _Lookup, now: datetime) -> CredentialValues:
+def _identity_values(identity: IdentityConfig, one: Lookup, now: datetime) -> CredentialValues:
     tenant, name = identity.tenant, identity.name
-    kind = credential_kind(identity)
+    kind = identity.credential_type
     dates: list[tuple[float, str]] = []
     successor: bool | None = None
     account_enabled: bool | None = None

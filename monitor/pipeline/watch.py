@@ -162,18 +162,8 @@ def identity_observations(identity: DiscoveredIdentity, now: datetime) -> list[O
     def add(kind: str, fact: Fact | None, source: Source, environment: str | None = None) -> None:
         if kind in unread:
             cause, reason = unread[kind]
-            found.append(
-                Observation.missing(
-                    kind.split(":")[0],
-                    tenant=tenant,
-                    source=source,
-                    observed_at=now,
-                    cause=cause,
-                    reason=reason,
-                    identity=name,
-                    environment=environment,
-                )
-            )
+            kinds = [kind.split(":")[0]]
+            found.extend(_missing(tenant, name, environment, kinds, source, cause, reason, now))
         elif fact is not None:
             found.append(
                 Observation.of(

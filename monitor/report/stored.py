@@ -134,25 +134,23 @@ def _concerns(incident: IncidentRow, wanted: set[str], config: Config) -> bool:
 def _latest_details(
     database: ReportDatabase, rows: Sequence[StateRow]
 ) -> dict[tuple[str, str], str]:
-    """Return the codes of the newest stored result of each failing pair, read by the
-    primary key the state row keeps, so the check stays fast on a year of history."""
-    failing = [row for row in rows if row.outcome != Outcome.OK.value]
-    if not failing or "probe_result" not in database.tables:
+    """Return the codes of the newest stored result of each failing pair, in one query by the
+    primary key the state rows keep, so the check stays fast on a year of history."""
+    if (
+        all(row.outcome == Outcome.OK.value for row in rows)
+        or "probe_result" not in database.tables
+    ):
         return {}
     found: dict[tuple[str, str], str] = {}
-    query = (
-        "SELECT r.aadsts_code, r.dataverse_error_code FROM identity_state s "
-        "JOIN probe_result r ON r.id = s.last_result_id "
-        "WHERE s.identity = ? AND s.environment = ?"
-    )
-    for row in failing:
-        hit = database.connection.execute(query, (row.identity, row.environment)).fetchone()
-        if hit is None:
-            continue
-        codes = [f"AADSTS{hit[0]}" if hit[0] else "", str(hit[1] or "")]
-        text = " ".join(code for code in codes if code)
+    for identity, environment, aadsts, dataverse in database.connection.execute(
+        "SELECT s.identity, s.environment, r.aadsts_code, r.dataverse_error_code "
+        "FROM identity_state s JOIN probe_result r ON r.id = s.last_result_id "
+        "WHERE s.outcome != ?",
+        (Outcome.OK.value,),
+    ):
+        text = " ".join(code for code in (f"AADSTS{aadsts}" if aadsts else "", dataverse) if code)
         if text:
-            found[(row.identity, row.environment)] = text
+            found[(identity, environment)] = text
     return found
 
 

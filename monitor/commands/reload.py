@@ -22,7 +22,8 @@ DESCRIPTION = (
     "Load the configuration as the daemon would (with its credentials) and, only if it is "
     "valid, send SIGHUP to the daemon: PID, or $MAINPID (which systemd sets for ExecReload=). "
     "Exit 0 when the daemon was told, 78 when the configuration is invalid (the daemon keeps "
-    "the running one and is not signalled), 1 when there is no such process."
+    "the running one and is not signalled), 1 when there is no such process, 2 without a "
+    "process id."
 )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from monitor import reloads
 from monitor.config.model import Config
 from monitor.daemon.evaluation import gate_for, resolve_after
 from monitor.daemon.jobs import EXECUTORS, JOBS, JobContext, JobSpec
@@ -140,6 +141,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._stop_reason: str | None = None
         self._reload_requested = False
+        self._reload_folder = reloads.folder_for(self._store.path)
         self._stall_requested = False
         self._stalled_reported = False
         self._running: dict[int, _Running] = {}
@@ -284,6 +286,14 @@ class Daemon:
         self._endpoint = start_endpoint(
             self.vitals, config, self._store.path, self.live, lambda: self._runtime.config
         )
+        try:
+            reloads.prepare(self._reload_folder)
+        except OSError as error:
+            log.warning(
+                "no reload folder: `monitor reload` will not learn whether a reload succeeded",
+                folder=str(self._reload_folder),
+                error=error.strerror or type(error).__name__,
+            )
         log.info(
             "daemon started",
             identities=len(config.identities),
@@ -503,17 +513,24 @@ class Daemon:
         from monitor.config import ConfigError, load_config
 
         self._notifier.reloading()
+        # Requests of `monitor reload` present now are answered with this reload's verdict; a
+        # later one comes with its own SIGHUP.
+        requests = reloads.pending(self._reload_folder)
         old = self._runtime.config
         loader = self._load or load_config
         try:
             new = loader(self._config_path)
         except ConfigError as error:
+            problems = [problem.render() for problem in error.problems]
             log.error(
                 "reload refused: the configuration is invalid; the running configuration stays",
                 config=str(self._config_path),
-                problems=[problem.render() for problem in error.problems],
+                problems=problems,
             )
             self._notifier.ready(self.status.summary() + "; last reload refused (invalid config)")
+            reloads.answer(
+                requests, ok=False, problems=[f"{self._config_path}: {p}" for p in problems]
+            )
             return False
         except Exception as error:  # a reload never stops the daemon, whatever the file holds
             log.error(
@@ -523,6 +540,11 @@ class Daemon:
                 error=type(error).__name__,
             )
             self._notifier.ready(self.status.summary() + "; last reload refused (unreadable)")
+            reloads.answer(
+                requests,
+                ok=False,
+                problems=[f"{self._config_path}: could not be read ({type(error).__name__})"],
+            )
             return False
         if new.database.path != old.database.path:
             log.warning(
@@ -555,6 +577,7 @@ class Daemon:
             jobs_rescheduled=rescheduled,
         )
         self._notifier.ready(self.status.summary())
+        reloads.answer(requests, ok=True)
         return True
 
     # -- stop ----------------------------------------------------------------------------

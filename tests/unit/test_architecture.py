@@ -22,6 +22,7 @@ FLOORS: dict[str, int] = {
     "cloud": 1,
     "exits": 1,
     "damage": 1,
+    "reloads": 1,
     "logsetup": 2,
     "config": 3,
     "http": 4,

@@ -155,10 +155,14 @@ DATABASE_MODE = 0o600
 # history (report, silence, ack ... from a shell) while secrets stay the service's own.
 SHARED_DATABASE_MODE = 0o660
 _COMPANIONS = ("-wal", "-shm")
+# The state directory: group members may create the -wal and -shm files (setgid keeps them in
+# the service's group) when shared; read-only to the group otherwise.
+SHARED_DIRECTORY_MODE = 0o2770
+PRIVATE_DIRECTORY_MODE = 0o750
 
 
 def create_database_file(path: Path, *, shared: bool | None = None) -> None:
-    """Create *path* (and a missing parent directory, mode 0700, 0770 if *shared*) as an empty
+    """Create *path* (and a missing parent directory, mode 0700, 2770 if *shared*) as an empty
     file with mode 0600, or 0660 if *shared*. Given *shared* (not None), an existing file of
     ours gets that mode too, so changing ``group_access`` takes effect at the next start; a
     file of another user (the service's, opened by a member of its group) is left as it is.
@@ -167,7 +171,13 @@ def create_database_file(path: Path, *, shared: bool | None = None) -> None:
     files with the database file's permissions, so the whole database has this mode whatever
     the process umask.
     """
-    path.parent.mkdir(mode=0o770 if shared else 0o700, parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True)
+        if shared:
+            path.parent.chmod(SHARED_DIRECTORY_MODE)
+    except FileExistsError:
+        if shared is not None:
+            _fit_directory(path.parent, shared=shared)
     mode = SHARED_DATABASE_MODE if shared else DATABASE_MODE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -192,6 +202,23 @@ def create_database_file(path: Path, *, shared: bool | None = None) -> None:
                 companion.chmod(mode)
     if shared:
         share_companions(path)
+
+
+def _fit_directory(folder: Path, *, shared: bool) -> None:
+    """Give the service's state directory the mode ``group_access`` asks for.
+
+    The unit makes it 2770 (``StateDirectoryMode=``: setgid, and the group may create files), so
+    that a member of the group can open the database while the daemon is stopped: SQLite then
+    has to create the ``-wal`` and ``-shm`` files, and removes them again on close. Without
+    group access the service takes the group's rights back (0750). Only a directory of this
+    process's user that carries the setgid bit is touched, never an operator's own folder."""
+    with contextlib.suppress(OSError):
+        info = folder.stat()
+        if info.st_uid != os.geteuid() or not info.st_mode & stat.S_ISGID:
+            return
+        wanted = SHARED_DIRECTORY_MODE if shared else PRIVATE_DIRECTORY_MODE
+        if stat.S_IMODE(info.st_mode) != wanted:
+            folder.chmod(wanted)
 
 
 def share_companions(path: Path) -> None:

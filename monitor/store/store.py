@@ -52,7 +52,7 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, migrate_in_child: bool = False, shared: bool = False) -> Store:
         """Open the database at *path* for writing, creating it (directory 0700, file 0600;
-        0770 and 0660 if *shared* with the service's group) and upgrading its schema as needed.
+        2770 and 0660 if *shared* with the service's group) and upgrading its schema as needed.
         Raise StoreError if the schema is newer than this monitor knows.
 
         With *migrate_in_child*, an upgrade runs in a child Python process (the daemon: Alembic

@@ -58,7 +58,7 @@ def test_files_are_private_unless_shared_and_follow_the_setting(tmp_path: Path) 
     assert [0o660, 0o660, 0o660] == shared
     assert 0o660 == after_upgrade
     assert {0o600} == set(private)
-    assert 0o700 == mode(path.parent)
+    assert 0o750 == mode(path.parent)  # created 2770 while shared; the group's rights taken back
 
 
 @dataclass(frozen=True)
@@ -250,3 +250,55 @@ def test_a_member_validating_with_the_root_only_credentials_is_told_not_to_loose
     assert "Permission denied" in finished.err
     assert "run this as root, or as the service through systemd-run" in finished.err
     assert "chown" not in finished.err
+
+
+def test_a_member_uses_the_history_while_the_service_is_stopped(deployed: Path) -> None:
+    """The state directory as the unit makes it (2770: setgid, owned by the service): with the
+    service stopped there are no -wal and -shm files, yet a member of the group adds a silence
+    and reads the stored check (SQLite creates both files, in the service's group by the
+    setgid bit, with the database's mode); the service then opens and writes its database as
+    before. With group_access = "none" the service takes the group's rights back."""
+    state = deployed.parent / "state"
+    database = state / "monitor.db"
+    state.chmod(0o2770)  # what StateDirectoryMode=2770 gives, after the owner was set
+    service = [SERVICE_GID]
+
+    def service_run(reason: str) -> Callable[[], int]:
+        def run() -> int:
+            with Store.open(database, shared=True) as store:  # a daemon's life, closed at stop
+                now = datetime.now(UTC)
+                store.alerting.add_silence(
+                    identity="sales-sync",
+                    starts_at=now,
+                    until=now + timedelta(hours=1),
+                    reason=reason,
+                    created_by="service",
+                )
+            return 0
+
+        return run
+
+    created = as_user(SERVICE_UID, service, service_run("by the service"))
+    assert 0 == created.code, created.err
+    assert [] == [p for p in companions(database) if p.exists()]  # stopped: none left
+
+    member = [MEMBER_UID, SERVICE_GID]
+    silenced = monitor(deployed, MEMBER_UID, member, *WARM_UP[0][:-1], "service stopped")
+    stored = monitor(deployed, MEMBER_UID, member, "check", "--stored")
+    made = {(p.stat().st_gid, mode(p)) for p in companions(database) if p.exists()}
+    again = as_user(SERVICE_UID, service, service_run("service again"))
+
+    assert 0 == silenced.code, silenced.err
+    assert 3 == stored.code, stored.err  # never probed: UNKNOWN, but it answered
+    assert made <= {(SERVICE_GID, 0o660)}
+    assert 0 == again.code, again.err
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        reasons = [row[0] for row in db.execute("SELECT reason FROM silence ORDER BY id")]
+    assert ["by the service", "service stopped", "service again"] == reasons
+    assert 0o2770 == mode(state)
+
+    deployed.write_text(deployed.read_text().replace('"read-write"', '"none"'))
+    private = monitor(deployed, SERVICE_UID, service, "silence", "list")
+    assert 0 == private.code, private.err
+    assert 0o750 == mode(state)
+    assert 0o600 == mode(database)

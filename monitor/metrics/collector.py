@@ -394,6 +394,14 @@ class MonitorCollector(Collector):
             "1 if the identity's Entra ID account (user or service principal) is enabled",
             who,
         )
+        entra_licensed = Family(
+            "monitor_entra_user_licensed",
+            "gauge",
+            "1 if Entra ID lists a licence for the user whose subscription is active and carries "
+            "a Dataverse service plan (0 is normal for a non-interactive user); user identities "
+            "only",
+            who,
+        )
         dataverse_enabled = Family(
             "monitor_dataverse_user_enabled",
             "gauge",
@@ -423,13 +431,24 @@ class MonitorCollector(Collector):
                 password.add(labels, values.password_expiry)
             if values.account_enabled is not None:
                 enabled.add(labels, int(values.account_enabled))
+            if values.entra_licensed is not None:
+                entra_licensed.add(labels, int(values.entra_licensed))
             for environment, flag in sorted(values.dataverse_enabled.items()):
                 dataverse_enabled.add((values.identity, environment, values.tenant), flag)
             for environment, flag in sorted(values.licensed.items()):
                 licensed.add((values.identity, environment, values.tenant), flag)
             for environment, flag in sorted(values.over_privileged.items()):
                 privileged.add((values.identity, environment, values.tenant), flag)
-        yield from (expiry, successor, password, enabled, dataverse_enabled, licensed, privileged)
+        yield from (
+            expiry,
+            successor,
+            password,
+            enabled,
+            entra_licensed,
+            dataverse_enabled,
+            licensed,
+            privileged,
+        )
         read_ok = Family(
             "monitor_directory_read_success",
             "gauge",

@@ -20,6 +20,7 @@ from monitor.findings.posture import (
     credential_in_use,
     predict_password_expiry,
 )
+from monitor.model.licensing import grants_dataverse
 from monitor.model.observations import (
     AppCredentials,
     CertificateFile,
@@ -33,6 +34,7 @@ from monitor.model.observations import (
     SystemUser,
     TenantInfo,
     UserAccount,
+    UserLicences,
 )
 
 # Causes of "not observed" that are no failed read: nothing to read, or not applicable.
@@ -53,6 +55,7 @@ class CredentialValues:
     successor: bool | None = None  # None: Graph's credential list was not observed
     password_expiry: float | None = None
     account_enabled: bool | None = None  # Entra ID: user account or service principal
+    entra_licensed: bool | None = None  # Entra ID: a licence that grants Dataverse access
     dataverse_enabled: dict[str, bool] = field(default_factory=dict)  # by environment
     licensed: dict[str, bool] = field(default_factory=dict)  # by environment
     over_privileged: dict[str, bool] = field(default_factory=dict)  # by environment
@@ -105,8 +108,12 @@ def posture_values(
     by_tenant: dict[str, list[Observation]] = {}
     for observation in index.all:
         by_tenant.setdefault(observation.tenant, []).append(observation)
+    skus: dict[str, dict[str, SubscribedSku]] = {}
+    for observation in index.all:
+        if isinstance(observation.fact, SubscribedSku):
+            skus.setdefault(observation.tenant, {})[observation.fact.sku_id] = observation.fact
     identities = [
-        _identity_values(identity, one, now)
+        _identity_values(identity, one, now, skus.get(identity.tenant, {}))
         for identity in config.identities.values()
         if identity.tenant in config.tenants
     ]
@@ -141,12 +148,15 @@ def posture_values(
     return PostureValues(identities, tenants, non_interactive)
 
 
-def _identity_values(identity: IdentityConfig, one: Lookup, now: datetime) -> CredentialValues:
+def _identity_values(
+    identity: IdentityConfig, one: Lookup, now: datetime, skus: dict[str, SubscribedSku]
+) -> CredentialValues:
     tenant, name = identity.tenant, identity.name
     kind = identity.credential_type
     dates: list[tuple[float, str]] = []
     successor: bool | None = None
     account_enabled: bool | None = None
+    entra_licensed: bool | None = None
     password_expiry: float | None = None
     if identity.kind == "application":
         credentials = one("app_credentials", tenant, name)
@@ -177,6 +187,9 @@ def _identity_values(identity: IdentityConfig, one: Lookup, now: datetime) -> Cr
             )
             if prediction.expires is not None:
                 password_expiry = prediction.expires.timestamp()
+            licences = one("user_licences", tenant, name)
+            if isinstance(licences, UserLicences):
+                entra_licensed = _licensed(licences, skus)
     declared = one("declared_expiry", tenant, name)
     if isinstance(declared, DeclaredExpiry):
         dates.append((declared.expires.timestamp(), "configuration"))
@@ -205,7 +218,27 @@ def _identity_values(identity: IdentityConfig, one: Lookup, now: datetime) -> Cr
         successor=successor,
         password_expiry=password_expiry,
         account_enabled=account_enabled,
+        entra_licensed=entra_licensed,
         dataverse_enabled=dataverse_enabled,
         licensed=licensed,
         over_privileged=over_privileged,
     )
+
+
+def _licensed(licences: UserLicences, skus: dict[str, SubscribedSku]) -> bool | None:
+    """Whether one of the user's licences grants Dataverse access (the tenant's SKU says what
+    each licence carries); None when a licence's SKU or its plans were not read and none of
+    the others grants it."""
+    unknown = False
+    for licence in licences.licences:
+        sku = skus.get(licence.sku_id)
+        plans = (
+            None
+            if sku is None or sku.service_plans is None
+            else [(plan.name, plan.status) for plan in sku.service_plans]
+        )
+        verdict = None if sku is None else grants_dataverse(sku.capability_status, plans)
+        if verdict:
+            return True
+        unknown = unknown or verdict is None
+    return None if unknown else False

@@ -1,8 +1,9 @@
 """What a licence (SKU) is good for, from what Graph's ``subscribedSkus`` says about it.
 
 Pure functions over SKU part numbers and service plan names (``docs/platform.md``, "Licences"):
-:func:`is_paid` (only paid licences accrue the tenant pool, only paid seats are "spare") and
-:func:`seat_use` (whether one seat gets a user into a Dataverse environment).
+:func:`is_paid` (only paid licences accrue the tenant pool, only paid seats are "spare"),
+:func:`seat_use` (whether one seat gets a user into a Dataverse environment) and
+:func:`grants_dataverse` (whether a licence a user holds gives it Dataverse access).
 """
 
 from __future__ import annotations
@@ -102,3 +103,17 @@ def seat_use(
     if any(name.startswith(MICROSOFT_365_PLAN_PREFIXES) for name in active):
         return Seat("on_demand", "Microsoft 365: usable only by adding the user on demand")
     return Seat("none", "no service plan that grants Dataverse access")
+
+
+def grants_dataverse(
+    capability_status: str, plans: Iterable[tuple[str, str]] | None
+) -> bool | None:
+    """Whether a licence of a SKU with this ``capabilityStatus`` and these service plans (name,
+    provisioning status; None: not read) gives its user Dataverse access now: the subscription
+    is enabled or in its grace period ("Warning") and a plan that grants Dataverse access is not
+    disabled. Trial and developer licences count while they last (unlike for a spare seat)."""
+    if plans is None:
+        return None
+    if capability_status not in ("Enabled", "Warning"):
+        return False
+    return any(_plan(name) in DATAVERSE_PLANS for name, status in plans if status != "Disabled")

@@ -4,6 +4,7 @@ daemon's memory feeds the histogram and counters; and the HTTP app serves only t
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,13 +31,17 @@ from monitor.model.observations import (
     SYSTEM_ADMINISTRATOR_TEMPLATE,
     AppCredentials,
     DomainPolicy,
+    Licence,
     NonInteractiveUsers,
     Observation,
     RegisteredCredential,
     RoleGrant,
     SecurityRoles,
+    ServicePlan,
+    SubscribedSku,
     SystemUser,
     UserAccount,
+    UserLicences,
 )
 from monitor.model.outbox import NewOutbox
 from monitor.model.outcomes import Outcome
@@ -239,6 +244,113 @@ def test_directory_facts_become_credential_series(config: Config, store: Store) 
     )
 
 
+DYNAMICS = ServicePlan("POWERAPPS_DYN_APPS")
+EXCHANGE = ServicePlan("EXCHANGE_S_ENTERPRISE")
+
+
+@pytest.mark.parametrize(
+    ("skus", "licences", "expected"),
+    [
+        # A Dynamics 365 licence of an active subscription: licensed.
+        (
+            [SubscribedSku("s1", "DYN365_ENTERPRISE_SALES", 5, 5, service_plans=(DYNAMICS,))],
+            ("s1",),
+            1,
+        ),
+        # In its grace period it still works; a trial grants access while it lasts.
+        (
+            [
+                SubscribedSku(
+                    "s1",
+                    "DYN365_ENTERPRISE_SALES",
+                    5,
+                    5,
+                    capability_status="Warning",
+                    service_plans=(DYNAMICS,),
+                )
+            ],
+            ("s1",),
+            1,
+        ),
+        ([SubscribedSku("s1", "POWERAPPS_DEV", 1, 1, service_plans=(DYNAMICS,))], ("s1",), 1),
+        # Exchange only, a suspended subscription, a disabled plan, no licence: not licensed.
+        ([SubscribedSku("s1", "ENTERPRISEPACK", 5, 5, service_plans=(EXCHANGE,))], ("s1",), 0),
+        (
+            [
+                SubscribedSku(
+                    "s1",
+                    "DYN365_ENTERPRISE_SALES",
+                    5,
+                    5,
+                    capability_status="Suspended",
+                    service_plans=(DYNAMICS,),
+                )
+            ],
+            ("s1",),
+            0,
+        ),
+        (
+            [
+                SubscribedSku(
+                    "s1",
+                    "DYN365_ENTERPRISE_SALES",
+                    5,
+                    5,
+                    service_plans=(ServicePlan("POWERAPPS_DYN_APPS", "Disabled"),),
+                )
+            ],
+            ("s1",),
+            0,
+        ),
+        ([], (), 0),
+        # The SKU or its plans were not read: no series, unless another licence grants access.
+        ([], ("s1",), None),
+        ([SubscribedSku("s1", "DYN365_ENTERPRISE_SALES", 5, 5)], ("s1",), None),
+        (
+            [SubscribedSku("s2", "DYN365_ENTERPRISE_SALES", 5, 5, service_plans=(DYNAMICS,))],
+            ("s1", "s2"),
+            1,
+        ),
+    ],
+)
+def test_entra_licensed_comes_from_the_users_licences_and_the_tenants_skus(
+    config: Config,
+    store: Store,
+    skus: list[SubscribedSku],
+    licences: tuple[str, ...],
+    expected: int | None,
+) -> None:
+    """monitor_entra_user_licensed: 1 when one of the user's licences is of an active SKU with
+    a Dataverse service plan, 0 when none is, no series when that cannot be told."""
+    facts = [
+        Observation.of(
+            UserAccount(True, "u@x.example", account_enabled=True),
+            tenant="t",
+            identity="user",
+            source="graph",
+            observed_at=NOW,
+        ),
+        Observation.of(
+            UserLicences(tuple(Licence(sku) for sku in licences)),
+            tenant="t",
+            identity="user",
+            source="graph",
+            observed_at=NOW,
+        ),
+        *(
+            Observation.of(sku, tenant="t", subject=sku.sku_id, source="graph", observed_at=NOW)
+            for sku in skus
+        ),
+    ]
+    store.posture.record("run-1", facts, tenants=["t"], at=NOW)
+
+    samples = scrape(config)
+
+    key = ("monitor_entra_user_licensed", (("identity", "user"), ("tenant", "t")))
+    assert expected == samples.get(key)
+    assert ("monitor_entra_user_licensed", (("identity", "app"), ("tenant", "t"))) not in samples
+
+
 def test_what_is_not_stored_has_no_series(config: Config, store: Store) -> None:
     """An empty database gives no identity series at all: no success, no expiry, no password
     date, no usage; the monitor's own series are there."""
@@ -406,3 +518,34 @@ def test_the_next_scrape_reads_what_changed(config: Config, store: Store) -> Non
     third = success()
 
     assert [{"app": 1}, {"app": 0}, {"app": 0, "user": 1}] == [first, second, third]
+
+
+def test_every_family_a_scrape_has_is_documented(config: Config, store: Store) -> None:
+    """docs/metrics.md names every monitor_ family the endpoint serves (counters with
+    their _total), so a new series cannot go out undocumented."""
+    documented = set(
+        re.findall(
+            r"`(monitor_[a-z_]+)`",
+            (Path(__file__).resolve().parents[3] / "docs" / "metrics.md").read_text(),
+        )
+    )
+    collector = MonitorCollector(
+        MetricsDatabase(config.database.path),
+        lambda: config,
+        LiveMetrics(),
+        lambda: vitals(),
+        clock=lambda: NOW,
+    )
+    served = {
+        family.name
+        for family in text_string_to_metric_families(
+            generate_latest(build_registry(collector)).decode()
+        )
+        if family.name.startswith("monitor_")
+    }
+
+    assert len(served) > 40
+    missing = {
+        name for name in served if name not in documented and f"{name}_total" not in documented
+    }
+    assert set() == missing

@@ -11,6 +11,7 @@ which format a scraper gets is decided by the library's own negotiation
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,18 +41,19 @@ class Family:
 
     def add(self, values: tuple[str, ...], value: float) -> None:
         """Add the family's sample (``NAME``, or ``NAME_total`` for a counter)."""
-        suffix = "_total" if self.kind == "counter" else ""
-        self.samples.append((self.name + suffix, values, value))
+        name = _name(self.name, "_total") if self.kind == "counter" else self.name
+        self.samples.append((name, values, value))
 
     def add_histogram(
         self, values: tuple[str, ...], buckets: Sequence[tuple[str, float]], total: float
     ) -> None:
         """Add a histogram's cumulative *buckets* (``le``, count; ``+Inf`` last), its count
         and sum, in the order the library writes them."""
+        bucket = _name(self.name, "_bucket")
         for bound, count in buckets:
-            self.samples.append((self.name + "_bucket", (*values, bound), count))
-        self.samples.append((self.name + "_count", values, buckets[-1][1]))
-        self.samples.append((self.name + "_sum", values, total))
+            self.samples.append((bucket, (*values, bound), count))
+        self.samples.append((_name(self.name, "_count"), values, buckets[-1][1]))
+        self.samples.append((_name(self.name, "_sum"), values, total))
 
     def metric(self) -> Metric:
         """Return the family as a ``prometheus_client`` metric (for the library's encoders)."""
@@ -61,6 +63,12 @@ class Family:
             names = bucket if name.endswith("_bucket") and self.kind == "histogram" else self.labels
             metric.add_sample(name, dict(zip(names, values, strict=True)), value)
         return metric
+
+
+def _name(family: str, suffix: str) -> str:
+    """A sample name, one string object per name: the samples of 1,000 pairs are kept between
+    scrapes, and a copy of the name in each would take a megabyte."""
+    return sys.intern(family + suffix)
 
 
 def family_of(metric: Metric) -> Family:

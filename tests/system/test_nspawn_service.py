@@ -901,8 +901,11 @@ def metrics_inside(box: Container) -> None:
 
 
 def reload_tells_the_truth(box: Container) -> None:
-    """An invalid configuration fails `systemctl reload`, the daemon keeps running on the old
-    one; a valid one reloads."""
+    """On a system without procps, an invalid configuration fails `systemctl reload` and the
+    daemon keeps running on the old one; a valid one reloads."""
+    # A minimal Debian: no procps, so no /bin/kill for ExecReload= to lean on.
+    assert not (ROOTFS / "usr/bin/kill").exists()
+    assert not (ROOTFS / "bin/kill").exists()
     config = ROOTFS / "etc/monitor/monitor.toml"
     good = config.read_text()
     pid = box.show("MainPID")

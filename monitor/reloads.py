@@ -77,10 +77,9 @@ def pending(folder: Path) -> list[Path]:
         return []
 
 
-def answer(requests: Iterable[Path], *, ok: bool, problems: Sequence[str] = ()) -> int:
-    """Answer each request with the verdict; return how many answers were written."""
+def answer(requests: Iterable[Path], *, ok: bool, problems: Sequence[str] = ()) -> None:
+    """Answer each request with the verdict (a request that cannot be answered times out)."""
     body = json.dumps({"ok": ok, "problems": list(problems), "pid": os.getpid()})
-    written = 0
     for request in requests:
         target = request.with_suffix(ANSWER)
         try:
@@ -97,8 +96,6 @@ def answer(requests: Iterable[Path], *, ok: bool, problems: Sequence[str] = ()) 
             continue
         with contextlib.suppress(OSError):
             request.unlink()
-        written += 1
-    return written
 
 
 class NoFolder(Exception):

@@ -106,10 +106,9 @@ def posture_values(
     index = ObservationIndex(observations)
     one = _facts_of(index)
     by_tenant: dict[str, list[Observation]] = {}
+    skus: dict[str, dict[str, SubscribedSku]] = {}  # by tenant, then SKU id
     for observation in index.all:
         by_tenant.setdefault(observation.tenant, []).append(observation)
-    skus: dict[str, dict[str, SubscribedSku]] = {}
-    for observation in index.all:
         if isinstance(observation.fact, SubscribedSku):
             skus.setdefault(observation.tenant, {})[observation.fact.sku_id] = observation.fact
     identities = [
@@ -126,11 +125,7 @@ def posture_values(
         observed = [
             o.observed_at.timestamp() for o in facts if o.observed and o.source in _READ_SOURCES
         ]
-        spare = {
-            o.fact.part_number or o.fact.sku_id: o.fact.spare
-            for o in facts
-            if isinstance(o.fact, SubscribedSku)
-        }
+        spare = {sku.part_number or sku.sku_id: sku.spare for sku in skus.get(name, {}).values()}
         tenants.append(
             TenantValues(
                 tenant=name,
